@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# sockfan top-level build.  `make` builds the CLI, the BPF object and its
+# skeleton, and the module; `make check` runs every test; `make run` runs
+# the demo.  Everything it needs is installed by `make deps`.
+
+BUILD		?= $(CURDIR)/build
+KERNELS		:= $(BUILD)/kernels
+LINUX_SRC	:= $(BUILD)/linux-src
+
+CC		?= gcc
+CLANG		?= clang
+BPFTOOL		?= bpftool
+ARCH_BPF	:= x86
+
+CFLAGS		?= -O2 -g
+WARN		:= -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
+		   -Wmissing-prototypes -Wstrict-prototypes
+INCLUDES	:= -I$(CURDIR)/include -I$(BUILD)/bpf -I$(CURDIR)/user
+LIBS		:= $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+
+# Module: the running kernel's headers when present, else Debian's 6.1.
+RUNNING_KDIR	:= /lib/modules/$(shell uname -r)/build
+KDIR		?= $(if $(wildcard $(RUNNING_KDIR)/Makefile),$(RUNNING_KDIR),$(shell \
+		     scripts/kernel-fetch.sh 6.1 $(KERNELS) 2>/dev/null)/build)
+
+USER_SRCS	:= $(wildcard user/*.c)
+USER_OBJS	:= $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_SRCS))
+BPF_SRCS	:= $(wildcard bpf/*.bpf.c)
+BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+BPF_SKELS	:= $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
+HDRS		:= $(wildcard include/sockfan/*.h user/*.h)
+
+.PHONY: all deps cli bpf kmod run check clean checkpatch vmtest selftests
+
+all: cli kmod
+
+deps:
+	@scripts/deps.sh
+
+# --- BPF ------------------------------------------------------------------
+# vmlinux.h from the running kernel's BTF when it has one; CO-RE relocates
+# field offsets at load time, so the object also runs on other kernels.
+$(BUILD)/bpf/vmlinux.h:
+	@mkdir -p $(@D)
+	@if [ -r /sys/kernel/btf/vmlinux ]; then \
+		$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp; \
+	else \
+		echo "no /sys/kernel/btf/vmlinux: using BTF of Debian's 6.1 image"; \
+		k=$$(scripts/kernel-fetch.sh 6.1 $(KERNELS)) && \
+		scripts/vmlinux-btf.sh $$k $@.tmp; \
+	fi && mv $@.tmp $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(BUILD)/bpf/vmlinux.h $(wildcard bpf/*.h) include/sockfan/sockfan.h
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH_BPF) -Wall -Werror \
+		-I$(BUILD)/bpf -I$(CURDIR)/include -I$(CURDIR)/bpf -c $< -o $@
+
+$(BUILD)/bpf/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+bpf: $(BPF_SKELS)
+
+# --- CLI ------------------------------------------------------------------
+$(BUILD)/user/%.o: user/%.c $(HDRS) $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
+
+$(BUILD)/sockfan: $(USER_OBJS)
+	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
+
+cli: $(BUILD)/sockfan
+
+# --- module ---------------------------------------------------------------
+kmod:
+	$(MAKE) -C kmod KDIR=$(KDIR) OUT=$(BUILD)/kmod/host
+
+# --- tests ----------------------------------------------------------------
+checkpatch:
+	@scripts/checkpatch.sh
+
+run: deps all
+	@scripts/demo.sh
+
+check: deps all
+	@scripts/check.sh
+
+clean:
+	rm -rf $(BUILD)/user $(BUILD)/bpf $(BUILD)/kmod $(BUILD)/sockfan \
+		$(BUILD)/selftests $(BUILD)/vm
+	$(MAKE) -C selftests clean >/dev/null 2>&1 || true

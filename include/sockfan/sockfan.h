@@ -1,0 +1,128 @@
+/* SPDX-License-Identifier: (GPL-2.0 WITH Linux-syscall-note) OR BSD-2-Clause */
+/*
+ * sockfan event ABI: the one definition of the event record and of the
+ * connection key, shared by the kernel module (kmod/), the BPF programs
+ * (bpf/) and the sockfan command (user/).
+ *
+ * Rules that keep it one ABI for three compilers (gcc for the kernel,
+ * clang -target bpf, gcc for user space):
+ *  - only fixed-width __u8/__u16/__u32/__u64 members, explicit padding,
+ *    every struct a multiple of 8 bytes, no bitfields, no pointers;
+ *  - the BPF side includes vmlinux.h (which defines the __u types and
+ *    must not meet <linux/types.h>), everything else <linux/types.h>.
+ */
+#ifndef _SOCKFAN_SOCKFAN_H
+#define _SOCKFAN_SOCKFAN_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define SOCKFAN_ABI_VERSION	1
+#define SOCKFAN_COMM_LEN	16
+
+/* /proc/net/sockfan/<file>, one directory per network namespace */
+#define SOCKFAN_PROC_DIR	"sockfan"
+
+enum sockfan_kind {
+	SOCKFAN_EV_LISTEN = 1,	/* socket entered LISTEN (listen(2)) */
+	SOCKFAN_EV_ESTABLISHED,	/* passive handshake done: child queued */
+	SOCKFAN_EV_ACCEPT,	/* accept(2) handed the child to a task */
+	SOCKFAN_EV_CLOSE,	/* socket reached CLOSE: leaves live state */
+	SOCKFAN_EV_LOOKUP,	/* demux of incoming segments (see result) */
+	SOCKFAN_EV_MAX,
+};
+
+/* sockfan_event.lookup.result */
+enum sockfan_lookup_result {
+	SOCKFAN_LOOKUP_ESTABLISHED = 1,	/* hit in the established hash */
+	SOCKFAN_LOOKUP_LISTENER,	/* hit a listener (reuseport member) */
+	SOCKFAN_LOOKUP_MISS,		/* no socket: the kernel answers RST */
+};
+
+/* sockfan_event.flags */
+#define SOCKFAN_F_TASK		(1U << 0) /* pid/comm are the acting task */
+#define SOCKFAN_F_SEEDED	(1U << 1) /* built from a snapshot, not a hook */
+#define SOCKFAN_F_LISTENER	(1U << 2) /* CLOSE of a listening socket */
+
+/*
+ * The key the kernel itself demultiplexes on: the four-tuple, plus the
+ * network namespace it lives in.  Addresses are always 16 bytes: IPv4 is
+ * stored v4-mapped (::ffff:a.b.c.d), so one key type serves both
+ * families; @family is the socket's own family (an IPv4 peer of a
+ * dual-stack AF_INET6 listener keeps AF_INET6, as ss shows it).
+ * Ports are in host byte order; a listener has rport == 0 and raddr ::.
+ */
+struct sockfan_key {
+	__u8  laddr[16];
+	__u8  raddr[16];
+	__u16 lport;
+	__u16 rport;
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 __pad;
+	__u32 netns;		/* inode of /proc/PID/ns/net */
+	__u32 __pad2;
+};
+
+struct sockfan_listen_info {
+	__u32 backlog;		/* listen(2) backlog (sk_max_ack_backlog) */
+	__u32 __pad;
+};
+
+/* ESTABLISHED and ACCEPT: the child and the queue it went through */
+struct sockfan_accept_info {
+	__u64 listener;		/* cookie of the listener, 0 if unknown */
+	__u32 qlen;		/* accept-queue depth after this event */
+	__u32 max_backlog;	/* listener's sk_max_ack_backlog */
+	__u64 wait_ns;		/* ACCEPT: time from ESTABLISHED to accept() */
+};
+
+struct sockfan_close_info {
+	__u64 lifetime_ns;	/* from ESTABLISHED (or LISTEN) to CLOSE, 0 if unknown */
+	__u16 oldstate;		/* TCP state before CLOSE (TCP_ESTABLISHED, ...) */
+	__u16 __pad[3];
+};
+
+struct sockfan_lookup_info {
+	__u64 listener;		/* LISTENER: cookie of the chosen member */
+	__u32 result;		/* enum sockfan_lookup_result */
+	__u32 count;		/* segments this record stands for */
+};
+
+struct sockfan_event {
+	__u64 ts_ns;		/* CLOCK_MONOTONIC, ns */
+	__u64 cookie;		/* socket cookie (SO_COOKIE, ss -e "sk:") */
+	struct sockfan_key key;
+	__u32 pid;		/* tgid, valid with SOCKFAN_F_TASK */
+	__u32 flags;		/* SOCKFAN_F_* */
+	char  comm[SOCKFAN_COMM_LEN];
+	__u16 kind;		/* enum sockfan_kind */
+	__u16 state;		/* TCP state after the event */
+	__u32 __pad;
+	union {
+		struct sockfan_listen_info listen;
+		struct sockfan_accept_info accept;	/* ESTABLISHED, ACCEPT */
+		struct sockfan_close_info close;
+		struct sockfan_lookup_info lookup;
+	};
+};
+
+/*
+ * Compile-time layout checks, in whichever dialect the includer speaks;
+ * a change here is an ABI change: bump SOCKFAN_ABI_VERSION.
+ */
+#define SOCKFAN_KEY_SIZE	48
+#define SOCKFAN_EVENT_SIZE	120
+
+#if defined(__KERNEL__) && !defined(__bpf__)
+#define SOCKFAN_ASSERT_SIZE(t, n) static_assert(sizeof(t) == (n), #t)
+#elif !defined(__bpf__) && !defined(__cplusplus)
+#define SOCKFAN_ASSERT_SIZE(t, n) _Static_assert(sizeof(t) == (n), #t)
+#else
+#define SOCKFAN_ASSERT_SIZE(t, n)
+#endif
+
+SOCKFAN_ASSERT_SIZE(struct sockfan_key, SOCKFAN_KEY_SIZE);
+SOCKFAN_ASSERT_SIZE(struct sockfan_event, SOCKFAN_EVENT_SIZE);
+
+#endif /* _SOCKFAN_SOCKFAN_H */

@@ -1,0 +1,77 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Install everything sockfan needs to build and test on Debian 12.
+# Idempotent: packages already present are not reinstalled, and apt's
+# lists are refreshed only when something is missing.
+set -euo pipefail
+
+PKGS=(
+	# userspace + BPF toolchain
+	make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev
+	bpftool linux-libc-dev
+	# module build of Debian kernels (pahole for 6.12 BTF of modules)
+	dwarves bc flex bison kmod libssl-dev
+	# kselftest headers/runner and checkpatch.pl
+	linux-source perl
+	# VM tests
+	qemu-system-x86 busybox-static cpio xz-utils zstd
+	# test traffic and ground truth
+	iproute2 python3 procps util-linux
+	nginx-light wrk bpftrace
+)
+
+SOURCES=/etc/apt/sources.list.d/debian.sources
+
+die() {
+	echo "deps: $*" >&2
+	exit 1
+}
+
+[ "$(id -u)" = 0 ] || die "must run as root to install packages (try: sudo make deps)"
+
+# The 6.12 kernel comes from bookworm-backports: add the suite to the
+# existing Debian entry (same URI) rather than inventing a new source.
+add_backports() {
+	if grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
+		return 1
+	fi
+	if [ -f "$SOURCES" ] && grep -q '^Suites: bookworm bookworm-updates$' "$SOURCES"; then
+		sed -i '0,/^Suites: bookworm bookworm-updates$/s//Suites: bookworm bookworm-updates bookworm-backports/' "$SOURCES"
+	else
+		uri=$(awk '/^URIs:/ { print $2; exit }' "$SOURCES" 2>/dev/null || true)
+		[ -n "$uri" ] || uri=$(awk '/^deb .*bookworm main/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null || true)
+		[ -n "$uri" ] || die "no Debian apt source found to extend with bookworm-backports"
+		echo "deb $uri bookworm-backports main" > /etc/apt/sources.list.d/sockfan-backports.list
+	fi
+	return 0
+}
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+		missing+=("$p")
+done
+
+updated=0
+if add_backports || [ ! -e /var/lib/apt/lists/lock ] ||
+   ! ls /var/lib/apt/lists/*bookworm-backports*Packages >/dev/null 2>&1; then
+	apt-get update -qq
+	updated=1
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+	[ $updated = 1 ] || apt-get update -qq
+	echo "deps: installing ${missing[*]}"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+		"${missing[@]}" >/dev/null
+fi
+
+# nginx-light starts a service on port 80 when installed; tests start
+# their own instances in namespaces, so keep the packaged one out of the way.
+if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q nginx 2>/dev/null; then
+	systemctl stop nginx || true
+fi
+pkill -x nginx 2>/dev/null || true
+
+exit 0
