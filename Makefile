@@ -31,6 +31,9 @@ BPF_OBJS	:= $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
 BPF_SKELS	:= $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.skel.h,$(BPF_SRCS))
 HDRS		:= $(wildcard include/sockfan/*.h user/*.h)
 
+# keep the BPF object: bench and VM images reuse it
+.SECONDARY:
+
 .PHONY: all deps cli bpf kmod run check clean checkpatch vmtest selftests
 
 all: cli kmod

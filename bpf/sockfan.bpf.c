@@ -1,0 +1,322 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sockfan BPF capture path: turn the kernel's TCP socket life cycle into
+ * struct sockfan_event records on a ring buffer.
+ *
+ * Hooks come in alternatives; user space probes the kernel and enables
+ * one program of each pair before load (bpf_program__set_autoload()):
+ *   state change: tp_btf/inet_sock_set_state, else the classic tracepoint;
+ *   accept:       fexit/inet_csk_accept, else the accept/accept4 syscall
+ *                 tracepoints, which find both sockets through the fd table.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <sockfan/sockfan.h>
+
+#define AF_INET		2
+#define AF_INET6	10
+
+char LICENSE[] SEC("license") = "GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} events SEC(".maps");
+
+/* records the ring buffer had no room for: shown to the user, never hidden */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lost SEC(".maps");
+
+/*
+ * Passive connections we follow, by socket cookie -> time the handshake
+ * completed (0: seeded by user space, time unknown).  It filters CLOSE
+ * down to sockets that matter and gives accept wait and lifetime.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1 << 18);
+	__type(key, __u64);
+	__type(value, __u64);
+} born SEC(".maps");
+
+/* accept(2) fallback: listening fd of a thread between enter and exit */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u32);
+} accept_fd SEC(".maps");
+
+static __always_inline struct sockfan_event *event_reserve(__u16 kind)
+{
+	struct sockfan_event *e;
+	__u32 zero = 0;
+	__u64 *cnt;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		cnt = bpf_map_lookup_elem(&lost, &zero);
+		if (cnt)
+			*cnt += 1;
+		return NULL;
+	}
+	__builtin_memset(e, 0, sizeof(*e));
+	e->kind = kind;
+	e->ts_ns = bpf_ktime_get_ns();
+	return e;
+}
+
+static __always_inline void event_task(struct sockfan_event *e)
+{
+	e->pid = bpf_get_current_pid_tgid() >> 32;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	e->flags |= SOCKFAN_F_TASK;
+}
+
+static __always_inline void v4_mapped(__u8 *dst, __u32 addr)
+{
+	__builtin_memset(dst, 0, 10);
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	__builtin_memcpy(dst + 12, &addr, 4);
+}
+
+/* Key of @sk as the kernel demultiplexes it: four-tuple + netns. */
+static __always_inline int fill_key(struct sockfan_key *k, const struct sock *sk)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	__u16 family = BPF_CORE_READ(skc, skc_family);
+
+	if (family == AF_INET) {
+		v4_mapped(k->laddr, BPF_CORE_READ(skc, skc_rcv_saddr));
+		v4_mapped(k->raddr, BPF_CORE_READ(skc, skc_daddr));
+	} else if (family == AF_INET6) {
+		BPF_CORE_READ_INTO(&k->laddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(&k->raddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		return -1;
+	}
+	k->family = family;
+	k->lport = BPF_CORE_READ(skc, skc_num);
+	k->rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
+	k->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	return 0;
+}
+
+static __always_inline __u64 read_cookie(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, __sk_common.skc_cookie.counter);
+}
+
+static __always_inline bool is_tcp(const struct sock *sk)
+{
+	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
+}
+
+/* Common body of both state-change hooks; @cookie 0 = read it from @sk. */
+static __always_inline int on_state(const struct sock *sk, int oldstate,
+				    int newstate, __u64 cookie)
+{
+	struct sockfan_event *e;
+	__u64 now, *bornp;
+	__u16 kind;
+
+	if (!is_tcp(sk))
+		return 0;
+	if (!cookie)
+		cookie = read_cookie(sk);
+
+	if (newstate == TCP_LISTEN) {
+		kind = SOCKFAN_EV_LISTEN;
+	} else if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
+		kind = SOCKFAN_EV_ESTABLISHED;
+	} else if (newstate == TCP_CLOSE) {
+		/* only listeners and passive connections we follow */
+		if (oldstate != TCP_LISTEN && !bpf_map_lookup_elem(&born, &cookie))
+			return 0;
+		kind = SOCKFAN_EV_CLOSE;
+	} else {
+		return 0;
+	}
+
+	e = event_reserve(kind);
+	if (!e)
+		return 0;
+	if (fill_key(&e->key, sk)) {
+		bpf_ringbuf_discard(e, 0);
+		return 0;
+	}
+	e->cookie = cookie;
+	e->state = newstate;
+	now = e->ts_ns;
+
+	switch (kind) {
+	case SOCKFAN_EV_LISTEN:
+		/* listen(2) runs in the caller's context: the owner */
+		event_task(e);
+		e->listen.backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+		break;
+	case SOCKFAN_EV_ESTABLISHED:
+		/* softirq context: current task is unrelated, leave pid 0 */
+		bpf_map_update_elem(&born, &cookie, &now, BPF_ANY);
+		break;
+	case SOCKFAN_EV_CLOSE:
+		e->close.oldstate = oldstate;
+		if (oldstate == TCP_LISTEN) {
+			e->flags |= SOCKFAN_F_LISTENER;
+			break;
+		}
+		bornp = bpf_map_lookup_elem(&born, &cookie);
+		if (bornp && *bornp)
+			e->close.lifetime_ns = now - *bornp;
+		bpf_map_delete_elem(&born, &cookie);
+		break;
+	}
+	bpf_ringbuf_submit(e, 0);
+	return 0;
+}
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
+	     const int newstate)
+{
+	/* a BTF pointer: the helper also creates a cookie not made yet */
+	if (!is_tcp(sk))
+		return 0;
+	return on_state(sk, oldstate, newstate, bpf_get_socket_cookie((void *)sk));
+}
+
+SEC("tracepoint/sock/inet_sock_set_state")
+int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
+{
+	if (ctx->protocol != IPPROTO_TCP)
+		return 0;
+	return on_state(ctx->skaddr, ctx->oldstate, ctx->newstate, 0);
+}
+
+/* accept(2) handed @child, dequeued from @listener, to the current task */
+static __always_inline void on_accept(const struct sock *listener,
+				      const struct sock *child,
+				      __u64 listener_cookie)
+{
+	struct sockfan_event *e;
+	__u64 cookie, *bornp;
+
+	if (!is_tcp(child))
+		return;
+	e = event_reserve(SOCKFAN_EV_ACCEPT);
+	if (!e)
+		return;
+	if (fill_key(&e->key, child)) {
+		bpf_ringbuf_discard(e, 0);
+		return;
+	}
+	cookie = read_cookie(child);
+	e->cookie = cookie;
+	e->state = BPF_CORE_READ(child, __sk_common.skc_state);
+	event_task(e);
+	e->accept.listener = listener_cookie ? listener_cookie : read_cookie(listener);
+	e->accept.qlen = BPF_CORE_READ(listener, sk_ack_backlog);
+	e->accept.max_backlog = BPF_CORE_READ(listener, sk_max_ack_backlog);
+	bornp = bpf_map_lookup_elem(&born, &cookie);
+	if (bornp && *bornp)
+		e->accept.wait_ns = e->ts_ns - *bornp;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/*
+ * The first argument is the listener in every signature (6.1: sk, flags,
+ * err, kern; 6.10+: sk, struct proto_accept_arg *); the return value is
+ * read with bpf_get_func_ret() so the argument count does not matter.
+ */
+SEC("fexit/inet_csk_accept")
+int BPF_PROG(accept_fexit, struct sock *sk)
+{
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	if (!ret)
+		return 0;
+	on_accept(sk, (const struct sock *)ret, bpf_get_socket_cookie(sk));
+	return 0;
+}
+
+static __always_inline int accept_enter(long fd)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u32 val = fd;
+
+	bpf_map_update_elem(&accept_fd, &tid, &val, BPF_ANY);
+	return 0;
+}
+
+/* socket behind file descriptor @fd of the current task, or NULL */
+static __always_inline const struct sock *fd_sock(__u32 fd)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
+	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
+	struct socket *sock;
+	struct file *file;
+
+	if (fd >= max)
+		return NULL;
+	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
+		return NULL;
+	sock = BPF_CORE_READ(file, private_data);
+	if (!sock)
+		return NULL;
+	return BPF_CORE_READ(sock, sk);
+}
+
+static __always_inline int accept_exit(long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	const struct sock *listener, *child;
+	__u32 *fdp, fd;
+
+	fdp = bpf_map_lookup_elem(&accept_fd, &tid);
+	if (!fdp)
+		return 0;
+	fd = *fdp;
+	bpf_map_delete_elem(&accept_fd, &tid);
+	if (ret < 0)
+		return 0;
+	/* accept succeeded, so both descriptors are sockets */
+	listener = fd_sock(fd);
+	child = fd_sock(ret);
+	if (listener && child)
+		on_accept(listener, child, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept4")
+int accept4_enter(struct trace_event_raw_sys_enter *ctx)
+{
+	return accept_enter(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept4")
+int accept4_exit(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_enter_accept")
+int accept_enter_tp(struct trace_event_raw_sys_enter *ctx)
+{
+	return accept_enter(ctx->args[0]);
+}
+
+SEC("tracepoint/syscalls/sys_exit_accept")
+int accept_exit_tp(struct trace_event_raw_sys_exit *ctx)
+{
+	return accept_exit(ctx->ret);
+}

@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `sockfan ports`: the per-port fan-out table, and with --port the
+ * sockets behind one row: the listener and every connection sharing
+ * its local port, told apart by their four-tuples.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "fanout.h"
+#include "format.h"
+#include "netns.h"
+#include "seed_diag.h"
+#include "sockfan.h"
+#include "source_bpf.h"
+#include "source_proc.h"
+
+enum source { SOURCE_AUTO, SOURCE_BPF, SOURCE_PROC };
+
+struct ports_opts {
+	enum source source;
+	unsigned long port;		/* 0: every port */
+	unsigned long duration;		/* seconds of events before printing */
+	const char *proc_dir;
+	bool seed;
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+	stop = 1;
+}
+
+static void ports_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s ports [--source auto|bpf|proc] [--port PORT] [--duration SEC]\n"
+		"                  [--proc-dir DIR] [--no-seed]\n\n"
+		"  --source SRC    bpf: load the BPF programs; proc: read %s\n"
+		"                  (sockfan.ko); auto (default): proc if present, else bpf\n"
+		"  --port PORT     only this local port, with its listener and connections\n"
+		"  --duration SEC  bpf: follow events for SEC seconds before printing\n"
+		"                  (Ctrl-C prints early); default 0, a snapshot\n"
+		"  --proc-dir DIR  proc: read DIR instead of %s\n"
+		"  --no-seed       do not count sockets that existed before (sock_diag)\n",
+		prog_name, SOCKFAN_PROC_PATH, SOCKFAN_PROC_PATH);
+}
+
+static int parse_opts(int argc, char **argv, struct ports_opts *o)
+{
+	static const struct option opts[] = {
+		{ "source", required_argument, NULL, 's' },
+		{ "port", required_argument, NULL, 'p' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "proc-dir", required_argument, NULL, 'P' },
+		{ "no-seed", no_argument, NULL, 'n' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "s:p:d:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			if (!strcmp(optarg, "bpf")) {
+				o->source = SOURCE_BPF;
+			} else if (!strcmp(optarg, "proc")) {
+				o->source = SOURCE_PROC;
+			} else if (!strcmp(optarg, "auto")) {
+				o->source = SOURCE_AUTO;
+			} else {
+				fprintf(stderr, "%s ports: --source must be auto, bpf or proc, not '%s'\n",
+					prog_name, optarg);
+				return -1;
+			}
+			break;
+		case 'p':
+			if (!parse_uint(optarg, 1, 65535, &o->port)) {
+				fprintf(stderr, "%s ports: --port wants a port number 1-65535, not '%s'\n",
+					prog_name, optarg);
+				return -1;
+			}
+			break;
+		case 'd':
+			if (!parse_uint(optarg, 0, 86400, &o->duration)) {
+				fprintf(stderr, "%s ports: --duration wants seconds 0-86400, not '%s'\n",
+					prog_name, optarg);
+				return -1;
+			}
+			break;
+		case 'P':
+			o->proc_dir = optarg;
+			break;
+		case 'n':
+			o->seed = false;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			ports_usage(stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s ports: unexpected argument '%s'\n", prog_name, argv[optind]);
+		return -1;
+	}
+	if (o->duration && o->source == SOURCE_PROC) {
+		fprintf(stderr, "%s ports: --duration needs --source bpf (the module keeps its own totals)\n",
+			prog_name);
+		return -1;
+	}
+	if (o->proc_dir && o->source == SOURCE_BPF) {
+		fprintf(stderr, "%s ports: --proc-dir needs --source proc\n", prog_name);
+		return -1;
+	}
+	return 0;
+}
+
+static void print_table(const struct fanout *f, const struct ports_opts *o)
+{
+	char owner[48];
+	struct fan_row *rows;
+	size_t i, n;
+
+	if (fanout_rows(f, &rows, &n)) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return;
+	}
+	printf("%-11s %5s %6s %6s %8s %7s %6s  %s\n", "NETNS", "PORT", "LISTEN",
+	       "ESTAB", "ACCEPTED", "CLOSED", "PEERS", "OWNER");
+	for (i = 0; i < n; i++) {
+		const struct fan_row *r = &rows[i];
+
+		if (o->port && r->port != o->port)
+			continue;
+		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu  %s\n", r->netns, r->port,
+		       r->listeners, (unsigned long long)r->established,
+		       (unsigned long long)r->accepted, (unsigned long long)r->closed,
+		       (unsigned long long)r->peers,
+		       fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
+	}
+	free(rows);
+}
+
+/* the sockets behind one port: what answers "does one socket serve all?" */
+static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
+{
+	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48];
+	const struct fan_conn **conns;
+	size_t i, n, nl = 0;
+
+	for (i = 0; i < f->nlisteners; i++)
+		nl += f->listeners[i].key.netns == netns && f->listeners[i].key.lport == port;
+	if (fanout_port_conns(f, netns, port, &conns, &n))
+		return;
+	printf("\nport %u in netns %u: %zu listening socket%s, %zu connection socket%s on the same local port\n",
+	       port, netns, nl, nl == 1 ? "" : "s", n, n == 1 ? "" : "s");
+	for (i = 0; i < f->nlisteners; i++) {
+		const struct fan_listener *l = &f->listeners[i];
+
+		if (l->key.netns != netns || l->key.lport != port)
+			continue;
+		printf("  LISTEN %-24s %-24s backlog %-5u accepted %-6llu owner %s cookie %llu\n",
+		       fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog,
+		       (unsigned long long)l->accepted,
+		       fmt_task(task, sizeof(task), l->pid, l->comm),
+		       (unsigned long long)l->cookie);
+	}
+	for (i = 0; i < n; i++) {
+		const struct fan_conn *c = conns[i];
+
+		printf("  ESTAB  %-24s %-24s %s %-14s listener %-6llu cookie %llu\n",
+		       fmt_endpoint(ep, sizeof(ep), &c->key, 0),
+		       fmt_endpoint(peer, sizeof(peer), &c->key, 1),
+		       c->flags & FAN_ACCEPTED ? "accepted by" : "in queue   ",
+		       c->flags & FAN_ACCEPTED ? fmt_task(task, sizeof(task), c->pid, c->comm) : "",
+		       (unsigned long long)c->listener, (unsigned long long)c->cookie);
+	}
+	free(conns);
+}
+
+static void print_details(const struct fanout *f, const struct ports_opts *o)
+{
+	struct fan_row *rows;
+	size_t i, n;
+
+	if (!o->port || fanout_rows(f, &rows, &n))
+		return;
+	for (i = 0; i < n; i++)
+		if (rows[i].port == o->port)
+			print_port_sockets(f, rows[i].netns, rows[i].port);
+	free(rows);
+}
+
+static int run_bpf(struct fanout *f, const struct ports_opts *o)
+{
+	struct bpf_source *src;
+	struct timespec now, end;
+	int err, n;
+
+	err = bpf_source_open(&src, f, verbose);
+	if (err)
+		return err;
+	/* attach first, then snapshot: nothing falls between the two */
+	if (o->seed) {
+		err = seed_diag(f, 0);
+		if (err)
+			goto out;
+		bpf_source_follow_seeded(src, f);
+	}
+	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	clock_gettime(CLOCK_MONOTONIC, &end);
+	end.tv_sec += o->duration;
+	do {
+		n = bpf_source_poll(src, 100);
+		if (n < 0) {
+			fprintf(stderr, "%s: reading the BPF ring buffer failed: %s\n",
+				prog_name, strerror(-n));
+			err = n;
+			goto out;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+	} while (!stop && (now.tv_sec < end.tv_sec ||
+			   (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec)));
+	/* drain what is queued before printing */
+	while (bpf_source_poll(src, 0) > 0)
+		;
+	printf("# source bpf: %s; %llu records, %llu lost, %llu malformed\n",
+	       bpf_source_hooks(src), (unsigned long long)f->events,
+	       (unsigned long long)bpf_source_lost(src),
+	       (unsigned long long)bpf_source_malformed(src));
+out:
+	bpf_source_close(src);
+	return err;
+}
+
+static int run_proc(struct fanout *f, const struct ports_opts *o)
+{
+	const char *dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
+	int err = proc_source_read(f, dir);
+
+	/* sockets older than the module: only this namespace, like the files */
+	if (!err && o->seed)
+		err = seed_diag(f, netns_self());
+	if (!err)
+		printf("# source proc: %s\n", dir);
+	return err;
+}
+
+int cmd_ports(int argc, char **argv)
+{
+	struct ports_opts o = { .seed = true };
+	struct fanout f;
+	struct stat st;
+	int err;
+
+	if (parse_opts(argc, argv, &o)) {
+		ports_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (o.source == SOURCE_AUTO)
+		o.source = o.proc_dir || !stat(SOCKFAN_PROC_PATH, &st) ? SOURCE_PROC : SOURCE_BPF;
+	if (fanout_init(&f)) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return 1;
+	}
+	err = o.source == SOURCE_BPF ? run_bpf(&f, &o) : run_proc(&f, &o);
+	if (!err) {
+		print_table(&f, &o);
+		print_details(&f, &o);
+	}
+	fanout_free(&f);
+	return err ? 1 : 0;
+}

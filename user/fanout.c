@@ -1,0 +1,455 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fan-out model.  Events are applied in the order the kernel produced
+ * them; snapshot records (SOCKFAN_F_SEEDED) go through the same path, so
+ * applying one twice, or a hook record after the snapshot that already
+ * showed its effect, must leave the model unchanged.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fanout.h"
+
+#define FAN_MIN_BUCKETS	1024
+
+static size_t key_hash(const struct sockfan_key *k)
+{
+	const unsigned char *p = (const unsigned char *)k;
+	__u64 h = 1469598103934665603ULL;	/* FNV-1a */
+	size_t i;
+
+	for (i = 0; i < sizeof(*k); i++) {
+		h ^= p[i];
+		h *= 1099511628211ULL;
+	}
+	return (size_t)(h ^ (h >> 32));
+}
+
+static bool key_eq(const struct sockfan_key *a, const struct sockfan_key *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+/* same socket: same key, and same cookie when both sides know it */
+static bool same_sock(const struct sockfan_key *ka, __u64 ca,
+		      const struct sockfan_key *kb, __u64 cb)
+{
+	return key_eq(ka, kb) && (!ca || !cb || ca == cb);
+}
+
+int fanout_init(struct fanout *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->nbuckets = FAN_MIN_BUCKETS;
+	f->buckets = calloc(f->nbuckets, sizeof(*f->buckets));
+	return f->buckets ? 0 : -ENOMEM;
+}
+
+void fanout_free(struct fanout *f)
+{
+	struct fan_conn *c, *next;
+	size_t i;
+
+	for (i = 0; i < f->nbuckets; i++) {
+		for (c = f->buckets[i]; c; c = next) {
+			next = c->next;
+			free(c);
+		}
+	}
+	free(f->buckets);
+	free(f->listeners);
+	free(f->ports);
+	memset(f, 0, sizeof(*f));
+}
+
+/* keep chains short: double the table when it holds 2 conns per bucket */
+static void conns_grow(struct fanout *f)
+{
+	size_t n = f->nbuckets * 2, i, b;
+	struct fan_conn **nb, *c, *next;
+
+	nb = calloc(n, sizeof(*nb));
+	if (!nb)
+		return;		/* longer chains, still correct */
+	for (i = 0; i < f->nbuckets; i++) {
+		for (c = f->buckets[i]; c; c = next) {
+			next = c->next;
+			b = key_hash(&c->key) & (n - 1);
+			c->next = nb[b];
+			nb[b] = c;
+		}
+	}
+	free(f->buckets);
+	f->buckets = nb;
+	f->nbuckets = n;
+}
+
+static struct fan_conn **conn_slot(struct fanout *f,
+				   const struct sockfan_key *k, __u64 cookie)
+{
+	struct fan_conn **pp = &f->buckets[key_hash(k) & (f->nbuckets - 1)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if (same_sock(&(*pp)->key, (*pp)->cookie, k, cookie))
+			break;
+	return pp;
+}
+
+static struct fan_conn *conn_get(struct fanout *f, const struct sockfan_event *e,
+				 bool create)
+{
+	struct fan_conn **pp = conn_slot(f, &e->key, e->cookie), *c;
+
+	if (*pp || !create)
+		return *pp;
+	if (f->nconns >= f->nbuckets * 2) {
+		conns_grow(f);
+		pp = conn_slot(f, &e->key, e->cookie);
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->key = e->key;
+	c->cookie = e->cookie;
+	*pp = c;
+	f->nconns++;
+	return c;
+}
+
+static void conn_del(struct fanout *f, const struct sockfan_event *e)
+{
+	struct fan_conn **pp = conn_slot(f, &e->key, e->cookie), *c = *pp;
+
+	if (!c)
+		return;
+	*pp = c->next;
+	free(c);
+	f->nconns--;
+}
+
+struct fan_port *fanout_port(struct fanout *f, __u32 netns, __u16 port)
+{
+	struct fan_port *p;
+	size_t i;
+
+	for (i = 0; i < f->nports; i++)
+		if (f->ports[i].netns == netns && f->ports[i].port == port)
+			return &f->ports[i];
+	if (f->nports == f->ports_cap) {
+		size_t cap = f->ports_cap ? f->ports_cap * 2 : 16;
+
+		p = realloc(f->ports, cap * sizeof(*p));
+		if (!p)
+			return NULL;
+		f->ports = p;
+		f->ports_cap = cap;
+	}
+	p = &f->ports[f->nports++];
+	memset(p, 0, sizeof(*p));
+	p->netns = netns;
+	p->port = port;
+	return p;
+}
+
+static struct fan_listener *listener_find(struct fanout *f,
+					  const struct sockfan_key *k,
+					  __u64 cookie)
+{
+	size_t i;
+
+	for (i = 0; i < f->nlisteners; i++) {
+		struct fan_listener *l = &f->listeners[i];
+
+		if (cookie && l->cookie == cookie)
+			return l;
+		if (k && same_sock(&l->key, l->cookie, k, cookie))
+			return l;
+	}
+	return NULL;
+}
+
+struct fan_listener *fanout_listener(struct fanout *f, __u64 cookie)
+{
+	return cookie ? listener_find(f, NULL, cookie) : NULL;
+}
+
+bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port)
+{
+	size_t i;
+
+	for (i = 0; i < f->nlisteners; i++)
+		if (f->listeners[i].key.netns == netns &&
+		    f->listeners[i].key.lport == port)
+			return true;
+	return false;
+}
+
+static void on_listen(struct fanout *f, const struct sockfan_event *e)
+{
+	struct fan_listener *l = listener_find(f, &e->key, e->cookie);
+
+	if (!l) {
+		if (f->nlisteners == f->listeners_cap) {
+			size_t cap = f->listeners_cap ? f->listeners_cap * 2 : 16;
+
+			l = realloc(f->listeners, cap * sizeof(*l));
+			if (!l)
+				return;
+			f->listeners = l;
+			f->listeners_cap = cap;
+		}
+		l = &f->listeners[f->nlisteners++];
+		memset(l, 0, sizeof(*l));
+		l->key = e->key;
+	}
+	if (e->cookie)
+		l->cookie = e->cookie;
+	l->backlog = e->listen.backlog;
+	l->flags |= e->flags & SOCKFAN_F_SEEDED;
+	if (e->flags & SOCKFAN_F_TASK) {
+		l->pid = e->pid;
+		memcpy(l->comm, e->comm, sizeof(l->comm));
+	}
+	fanout_port(f, e->key.netns, e->key.lport);
+}
+
+static void on_established(struct fanout *f, const struct sockfan_event *e)
+{
+	struct fan_conn *c = conn_get(f, e, true);
+
+	if (!c)
+		return;
+	if (!c->cookie)
+		c->cookie = e->cookie;
+	if (!c->est_ns && !(e->flags & SOCKFAN_F_SEEDED))
+		c->est_ns = e->ts_ns;
+	if (e->accept.listener)
+		c->listener = e->accept.listener;
+	c->flags |= e->flags & SOCKFAN_F_SEEDED;
+}
+
+static void on_accept(struct fanout *f, const struct sockfan_event *e)
+{
+	struct fan_conn *c = conn_get(f, e, true);
+	struct fan_listener *l;
+	struct fan_port *p;
+
+	if (!c || (c->flags & FAN_ACCEPTED))
+		return;		/* a socket is accepted once */
+	c->flags |= FAN_ACCEPTED;
+	if (!c->cookie)
+		c->cookie = e->cookie;
+	if (!(e->flags & SOCKFAN_F_SEEDED))
+		c->acc_ns = e->ts_ns;
+	if (e->accept.listener)
+		c->listener = e->accept.listener;
+	if (e->flags & SOCKFAN_F_TASK) {
+		c->pid = e->pid;
+		memcpy(c->comm, e->comm, sizeof(c->comm));
+	}
+	p = fanout_port(f, e->key.netns, e->key.lport);
+	if (p)
+		p->accepted++;
+	l = listener_find(f, NULL, c->listener);
+	if (l) {
+		l->accepted++;
+		if (!(e->flags & SOCKFAN_F_SEEDED))
+			l->qlen = e->accept.qlen;
+	}
+}
+
+static void on_close(struct fanout *f, const struct sockfan_event *e)
+{
+	struct fan_listener *l;
+	struct fan_port *p;
+
+	if (e->flags & SOCKFAN_F_LISTENER) {
+		l = listener_find(f, &e->key, e->cookie);
+		if (l)
+			*l = f->listeners[--f->nlisteners];
+		return;
+	}
+	if (!conn_get(f, e, false))
+		return;		/* not a passive connection we follow */
+	conn_del(f, e);
+	p = fanout_port(f, e->key.netns, e->key.lport);
+	if (p)
+		p->closed++;
+}
+
+void fanout_apply(struct fanout *f, const struct sockfan_event *e)
+{
+	switch (e->kind) {
+	case SOCKFAN_EV_LISTEN:
+		on_listen(f, e);
+		break;
+	case SOCKFAN_EV_ESTABLISHED:
+		on_established(f, e);
+		break;
+	case SOCKFAN_EV_ACCEPT:
+		on_accept(f, e);
+		break;
+	case SOCKFAN_EV_CLOSE:
+		on_close(f, e);
+		break;
+	default:
+		return;		/* lookups: not part of this model yet */
+	}
+	f->events++;
+}
+
+int fanout_each_conn(const struct fanout *f,
+		     int (*fn)(const struct fan_conn *c, void *arg), void *arg)
+{
+	const struct fan_conn *c;
+	size_t i;
+	int err;
+
+	for (i = 0; i < f->nbuckets; i++) {
+		for (c = f->buckets[i]; c; c = c->next) {
+			err = fn(c, arg);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static int conn_cmp(const void *a, const void *b)
+{
+	const struct fan_conn *x = *(const struct fan_conn * const *)a;
+	const struct fan_conn *y = *(const struct fan_conn * const *)b;
+
+	if (x->key.netns != y->key.netns)
+		return x->key.netns < y->key.netns ? -1 : 1;
+	if (x->key.lport != y->key.lport)
+		return x->key.lport < y->key.lport ? -1 : 1;
+	return memcmp(x->key.raddr, y->key.raddr, sizeof(x->key.raddr)) ?:
+		(int)x->key.rport - (int)y->key.rport;
+}
+
+struct conn_vec {
+	const struct fan_conn **v;
+	size_t n;
+	__u32 netns;		/* filter, with port, when any_port is false */
+	__u16 port;
+	bool any_port;
+};
+
+static int collect_conn(const struct fan_conn *c, void *arg)
+{
+	struct conn_vec *cv = arg;
+
+	if (cv->any_port || (c->key.netns == cv->netns && c->key.lport == cv->port))
+		cv->v[cv->n++] = c;
+	return 0;
+}
+
+static int conns_sorted(const struct fanout *f, struct conn_vec *cv)
+{
+	cv->n = 0;
+	cv->v = malloc((f->nconns + 1) * sizeof(*cv->v));
+	if (!cv->v)
+		return -ENOMEM;
+	fanout_each_conn(f, collect_conn, cv);
+	qsort(cv->v, cv->n, sizeof(*cv->v), conn_cmp);
+	return 0;
+}
+
+int fanout_port_conns(const struct fanout *f, __u32 netns, __u16 port,
+		      const struct fan_conn ***conns, size_t *n)
+{
+	struct conn_vec cv = { .netns = netns, .port = port };
+	int err = conns_sorted(f, &cv);
+
+	*conns = cv.v;
+	*n = cv.n;
+	return err;
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct fan_row *x = a, *y = b;
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	return (int)x->port - (int)y->port;
+}
+
+static struct fan_row *row_find(struct fan_row *rows, size_t n, __u32 netns,
+				__u16 port)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (rows[i].netns == netns && rows[i].port == port)
+			return &rows[i];
+	return NULL;
+}
+
+/*
+ * A port gets a row while it has a listener or live passive connections;
+ * counters of a port that has neither are history, not fan-out.
+ */
+int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
+{
+	struct conn_vec cv = { .any_port = true };
+	struct fan_row *rows, *r;
+	size_t i, n = 0, max;
+	int err;
+
+	err = conns_sorted(f, &cv);
+	if (err)
+		return err;
+	max = f->nlisteners + f->nports + 1;
+	rows = calloc(max, sizeof(*rows));
+	if (!rows) {
+		free(cv.v);
+		return -ENOMEM;
+	}
+	for (i = 0; i < f->nlisteners; i++) {
+		const struct fan_listener *l = &f->listeners[i];
+
+		r = row_find(rows, n, l->key.netns, l->key.lport);
+		if (!r) {
+			r = &rows[n++];
+			r->netns = l->key.netns;
+			r->port = l->key.lport;
+		}
+		if (!r->listeners++ || (!r->owner_pid && l->pid)) {
+			r->owner_pid = l->pid;
+			memcpy(r->owner_comm, l->comm, sizeof(r->owner_comm));
+		}
+	}
+	for (i = 0; i < cv.n; i++) {
+		const struct fan_conn *c = cv.v[i];
+
+		r = row_find(rows, n, c->key.netns, c->key.lport);
+		if (!r) {
+			if (n == max)
+				continue;
+			r = &rows[n++];
+			r->netns = c->key.netns;
+			r->port = c->key.lport;
+		}
+		r->established++;
+		/* sorted by remote address within a port: count changes */
+		if (i == 0 || cv.v[i - 1]->key.netns != c->key.netns ||
+		    cv.v[i - 1]->key.lport != c->key.lport ||
+		    memcmp(cv.v[i - 1]->key.raddr, c->key.raddr, 16))
+			r->peers++;
+	}
+	for (i = 0; i < f->nports; i++) {
+		r = row_find(rows, n, f->ports[i].netns, f->ports[i].port);
+		if (r) {
+			r->accepted = f->ports[i].accepted;
+			r->closed = f->ports[i].closed;
+		}
+	}
+	free(cv.v);
+	qsort(rows, n, sizeof(*rows), row_cmp);
+	*rowsp = rows;
+	*np = n;
+	return 0;
+}

@@ -1,0 +1,89 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The fan-out model: live listeners and passive connections, and per-port
+ * counters, built by applying struct sockfan_event records in order,
+ * whichever capture path (or snapshot) they come from.
+ */
+#ifndef SOCKFAN_FANOUT_H
+#define SOCKFAN_FANOUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sockfan/sockfan.h>
+
+#define FAN_ACCEPTED	(1U << 16)	/* conn flag: accept() returned it */
+
+struct fan_conn {
+	struct sockfan_key key;
+	__u64 cookie;
+	__u64 listener;		/* cookie of the listener, 0 if unknown */
+	__u64 est_ns;		/* handshake completed, 0 if unknown */
+	__u64 acc_ns;		/* accept() returned it, 0 if not (yet) */
+	__u32 pid;		/* accepting task */
+	__u32 flags;		/* FAN_ACCEPTED, SOCKFAN_F_SEEDED */
+	char comm[SOCKFAN_COMM_LEN];
+	struct fan_conn *next;	/* hash chain */
+};
+
+struct fan_listener {
+	struct sockfan_key key;
+	__u64 cookie;
+	__u64 accepted;		/* accept() returns seen on this socket */
+	__u32 backlog;
+	__u32 qlen;		/* accept-queue depth last seen */
+	__u32 pid;		/* task that called listen() */
+	__u32 flags;
+	char comm[SOCKFAN_COMM_LEN];
+};
+
+/* counters that outlive the sockets they count */
+struct fan_port {
+	__u32 netns;
+	__u16 port;
+	__u64 accepted;
+	__u64 closed;
+};
+
+struct fanout {
+	struct fan_conn **buckets;
+	size_t nbuckets;
+	size_t nconns;
+	struct fan_listener *listeners;
+	size_t nlisteners, listeners_cap;
+	struct fan_port *ports;
+	size_t nports, ports_cap;
+	__u64 events;		/* records applied */
+};
+
+/* one line of `sockfan ports` */
+struct fan_row {
+	__u32 netns;
+	__u16 port;
+	__u32 listeners;
+	__u64 established;
+	__u64 accepted;
+	__u64 closed;
+	__u64 peers;		/* distinct remote addresses */
+	__u32 owner_pid;
+	char owner_comm[SOCKFAN_COMM_LEN];
+};
+
+int fanout_init(struct fanout *f);
+void fanout_free(struct fanout *f);
+void fanout_apply(struct fanout *f, const struct sockfan_event *e);
+struct fan_port *fanout_port(struct fanout *f, __u32 netns, __u16 port);
+struct fan_listener *fanout_listener(struct fanout *f, __u64 cookie);
+bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);
+
+/* visit every live connection; stops early when @fn returns non-zero */
+int fanout_each_conn(const struct fanout *f,
+		     int (*fn)(const struct fan_conn *c, void *arg), void *arg);
+
+/* per-port rows sorted by netns then port; caller frees *rows */
+int fanout_rows(const struct fanout *f, struct fan_row **rows, size_t *n);
+
+/* connections of one port, sorted by remote address; caller frees */
+int fanout_port_conns(const struct fanout *f, __u32 netns, __u16 port,
+		      const struct fan_conn ***conns, size_t *n);
+
+#endif /* SOCKFAN_FANOUT_H */

@@ -1,0 +1,38 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "format.h"
+
+const char *fmt_addr(char *buf, size_t len, const struct sockfan_key *k, int remote)
+{
+	const __u8 *a = remote ? k->raddr : k->laddr;
+
+	/* an AF_INET socket's address is stored v4-mapped: print it as v4 */
+	if (k->family == AF_INET)
+		inet_ntop(AF_INET, a + 12, buf, len);
+	else
+		inet_ntop(AF_INET6, a, buf, len);
+	return buf;
+}
+
+const char *fmt_endpoint(char *buf, size_t len, const struct sockfan_key *k, int remote)
+{
+	char addr[INET6_ADDRSTRLEN];
+
+	fmt_addr(addr, sizeof(addr), k, remote);
+	snprintf(buf, len, k->family == AF_INET ? "%s:%u" : "[%s]:%u", addr,
+		 remote ? k->rport : k->lport);
+	return buf;
+}
+
+const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm)
+{
+	if (!pid)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf, len, "%u/%.*s", pid, SOCKFAN_COMM_LEN,
+			 comm[0] ? comm : "?");
+	return buf;
+}

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Text forms of the ABI's values, as ss prints them. */
+#ifndef SOCKFAN_FORMAT_H
+#define SOCKFAN_FORMAT_H
+
+#include <stddef.h>
+#include <sockfan/sockfan.h>
+
+#define FMT_ADDR_LEN	48	/* "[ffff:...:ffff]:65535" */
+
+/* address of @k (local when @remote is 0) as "1.2.3.4" or "::1" */
+const char *fmt_addr(char *buf, size_t len, const struct sockfan_key *k, int remote);
+
+/* "1.2.3.4:80" or "[::1]:80" */
+const char *fmt_endpoint(char *buf, size_t len, const struct sockfan_key *k, int remote);
+
+/* "1234/nginx", or "-" when @pid is 0 */
+const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm);
+
+#endif /* SOCKFAN_FORMAT_H */

@@ -1,0 +1,19 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Network namespaces of this host, and running code inside one of them. */
+#ifndef SOCKFAN_NETNS_H
+#define SOCKFAN_NETNS_H
+
+#include <linux/types.h>
+
+/* inode of the caller's network namespace (what /proc/net shows), 0 on error */
+__u32 netns_self(void);
+
+/*
+ * Call @fn(netns_inode, arg) once per network namespace, with the calling
+ * thread switched into it (setns), then switch back.  Namespaces are found
+ * through /proc/PID/ns/net and /run/netns.  @only: 0 for all, else one
+ * inode.  Returns the first error of @fn or of switching, else 0.
+ */
+int netns_each(__u32 only, int (*fn)(__u32 netns, void *arg), void *arg);
+
+#endif /* SOCKFAN_NETNS_H */

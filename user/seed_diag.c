@@ -1,0 +1,352 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Snapshot of existing sockets through sock_diag, the interface ss uses,
+ * so that connections older than the tracer are counted.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+
+
+#include "netns.h"
+#include "seed_diag.h"
+
+/* live TCP states: SYN_RECV children are request socks, not sockets yet */
+#define LIVE_STATES	((1U << TCP_LISTEN) | (1U << TCP_ESTABLISHED) | \
+			 (1U << TCP_FIN_WAIT1) | (1U << TCP_FIN_WAIT2) | \
+			 (1U << TCP_CLOSE_WAIT) | (1U << TCP_LAST_ACK) | \
+			 (1U << TCP_CLOSING))
+
+struct diag_sock {
+	struct sockfan_key key;
+	__u64 cookie;
+	__u32 inode;
+	__u32 rqueue;		/* listener: accept-queue depth */
+	__u32 wqueue;		/* listener: max backlog */
+	__u8 state;
+};
+
+struct diag_vec {
+	struct diag_sock *v;
+	size_t n, cap;
+};
+
+/* socket inode -> owning task, from /proc/PID/fd (first owner wins) */
+struct owner {
+	__u32 inode;
+	__u32 pid;
+	char comm[SOCKFAN_COMM_LEN];
+};
+
+struct owners {
+	struct owner *v;
+	size_t n, cap;
+	int loaded;
+};
+
+struct seed_ctx {
+	struct fanout *f;
+	struct owners owners;
+};
+
+static int owner_cmp(const void *a, const void *b)
+{
+	const struct owner *x = a, *y = b;
+
+	return x->inode < y->inode ? -1 : x->inode > y->inode;
+}
+
+static void read_comm(__u32 pid, char *comm)
+{
+	char path[64];
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
+	strcpy(comm, "-");
+	fp = fopen(path, "re");
+	if (!fp)
+		return;
+	if (fgets(comm, SOCKFAN_COMM_LEN, fp))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(fp);
+}
+
+static void owners_scan_pid(struct owners *o, __u32 pid)
+{
+	char path[64], link[64], comm[SOCKFAN_COMM_LEN] = "";
+	unsigned long ino;
+	struct dirent *d;
+	ssize_t len;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "/proc/%u/fd", pid);
+	dir = opendir(path);
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%u/fd/%.16s", pid, d->d_name);
+		len = readlink(path, link, sizeof(link) - 1);
+		if (len <= 0)
+			continue;
+		link[len] = '\0';
+		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+			continue;
+		if (o->n == o->cap) {
+			size_t cap = o->cap ? o->cap * 2 : 256;
+			struct owner *p = realloc(o->v, cap * sizeof(*p));
+
+			if (!p)
+				break;
+			o->v = p;
+			o->cap = cap;
+		}
+		if (!comm[0])
+			read_comm(pid, comm);
+		o->v[o->n].inode = (__u32)ino;
+		o->v[o->n].pid = pid;
+		memcpy(o->v[o->n].comm, comm, sizeof(comm));
+		o->n++;
+	}
+	closedir(dir);
+}
+
+static void owners_load(struct owners *o)
+{
+	struct dirent *d;
+	DIR *dir;
+
+	o->loaded = 1;
+	dir = opendir("/proc");
+	if (!dir)
+		return;
+	while ((d = readdir(dir)))
+		if (d->d_name[0] >= '1' && d->d_name[0] <= '9')
+			owners_scan_pid(o, (__u32)strtoul(d->d_name, NULL, 10));
+	closedir(dir);
+	qsort(o->v, o->n, sizeof(*o->v), owner_cmp);
+}
+
+static const struct owner *owner_of(struct owners *o, __u32 inode)
+{
+	struct owner key = { .inode = inode };
+
+	if (!inode)
+		return NULL;
+	if (!o->loaded)
+		owners_load(o);
+	/* several tasks may share a socket: any one names the owner */
+	return bsearch(&key, o->v, o->n, sizeof(*o->v), owner_cmp);
+}
+
+static void addr_from_diag(__u8 *dst, const __be32 *src, int family)
+{
+	if (family == AF_INET) {
+		memset(dst, 0, 10);
+		dst[10] = 0xff;
+		dst[11] = 0xff;
+		memcpy(dst + 12, src, 4);
+	} else {
+		memcpy(dst, src, 16);
+	}
+}
+
+static int diag_push(struct diag_vec *dv, const struct inet_diag_msg *m,
+		     __u32 netns)
+{
+	struct diag_sock *s;
+
+	if (dv->n == dv->cap) {
+		size_t cap = dv->cap ? dv->cap * 2 : 256;
+
+		s = realloc(dv->v, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		dv->v = s;
+		dv->cap = cap;
+	}
+	s = &dv->v[dv->n++];
+	memset(s, 0, sizeof(*s));
+	s->key.family = m->idiag_family;
+	addr_from_diag(s->key.laddr, m->id.idiag_src, m->idiag_family);
+	addr_from_diag(s->key.raddr, m->id.idiag_dst, m->idiag_family);
+	s->key.lport = ntohs(m->id.idiag_sport);
+	s->key.rport = ntohs(m->id.idiag_dport);
+	s->key.netns = netns;
+	s->cookie = m->id.idiag_cookie[0] | (__u64)m->id.idiag_cookie[1] << 32;
+	s->inode = m->idiag_inode;
+	s->rqueue = m->idiag_rqueue;
+	s->wqueue = m->idiag_wqueue;
+	s->state = m->idiag_state;
+	return 0;
+}
+
+static int diag_dump(int fd, int family, __u32 netns, struct diag_vec *dv)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nlh = {
+			.nlmsg_len = sizeof(req),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
+		},
+		.r = {
+			.sdiag_family = family,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = LIVE_STATES,
+		},
+	};
+	static char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
+	struct nlmsghdr *h;
+	ssize_t len;
+	int err;
+
+	if (send(fd, &req, sizeof(req), 0) < 0)
+		return -errno;
+	for (;;) {
+		len = recv(fd, buf, sizeof(buf), 0);
+		if (len < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (len == 0)
+			return -EPROTO;
+		for (h = (struct nlmsghdr *)buf; NLMSG_OK(h, (size_t)len);
+		     h = NLMSG_NEXT(h, len)) {
+			if (h->nlmsg_type == NLMSG_DONE)
+				return 0;
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				struct nlmsgerr *e = NLMSG_DATA(h);
+
+				return e->error ? e->error : -EPROTO;
+			}
+			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
+				return -EPROTO;
+			err = diag_push(dv, NLMSG_DATA(h), netns);
+			if (err)
+				return err;
+		}
+	}
+}
+
+static bool is_wildcard(const __u8 *a)
+{
+	static const __u8 any6[16], any4[16] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, any6, 16) || !memcmp(a, any4, 16);
+}
+
+/* the listener a connection most likely came through (0: ambiguous) */
+static __u64 guess_listener(const struct diag_vec *dv, const struct diag_sock *c)
+{
+	__u64 found = 0;
+	size_t i;
+
+	for (i = 0; i < dv->n; i++) {
+		const struct diag_sock *l = &dv->v[i];
+
+		if (l->state != TCP_LISTEN || l->key.lport != c->key.lport)
+			continue;
+		if (!is_wildcard(l->key.laddr) &&
+		    memcmp(l->key.laddr, c->key.laddr, 16))
+			continue;
+		if (found)
+			return 0;	/* reuseport group: member unknown */
+		found = l->cookie;
+	}
+	return found;
+}
+
+static void apply_sock(struct seed_ctx *ctx, const struct diag_vec *dv,
+		       const struct diag_sock *s)
+{
+	struct sockfan_event e = {
+		.key = s->key,
+		.cookie = s->cookie,
+		.flags = SOCKFAN_F_SEEDED,
+		.state = s->state,
+	};
+	const struct owner *o = owner_of(&ctx->owners, s->inode);
+
+	if (o) {
+		e.pid = o->pid;
+		memcpy(e.comm, o->comm, sizeof(e.comm));
+		e.flags |= SOCKFAN_F_TASK;
+	}
+	if (s->state == TCP_LISTEN) {
+		e.kind = SOCKFAN_EV_LISTEN;
+		e.listen.backlog = s->wqueue;
+		fanout_apply(ctx->f, &e);
+		return;
+	}
+	/* passive connections only: the local port is a listening port */
+	if (!fanout_has_listener(ctx->f, s->key.netns, s->key.lport))
+		return;
+	e.accept.listener = guess_listener(dv, s);
+	e.kind = SOCKFAN_EV_ESTABLISHED;
+	fanout_apply(ctx->f, &e);
+	if (s->inode) {
+		e.kind = SOCKFAN_EV_ACCEPT;
+		fanout_apply(ctx->f, &e);
+	}
+}
+
+static int seed_netns(__u32 netns, void *arg)
+{
+	struct seed_ctx *ctx = arg;
+	struct diag_vec dv = { 0 };
+	int fd, err, pass;
+	size_t i;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0) {
+		err = -errno;
+		fprintf(stderr, "sockfan: sock_diag socket: %s (is CONFIG_INET_DIAG enabled?)\n",
+			strerror(-err));
+		return err;
+	}
+	err = diag_dump(fd, AF_INET, netns, &dv);
+	if (!err)
+		err = diag_dump(fd, AF_INET6, netns, &dv);
+	close(fd);
+	if (err) {
+		fprintf(stderr, "sockfan: sock_diag dump of netns %u failed: %s (need tcp_diag/inet_diag)\n",
+			netns, strerror(-err));
+		free(dv.v);
+		return err;
+	}
+	/* listeners first, so connections can be matched to their port */
+	for (pass = 0; pass < 2; pass++)
+		for (i = 0; i < dv.n; i++)
+			if ((dv.v[i].state == TCP_LISTEN) == (pass == 0))
+				apply_sock(ctx, &dv, &dv.v[i]);
+	free(dv.v);
+	return 0;
+}
+
+int seed_diag(struct fanout *f, __u32 netns)
+{
+	struct seed_ctx ctx = { .f = f };
+	int err;
+
+	if (netns && netns == netns_self())
+		err = seed_netns(netns, &ctx);
+	else
+		err = netns_each(netns, seed_netns, &ctx);
+	free(ctx.owners.v);
+	return err;
+}

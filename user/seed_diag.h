@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Seed the fan-out model from the sockets that exist now (sock_diag). */
+#ifndef SOCKFAN_SEED_DIAG_H
+#define SOCKFAN_SEED_DIAG_H
+
+#include "fanout.h"
+
+/*
+ * Dump TCP listeners and live connections of network namespace @netns
+ * (0: every namespace) with NETLINK_SOCK_DIAG and apply them to @f as
+ * SOCKFAN_F_SEEDED records: LISTEN for listeners, ESTABLISHED for
+ * connections on a listening port, ACCEPT too when the socket has an
+ * inode (accept() returned it).  Owners come from /proc/PID/fd.
+ * Returns 0 or a negative errno (message printed).
+ */
+int seed_diag(struct fanout *f, __u32 netns);
+
+#endif /* SOCKFAN_SEED_DIAG_H */

@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* Shared by the sockfan command's entry point and its subcommands. */
+#ifndef SOCKFAN_CLI_H
+#define SOCKFAN_CLI_H
+
+#include <stdbool.h>
+
+/* exit codes, as the usual tools use them */
+#define EXIT_USAGE	2
+
+extern const char *prog_name;
+extern bool verbose;
+
+int cmd_ports(int argc, char **argv);
+
+/* parse a whole decimal number in [min, max]; false if @s is not one */
+bool parse_uint(const char *s, unsigned long min, unsigned long max,
+		unsigned long *out);
+
+#endif /* SOCKFAN_CLI_H */

@@ -1,0 +1,35 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The BPF capture path: load, pick hooks, stream records into a model. */
+#ifndef SOCKFAN_SOURCE_BPF_H
+#define SOCKFAN_SOURCE_BPF_H
+
+#include <stdbool.h>
+#include "fanout.h"
+
+struct bpf_source;
+
+/*
+ * Load and attach the programs, choosing per hook the best variant this
+ * kernel accepts; records will be applied to @f.  Returns 0 or a negative
+ * errno, after printing what failed and what to do.
+ */
+int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool verbose);
+
+/* "state=tp_btf/inet_sock_set_state accept=fexit/inet_csk_accept" */
+const char *bpf_source_hooks(const struct bpf_source *s);
+
+/* follow the close of connections that the snapshot seeded into @f */
+int bpf_source_follow_seeded(struct bpf_source *s, const struct fanout *f);
+
+/* apply records that arrive within @timeout_ms; returns count or -errno */
+int bpf_source_poll(struct bpf_source *s, int timeout_ms);
+
+/* records the kernel side could not queue (ring buffer full) */
+__u64 bpf_source_lost(const struct bpf_source *s);
+
+/* records with a size other than struct sockfan_event's */
+__u64 bpf_source_malformed(const struct bpf_source *s);
+
+void bpf_source_close(struct bpf_source *s);
+
+#endif /* SOCKFAN_SOURCE_BPF_H */

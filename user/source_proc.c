@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Parser of the module's /proc/net/sockfan files.  The format is a stable
+ * spec (Documentation/proc-format.rst): a header line naming the columns,
+ * then one record a line, single-space separated.  Anything else is
+ * reported, never guessed at: a reader that tolerates garbage would show
+ * numbers nobody can trust.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "netns.h"
+#include "source_proc.h"
+
+#define MAX_FIELDS	16
+
+static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen accepted pid comm";
+static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms";
+static const char PORTS_HDR[] = "port listeners established accepted closed peers owner_pid owner_comm";
+
+struct proc_file {
+	const char *name;
+	const char *path;
+	unsigned int line;
+	char *fields[MAX_FIELDS];
+	int nfields;
+	__u32 netns;
+};
+
+static int bad(const struct proc_file *pf, const char *what)
+{
+	fprintf(stderr, "sockfan: %s line %u: %s; the module and this sockfan do not agree on Documentation/proc-format.rst (reload a matching sockfan.ko)\n",
+		pf->path, pf->line, what);
+	return -EPROTO;
+}
+
+static int field_u64(const struct proc_file *pf, int i, __u64 max, __u64 *out)
+{
+	const char *s = pf->fields[i];
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return bad(pf, "number expected");
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	if (errno || *end || *out > max)
+		return bad(pf, "number out of range");
+	return 0;
+}
+
+static int field_addr(const struct proc_file *pf, int fam_i, int addr_i,
+		      struct sockfan_key *k, __u8 *dst)
+{
+	const char *fam = pf->fields[fam_i];
+
+	if (!strcmp(fam, "inet")) {
+		k->family = AF_INET;
+		memset(dst, 0, 10);
+		dst[10] = 0xff;
+		dst[11] = 0xff;
+		if (inet_pton(AF_INET, pf->fields[addr_i], dst + 12) != 1)
+			return bad(pf, "IPv4 address expected");
+	} else if (!strcmp(fam, "inet6")) {
+		k->family = AF_INET6;
+		if (inet_pton(AF_INET6, pf->fields[addr_i], dst) != 1)
+			return bad(pf, "IPv6 address expected");
+	} else {
+		return bad(pf, "family must be inet or inet6");
+	}
+	return 0;
+}
+
+static void field_comm(const struct proc_file *pf, int i, char *comm)
+{
+	snprintf(comm, SOCKFAN_COMM_LEN, "%s", pf->fields[i]);
+}
+
+/* split @line in place on single spaces; returns the field count */
+static int split(struct proc_file *pf, char *line)
+{
+	char *save = NULL, *tok;
+
+	pf->nfields = 0;
+	line[strcspn(line, "\n")] = '\0';
+	for (tok = strtok_r(line, " ", &save); tok; tok = strtok_r(NULL, " ", &save)) {
+		if (pf->nfields == MAX_FIELDS)
+			return MAX_FIELDS + 1;
+		pf->fields[pf->nfields++] = tok;
+	}
+	return pf->nfields;
+}
+
+static int read_listener(struct fanout *f, struct proc_file *pf)
+{
+	struct sockfan_event e = { .kind = SOCKFAN_EV_LISTEN, .flags = SOCKFAN_F_SEEDED };
+	__u64 cookie, port, backlog, qlen, accepted, pid;
+	struct fan_listener *l;
+
+	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &e.key, e.key.laddr) ||
+	    field_u64(pf, 3, 65535, &port) || field_u64(pf, 4, ~0U, &backlog) ||
+	    field_u64(pf, 5, ~0U, &qlen) || field_u64(pf, 6, ~0ULL, &accepted) ||
+	    field_u64(pf, 7, ~0U, &pid))
+		return -EPROTO;
+	e.cookie = cookie;
+	e.key.lport = port;
+	e.key.netns = pf->netns;
+	e.listen.backlog = backlog;
+	if (pid) {
+		e.pid = pid;
+		e.flags |= SOCKFAN_F_TASK;
+		field_comm(pf, 8, e.comm);
+	}
+	fanout_apply(f, &e);
+	l = fanout_listener(f, cookie);
+	if (l) {
+		l->accepted = accepted;
+		l->qlen = qlen;
+	}
+	return 0;
+}
+
+static int read_conn(struct fanout *f, struct proc_file *pf)
+{
+	struct sockfan_event e = { .kind = SOCKFAN_EV_ESTABLISHED, .flags = SOCKFAN_F_SEEDED };
+	__u64 cookie, lport, rport, listener, pid, age;
+
+	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &e.key, e.key.laddr) ||
+	    field_u64(pf, 3, 65535, &lport) || field_addr(pf, 1, 4, &e.key, e.key.raddr) ||
+	    field_u64(pf, 5, 65535, &rport) || field_u64(pf, 6, ~0ULL, &listener) ||
+	    field_u64(pf, 7, ~0U, &pid) || field_u64(pf, 9, ~0ULL, &age))
+		return -EPROTO;
+	e.cookie = cookie;
+	e.key.lport = lport;
+	e.key.rport = rport;
+	e.key.netns = pf->netns;
+	e.accept.listener = listener;
+	fanout_apply(f, &e);
+	if (pid) {
+		e.kind = SOCKFAN_EV_ACCEPT;
+		e.pid = pid;
+		e.flags |= SOCKFAN_F_TASK;
+		field_comm(pf, 8, e.comm);
+		fanout_apply(f, &e);
+	}
+	return 0;
+}
+
+static int read_port(struct fanout *f, struct proc_file *pf)
+{
+	__u64 v[6];
+	struct fan_port *p;
+	int i;
+
+	for (i = 0; i < 6; i++)
+		if (field_u64(pf, i, i ? ~0ULL : 65535, &v[i]))
+			return -EPROTO;
+	p = fanout_port(f, pf->netns, v[0]);
+	if (!p)
+		return -ENOMEM;
+	/* totals the module kept, including sockets gone since */
+	p->accepted = v[3];
+	p->closed = v[4];
+	return 0;
+}
+
+static int read_file(struct fanout *f, const char *dir, const char *name,
+		     const char *hdr, int nfields,
+		     int (*fn)(struct fanout *f, struct proc_file *pf))
+{
+	struct proc_file pf = { .name = name, .netns = netns_self() };
+	char path[512], line[1024];
+	int err = 0;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	pf.path = path;
+	fp = fopen(path, "re");
+	if (!fp) {
+		err = -errno;
+		fprintf(stderr, "sockfan: cannot open %s: %s\n", path, strerror(-err));
+		return err;
+	}
+	while (!err && fgets(line, sizeof(line), fp)) {
+		pf.line++;
+		if (!strchr(line, '\n') && !feof(fp)) {
+			err = bad(&pf, "line too long");
+			break;
+		}
+		if (pf.line == 1) {
+			line[strcspn(line, "\n")] = '\0';
+			if (strcmp(line, hdr))
+				err = bad(&pf, "unexpected header");
+			continue;
+		}
+		if (split(&pf, line) != nfields)
+			err = bad(&pf, "wrong number of fields");
+		else
+			err = fn(f, &pf);
+	}
+	if (!err && ferror(fp))
+		err = -EIO;
+	if (!err && pf.line == 0)
+		err = bad(&pf, "empty file, header missing");
+	fclose(fp);
+	return err;
+}
+
+int proc_source_read(struct fanout *f, const char *dir)
+{
+	struct stat st;
+	int err;
+
+	if (stat(dir, &st)) {
+		if (!strcmp(dir, SOCKFAN_PROC_PATH))
+			fprintf(stderr, "sockfan: %s does not exist: the sockfan module is not loaded (insmod sockfan.ko, or use --source bpf)\n",
+				dir);
+		else
+			fprintf(stderr, "sockfan: %s: %s\n", dir, strerror(errno));
+		return -ENOENT;
+	}
+	/*
+	 * Connections first: the listeners' accepted totals then replace
+	 * what replaying the live connections added, like the ports' do.
+	 */
+	err = read_file(f, dir, "conns", CONNS_HDR, 10, read_conn);
+	if (!err)
+		err = read_file(f, dir, "listeners", LISTENERS_HDR, 9, read_listener);
+	if (!err)
+		err = read_file(f, dir, "ports", PORTS_HDR, 8, read_port);
+	return err;
+}

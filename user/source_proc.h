@@ -1,0 +1,18 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The module capture path: /proc/net/sockfan/ read into a model. */
+#ifndef SOCKFAN_SOURCE_PROC_H
+#define SOCKFAN_SOURCE_PROC_H
+
+#include "fanout.h"
+
+#define SOCKFAN_PROC_PATH	"/proc/net/" SOCKFAN_PROC_DIR
+
+/*
+ * Read listeners, conns and ports from @dir (SOCKFAN_PROC_PATH: the
+ * caller's network namespace) into @f.  Every line is checked against
+ * Documentation/proc-format.rst; a malformed one is an error that names
+ * file and line.  Returns 0 or a negative errno (message printed).
+ */
+int proc_source_read(struct fanout *f, const char *dir);
+
+#endif /* SOCKFAN_SOURCE_PROC_H */
