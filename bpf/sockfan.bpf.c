@@ -104,7 +104,15 @@ static __always_inline int fill_key(struct sockfan_key *k, const struct sock *sk
 		return -1;
 	}
 	k->family = family;
+	/*
+	 * CLOSE is traced after inet_put_port() has zeroed the bound port
+	 * (inet_sk_state_store() runs last in tcp_set_state()); the source
+	 * port field keeps it.  At LISTEN it is the other way round for a
+	 * socket that was never bind()ed: skc_num first.
+	 */
 	k->lport = BPF_CORE_READ(skc, skc_num);
+	if (!k->lport)
+		k->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
 	k->rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
 	k->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
 	return 0;

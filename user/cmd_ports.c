@@ -4,6 +4,7 @@
  * sockets behind one row: the listener and every connection sharing
  * its local port, told apart by their four-tuples.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@ struct ports_opts {
 	enum source source;
 	unsigned long port;		/* 0: every port */
 	unsigned long duration;		/* seconds of events before printing */
+	__u32 netns;			/* 0: every namespace */
 	const char *proc_dir;
 	bool seed;
 };
@@ -40,11 +42,13 @@ static void on_signal(int sig)
 static void ports_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s ports [--source auto|bpf|proc] [--port PORT] [--duration SEC]\n"
-		"                  [--proc-dir DIR] [--no-seed]\n\n"
+		"Usage: %s ports [--source auto|bpf|proc] [--port PORT] [--netns NS]\n"
+		"                  [--duration SEC] [--proc-dir DIR] [--no-seed]\n\n"
 		"  --source SRC    bpf: load the BPF programs; proc: read %s\n"
 		"                  (sockfan.ko); auto (default): proc if present, else bpf\n"
 		"  --port PORT     only this local port, with its listener and connections\n"
+		"  --netns NS      only this network namespace: inode (as in\n"
+		"                  /proc/PID/ns/net), name in /run/netns, or a path\n"
 		"  --duration SEC  bpf: follow events for SEC seconds before printing\n"
 		"                  (Ctrl-C prints early); default 0, a snapshot\n"
 		"  --proc-dir DIR  proc: read DIR instead of %s\n"
@@ -52,11 +56,33 @@ static void ports_usage(FILE *out)
 		prog_name, SOCKFAN_PROC_PATH, SOCKFAN_PROC_PATH);
 }
 
+/* --netns: an inode number, a name under /run/netns, or a path */
+static int parse_netns(const char *arg, __u32 *netns)
+{
+	unsigned long ino;
+	char path[512];
+	struct stat st;
+
+	if (parse_uint(arg, 1, 0xffffffffUL, &ino)) {
+		*netns = ino;
+		return 0;
+	}
+	snprintf(path, sizeof(path), strchr(arg, '/') ? "%s" : "/run/netns/%s", arg);
+	if (stat(path, &st)) {
+		fprintf(stderr, "%s ports: --netns %s: no such network namespace (%s: %s; see ip netns list)\n",
+			prog_name, arg, path, strerror(errno));
+		return -1;
+	}
+	*netns = (__u32)st.st_ino;
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct ports_opts *o)
 {
 	static const struct option opts[] = {
 		{ "source", required_argument, NULL, 's' },
 		{ "port", required_argument, NULL, 'p' },
+		{ "netns", required_argument, NULL, 'N' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "proc-dir", required_argument, NULL, 'P' },
 		{ "no-seed", no_argument, NULL, 'n' },
@@ -95,6 +121,10 @@ static int parse_opts(int argc, char **argv, struct ports_opts *o)
 				return -1;
 			}
 			break;
+		case 'N':
+			if (parse_netns(optarg, &o->netns))
+				return -1;
+			break;
 		case 'P':
 			o->proc_dir = optarg;
 			break;
@@ -120,6 +150,11 @@ static int parse_opts(int argc, char **argv, struct ports_opts *o)
 			prog_name);
 		return -1;
 	}
+	if (o->netns && o->source == SOURCE_PROC && o->netns != netns_self()) {
+		fprintf(stderr, "%s ports: the proc source shows the caller's network namespace; run it there (ip netns exec NAME %s ports ...)\n",
+			prog_name, prog_name);
+		return -1;
+	}
 	if (o->proc_dir && o->source == SOURCE_BPF) {
 		fprintf(stderr, "%s ports: --proc-dir needs --source proc\n", prog_name);
 		return -1;
@@ -142,7 +177,7 @@ static void print_table(const struct fanout *f, const struct ports_opts *o)
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
-		if (o->port && r->port != o->port)
+		if ((o->port && r->port != o->port) || (o->netns && r->netns != o->netns))
 			continue;
 		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu  %s\n", r->netns, r->port,
 		       r->listeners, (unsigned long long)r->established,
@@ -198,7 +233,7 @@ static void print_details(const struct fanout *f, const struct ports_opts *o)
 	if (!o->port || fanout_rows(f, &rows, &n))
 		return;
 	for (i = 0; i < n; i++)
-		if (rows[i].port == o->port)
+		if (rows[i].port == o->port && (!o->netns || rows[i].netns == o->netns))
 			print_port_sockets(f, rows[i].netns, rows[i].port);
 	free(rows);
 }
@@ -214,7 +249,7 @@ static int run_bpf(struct fanout *f, const struct ports_opts *o)
 		return err;
 	/* attach first, then snapshot: nothing falls between the two */
 	if (o->seed) {
-		err = seed_diag(f, 0);
+		err = seed_diag(f, o->netns);
 		if (err)
 			goto out;
 		bpf_source_follow_seeded(src, f);

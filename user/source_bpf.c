@@ -125,7 +125,8 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool verbose)
 	}
 	if (geteuid() != 0)
 		fprintf(stderr, "sockfan: warning: not root; loading BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\n");
-	ensure_tracefs();
+	if (geteuid() == 0)
+		ensure_tracefs();
 
 	s = calloc(1, sizeof(*s));
 	if (!s)

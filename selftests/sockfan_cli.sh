@@ -1,0 +1,81 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Bad input to the sockfan command gets a clear message and a non-zero
+# exit, never a crash: bad arguments (usage, exit 2), a module that is not
+# loaded, malformed /proc records, missing privileges (exit 1).
+source "$(dirname "$0")/lib.sh"
+
+[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+
+tap_plan 13
+
+# expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
+expect() {
+	local name=$1 rc=$2 pattern=$3 got
+	shift 3
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	got=$?
+	if [ $got = "$rc" ] && grep -qE -e "$pattern" "$TMP/err"; then
+		check "$name" ok ok
+	else
+		check "$name" "rc=$got: $(head -c 300 "$TMP/err" | tr '\n' ' ')" "rc=$rc, stderr ~ /$pattern/"
+	fi
+}
+
+expect "no command: usage, exit 2" 2 'no command given' "$SOCKFAN"
+expect "unknown command: exit 2" 2 "unknown command 'frobnicate'" "$SOCKFAN" frobnicate
+expect "bad --source: exit 2" 2 '--source must be auto, bpf or proc' \
+	"$SOCKFAN" ports --source carrier-pigeon
+expect "port out of range: exit 2" 2 '--port wants a port number 1-65535' \
+	"$SOCKFAN" ports --port 70000
+expect "port not a number: exit 2" 2 "not '8o'" "$SOCKFAN" ports --port 8o
+expect "stray argument: exit 2" 2 "unexpected argument 'extra'" "$SOCKFAN" ports extra
+expect "unknown netns: exit 2" 2 'no such network namespace' \
+	"$SOCKFAN" ports --source bpf --netns no-such-ns-here
+
+# the /proc reader against files that break the spec
+mkdir -p "$TMP/proc"
+good_hdrs() {
+	echo "cookie family laddr lport backlog qlen accepted pid comm" >"$TMP/proc/listeners"
+	echo "cookie family laddr lport raddr rport listener pid comm age_ms" >"$TMP/proc/conns"
+	echo "port listeners established accepted closed peers owner_pid owner_comm" >"$TMP/proc/ports"
+}
+good_hdrs
+echo "7 inet 0.0.0.0 80 511 0 2 100 nginx" >>"$TMP/proc/listeners"
+echo "9 inet 10.0.0.1 80 10.0.0.2 5555 7 101 nginx 10" >>"$TMP/proc/conns"
+echo "11 inet 10.0.0.1 80 10.0.0.3 5556 7 0 - 5" >>"$TMP/proc/conns"
+echo "80 1 2 5 3 2 100 nginx" >>"$TMP/proc/ports"
+"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>&1
+check "well-formed files: 1 listener, 2 established, 5 accepted, 3 closed, 2 peers" \
+	"$(sockfan_row "$TMP/out" 80)" "1 2 5 3 2"
+
+good_hdrs
+echo "7 inet 0.0.0.0 80 511 0 2 100" >>"$TMP/proc/listeners"
+expect "record with a missing field: line named" 1 'listeners line 2: wrong number of fields' \
+	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
+
+good_hdrs
+echo "9 inet 10.0.0.300 80 10.0.0.2 5555 7 101 nginx 10" >>"$TMP/proc/conns"
+expect "bad address: line named" 1 'conns line 2: IPv4 address expected' \
+	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
+
+good_hdrs
+echo "port listeners established" >"$TMP/proc/ports"
+expect "truncated header: named" 1 'ports line 1: unexpected header' \
+	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
+
+if [ -d /proc/net/sockfan ]; then
+	tap_skip "module not loaded: clear message" "the module is loaded here"
+else
+	expect "module not loaded: says insmod" 1 'module is not loaded \(insmod sockfan.ko' \
+		"$SOCKFAN" ports --source proc
+fi
+
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
+	expect "unprivileged BPF load: clear error, exit 1" 1 'cannot load the BPF programs|not root' \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$SOCKFAN" ports --source bpf
+else
+	tap_skip "unprivileged BPF load" "needs root and setpriv to drop privileges"
+fi
+tap_exit

@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sockfan_connect: open N TCP connections to one server, from a list of
+ * source addresses in turn, hold them for a while, then close them all.
+ * The selftests' client: bounded in count and in time, and it only goes
+ * where it is told (loopback or the test's own namespaces).
+ *
+ *   sockfan_connect -d ADDR -p PORT -n N [-s SRC[,SRC...]] [-t SECONDS]
+ *
+ * Prints "connected N" once every connection is up, then holds them
+ * until SECONDS pass or it gets SIGTERM/SIGINT.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+
+#define MAX_CONNS	100000
+#define MAX_SRCS	64
+#define MAX_HOLD	3600
+
+static volatile sig_atomic_t done;
+
+static void on_signal(int sig)
+{
+	done = 1;
+}
+
+static int to_sockaddr(const char *addr, int port, struct sockaddr_storage *ss,
+		       socklen_t *len)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)ss;
+
+	memset(ss, 0, sizeof(*ss));
+	if (inet_pton(AF_INET, addr, &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(port);
+		*len = sizeof(*in4);
+		return AF_INET;
+	}
+	if (inet_pton(AF_INET6, addr, &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(port);
+		*len = sizeof(*in6);
+		return AF_INET6;
+	}
+	return -1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: sockfan_connect -d ADDR -p PORT -n N [-s SRC[,SRC...]] [-t SECONDS]\n");
+	exit(KSFT_FAIL);
+}
+
+int main(int argc, char **argv)
+{
+	char *dst = NULL, *srcs[MAX_SRCS], *tok, *save = NULL;
+	int port = 0, n = 0, hold = 10, nsrc = 0, c, i;
+	struct sockaddr_storage daddr, saddr;
+	socklen_t dlen, slen;
+	int *fds, family;
+
+	while ((c = getopt(argc, argv, "d:p:n:s:t:")) != -1) {
+		switch (c) {
+		case 'd':
+			dst = optarg;
+			break;
+		case 'p':
+			port = atoi(optarg);
+			break;
+		case 'n':
+			n = atoi(optarg);
+			break;
+		case 's':
+			for (tok = strtok_r(optarg, ",", &save); tok && nsrc < MAX_SRCS;
+			     tok = strtok_r(NULL, ",", &save))
+				srcs[nsrc++] = tok;
+			break;
+		case 't':
+			hold = atoi(optarg);
+			break;
+		default:
+			usage();
+		}
+	}
+	if (!dst || port <= 0 || port > 65535 || n <= 0 || n > MAX_CONNS ||
+	    hold < 0 || hold > MAX_HOLD)
+		usage();
+	family = to_sockaddr(dst, port, &daddr, &dlen);
+	if (family < 0)
+		ksft_exit_fail_msg("bad destination address %s\n", dst);
+
+	fds = calloc(n, sizeof(*fds));
+	if (!fds)
+		ksft_exit_fail_msg("out of memory\n");
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+
+	for (i = 0; i < n; i++) {
+		fds[i] = socket(family, SOCK_STREAM, 0);
+		if (fds[i] < 0)
+			ksft_exit_fail_msg("socket: %s\n", strerror(errno));
+		if (nsrc) {
+			if (to_sockaddr(srcs[i % nsrc], 0, &saddr, &slen) != family)
+				ksft_exit_fail_msg("source %s is not of the destination's family\n",
+						   srcs[i % nsrc]);
+			if (bind(fds[i], (struct sockaddr *)&saddr, slen))
+				ksft_exit_fail_msg("bind %s: %s\n", srcs[i % nsrc],
+						   strerror(errno));
+		}
+		if (connect(fds[i], (struct sockaddr *)&daddr, dlen))
+			ksft_exit_fail_msg("connect %s:%d (#%d): %s\n", dst, port, i + 1,
+					   strerror(errno));
+	}
+	printf("connected %d\n", n);
+	fflush(stdout);
+
+	for (i = 0; i < hold * 10 && !done; i++)
+		usleep(100000);
+	for (i = 0; i < n; i++)
+		close(fds[i]);
+	free(fds);
+	return KSFT_PASS;
+}
