@@ -15,7 +15,7 @@ tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
 	exit 1
 }
 
-stamp=$out/.from-$(basename "$tarball")
+stamp=$out/.from-$(basename "$tarball").2
 if [ -f "$stamp" ]; then
 	echo "$out"
 	exit 0
@@ -26,6 +26,7 @@ rm -rf "$out"
 mkdir -p "$out"
 tar -xJf "$tarball" -C "$out" --strip-components=1 \
 	"$top/scripts/checkpatch.pl" \
+	"$top/scripts/extract-vmlinux" \
 	"$top/scripts/spelling.txt" \
 	"$top/scripts/const_structs.checkpatch" \
 	"$top/tools/testing/selftests/lib.mk" \

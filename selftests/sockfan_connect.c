@@ -26,11 +26,12 @@
 #define MAX_SRCS	64
 #define MAX_HOLD	3600
 
-static volatile sig_atomic_t done;
+/* set from a signal handler: atomic builtins rather than volatile */
+static int done;
 
 static void on_signal(int sig)
 {
-	done = 1;
+	__atomic_store_n(&done, 1, __ATOMIC_RELAXED);
 }
 
 static int to_sockaddr(const char *addr, int port, struct sockaddr_storage *ss,
@@ -55,7 +56,7 @@ static int to_sockaddr(const char *addr, int port, struct sockaddr_storage *ss,
 	return -1;
 }
 
-static void usage(void)
+static void print_usage(void)
 {
 	fprintf(stderr, "usage: sockfan_connect -d ADDR -p PORT -n N [-s SRC[,SRC...]] [-t SECONDS]\n");
 	exit(KSFT_FAIL);
@@ -89,12 +90,12 @@ int main(int argc, char **argv)
 			hold = atoi(optarg);
 			break;
 		default:
-			usage();
+			print_usage();
 		}
 	}
 	if (!dst || port <= 0 || port > 65535 || n <= 0 || n > MAX_CONNS ||
 	    hold < 0 || hold > MAX_HOLD)
-		usage();
+		print_usage();
 	family = to_sockaddr(dst, port, &daddr, &dlen);
 	if (family < 0)
 		ksft_exit_fail_msg("bad destination address %s\n", dst);
@@ -124,7 +125,7 @@ int main(int argc, char **argv)
 	printf("connected %d\n", n);
 	fflush(stdout);
 
-	for (i = 0; i < hold * 10 && !done; i++)
+	for (i = 0; i < hold * 10 && !__atomic_load_n(&done, __ATOMIC_RELAXED); i++)
 		usleep(100000);
 	for (i = 0; i < n; i++)
 		close(fds[i]);

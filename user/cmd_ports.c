@@ -32,11 +32,12 @@ struct ports_opts {
 	bool seed;
 };
 
-static volatile sig_atomic_t stop;
+/* set from a signal handler: atomic builtins rather than volatile */
+static int stop;
 
 static void on_signal(int sig)
 {
-	stop = 1;
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 }
 
 static void ports_usage(FILE *out)
@@ -268,7 +269,7 @@ static int run_bpf(struct fanout *f, const struct ports_opts *o)
 			goto out;
 		}
 		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (!stop && (now.tv_sec < end.tv_sec ||
+	} while (!__atomic_load_n(&stop, __ATOMIC_RELAXED) && (now.tv_sec < end.tv_sec ||
 			   (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec)));
 	/* drain what is queued before printing */
 	while (bpf_source_poll(src, 0) > 0)

@@ -35,7 +35,7 @@ static void usage(FILE *out)
 		"Usage: %s [-v] COMMAND [OPTIONS]\n"
 		"       %s {-h|--help|-V|--version}\n\n"
 		"Commands:\n", prog_name, prog_name);
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(out,
 		"\nOptions:\n"
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return EXIT_USAGE;
 	}
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(commands); i++) {
 		if (!strcmp(argv[optind], commands[i].name)) {
 			argc -= optind;
 			argv += optind;

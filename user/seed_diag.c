@@ -209,7 +209,12 @@ static int diag_dump(int fd, int family, __u32 netns, struct diag_vec *dv)
 			.idiag_states = LIVE_STATES,
 		},
 	};
-	static char buf[65536] __attribute__((aligned(NLMSG_ALIGNTO)));
+	/* the union aligns the buffer for the headers parsed in place */
+	static union {
+		struct nlmsghdr h;
+		char buf[65536];
+	} rx;
+	char *buf = rx.buf;
 	struct nlmsghdr *h;
 	ssize_t len;
 	int err;
@@ -217,7 +222,7 @@ static int diag_dump(int fd, int family, __u32 netns, struct diag_vec *dv)
 	if (send(fd, &req, sizeof(req), 0) < 0)
 		return -errno;
 	for (;;) {
-		len = recv(fd, buf, sizeof(buf), 0);
+		len = recv(fd, buf, sizeof(rx), 0);
 		if (len < 0) {
 			if (errno == EINTR)
 				continue;

@@ -5,6 +5,8 @@
 
 #include <stdbool.h>
 
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
 /* exit codes, as the usual tools use them */
 #define EXIT_USAGE	2
 

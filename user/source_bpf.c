@@ -17,6 +17,7 @@
 #include <bpf/libbpf.h>
 
 #include "sockfan.skel.h"
+#include "sockfan.h"
 #include "source_bpf.h"
 
 struct bpf_source {
@@ -109,14 +110,14 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan)
 	return 0;
 }
 
-int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool verbose)
+int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
 {
 	struct bpf_source *s;
 	struct stat st;
 	size_t i;
 	int err = -ENOENT;
 
-	verbose_libbpf = verbose;
+	verbose_libbpf = log_libbpf;
 	libbpf_set_print(libbpf_print);
 
 	if (stat("/sys/kernel/btf/vmlinux", &st)) {
@@ -132,11 +133,11 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool verbose)
 	if (!s)
 		return -ENOMEM;
 	s->f = f;
-	for (i = 0; i < sizeof(plans) / sizeof(plans[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(plans); i++) {
 		err = try_plan(s, &plans[i]);
 		if (!err)
 			break;
-		if (verbose)
+		if (log_libbpf)
 			fprintf(stderr, "sockfan: hooks %s: %s, trying the next plan\n",
 				plans[i].name, strerror(-err));
 	}

@@ -13,7 +13,7 @@ struct bpf_source;
  * kernel accepts; records will be applied to @f.  Returns 0 or a negative
  * errno, after printing what failed and what to do.
  */
-int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool verbose);
+int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf);
 
 /* "state=tp_btf/inet_sock_set_state accept=fexit/inet_csk_accept" */
 const char *bpf_source_hooks(const struct bpf_source *s);

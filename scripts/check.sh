@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# `make check`: every test suite of the project, each writing TAP, then
+# one closing line counting the top-level results of all of them:
+#   N passed, N failed, N skipped
+# Suites: coding style (checkpatch), module builds with W=1 for each
+# Debian kernel, host selftests (BPF path), VM selftests (module and BPF
+# paths on Debian's kernels).  SOCKFAN_VM_KERNELS picks the VM kernels.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+out=$top/build/check
+vm_kernels=${SOCKFAN_VM_KERNELS:-6.1 6.12}
+mkdir -p "$out"
+rm -f "$out"/*.tap
+
+# suite NAME CMD...: run one suite, show its output, keep its TAP
+suite() {
+	local name=$1 start=$SECONDS
+	shift
+	echo "### $name"
+	"$@" 2>&1 | tee "$out/$name.tap"
+	echo "### $name: $((SECONDS - start)) s"
+}
+
+# W=1 build of the module against one Debian kernel's headers: any
+# compiler or modpost warning fails it
+kmod_builds() {
+	local n=0 flavour dir log
+	echo "TAP version 13"
+	echo "1..$#"
+	for flavour in "$@"; do
+		n=$((n + 1))
+		log=$out/kmod-$flavour.log
+		if ! dir=$("$top/scripts/kernel-fetch.sh" "$flavour" "$top/build/kernels"); then
+			echo "not ok $n sockfan.ko W=1 build for $flavour # cannot fetch the kernel"
+			continue
+		fi
+		if make -C "$top/kmod" KDIR="$dir/build" OUT="$top/build/kmod/$(cat "$dir/abi")" \
+			W=1 >"$log" 2>&1 && ! grep -qiE 'warning:|error:' "$log"; then
+			echo "ok $n sockfan.ko W=1 build for $flavour ($(cat "$dir/abi")), no warnings"
+		else
+			grep -iE 'warning:|error:' "$log" | head -20 | sed 's/^/# /'
+			echo "not ok $n sockfan.ko W=1 build for $flavour ($(cat "$dir/abi"))"
+		fi
+	done
+}
+
+vm_suite() {
+	if [ ! -x "$top/selftests/vm/run.sh" ]; then
+		echo "not ok 1 VM selftests on $1 # selftests/vm/run.sh missing"
+		return 1
+	fi
+	"$top/selftests/vm/run.sh" "$1"
+}
+
+start=$SECONDS
+suite style "$top/scripts/checkpatch.sh"
+# shellcheck disable=SC2086 # a list of kernel flavours
+suite kmod-build kmod_builds $vm_kernels
+suite host make -s -C "$top/selftests" run_tests
+for k in $vm_kernels; do
+	suite "vm-$k" vm_suite "$k"
+done
+
+# top-level TAP results only: nested lines are indented or prefixed "# "
+read -r passed failed skipped < <(cat "$out"/*.tap | awk '
+	/^ok [0-9]+.*# *SKIP/ { s++; next }
+	/^ok [0-9]+/ { p++; next }
+	/^not ok [0-9]+/ { f++ }
+	END { print p + 0, f + 0, s + 0 }')
+echo "### make check took $((SECONDS - start)) s"
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" = 0 ] && [ "$passed" -gt 0 ]
