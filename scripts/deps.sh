@@ -67,11 +67,14 @@ if [ ${#missing[@]} -gt 0 ]; then
 		"${missing[@]}" >/dev/null
 fi
 
-# nginx-light starts a service on port 80 when installed; tests start
-# their own instances in namespaces, so keep the packaged one out of the way.
-if command -v systemctl >/dev/null 2>&1 && systemctl is-active -q nginx 2>/dev/null; then
-	systemctl stop nginx || true
+# nginx-light starts a service on port 80 when it is installed; tests
+# start their own instances in namespaces.  Stop only the one this run
+# just installed: an nginx that was there before is someone else's.
+if [[ " ${missing[*]} " == *" nginx-light "* ]]; then
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl stop nginx 2>/dev/null || true
+	fi
+	[ -r /run/nginx.pid ] && kill "$(cat /run/nginx.pid)" 2>/dev/null || true
 fi
-pkill -x nginx 2>/dev/null || true
 
 exit 0

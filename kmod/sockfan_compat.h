@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every difference between the kernels sockfan.ko is built for (Debian's
+ * 6.1, 6.1-rt and 6.12) is handled here and nowhere else.
+ *
+ * - inet_csk_accept(): 6.1 has (sk, flags, err, kern), 6.10+ has
+ *   (sk, struct proto_accept_arg *).  sockfan only needs the listener
+ *   (first argument in both) and the returned child, so the kretprobe
+ *   reads them from the registers and is version independent.
+ * - Tracepoint probes run with preemption disabled on all three, also on
+ *   PREEMPT_RT: hence raw spinlocks and GFP_ATOMIC in the table.
+ * - IPv6 addresses of a socket exist only with CONFIG_IPV6.
+ */
+#ifndef _SOCKFAN_COMPAT_H
+#define _SOCKFAN_COMPAT_H
+
+#include <linux/ptrace.h>
+#include <linux/string.h>
+#include <net/sock.h>
+
+#define SOCKFAN_ACCEPT_SYMBOL	"inet_csk_accept"
+
+static inline struct sock *sockfan_accept_listener(struct pt_regs *regs)
+{
+	return (struct sock *)regs_get_kernel_argument(regs, 0);
+}
+
+static inline struct sock *sockfan_accept_child(struct pt_regs *regs)
+{
+	return (struct sock *)regs_return_value(regs);
+}
+
+static inline void sockfan_sk_v6_addrs(const struct sock *sk, u8 *laddr, u8 *raddr)
+{
+#if IS_ENABLED(CONFIG_IPV6)
+	memcpy(laddr, &sk->sk_v6_rcv_saddr, 16);
+	memcpy(raddr, &sk->sk_v6_daddr, 16);
+#endif
+}
+
+#endif /* _SOCKFAN_COMPAT_H */

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * sockfan.ko internals: the live-state table the hooks write and the
+ * /proc files read.
+ *
+ * Three kinds of records, all tagged with the network namespace they
+ * belong to (its inode number, the same number `ls -l /proc/PID/ns/net`
+ * and the BPF path report):
+ *  - connections: passively opened TCP sockets from ESTABLISHED to CLOSE,
+ *    in an RCU hash keyed by four-tuple + netns (struct sockfan_key);
+ *  - listeners: sockets in LISTEN, on an RCU list (a SO_REUSEPORT group
+ *    has several with one key, so they are told apart by cookie);
+ *  - ports: per (netns, port) totals that outlive the sockets, so that
+ *    "accepted" and "closed" mean since the module was loaded.
+ * Writers hold a raw spinlock (the hooks run with preemption off, on
+ * PREEMPT_RT too); readers only take rcu_read_lock().
+ */
+#ifndef _SOCKFAN_MOD_H
+#define _SOCKFAN_MOD_H
+
+#include <linux/list.h>
+#include <linux/rculist.h>
+#include <linux/seq_file.h>
+#include <linux/types.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
+
+#include <sockfan/sockfan.h>
+
+struct sockfan_conn {
+	struct hlist_node node;		/* in sockfan_table's conn hash */
+	struct rcu_head rcu;
+	struct sockfan_key key;
+	u64 cookie;
+	u64 listener;			/* cookie of its listener, 0 unknown */
+	u64 born_ns;			/* ESTABLISHED */
+	u64 accepted_ns;		/* accept() returned it, 0 queued */
+	u32 pid;			/* accepting task, 0 while queued */
+	char comm[SOCKFAN_COMM_LEN];
+};
+
+struct sockfan_listener {
+	struct list_head node;
+	struct rcu_head rcu;
+	struct sockfan_key key;		/* rport 0, raddr :: */
+	u64 cookie;
+	u64 born_ns;
+	u64 accepted;			/* accept() calls that returned a child */
+	u32 backlog;			/* sk_max_ack_backlog at listen() */
+	u32 qlen;			/* accept queue depth after the last accept() */
+	u32 pid;			/* the task that called listen() */
+	char comm[SOCKFAN_COMM_LEN];
+};
+
+struct sockfan_port {
+	struct hlist_node node;
+	struct rcu_head rcu;
+	u32 netns;
+	u16 port;
+	u32 listeners;			/* live */
+	u32 established;		/* live connections */
+	u64 accepted;			/* totals since the module loaded */
+	u64 closed;
+	u64 lifetime_ns;		/* sum over the closed connections */
+};
+
+/* module parameter: live connections kept at most */
+extern unsigned int sockfan_max_conns;
+
+/* sockfan_table.c */
+int sockfan_table_init(void);
+void sockfan_table_exit(void);
+void sockfan_table_forget_netns(u32 netns);
+void sockfan_key_from_sk(struct sockfan_key *key, const struct sock *sk);
+u64 sockfan_sk_cookie(struct sock *sk);
+
+/* hook entry points: @sk changed state, or accept() returned @child */
+void sockfan_listen(struct sock *sk);
+void sockfan_listen_close(struct sock *sk);
+void sockfan_established(struct sock *sk);
+void sockfan_close(struct sock *sk);
+void sockfan_accepted(struct sock *listener, struct sock *child);
+
+/*
+ * Position in the connection hash for one netns, so that a seq_file read
+ * of a big table resumes where the previous chunk stopped.
+ * sockfan_conn_next() runs under rcu_read_lock().
+ */
+struct sockfan_conn_cursor {
+	u32 netns;
+	u32 bucket;
+	u32 skip;
+};
+
+struct sockfan_conn *sockfan_conn_next(struct sockfan_conn_cursor *cur);
+struct sockfan_listener *sockfan_listener_at(u32 netns, loff_t pos);
+
+/* one line of /proc/net/sockfan/ports */
+struct sockfan_port_row {
+	u16 port;
+	u32 listeners;
+	u32 established;
+	u32 peers;			/* distinct remote addresses, live */
+	u64 accepted;
+	u64 closed;
+	u64 lifetime_ns;
+	u32 owner_pid;
+	char owner_comm[SOCKFAN_COMM_LEN];
+};
+
+int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows);
+
+struct sockfan_stats {
+	u64 conns;
+	u64 listeners;
+	u64 drops;			/* connections not recorded: table full */
+	u64 events;			/* hook invocations that changed state */
+};
+
+void sockfan_stats_read(u32 netns, struct sockfan_stats *st);
+
+/* sockfan_hooks.c */
+int sockfan_hooks_init(void);
+void sockfan_hooks_exit(void);
+unsigned long sockfan_hooks_missed(void);
+
+/* sockfan_proc.c */
+int sockfan_proc_init(void);
+void sockfan_proc_exit(void);
+
+#endif /* _SOCKFAN_MOD_H */

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * /proc/net/sockfan/{ports,listeners,conns,stats}, one directory per
+ * network namespace, each showing only that namespace.  The format is a
+ * spec (Documentation/proc-format.rst): a header line naming the
+ * columns, then one record per line, fields separated by one space, no
+ * field ever empty or containing a space.  The files are read-only.
+ */
+#include <linux/ctype.h>
+#include <linux/mm.h>
+#include <linux/proc_fs.h>
+#include <linux/seq_file.h>
+#include <linux/timekeeping.h>
+#include <net/net_namespace.h>
+#include <net/netns/generic.h>
+
+#include "sockfan_mod.h"
+
+static u32 seq_netns(struct seq_file *m)
+{
+	return seq_file_net(m)->ns.inum;
+}
+
+static u32 single_netns(struct seq_file *m)
+{
+	return seq_file_single_net(m)->ns.inum;
+}
+
+/* a task name as one field: "-" when empty, no blanks, no control bytes */
+static void seq_comm(struct seq_file *m, const char *comm)
+{
+	int i;
+
+	if (!comm[0]) {
+		seq_putc(m, '-');
+		return;
+	}
+	for (i = 0; i < SOCKFAN_COMM_LEN && comm[i]; i++)
+		seq_putc(m, isgraph(comm[i]) ? comm[i] : '_');
+}
+
+static void seq_addr(struct seq_file *m, const struct sockfan_key *key, const u8 *addr)
+{
+	if (key->family == AF_INET)
+		seq_printf(m, "%pI4", addr + 12);
+	else
+		seq_printf(m, "%pI6c", addr);
+}
+
+static const char *family_name(const struct sockfan_key *key)
+{
+	return key->family == AF_INET ? "inet" : "inet6";
+}
+
+static int ports_show(struct seq_file *m, void *v)
+{
+	struct sockfan_port_row *rows;
+	int i, n;
+
+	n = sockfan_ports_snapshot(single_netns(m), &rows);
+	if (n < 0)
+		return n;
+	seq_puts(m, "port listeners established accepted closed peers owner_pid owner_comm\n");
+	for (i = 0; i < n; i++) {
+		seq_printf(m, "%u %u %u %llu %llu %u %u ", rows[i].port,
+			   rows[i].listeners, rows[i].established, rows[i].accepted,
+			   rows[i].closed, rows[i].peers, rows[i].owner_pid);
+		seq_comm(m, rows[i].owner_comm);
+		seq_putc(m, '\n');
+	}
+	kvfree(rows);
+	return 0;
+}
+
+static int stats_show(struct seq_file *m, void *v)
+{
+	struct sockfan_stats st;
+
+	sockfan_stats_read(single_netns(m), &st);
+	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\n",
+		   st.conns, st.listeners, sockfan_max_conns, st.drops, st.events,
+		   sockfan_hooks_missed());
+	return 0;
+}
+
+/* listeners: few, so a position is found by walking the list */
+static void *listeners_start(struct seq_file *m, loff_t *pos)
+	__acquires(RCU)
+{
+	rcu_read_lock();
+	if (*pos == 0)
+		return SEQ_START_TOKEN;
+	return sockfan_listener_at(seq_netns(m), *pos - 1);
+}
+
+static void *listeners_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return sockfan_listener_at(seq_netns(m), *pos - 1);
+}
+
+static void rcu_stop(struct seq_file *m, void *v)
+	__releases(RCU)
+{
+	rcu_read_unlock();
+}
+
+static int listeners_show(struct seq_file *m, void *v)
+{
+	struct sockfan_listener *l = v;
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "cookie family laddr lport backlog qlen accepted pid comm\n");
+		return 0;
+	}
+	seq_printf(m, "%llu %s ", l->cookie, family_name(&l->key));
+	seq_addr(m, &l->key, l->key.laddr);
+	seq_printf(m, " %u %u %u %llu %u ", l->key.lport, l->backlog,
+		   READ_ONCE(l->qlen), READ_ONCE(l->accepted), l->pid);
+	seq_comm(m, l->comm);
+	seq_putc(m, '\n');
+	return 0;
+}
+
+static const struct seq_operations listeners_ops = {
+	.start	= listeners_start,
+	.next	= listeners_next,
+	.stop	= rcu_stop,
+	.show	= listeners_show,
+};
+
+/*
+ * conns may hold hundreds of thousands of lines: keep a cursor between
+ * the chunks of one read.  @at is where the record at @at_pos was found;
+ * seq_file asks for that record again when it did not fit the buffer.
+ */
+struct conns_iter {
+	struct seq_net_private p;	/* first: seq_file_net() needs it */
+	struct sockfan_conn_cursor cur;
+	struct sockfan_conn_cursor at;
+	loff_t at_pos;
+};
+
+static void *conns_fetch(struct seq_file *m, loff_t pos)
+{
+	struct conns_iter *it = m->private;
+
+	it->at = it->cur;
+	it->at_pos = pos;
+	return sockfan_conn_next(&it->cur);
+}
+
+static void *conns_start(struct seq_file *m, loff_t *pos)
+	__acquires(RCU)
+{
+	struct conns_iter *it = m->private;
+	loff_t i;
+
+	rcu_read_lock();
+	if (*pos == 0)
+		return SEQ_START_TOKEN;
+	if (*pos == it->at_pos && it->at.netns) {
+		it->cur = it->at;
+	} else if (*pos != it->at_pos + 1 || !it->at.netns) {
+		/* a seek: start over and skip */
+		memset(&it->cur, 0, sizeof(it->cur));
+		it->cur.netns = seq_netns(m);
+		for (i = 1; i < *pos; i++)
+			if (!sockfan_conn_next(&it->cur))
+				return NULL;
+	}
+	return conns_fetch(m, *pos);
+}
+
+static void *conns_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	struct conns_iter *it = m->private;
+
+	if (v == SEQ_START_TOKEN) {
+		memset(&it->cur, 0, sizeof(it->cur));
+		it->cur.netns = seq_netns(m);
+	}
+	++*pos;
+	return conns_fetch(m, *pos);
+}
+
+static int conns_show(struct seq_file *m, void *v)
+{
+	struct sockfan_conn *c = v;
+	u64 now = ktime_get_ns();
+
+	if (v == SEQ_START_TOKEN) {
+		seq_puts(m, "cookie family laddr lport raddr rport listener pid comm age_ms\n");
+		return 0;
+	}
+	seq_printf(m, "%llu %s ", c->cookie, family_name(&c->key));
+	seq_addr(m, &c->key, c->key.laddr);
+	seq_printf(m, " %u ", c->key.lport);
+	seq_addr(m, &c->key, c->key.raddr);
+	seq_printf(m, " %u %llu %u ", c->key.rport, READ_ONCE(c->listener),
+		   READ_ONCE(c->pid));
+	seq_comm(m, c->comm);
+	seq_printf(m, " %llu\n", div_u64(now - c->born_ns, NSEC_PER_MSEC));
+	return 0;
+}
+
+static const struct seq_operations conns_ops = {
+	.start	= conns_start,
+	.next	= conns_next,
+	.stop	= rcu_stop,
+	.show	= conns_show,
+};
+
+static int __net_init sockfan_net_init(struct net *net)
+{
+	struct proc_dir_entry *dir;
+
+	dir = proc_mkdir(SOCKFAN_PROC_DIR, net->proc_net);
+	if (!dir)
+		goto fail;
+	if (!proc_create_net_single("ports", 0444, dir, ports_show, NULL) ||
+	    !proc_create_net_single("stats", 0444, dir, stats_show, NULL) ||
+	    !proc_create_net("listeners", 0444, dir, &listeners_ops,
+			     sizeof(struct seq_net_private)) ||
+	    !proc_create_net("conns", 0444, dir, &conns_ops, sizeof(struct conns_iter)))
+		goto fail;
+	return 0;
+fail:
+	remove_proc_subtree(SOCKFAN_PROC_DIR, net->proc_net);
+	pr_err("sockfan: cannot create /proc/net/%s in netns %u: out of memory\n",
+	       SOCKFAN_PROC_DIR, net->ns.inum);
+	return -ENOMEM;
+}
+
+static void __net_exit sockfan_net_exit(struct net *net)
+{
+	remove_proc_subtree(SOCKFAN_PROC_DIR, net->proc_net);
+	sockfan_table_forget_netns(net->ns.inum);
+}
+
+static struct pernet_operations sockfan_net_ops = {
+	.init	= sockfan_net_init,
+	.exit	= sockfan_net_exit,
+};
+
+int sockfan_proc_init(void)
+{
+	return register_pernet_subsys(&sockfan_net_ops);
+}
+
+void sockfan_proc_exit(void)
+{
+	unregister_pernet_subsys(&sockfan_net_ops);
+}

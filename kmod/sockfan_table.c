@@ -1,0 +1,615 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Live state of passive TCP connections, their listeners and per-port
+ * totals, written from the hooks and read by the /proc files.
+ *
+ * The connection hash is bounded (sockfan_max_conns): past the bound a
+ * new connection is counted in "drops" and not recorded, so a connection
+ * flood costs a counter, not memory.  Writers of a hash bucket hold its
+ * raw spinlock; listeners and ports change far less often and share one
+ * lock.  Readers walk everything under RCU; nothing is freed before a
+ * grace period.
+ */
+#include <linux/atomic.h>
+#include <linux/jhash.h>
+#include <linux/log2.h>
+#include <linux/minmax.h>
+#include <linux/mm.h>
+#include <linux/slab.h>
+#include <linux/sock_diag.h>
+#include <linux/sort.h>
+#include <linux/spinlock.h>
+#include <linux/timekeeping.h>
+#include <net/inet_sock.h>
+#include <net/ipv6.h>
+
+#include "sockfan_compat.h"
+#include "sockfan_mod.h"
+
+#define SOCKFAN_PORT_BUCKETS	1024
+
+struct sockfan_bucket {
+	struct hlist_head head;
+	raw_spinlock_t lock;
+};
+
+static struct sockfan_bucket *conn_hash;
+static unsigned int conn_hash_bits;
+static atomic_t conn_count = ATOMIC_INIT(0);
+static struct kmem_cache *conn_cache;
+
+static LIST_HEAD(listeners);
+static struct hlist_head port_hash[SOCKFAN_PORT_BUCKETS];
+/* listeners, ports, and the counters in struct sockfan_port */
+static DEFINE_RAW_SPINLOCK(slow_lock);
+
+static atomic64_t drops = ATOMIC64_INIT(0);
+static atomic64_t events = ATOMIC64_INIT(0);
+
+/*
+ * The same key the BPF programs build (bpf/sockfan.bpf.c, fill_key()):
+ * IPv4 addresses v4-mapped, ports in host order.  At CLOSE the bound
+ * port is already zeroed by inet_put_port() (the state is stored last
+ * in tcp_set_state()), while the source port field still holds it.
+ */
+void sockfan_key_from_sk(struct sockfan_key *key, const struct sock *sk)
+{
+	memset(key, 0, sizeof(*key));
+	key->family = sk->sk_family;
+	if (sk->sk_family == AF_INET) {
+		ipv6_addr_set_v4mapped(sk->sk_rcv_saddr, (struct in6_addr *)key->laddr);
+		ipv6_addr_set_v4mapped(sk->sk_daddr, (struct in6_addr *)key->raddr);
+	} else {
+		sockfan_sk_v6_addrs(sk, key->laddr, key->raddr);
+	}
+	key->lport = sk->sk_num;
+	if (!key->lport)
+		key->lport = ntohs(inet_sk(sk)->inet_sport);
+	key->rport = ntohs(sk->sk_dport);
+	key->netns = sock_net(sk)->ns.inum;
+}
+
+/* the socket's cookie, as SO_COOKIE and `ss -e` show it (made on first use) */
+u64 sockfan_sk_cookie(struct sock *sk)
+{
+	u32 c[2];
+
+	sock_diag_save_cookie(sk, c);
+	return (u64)c[1] << 32 | c[0];
+}
+
+static void task_id(u32 *pid, char *comm)
+{
+	*pid = task_tgid_nr(current);
+	/* like bpf_get_current_comm(): no task_lock() in atomic context */
+	strscpy_pad(comm, current->comm, SOCKFAN_COMM_LEN);
+}
+
+static void conn_free_rcu(struct rcu_head *head)
+{
+	kmem_cache_free(conn_cache, container_of(head, struct sockfan_conn, rcu));
+}
+
+static bool key_eq(const struct sockfan_key *a, const struct sockfan_key *b)
+{
+	return !memcmp(a, b, sizeof(*a));
+}
+
+static struct sockfan_bucket *conn_bucket(const struct sockfan_key *key)
+{
+	return &conn_hash[jhash2((const u32 *)key, sizeof(*key) / sizeof(u32), 0) &
+			  ((1U << conn_hash_bits) - 1)];
+}
+
+static struct hlist_head *port_bucket(u32 netns, u16 port)
+{
+	return &port_hash[jhash_2words(netns, port, 0) % SOCKFAN_PORT_BUCKETS];
+}
+
+/* under rcu_read_lock() or slow_lock */
+static struct sockfan_port *port_find(u32 netns, u16 port)
+{
+	struct sockfan_port *p;
+
+	hlist_for_each_entry_rcu(p, port_bucket(netns, port), node,
+				 lockdep_is_held(&slow_lock))
+		if (p->netns == netns && p->port == port)
+			return p;
+	return NULL;
+}
+
+/* under slow_lock; NULL when out of memory (counted as a drop) */
+static struct sockfan_port *port_get(u32 netns, u16 port)
+{
+	struct sockfan_port *p = port_find(netns, port);
+
+	if (p)
+		return p;
+	p = kzalloc(sizeof(*p), GFP_ATOMIC);
+	if (!p) {
+		atomic64_inc(&drops);
+		return NULL;
+	}
+	p->netns = netns;
+	p->port = port;
+	hlist_add_head_rcu(&p->node, port_bucket(netns, port));
+	return p;
+}
+
+static bool addr_any(const u8 *a)
+{
+	static const u8 any6[16];
+	static const u8 any4[16] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, any6, 16) || !memcmp(a, any4, 16);
+}
+
+void sockfan_listen(struct sock *sk)
+{
+	struct sockfan_listener *l;
+	struct sockfan_port *p;
+	unsigned long flags;
+
+	l = kzalloc(sizeof(*l), GFP_ATOMIC);
+	if (!l) {
+		atomic64_inc(&drops);
+		return;
+	}
+	sockfan_key_from_sk(&l->key, sk);
+	l->cookie = sockfan_sk_cookie(sk);
+	l->born_ns = ktime_get_ns();
+	l->backlog = READ_ONCE(sk->sk_max_ack_backlog);
+	task_id(&l->pid, l->comm);
+
+	raw_spin_lock_irqsave(&slow_lock, flags);
+	p = port_get(l->key.netns, l->key.lport);
+	if (p) {
+		p->listeners++;
+		list_add_tail_rcu(&l->node, &listeners);
+		l = NULL;
+	}
+	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	kfree(l);
+	atomic64_inc(&events);
+}
+
+void sockfan_listen_close(struct sock *sk)
+{
+	u64 cookie = sockfan_sk_cookie(sk);
+	struct sockfan_listener *l, *found = NULL;
+	struct sockfan_port *p;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&slow_lock, flags);
+	list_for_each_entry(l, &listeners, node) {
+		if (l->cookie == cookie) {
+			found = l;
+			list_del_rcu(&l->node);
+			p = port_find(l->key.netns, l->key.lport);
+			if (p && p->listeners)
+				p->listeners--;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	if (found) {
+		kfree_rcu(found, rcu);
+		atomic64_inc(&events);
+	}
+}
+
+/*
+ * The listener a new connection came through.  The child does not point
+ * back to it, so take the listener on the same port whose address is the
+ * child's, else a wildcard one.  Within a SO_REUSEPORT group this is a
+ * guess until accept() names the real one (sockfan_accepted()).
+ * Under rcu_read_lock().
+ */
+static u64 guess_listener(const struct sockfan_key *key)
+{
+	struct sockfan_listener *l;
+	u64 any = 0;
+
+	list_for_each_entry_rcu(l, &listeners, node) {
+		if (l->key.netns != key->netns || l->key.lport != key->lport)
+			continue;
+		if (!memcmp(l->key.laddr, key->laddr, 16))
+			return l->cookie;
+		if (!any && addr_any(l->key.laddr))
+			any = l->cookie;
+	}
+	return any;
+}
+
+void sockfan_established(struct sock *sk)
+{
+	struct sockfan_bucket *b;
+	struct sockfan_conn *c, *old;
+	struct sockfan_port *p;
+	unsigned long flags;
+	u64 listener;
+
+	c = kmem_cache_zalloc(conn_cache, GFP_ATOMIC);
+	if (!c) {
+		atomic64_inc(&drops);
+		return;
+	}
+	sockfan_key_from_sk(&c->key, sk);
+	rcu_read_lock();
+	listener = guess_listener(&c->key);
+	rcu_read_unlock();
+	/*
+	 * SYN_RECV -> ESTABLISHED without a listener on the port is not a
+	 * passive open (simultaneous open, or a listener gone meanwhile).
+	 */
+	if (!listener) {
+		kmem_cache_free(conn_cache, c);
+		return;
+	}
+	c->listener = listener;
+	c->cookie = sockfan_sk_cookie(sk);
+	c->born_ns = ktime_get_ns();
+
+	raw_spin_lock_irqsave(&slow_lock, flags);
+	p = port_get(c->key.netns, c->key.lport);
+	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	if (!p || atomic_inc_return(&conn_count) > sockfan_max_conns) {
+		if (p)
+			atomic_dec(&conn_count);
+		atomic64_inc(&drops);
+		kmem_cache_free(conn_cache, c);
+		return;
+	}
+
+	b = conn_bucket(&c->key);
+	raw_spin_lock_irqsave(&b->lock, flags);
+	/* a stale entry of the same four-tuple: its CLOSE was missed */
+	hlist_for_each_entry(old, &b->head, node) {
+		if (key_eq(&old->key, &c->key)) {
+			hlist_replace_rcu(&old->node, &c->node);
+			atomic_dec(&conn_count);
+			call_rcu(&old->rcu, conn_free_rcu);
+			c = NULL;
+			break;
+		}
+	}
+	if (c)
+		hlist_add_head_rcu(&c->node, &b->head);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
+
+	if (c) {
+		raw_spin_lock_irqsave(&slow_lock, flags);
+		p->established++;
+		raw_spin_unlock_irqrestore(&slow_lock, flags);
+	}
+	atomic64_inc(&events);
+}
+
+void sockfan_close(struct sock *sk)
+{
+	struct sockfan_conn *c, *found = NULL;
+	struct sockfan_key key;
+	struct sockfan_bucket *b;
+	struct sockfan_port *p;
+	unsigned long flags;
+
+	sockfan_key_from_sk(&key, sk);
+	b = conn_bucket(&key);
+	raw_spin_lock_irqsave(&b->lock, flags);
+	hlist_for_each_entry(c, &b->head, node) {
+		/* same four-tuple and the very socket we saw established */
+		if (key_eq(&c->key, &key) &&
+		    c->cookie == atomic64_read(&sk->sk_cookie)) {
+			hlist_del_rcu(&c->node);
+			found = c;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(&b->lock, flags);
+	if (!found)
+		return;
+	atomic_dec(&conn_count);
+
+	raw_spin_lock_irqsave(&slow_lock, flags);
+	p = port_find(key.netns, key.lport);
+	if (p) {
+		if (p->established)
+			p->established--;
+		p->closed++;
+		p->lifetime_ns += ktime_get_ns() - found->born_ns;
+	}
+	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	call_rcu(&found->rcu, conn_free_rcu);
+	atomic64_inc(&events);
+}
+
+void sockfan_accepted(struct sock *listener, struct sock *child)
+{
+	u64 lcookie = sockfan_sk_cookie(listener);
+	struct sockfan_listener *l;
+	struct sockfan_bucket *b;
+	struct sockfan_conn *c;
+	char comm[SOCKFAN_COMM_LEN];
+	struct sockfan_key key;
+	struct sockfan_port *p;
+	unsigned long flags;
+	bool hit = false;
+	u32 pid;
+
+	task_id(&pid, comm);
+	sockfan_key_from_sk(&key, child);
+	b = conn_bucket(&key);
+	raw_spin_lock_irqsave(&b->lock, flags);
+	hlist_for_each_entry(c, &b->head, node) {
+		if (key_eq(&c->key, &key) && !c->accepted_ns) {
+			c->listener = lcookie;
+			c->accepted_ns = ktime_get_ns();
+			c->pid = pid;
+			memcpy(c->comm, comm, SOCKFAN_COMM_LEN);
+			hit = true;
+			break;
+		}
+	}
+	raw_spin_unlock_irqrestore(&b->lock, flags);
+	if (!hit)
+		return;
+
+	raw_spin_lock_irqsave(&slow_lock, flags);
+	list_for_each_entry(l, &listeners, node) {
+		if (l->cookie == lcookie) {
+			l->accepted++;
+			l->qlen = READ_ONCE(listener->sk_ack_backlog);
+			break;
+		}
+	}
+	p = port_find(key.netns, key.lport);
+	if (p)
+		p->accepted++;
+	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	atomic64_inc(&events);
+}
+
+/*
+ * Cursor over the connections of one netns: the @skip-th matching entry
+ * of bucket @bucket is the next one.  Buckets hold about two entries, so
+ * re-walking one bucket per step is cheap, and a seq_file read of a big
+ * table stays linear.
+ */
+struct sockfan_conn *sockfan_conn_next(struct sockfan_conn_cursor *cur)
+{
+	struct sockfan_conn *c;
+	u32 n;
+
+	for (; cur->bucket < (1U << conn_hash_bits); cur->bucket++, cur->skip = 0) {
+		n = 0;
+		hlist_for_each_entry_rcu(c, &conn_hash[cur->bucket].head, node) {
+			if (c->key.netns != cur->netns)
+				continue;
+			if (n++ == cur->skip) {
+				cur->skip++;
+				return c;
+			}
+		}
+	}
+	return NULL;
+}
+
+/* under rcu_read_lock() */
+struct sockfan_listener *sockfan_listener_at(u32 netns, loff_t pos)
+{
+	struct sockfan_listener *l;
+
+	list_for_each_entry_rcu(l, &listeners, node)
+		if (l->key.netns == netns && pos-- == 0)
+			return l;
+	return NULL;
+}
+
+struct peer {
+	u16 port;
+	u8 addr[16];
+};
+
+static int peer_cmp(const void *a, const void *b)
+{
+	const struct peer *x = a, *y = b;
+
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return memcmp(x->addr, y->addr, 16);
+}
+
+static int row_cmp(const void *a, const void *b)
+{
+	const struct sockfan_port_row *x = a, *y = b;
+
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+/* the listener owning @port: the oldest one, as ss lists them; under RCU */
+static const struct sockfan_listener *port_owner(u32 netns, u16 port)
+{
+	struct sockfan_listener *l;
+
+	list_for_each_entry_rcu(l, &listeners, node)
+		if (l->key.netns == netns && l->key.lport == port)
+			return l;
+	return NULL;
+}
+
+/*
+ * The ports of @netns, sorted, into a kvmalloc()ed array at *@rows
+ * (the caller kvfree()s it); returns how many or -ENOMEM.  Distinct peers
+ * are counted from a sorted snapshot of (port, remote address) pairs:
+ * one pass over the table per read, nothing kept per peer.
+ */
+int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
+{
+	struct sockfan_conn_cursor cur = { .netns = netns };
+	u32 nports = 0, npeers = 0, maxpeers, maxports = 0, i, j, k;
+	const struct sockfan_listener *owner;
+	struct sockfan_port_row *row;
+	struct sockfan_port *p;
+	struct sockfan_conn *c;
+	struct peer *peers;
+
+	rcu_read_lock();
+	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++)
+		hlist_for_each_entry_rcu(p, &port_hash[i], node)
+			maxports++;
+	rcu_read_unlock();
+	/* room for what arrives between counting and copying */
+	maxports += 64;
+	maxpeers = atomic_read(&conn_count) + 64;
+	peers = kvmalloc_array(maxpeers, sizeof(*peers), GFP_KERNEL);
+	*rows = kvmalloc_array(maxports, sizeof(**rows), GFP_KERNEL);
+	if (!peers || !*rows) {
+		kvfree(peers);
+		kvfree(*rows);
+		*rows = NULL;
+		return -ENOMEM;
+	}
+
+	rcu_read_lock();
+	while (npeers < maxpeers && (c = sockfan_conn_next(&cur))) {
+		peers[npeers].port = c->key.lport;
+		memcpy(peers[npeers].addr, c->key.raddr, 16);
+		npeers++;
+	}
+	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++) {
+		hlist_for_each_entry_rcu(p, &port_hash[i], node) {
+			if (p->netns != netns || nports == maxports)
+				continue;
+			row = &(*rows)[nports++];
+			memset(row, 0, sizeof(*row));
+			row->port = p->port;
+			row->listeners = READ_ONCE(p->listeners);
+			row->established = READ_ONCE(p->established);
+			row->accepted = READ_ONCE(p->accepted);
+			row->closed = READ_ONCE(p->closed);
+			row->lifetime_ns = READ_ONCE(p->lifetime_ns);
+			owner = port_owner(netns, p->port);
+			if (owner) {
+				row->owner_pid = owner->pid;
+				memcpy(row->owner_comm, owner->comm, SOCKFAN_COMM_LEN);
+			}
+		}
+	}
+	rcu_read_unlock();
+	sort(peers, npeers, sizeof(*peers), peer_cmp, NULL);
+	sort(*rows, nports, sizeof(**rows), row_cmp, NULL);
+
+	for (i = 0, j = 0; i < nports; i++) {
+		row = &(*rows)[i];
+		while (j < npeers && peers[j].port < row->port)
+			j++;
+		for (k = j; k < npeers && peers[k].port == row->port; k++)
+			if (k == j || memcmp(peers[k].addr, peers[k - 1].addr, 16))
+				row->peers++;
+		j = k;
+	}
+	kvfree(peers);
+	return nports;
+}
+
+void sockfan_stats_read(u32 netns, struct sockfan_stats *st)
+{
+	struct sockfan_conn_cursor cur = { .netns = netns };
+	struct sockfan_listener *l;
+
+	memset(st, 0, sizeof(*st));
+	rcu_read_lock();
+	while (sockfan_conn_next(&cur))
+		st->conns++;
+	list_for_each_entry_rcu(l, &listeners, node)
+		if (l->key.netns == netns)
+			st->listeners++;
+	rcu_read_unlock();
+	st->drops = atomic64_read(&drops);
+	st->events = atomic64_read(&events);
+}
+
+/* a network namespace went away: its inode number may be reused */
+void sockfan_table_forget_netns(u32 netns)
+{
+	struct sockfan_listener *l, *ltmp;
+	struct sockfan_conn *c;
+	struct sockfan_port *p;
+	struct hlist_node *tmp;
+	unsigned long flags;
+	u32 i;
+
+	for (i = 0; i < (1U << conn_hash_bits); i++) {
+		raw_spin_lock_irqsave(&conn_hash[i].lock, flags);
+		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node) {
+			if (c->key.netns == netns) {
+				hlist_del_rcu(&c->node);
+				atomic_dec(&conn_count);
+				call_rcu(&c->rcu, conn_free_rcu);
+			}
+		}
+		raw_spin_unlock_irqrestore(&conn_hash[i].lock, flags);
+		cond_resched();
+	}
+	raw_spin_lock_irqsave(&slow_lock, flags);
+	list_for_each_entry_safe(l, ltmp, &listeners, node) {
+		if (l->key.netns == netns) {
+			list_del_rcu(&l->node);
+			kfree_rcu(l, rcu);
+		}
+	}
+	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++) {
+		hlist_for_each_entry_safe(p, tmp, &port_hash[i], node) {
+			if (p->netns == netns) {
+				hlist_del_rcu(&p->node);
+				kfree_rcu(p, rcu);
+			}
+		}
+	}
+	raw_spin_unlock_irqrestore(&slow_lock, flags);
+}
+
+int sockfan_table_init(void)
+{
+	u32 i, n;
+
+	/* about two connections per bucket at the bound */
+	n = roundup_pow_of_two(clamp(sockfan_max_conns / 2, 1024U, 1U << 22));
+	conn_hash_bits = ilog2(n);
+	conn_hash = kvcalloc(n, sizeof(*conn_hash), GFP_KERNEL);
+	if (!conn_hash)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		INIT_HLIST_HEAD(&conn_hash[i].head);
+		raw_spin_lock_init(&conn_hash[i].lock);
+	}
+	conn_cache = KMEM_CACHE(sockfan_conn, 0);
+	if (!conn_cache) {
+		kvfree(conn_hash);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* after the hooks are gone: nothing writes any more */
+void sockfan_table_exit(void)
+{
+	struct sockfan_listener *l, *ltmp;
+	struct sockfan_conn *c;
+	struct sockfan_port *p;
+	struct hlist_node *tmp;
+	u32 i;
+
+	for (i = 0; i < (1U << conn_hash_bits); i++)
+		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node)
+			kmem_cache_free(conn_cache, c);
+	list_for_each_entry_safe(l, ltmp, &listeners, node)
+		kfree(l);
+	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++)
+		hlist_for_each_entry_safe(p, tmp, &port_hash[i], node)
+			kfree(p);
+	/* call_rcu() callbacks still pending free into conn_cache */
+	rcu_barrier();
+	kmem_cache_destroy(conn_cache);
+	kvfree(conn_hash);
+}
