@@ -11,7 +11,7 @@ set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/check
-vm_kernels=${SOCKFAN_VM_KERNELS:-6.1 6.12}
+vm_kernels=${SOCKFAN_VM_KERNELS:-6.1 6.12 6.1-rt}
 mkdir -p "$out"
 rm -f "$out"/*.tap
 

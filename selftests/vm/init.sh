@@ -1,0 +1,63 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of the sockfan test VM (built by selftests/vm/run.sh).  Runs the
+# installed kselftests, adds a kernel-log check, writes the TAP to ttyS1
+# (a second serial port, so kernel messages on the console never mix into
+# it) and hands the verdict to qemu through isa-debug-exit at port 0xf4.
+# busybox sh on purpose: this still reports when bash or a library is
+# missing from the image.
+
+export PATH=/usr/bin:/usr/sbin HOME=/root LANG=C
+tap=/dev/ttyS1
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+# udev would make these: the kselftest runner writes to /dev/stdout
+ln -s /proc/self/fd /dev/fd
+ln -s fd/0 /dev/stdin
+ln -s fd/1 /dev/stdout
+ln -s fd/2 /dev/stderr
+mount -t tmpfs tmpfs /tmp
+mount -t tmpfs tmpfs /run
+# BPF and tracepoint users expect these; sockfan mounts tracefs itself
+# only inside `ip netns exec`, which remounts /sys
+mount -t debugfs debugfs /sys/kernel/debug
+mount -t tracefs tracefs /sys/kernel/tracing
+mount -t bpf bpf /sys/fs/bpf
+mount -t cgroup2 cgroup2 /sys/fs/cgroup
+ip link set lo up
+
+# a result for the tap port: stdout too, so console.log has everything
+say() {
+	echo "$*" | tee -a /tmp/tap.txt "$tap"
+}
+
+# sock_diag for ss and sockfan's seeding, veth: listed in load order
+while read -r ko; do
+	insmod "$ko" || say "# insmod $ko failed: ss and seeding may fall back or fail"
+done </lib/modules/load.list
+
+cd /selftests || say "# /selftests missing from the image"
+./run_kselftest.sh 2>&1 | tee -a /tmp/tap.txt "$tap"
+
+# WARN/BUG/Oops anywhere during the run, e.g. in a test that passed; the
+# taint notice of an unsigned out-of-tree module is not one of these
+n=$(($(wc -l <kselftest-list.txt) + 1))
+bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|general protection|Call Trace')
+if [ -z "$bad" ]; then
+	say "ok $n kernel log clean after the tests (no WARNING/BUG/Oops/Call Trace)"
+else
+	echo "$bad" | head -n 40 | sed 's/^/# /' | tee -a /tmp/tap.txt "$tap"
+	say "not ok $n kernel log has WARNING/BUG/Oops/Call Trace"
+fi
+
+rc=0
+grep -q '^not ok' /tmp/tap.txt && rc=1
+echo "# sockfan-vm: end rc=$rc" >"$tap"
+# qemu exits with (rc << 1) | 1; the console drains first
+sleep 0.5
+if [ $rc = 0 ]; then printf '\000'; else printf '\001'; fi |
+	dd of=/dev/port bs=1 seek=244 count=1 2>/dev/null
+poweroff -f

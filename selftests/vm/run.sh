@@ -1,0 +1,188 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# run.sh 6.1|6.12|6.1-rt
+#
+# Run sockfan's kselftests in a qemu TCG VM booting Debian's own kernel
+# of that flavour, with sockfan.ko built for it, and print TAP: one
+# top-level result per test ("vm <abi>:" in its name, so the runs on
+# several kernels stay apart) plus a kernel-log check.  Exit 0 iff all
+# passed.  Everything else goes to build/vm/<abi>/: console.log (the
+# whole serial console), tap.log, kmod.log, image.log, the initramfs.
+set -uo pipefail
+
+flavour=${1:?usage: selftests/vm/run.sh 6.1|6.12|6.1-rt}
+top=$(cd "$(dirname "$0")/../.." && pwd)
+here=$top/selftests/vm
+ksft=$top/build/linux-src/tools/testing/selftests
+vm_timeout=${SOCKFAN_VM_TIMEOUT:-900}
+# modules the tests need from the image package: sock_diag for ss and
+# sockfan's seeding; veth for tests wiring namespaces together
+modules=(inet_diag tcp_diag veth)
+
+echo "TAP version 13"
+
+# setup failure: one failed result, so `make check` counts it
+fail() {
+	echo "not ok 1 vm $flavour: $*"
+	echo "1..1"
+	exit 1
+}
+
+dir=$("$top/scripts/kernel-fetch.sh" "$flavour" "$top/build/kernels") ||
+	fail "cannot fetch Debian's $flavour kernel (see the message above; run make deps)"
+abi=$(cat "$dir/abi")
+out=$top/build/vm/$abi
+root=$out/root
+tests=$root/selftests/sockfan
+rm -rf "$root"
+mkdir -p "$tests"
+log=$out/image.log
+: >"$log"
+
+# --- the module, built for this very kernel (vermagic) -----------------
+ko=
+if [ ! -f "$top/kmod/Makefile" ]; then
+	echo "# no kmod/Makefile: the module tests run without sockfan.ko"
+elif make -C "$top/kmod" KDIR="$dir/build" OUT="$top/build/kmod/$abi" \
+	>"$out/kmod.log" 2>&1; then
+	ko=$top/build/kmod/$abi/sockfan.ko
+else
+	echo "# sockfan.ko build for $abi failed (build/vm/$abi/kmod.log): module tests run without it"
+fi
+
+# --- the selftests, installed as kselftest lays them out ---------------
+"$top/scripts/linux-src.sh" "$top/build/linux-src" >>"$log" 2>&1 ||
+	fail "scripts/linux-src.sh failed (kselftest runner missing; run make deps)"
+make -s -C "$top/selftests" install INSTALL_PATH="$tests" >>"$log" 2>&1 ||
+	fail "make -C selftests install failed (see build/vm/$abi/image.log; lib.mk needs rsync: make deps)"
+make -s -C "$top/selftests" emit_tests COLLECTION=sockfan \
+	>"$root/selftests/kselftest-list.txt" 2>>"$log" ||
+	fail "make -C selftests emit_tests failed (see build/vm/$abi/image.log)"
+if ! cp "$ksft/run_kselftest.sh" "$ksft/kselftest" -r -t "$root/selftests"; then
+	fail "kselftest runner missing in $ksft (run scripts/linux-src.sh build/linux-src)"
+fi
+# lib.sh looks for the CLI and the module next to the tests
+if [ -x "$top/build/sockfan" ]; then
+	cp "$top/build/sockfan" "$tests/"
+else
+	echo "# build/sockfan missing (run make cli): tests needing it skip"
+fi
+[ -z "$ko" ] || cp "$ko" "$tests/"
+
+# --- the root file system ----------------------------------------------
+# merged /usr as on Debian, so ldd's paths land where the loader looks
+mkdir -p "$root"/usr/{bin,sbin,lib,lib64} "$root"/{dev,proc,sys,tmp,run,root,etc} \
+	"$root"/var/{log,lib}/nginx
+for d in bin sbin lib lib64; do
+	ln -s "usr/$d" "$root/$d"
+done
+
+# real tools where busybox's differ: bash for the tests, iproute2 for
+# `ip netns` and ss, coreutils timeout (--foreground, used by the
+# kselftest runner), util-linux setpriv (--reuid), nginx for the tests
+bins=("$tests/sockfan_connect")
+[ -x "$tests/sockfan" ] && bins+=("$tests/sockfan")
+for b in bash ip ss timeout setpriv nginx; do
+	p=$(command -v "$b") || fail "$b not installed on the host (run make deps)"
+	cp -L "$p" "$root/usr/bin/$b"
+	bins+=("$p")
+done
+for lib in $(ldd "${bins[@]}" 2>>"$log" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
+	$1 ~ /^\// && $2 ~ /^\(/ { print $1 }' | sort -u); do
+	mkdir -p "$root$(dirname "$lib")"
+	cp -L "$lib" "$root$lib"
+done
+cp /bin/busybox "$root/usr/bin/busybox" ||
+	fail "no /bin/busybox (install busybox-static: make deps)"
+for a in $(busybox --list); do
+	[ -e "$root/usr/bin/$a" ] || [ -e "$root/usr/sbin/$a" ] ||
+		ln -s busybox "$root/usr/bin/$a"
+done
+
+# nginx runs as "user root"; the CLI test drops to nobody
+cat >"$root/etc/passwd" <<-EOF
+	root:x:0:0:root:/root:/bin/bash
+	nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin
+EOF
+printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+printf 'passwd: files\ngroup: files\nhosts: files\n' >"$root/etc/nsswitch.conf"
+printf '127.0.0.1 localhost\n' >"$root/etc/hosts"
+
+# kernel modules with their dependencies first, decompressed for
+# busybox insmod; /lib/modules/load.list gives /init the order
+mkdir -p "$root/lib/modules/$abi"
+: >"$root/lib/modules/load.list"
+add_module() {
+	local name=$1 f dep
+	grep -qx "/lib/modules/$abi/$name.ko" "$root/lib/modules/load.list" && return 0
+	f=$(find "$dir/modules/kernel" \( -name "$name.ko*" -o -name "${name//_/-}.ko*" \) | head -n 1)
+	[ -n "$f" ] || { echo "# module $name not in $abi's image package"; return 1; }
+	for dep in $(modinfo -F depends "$f" | tr , ' '); do
+		add_module "$dep" || return 1
+	done
+	case "$f" in
+	*.xz) xz -dc "$f" ;;
+	*.zst) zstd -qdc "$f" ;;
+	*) cat "$f" ;;
+	esac >"$root/lib/modules/$abi/$name.ko" || return 1
+	echo "/lib/modules/$abi/$name.ko" >>"$root/lib/modules/load.list"
+}
+for m in "${modules[@]}"; do
+	add_module "$m"
+done
+
+install -m 755 "$here/init.sh" "$root/init" || fail "cannot install $here/init.sh as /init"
+initrd=$out/initrd.gz
+(cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$initrd" ||
+	fail "cannot pack the initramfs $initrd (cpio, gzip; see build/vm/$abi/image.log)"
+
+# --- boot ----------------------------------------------------------------
+# one VM at a time (two cores); ttyS0 is the console, ttyS1 the TAP
+start=$SECONDS
+rm -f "$out/console.log" "$out/tap.log"
+flock /tmp/sockfan-vm.lock timeout "$vm_timeout" \
+	qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nodefaults -display none -no-reboot \
+	-kernel "$dir/vmlinuz" -initrd "$initrd" \
+	-append 'console=ttyS0 quiet panic=-1 oops=panic' \
+	-serial "file:$out/console.log" -serial "file:$out/tap.log" \
+	-device isa-debug-exit,iobase=0xf4,iosize=0x04 >>"$log" 2>&1
+qemu_rc=$?
+
+# --- TAP: the guest's results renumbered, its headers replaced ----------
+n=0
+failed=0
+verdict=
+while IFS= read -r line; do
+	line=${line%$'\r'}
+	if [[ $line =~ ^(not\ ok|ok)\ [0-9]+\ ?(.*)$ ]]; then
+		n=$((n + 1))
+		[ "${BASH_REMATCH[1]}" = ok ] || failed=1
+		echo "${BASH_REMATCH[1]} $n vm $abi: ${BASH_REMATCH[2]}"
+	elif [[ $line =~ ^#\ sockfan-vm:\ end\ rc=([0-9]+) ]]; then
+		verdict=${BASH_REMATCH[1]}
+	elif [[ $line =~ ^(TAP\ version|[0-9]+\.\.[0-9]+) ]]; then
+		continue
+	elif [ -n "$line" ]; then
+		# nested output is "# "-prefixed already; anything else is made so
+		[[ $line == "#"* ]] && echo "$line" || echo "# $line"
+	fi
+done < <(cat "$out/tap.log" 2>/dev/null)
+
+# (rc << 1) | 1 from isa-debug-exit: 1 passed, 3 failed; else no verdict
+[ "${verdict:-1}" = 0 ] || failed=1
+if [ -z "$verdict" ] || { [ "$qemu_rc" != 1 ] && [ "$qemu_rc" != 3 ]; }; then
+	why="qemu exit $qemu_rc"
+	[ "$qemu_rc" = 124 ] && why="timed out after $vm_timeout s"
+	n=$((n + 1))
+	failed=1
+	echo "not ok $n VM on $abi produced no verdict ($why) # see build/vm/$abi/console.log"
+	# the first kernel error names the culprit; the tail shows the end
+	tr -d '\r' <"$out/console.log" 2>/dev/null |
+		grep -m 1 -A 24 -E 'BUG:|Oops|WARNING:|general protection|Kernel panic' | sed 's/^/# /'
+	echo "# ... last console lines:"
+	tail -n 20 "$out/console.log" 2>/dev/null | tr -d '\r' | sed 's/^/# /'
+fi
+echo "# vm $abi: $((SECONDS - start)) s for the VM run (TCG)"
+echo "1..$n"
+[ $failed = 0 ]
