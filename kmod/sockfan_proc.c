@@ -215,7 +215,7 @@ static int __net_init sockfan_net_init(struct net *net)
 {
 	struct proc_dir_entry *dir;
 
-	dir = proc_mkdir(SOCKFAN_PROC_DIR, net->proc_net);
+	dir = proc_net_mkdir(net, SOCKFAN_PROC_DIR, net->proc_net);
 	if (!dir)
 		goto fail;
 	if (!proc_create_net_single("ports", 0444, dir, ports_show, NULL) ||

@@ -13,7 +13,7 @@ PKGS=(
 	# module build of Debian kernels (pahole for 6.12 BTF of modules)
 	dwarves bc flex bison kmod libssl-dev
 	# kselftest headers/runner and checkpatch.pl
-	linux-source perl
+	linux-source perl rsync
 	# VM tests
 	qemu-system-x86 busybox-static cpio xz-utils zstd
 	# test traffic and ground truth
