@@ -8,7 +8,8 @@
  *   (first argument in both) and the returned child, so the kretprobe
  *   reads them from the registers and is version independent.
  * - Tracepoint probes run with preemption disabled on all three, also on
- *   PREEMPT_RT: hence raw spinlocks and GFP_ATOMIC in the table.
+ *   PREEMPT_RT: hence raw spinlocks, and objects taken from pools that a
+ *   work item refills (sockfan_pool.c), never from the slab in a hook.
  * - IPv6 addresses of a socket exist only with CONFIG_IPV6.
  */
 #ifndef _SOCKFAN_COMPAT_H

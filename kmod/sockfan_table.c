@@ -25,6 +25,7 @@
 
 #include "sockfan_compat.h"
 #include "sockfan_mod.h"
+#include "sockfan_pool.h"
 
 #define SOCKFAN_PORT_BUCKETS	1024
 
@@ -36,13 +37,15 @@ struct sockfan_bucket {
 static struct sockfan_bucket *conn_hash;
 static unsigned int conn_hash_bits;
 static atomic_t conn_count = ATOMIC_INIT(0);
-static struct kmem_cache *conn_cache;
+static struct sockfan_pool conn_pool;
 
 static LIST_HEAD(listeners);
 static struct hlist_head port_hash[SOCKFAN_PORT_BUCKETS];
 /* listeners, ports, and the counters in struct sockfan_port */
 static DEFINE_RAW_SPINLOCK(slow_lock);
 
+static struct sockfan_pool listener_pool;
+static struct sockfan_pool port_pool;
 static atomic64_t drops = ATOMIC64_INIT(0);
 static atomic64_t events = ATOMIC64_INIT(0);
 
@@ -87,7 +90,17 @@ static void task_id(u32 *pid, char *comm)
 
 static void conn_free_rcu(struct rcu_head *head)
 {
-	kmem_cache_free(conn_cache, container_of(head, struct sockfan_conn, rcu));
+	sockfan_pool_put(&conn_pool, container_of(head, struct sockfan_conn, rcu));
+}
+
+static void listener_free_rcu(struct rcu_head *head)
+{
+	sockfan_pool_put(&listener_pool, container_of(head, struct sockfan_listener, rcu));
+}
+
+static void port_free_rcu(struct rcu_head *head)
+{
+	sockfan_pool_put(&port_pool, container_of(head, struct sockfan_port, rcu));
 }
 
 static bool key_eq(const struct sockfan_key *a, const struct sockfan_key *b)
@@ -125,7 +138,7 @@ static struct sockfan_port *port_get(u32 netns, u16 port)
 
 	if (p)
 		return p;
-	p = kzalloc(sizeof(*p), GFP_ATOMIC);
+	p = sockfan_pool_get(&port_pool);
 	if (!p) {
 		atomic64_inc(&drops);
 		return NULL;
@@ -150,7 +163,7 @@ void sockfan_listen(struct sock *sk)
 	struct sockfan_port *p;
 	unsigned long flags;
 
-	l = kzalloc(sizeof(*l), GFP_ATOMIC);
+	l = sockfan_pool_get(&listener_pool);
 	if (!l) {
 		atomic64_inc(&drops);
 		return;
@@ -169,8 +182,10 @@ void sockfan_listen(struct sock *sk)
 		l = NULL;
 	}
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
-	kfree(l);
-	atomic64_inc(&events);
+	if (l)
+		sockfan_pool_put(&listener_pool, l);
+	else
+		atomic64_inc(&events);
 }
 
 void sockfan_listen_close(struct sock *sk)
@@ -193,7 +208,7 @@ void sockfan_listen_close(struct sock *sk)
 	}
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
 	if (found) {
-		kfree_rcu(found, rcu);
+		call_rcu(&found->rcu, listener_free_rcu);
 		atomic64_inc(&events);
 	}
 }
@@ -229,7 +244,7 @@ void sockfan_established(struct sock *sk)
 	unsigned long flags;
 	u64 listener;
 
-	c = kmem_cache_zalloc(conn_cache, GFP_ATOMIC);
+	c = sockfan_pool_get(&conn_pool);
 	if (!c) {
 		atomic64_inc(&drops);
 		return;
@@ -243,7 +258,7 @@ void sockfan_established(struct sock *sk)
 	 * passive open (simultaneous open, or a listener gone meanwhile).
 	 */
 	if (!listener) {
-		kmem_cache_free(conn_cache, c);
+		sockfan_pool_put(&conn_pool, c);
 		return;
 	}
 	c->listener = listener;
@@ -257,7 +272,7 @@ void sockfan_established(struct sock *sk)
 		if (p)
 			atomic_dec(&conn_count);
 		atomic64_inc(&drops);
-		kmem_cache_free(conn_cache, c);
+		sockfan_pool_put(&conn_pool, c);
 		return;
 	}
 
@@ -555,14 +570,14 @@ void sockfan_table_forget_netns(u32 netns)
 	list_for_each_entry_safe(l, ltmp, &listeners, node) {
 		if (l->key.netns == netns) {
 			list_del_rcu(&l->node);
-			kfree_rcu(l, rcu);
+			call_rcu(&l->rcu, listener_free_rcu);
 		}
 	}
 	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++) {
 		hlist_for_each_entry_safe(p, tmp, &port_hash[i], node) {
 			if (p->netns == netns) {
 				hlist_del_rcu(&p->node);
-				kfree_rcu(p, rcu);
+				call_rcu(&p->rcu, port_free_rcu);
 			}
 		}
 	}
@@ -572,6 +587,7 @@ void sockfan_table_forget_netns(u32 netns)
 int sockfan_table_init(void)
 {
 	u32 i, n;
+	int err;
 
 	/* about two connections per bucket at the bound */
 	n = roundup_pow_of_two(clamp(sockfan_max_conns / 2, 1024U, 1U << 22));
@@ -583,12 +599,27 @@ int sockfan_table_init(void)
 		INIT_HLIST_HEAD(&conn_hash[i].head);
 		raw_spin_lock_init(&conn_hash[i].lock);
 	}
-	conn_cache = KMEM_CACHE(sockfan_conn, 0);
-	if (!conn_cache) {
-		kvfree(conn_hash);
-		return -ENOMEM;
-	}
+	/* enough free objects for a burst between two refills */
+	err = sockfan_pool_init(&conn_pool, "sockfan_conn", sizeof(struct sockfan_conn),
+				min(sockfan_max_conns, 4096U));
+	if (err)
+		goto out_hash;
+	err = sockfan_pool_init(&listener_pool, "sockfan_listener",
+				sizeof(struct sockfan_listener), 64);
+	if (err)
+		goto out_conn;
+	err = sockfan_pool_init(&port_pool, "sockfan_port", sizeof(struct sockfan_port), 64);
+	if (err)
+		goto out_listener;
 	return 0;
+
+out_listener:
+	sockfan_pool_exit(&listener_pool);
+out_conn:
+	sockfan_pool_exit(&conn_pool);
+out_hash:
+	kvfree(conn_hash);
+	return err;
 }
 
 /* after the hooks are gone: nothing writes any more */
@@ -602,14 +633,16 @@ void sockfan_table_exit(void)
 
 	for (i = 0; i < (1U << conn_hash_bits); i++)
 		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node)
-			kmem_cache_free(conn_cache, c);
+			sockfan_pool_put(&conn_pool, c);
 	list_for_each_entry_safe(l, ltmp, &listeners, node)
-		kfree(l);
+		sockfan_pool_put(&listener_pool, l);
 	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++)
 		hlist_for_each_entry_safe(p, tmp, &port_hash[i], node)
-			kfree(p);
-	/* call_rcu() callbacks still pending free into conn_cache */
+			sockfan_pool_put(&port_pool, p);
+	/* call_rcu() callbacks still pending put objects back */
 	rcu_barrier();
-	kmem_cache_destroy(conn_cache);
+	sockfan_pool_exit(&port_pool);
+	sockfan_pool_exit(&listener_pool);
+	sockfan_pool_exit(&conn_pool);
 	kvfree(conn_hash);
 }

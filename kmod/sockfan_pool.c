@@ -1,0 +1,136 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Fixed-size object pools for the hooks.
+ *
+ * The hooks run with preemption disabled (tracepoint and kretprobe
+ * handlers), where PREEMPT_RT forbids calling the slab allocator: its
+ * locks sleep there.  So the hooks only take objects from a free list
+ * under a raw spinlock, and a work item refills the list in process
+ * context with GFP_KERNEL whenever it runs low.  An empty pool is a
+ * drop, counted like a full table: never a sleep in atomic context.
+ */
+#include <linux/slab.h>
+#include <linux/spinlock.h>
+#include <linux/workqueue.h>
+
+#include "sockfan_pool.h"
+
+/* free objects are chained through their first word */
+struct free_obj {
+	struct free_obj *next;
+};
+
+static void pool_push(struct sockfan_pool *pool, void *obj)
+{
+	struct free_obj *f = obj;
+
+	f->next = pool->free;
+	pool->free = f;
+	pool->nfree++;
+}
+
+static void pool_refill(struct work_struct *work)
+{
+	struct sockfan_pool *pool = container_of(work, struct sockfan_pool, refill);
+	void *obj;
+
+	unsigned long flags;
+	struct free_obj *f;
+
+	/* after a wave of frees: back to the slab, here where it may sleep */
+	for (;;) {
+		raw_spin_lock_irqsave(&pool->lock, flags);
+		f = pool->nfree > pool->high ? pool->free : NULL;
+		if (f) {
+			pool->free = f->next;
+			pool->nfree--;
+		}
+		raw_spin_unlock_irqrestore(&pool->lock, flags);
+		if (!f)
+			break;
+		kmem_cache_free(pool->cache, f);
+	}
+	while (READ_ONCE(pool->nfree) < pool->high) {
+		obj = kmem_cache_alloc(pool->cache, GFP_KERNEL);
+		if (!obj)
+			return;
+		raw_spin_lock_irqsave(&pool->lock, flags);
+		pool_push(pool, obj);
+		raw_spin_unlock_irqrestore(&pool->lock, flags);
+	}
+}
+
+int sockfan_pool_init(struct sockfan_pool *pool, const char *name,
+		      unsigned int size, unsigned int high)
+{
+	raw_spin_lock_init(&pool->lock);
+	INIT_WORK(&pool->refill, pool_refill);
+	pool->free = NULL;
+	pool->nfree = 0;
+	pool->high = high;
+	pool->low = high / 4;
+	pool->size = size;
+	pool->cache = kmem_cache_create(name, max_t(unsigned int, size, sizeof(struct free_obj)),
+					0, 0, NULL);
+	if (!pool->cache)
+		return -ENOMEM;
+	pool_refill(&pool->refill);
+	if (pool->nfree < pool->high) {
+		sockfan_pool_exit(pool);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/* a zeroed object, or NULL when the pool ran dry; any context */
+void *sockfan_pool_get(struct sockfan_pool *pool)
+{
+	struct free_obj *f;
+	unsigned long flags;
+	bool low;
+
+	raw_spin_lock_irqsave(&pool->lock, flags);
+	f = pool->free;
+	if (f) {
+		pool->free = f->next;
+		pool->nfree--;
+	}
+	low = pool->nfree < pool->low;
+	raw_spin_unlock_irqrestore(&pool->lock, flags);
+	/* queue_work() only takes raw locks: fine with preemption off */
+	if (low)
+		queue_work(system_unbound_wq, &pool->refill);
+	if (f)
+		memset(f, 0, pool->size);
+	return f;
+}
+
+/* back to the pool; any context (the refill work trims a full pool) */
+void sockfan_pool_put(struct sockfan_pool *pool, void *obj)
+{
+	unsigned long flags;
+	bool full;
+
+	raw_spin_lock_irqsave(&pool->lock, flags);
+	pool_push(pool, obj);
+	full = pool->nfree > 2 * pool->high;
+	raw_spin_unlock_irqrestore(&pool->lock, flags);
+	if (full)
+		queue_work(system_unbound_wq, &pool->refill);
+}
+
+/* every object must have been put back (or freed) before */
+void sockfan_pool_exit(struct sockfan_pool *pool)
+{
+	struct free_obj *f;
+
+	cancel_work_sync(&pool->refill);
+	while (pool->free) {
+		f = pool->free;
+		pool->free = f->next;
+		kmem_cache_free(pool->cache, f);
+	}
+	pool->nfree = 0;
+	kmem_cache_destroy(pool->cache);
+	pool->cache = NULL;
+}
