@@ -11,6 +11,8 @@
  *   PREEMPT_RT: hence raw spinlocks, and objects taken from pools that a
  *   work item refills (sockfan_pool.c), never from the slab in a hook.
  * - IPv6 addresses of a socket exist only with CONFIG_IPV6.
+ * - sk_drops is an atomic_t up to 6.12 (later kernels spread it over NUMA
+ *   nodes): read it through sockfan_sk_drops().
  */
 #ifndef _SOCKFAN_COMPAT_H
 #define _SOCKFAN_COMPAT_H
@@ -37,6 +39,12 @@ static inline void sockfan_sk_v6_addrs(const struct sock *sk, u8 *laddr, u8 *rad
 	memcpy(laddr, &sk->sk_v6_rcv_saddr, 16);
 	memcpy(raddr, &sk->sk_v6_daddr, 16);
 #endif
+}
+
+/* drops counted on @sk: for a listener, tcp_listendrop() (ListenDrops) */
+static inline u32 sockfan_sk_drops(const struct sock *sk)
+{
+	return atomic_read(&sk->sk_drops);
 }
 
 #endif /* _SOCKFAN_COMPAT_H */

@@ -42,12 +42,15 @@ struct sockfan_conn {
 struct sockfan_listener {
 	struct list_head node;
 	struct rcu_head rcu;
+	/*
+	 * Held from LISTEN to its CLOSE, so the queue is read live (listeners
+	 * are SOCK_RCU_FREE, and the reference is dropped after a grace period).
+	 */
+	struct sock *sk;
 	struct sockfan_key key;		/* rport 0, raddr :: */
 	u64 cookie;
 	u64 born_ns;
 	u64 accepted;			/* accept() calls that returned a child */
-	u32 backlog;			/* sk_max_ack_backlog at listen() */
-	u32 qlen;			/* accept queue depth after the last accept() */
 	u32 pid;			/* the task that called listen() */
 	char comm[SOCKFAN_COMM_LEN];
 };

@@ -14,6 +14,7 @@
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 
+#include "sockfan_compat.h"
 #include "sockfan_mod.h"
 
 static u32 seq_netns(struct seq_file *m)
@@ -110,13 +111,15 @@ static int listeners_show(struct seq_file *m, void *v)
 	struct sockfan_listener *l = v;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(m, "cookie family laddr lport backlog qlen accepted pid comm\n");
+		seq_puts(m, "cookie family laddr lport backlog qlen drops accepted pid comm\n");
 		return 0;
 	}
 	seq_printf(m, "%llu %s ", l->cookie, family_name(&l->key));
 	seq_addr(m, &l->key, l->key.laddr);
-	seq_printf(m, " %u %u %u %llu %u ", l->key.lport, l->backlog,
-		   READ_ONCE(l->qlen), READ_ONCE(l->accepted), l->pid);
+	/* the live queue, read as inet_diag does for ss -l */
+	seq_printf(m, " %u %u %u %u %llu %u ", l->key.lport,
+		   READ_ONCE(l->sk->sk_max_ack_backlog), READ_ONCE(l->sk->sk_ack_backlog),
+		   sockfan_sk_drops(l->sk), READ_ONCE(l->accepted), l->pid);
 	seq_comm(m, l->comm);
 	seq_putc(m, '\n');
 	return 0;

@@ -95,7 +95,10 @@ static void conn_free_rcu(struct rcu_head *head)
 
 static void listener_free_rcu(struct rcu_head *head)
 {
-	sockfan_pool_put(&listener_pool, container_of(head, struct sockfan_listener, rcu));
+	struct sockfan_listener *l = container_of(head, struct sockfan_listener, rcu);
+
+	sock_put(l->sk);
+	sockfan_pool_put(&listener_pool, l);
 }
 
 static void port_free_rcu(struct rcu_head *head)
@@ -171,13 +174,14 @@ void sockfan_listen(struct sock *sk)
 	sockfan_key_from_sk(&l->key, sk);
 	l->cookie = sockfan_sk_cookie(sk);
 	l->born_ns = ktime_get_ns();
-	l->backlog = READ_ONCE(sk->sk_max_ack_backlog);
 	task_id(&l->pid, l->comm);
 
 	raw_spin_lock_irqsave(&slow_lock, flags);
 	p = port_get(l->key.netns, l->key.lport);
 	if (p) {
 		p->listeners++;
+		sock_hold(sk);
+		l->sk = sk;
 		list_add_tail_rcu(&l->node, &listeners);
 		l = NULL;
 	}
@@ -373,7 +377,6 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 	list_for_each_entry(l, &listeners, node) {
 		if (l->cookie == lcookie) {
 			l->accepted++;
-			l->qlen = READ_ONCE(listener->sk_ack_backlog);
 			break;
 		}
 	}
@@ -634,8 +637,10 @@ void sockfan_table_exit(void)
 	for (i = 0; i < (1U << conn_hash_bits); i++)
 		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node)
 			sockfan_pool_put(&conn_pool, c);
-	list_for_each_entry_safe(l, ltmp, &listeners, node)
+	list_for_each_entry_safe(l, ltmp, &listeners, node) {
+		sock_put(l->sk);
 		sockfan_pool_put(&listener_pool, l);
+	}
 	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++)
 		hlist_for_each_entry_safe(p, tmp, &port_hash[i], node)
 			sockfan_pool_put(&port_pool, p);

@@ -207,9 +207,9 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 
 		if (l->key.netns != netns || l->key.lport != port)
 			continue;
-		printf("  LISTEN %-24s %-24s backlog %-5u accepted %-6llu owner %s cookie %llu\n",
-		       fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog,
-		       (unsigned long long)l->accepted,
+		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u drops %-5u accepted %-6llu owner %s cookie %llu\n",
+		       fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen,
+		       l->drops, (unsigned long long)l->accepted,
 		       fmt_task(task, sizeof(task), l->pid, l->comm),
 		       (unsigned long long)l->cookie);
 	}
@@ -274,6 +274,10 @@ static int run_bpf(struct fanout *f, const struct ports_opts *o)
 	/* drain what is queued before printing */
 	while (bpf_source_poll(src, 0) > 0)
 		;
+	/* queue depth is a state, not an event: read it as it is now */
+	err = diag_listener_queues(f, o->netns);
+	if (err)
+		goto out;
 	printf("# source bpf: %s; %llu records, %llu lost, %llu malformed\n",
 	       bpf_source_hooks(src), (unsigned long long)f->events,
 	       (unsigned long long)bpf_source_lost(src),

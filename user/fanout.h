@@ -31,6 +31,7 @@ struct fan_listener {
 	__u64 accepted;		/* accept() returns seen on this socket */
 	__u32 backlog;
 	__u32 qlen;		/* accept-queue depth last seen */
+	__u32 drops;		/* listen drops (sk_drops) last seen */
 	__u32 pid;		/* task that called listen() */
 	__u32 flags;
 	char comm[SOCKFAN_COMM_LEN];

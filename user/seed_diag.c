@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <linux/sock_diag.h>
 
 
@@ -33,6 +34,7 @@ struct diag_sock {
 	__u32 inode;
 	__u32 rqueue;		/* listener: accept-queue depth */
 	__u32 wqueue;		/* listener: max backlog */
+	__u32 drops;		/* sk_drops: a listener's ListenDrops */
 	__u8 state;
 };
 
@@ -162,9 +164,24 @@ static void addr_from_diag(__u8 *dst, const __be32 *src, int family)
 	}
 }
 
-static int diag_push(struct diag_vec *dv, const struct inet_diag_msg *m,
-		     __u32 netns)
+/* sk_drops from the INET_DIAG_SKMEMINFO attribute, 0 when absent */
+static __u32 diag_drops(const struct nlmsghdr *h)
 {
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
+	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
+	const struct rtattr *a = (const struct rtattr *)(m + 1);
+
+	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
+		if (a->rta_type == INET_DIAG_SKMEMINFO &&
+		    RTA_PAYLOAD(a) >= (int)((SK_MEMINFO_DROPS + 1) * sizeof(__u32)))
+			return ((const __u32 *)RTA_DATA(a))[SK_MEMINFO_DROPS];
+	}
+	return 0;
+}
+
+static int diag_push(struct diag_vec *dv, const struct nlmsghdr *h, __u32 netns)
+{
+	const struct inet_diag_msg *m = NLMSG_DATA(h);
 	struct diag_sock *s;
 
 	if (dv->n == dv->cap) {
@@ -188,11 +205,13 @@ static int diag_push(struct diag_vec *dv, const struct inet_diag_msg *m,
 	s->inode = m->idiag_inode;
 	s->rqueue = m->idiag_rqueue;
 	s->wqueue = m->idiag_wqueue;
+	s->drops = diag_drops(h);
 	s->state = m->idiag_state;
 	return 0;
 }
 
-static int diag_dump(int fd, int family, __u32 netns, struct diag_vec *dv)
+static int diag_dump(int fd, int family, __u32 states, __u32 netns,
+		     struct diag_vec *dv)
 {
 	struct {
 		struct nlmsghdr nlh;
@@ -206,7 +225,8 @@ static int diag_dump(int fd, int family, __u32 netns, struct diag_vec *dv)
 		.r = {
 			.sdiag_family = family,
 			.sdiag_protocol = IPPROTO_TCP,
-			.idiag_states = LIVE_STATES,
+			.idiag_states = states,
+			.idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1),
 		},
 	};
 	/* the union aligns the buffer for the headers parsed in place */
@@ -241,7 +261,7 @@ static int diag_dump(int fd, int family, __u32 netns, struct diag_vec *dv)
 			}
 			if (h->nlmsg_len < NLMSG_LENGTH(sizeof(struct inet_diag_msg)))
 				return -EPROTO;
-			err = diag_push(dv, NLMSG_DATA(h), netns);
+			err = diag_push(dv, h, netns);
 			if (err)
 				return err;
 		}
@@ -276,6 +296,18 @@ static __u64 guess_listener(const struct diag_vec *dv, const struct diag_sock *c
 	return found;
 }
 
+/* a listener's queue as the kernel reports it now (ss -lm: Recv-Q, Send-Q, d) */
+static void update_queue(struct fanout *f, const struct diag_sock *s)
+{
+	struct fan_listener *l = fanout_listener(f, s->cookie);
+
+	if (!l)
+		return;
+	l->qlen = s->rqueue;
+	l->backlog = s->wqueue;
+	l->drops = s->drops;
+}
+
 static void apply_sock(struct seed_ctx *ctx, const struct diag_vec *dv,
 		       const struct diag_sock *s)
 {
@@ -296,6 +328,7 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_vec *dv,
 		e.kind = SOCKFAN_EV_LISTEN;
 		e.listen.backlog = s->wqueue;
 		fanout_apply(ctx->f, &e);
+		update_queue(ctx->f, s);
 		return;
 	}
 	/* passive connections only: the local port is a listening port */
@@ -310,12 +343,10 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_vec *dv,
 	}
 }
 
-static int seed_netns(__u32 netns, void *arg)
+/* every TCP socket of @netns in @states, IPv4 and IPv6; message printed */
+static int dump_netns(__u32 netns, __u32 states, struct diag_vec *dv)
 {
-	struct seed_ctx *ctx = arg;
-	struct diag_vec dv = { 0 };
-	int fd, err, pass;
-	size_t i;
+	int fd, err;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0) {
@@ -324,13 +355,25 @@ static int seed_netns(__u32 netns, void *arg)
 			strerror(-err));
 		return err;
 	}
-	err = diag_dump(fd, AF_INET, netns, &dv);
+	err = diag_dump(fd, AF_INET, states, netns, dv);
 	if (!err)
-		err = diag_dump(fd, AF_INET6, netns, &dv);
+		err = diag_dump(fd, AF_INET6, states, netns, dv);
 	close(fd);
-	if (err) {
+	if (err)
 		fprintf(stderr, "sockfan: sock_diag dump of netns %u failed: %s (need tcp_diag/inet_diag)\n",
 			netns, strerror(-err));
+	return err;
+}
+
+static int seed_netns(__u32 netns, void *arg)
+{
+	struct seed_ctx *ctx = arg;
+	struct diag_vec dv = { 0 };
+	int err, pass;
+	size_t i;
+
+	err = dump_netns(netns, LIVE_STATES, &dv);
+	if (err) {
 		free(dv.v);
 		return err;
 	}
@@ -343,15 +386,42 @@ static int seed_netns(__u32 netns, void *arg)
 	return 0;
 }
 
+static int queues_netns(__u32 netns, void *arg)
+{
+	struct seed_ctx *ctx = arg;
+	struct diag_vec dv = { 0 };
+	size_t i;
+	int err;
+
+	err = dump_netns(netns, 1U << TCP_LISTEN, &dv);
+	for (i = 0; !err && i < dv.n; i++)
+		update_queue(ctx->f, &dv.v[i]);
+	free(dv.v);
+	return err;
+}
+
+/* run @fn for @netns: here when it is ours, else by entering it (0: all) */
+static int for_netns(__u32 netns, int (*fn)(__u32 netns, void *arg),
+		     struct seed_ctx *ctx)
+{
+	if (netns && netns == netns_self())
+		return fn(netns, ctx);
+	return netns_each(netns, fn, ctx);
+}
+
+int diag_listener_queues(struct fanout *f, __u32 netns)
+{
+	struct seed_ctx ctx = { .f = f };
+
+	return for_netns(netns, queues_netns, &ctx);
+}
+
 int seed_diag(struct fanout *f, __u32 netns)
 {
 	struct seed_ctx ctx = { .f = f };
 	int err;
 
-	if (netns && netns == netns_self())
-		err = seed_netns(netns, &ctx);
-	else
-		err = netns_each(netns, seed_netns, &ctx);
+	err = for_netns(netns, seed_netns, &ctx);
 	free(ctx.owners.v);
 	return err;
 }

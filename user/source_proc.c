@@ -18,7 +18,7 @@
 
 #define MAX_FIELDS	16
 
-static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen accepted pid comm";
+static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen drops accepted pid comm";
 static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms";
 static const char PORTS_HDR[] = "port listeners established accepted closed peers owner_pid owner_comm";
 
@@ -97,13 +97,13 @@ static int split(struct proc_file *pf, char *line)
 static int read_listener(struct fanout *f, struct proc_file *pf)
 {
 	struct sockfan_event e = { .kind = SOCKFAN_EV_LISTEN, .flags = SOCKFAN_F_SEEDED };
-	__u64 cookie, port, backlog, qlen, accepted, pid;
+	__u64 cookie, port, backlog, qlen, drops, accepted, pid;
 	struct fan_listener *l;
 
 	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &e.key, e.key.laddr) ||
 	    field_u64(pf, 3, 65535, &port) || field_u64(pf, 4, ~0U, &backlog) ||
-	    field_u64(pf, 5, ~0U, &qlen) || field_u64(pf, 6, ~0ULL, &accepted) ||
-	    field_u64(pf, 7, ~0U, &pid))
+	    field_u64(pf, 5, ~0U, &qlen) || field_u64(pf, 6, ~0U, &drops) ||
+	    field_u64(pf, 7, ~0ULL, &accepted) || field_u64(pf, 8, ~0U, &pid))
 		return -EPROTO;
 	e.cookie = cookie;
 	e.key.lport = port;
@@ -112,13 +112,14 @@ static int read_listener(struct fanout *f, struct proc_file *pf)
 	if (pid) {
 		e.pid = pid;
 		e.flags |= SOCKFAN_F_TASK;
-		field_comm(pf, 8, e.comm);
+		field_comm(pf, 9, e.comm);
 	}
 	fanout_apply(f, &e);
 	l = fanout_listener(f, cookie);
 	if (l) {
 		l->accepted = accepted;
 		l->qlen = qlen;
+		l->drops = drops;
 	}
 	return 0;
 }
@@ -228,7 +229,7 @@ int proc_source_read(struct fanout *f, const char *dir)
 	 */
 	err = read_file(f, dir, "conns", CONNS_HDR, 10, read_conn);
 	if (!err)
-		err = read_file(f, dir, "listeners", LISTENERS_HDR, 9, read_listener);
+		err = read_file(f, dir, "listeners", LISTENERS_HDR, 10, read_listener);
 	if (!err)
 		err = read_file(f, dir, "ports", PORTS_HDR, 8, read_port);
 	return err;
