@@ -65,6 +65,8 @@ struct sockfan_port {
 	u64 accepted;			/* totals since the module loaded */
 	u64 closed;
 	u64 lifetime_ns;		/* sum over the closed connections */
+	u64 wait_ns;			/* sum of ESTABLISHED -> accept() */
+	u64 wait_max_ns;
 };
 
 /* module parameter: live connections kept at most */
@@ -107,6 +109,8 @@ struct sockfan_port_row {
 	u64 accepted;
 	u64 closed;
 	u64 lifetime_ns;
+	u64 wait_ns;
+	u64 wait_max_ns;
 	u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];
 };

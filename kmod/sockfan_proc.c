@@ -61,11 +61,14 @@ static int ports_show(struct seq_file *m, void *v)
 	n = sockfan_ports_snapshot(single_netns(m), &rows);
 	if (n < 0)
 		return n;
-	seq_puts(m, "port listeners established accepted closed peers owner_pid owner_comm\n");
+	seq_puts(m, "port listeners established accepted closed peers lifetime_us wait_us wait_max_us owner_pid owner_comm\n");
 	for (i = 0; i < n; i++) {
-		seq_printf(m, "%u %u %u %llu %llu %u %u ", rows[i].port,
+		seq_printf(m, "%u %u %u %llu %llu %u %llu %llu %llu %u ", rows[i].port,
 			   rows[i].listeners, rows[i].established, rows[i].accepted,
-			   rows[i].closed, rows[i].peers, rows[i].owner_pid);
+			   rows[i].closed, rows[i].peers,
+			   div_u64(rows[i].lifetime_ns, NSEC_PER_USEC),
+			   div_u64(rows[i].wait_ns, NSEC_PER_USEC),
+			   div_u64(rows[i].wait_max_ns, NSEC_PER_USEC), rows[i].owner_pid);
 		seq_comm(m, rows[i].owner_comm);
 		seq_putc(m, '\n');
 	}

@@ -353,6 +353,7 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 	struct sockfan_port *p;
 	unsigned long flags;
 	bool hit = false;
+	u64 wait = 0;
 	u32 pid;
 
 	task_id(&pid, comm);
@@ -363,6 +364,7 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 		if (key_eq(&c->key, &key) && !c->accepted_ns) {
 			c->listener = lcookie;
 			c->accepted_ns = ktime_get_ns();
+			wait = c->accepted_ns - c->born_ns;
 			c->pid = pid;
 			memcpy(c->comm, comm, SOCKFAN_COMM_LEN);
 			hit = true;
@@ -381,8 +383,11 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 		}
 	}
 	p = port_find(key.netns, key.lport);
-	if (p)
+	if (p) {
 		p->accepted++;
+		p->wait_ns += wait;
+		p->wait_max_ns = max(p->wait_max_ns, wait);
+	}
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
 	atomic64_inc(&events);
 }
@@ -506,6 +511,8 @@ int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 			row->accepted = READ_ONCE(p->accepted);
 			row->closed = READ_ONCE(p->closed);
 			row->lifetime_ns = READ_ONCE(p->lifetime_ns);
+			row->wait_ns = READ_ONCE(p->wait_ns);
+			row->wait_max_ns = READ_ONCE(p->wait_max_ns);
 			owner = port_owner(netns, p->port);
 			if (owner) {
 				row->owner_pid = owner->pid;

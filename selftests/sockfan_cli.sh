@@ -39,13 +39,13 @@ mkdir -p "$TMP/proc"
 good_hdrs() {
 	echo "cookie family laddr lport backlog qlen drops accepted pid comm" >"$TMP/proc/listeners"
 	echo "cookie family laddr lport raddr rport listener pid comm age_ms" >"$TMP/proc/conns"
-	echo "port listeners established accepted closed peers owner_pid owner_comm" >"$TMP/proc/ports"
+	echo "port listeners established accepted closed peers lifetime_us wait_us wait_max_us owner_pid owner_comm" >"$TMP/proc/ports"
 }
 good_hdrs
 echo "7 inet 0.0.0.0 80 511 0 0 2 100 nginx" >>"$TMP/proc/listeners"
 echo "9 inet 10.0.0.1 80 10.0.0.2 5555 7 101 nginx 10" >>"$TMP/proc/conns"
 echo "11 inet 10.0.0.1 80 10.0.0.3 5556 7 0 - 5" >>"$TMP/proc/conns"
-echo "80 1 2 5 3 2 100 nginx" >>"$TMP/proc/ports"
+echo "80 1 2 5 3 2 3000 500 200 100 nginx" >>"$TMP/proc/ports"
 "$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>&1
 check "well-formed files: 1 listener, 2 established, 5 accepted, 3 closed, 2 peers" \
 	"$(sockfan_row "$TMP/out" 80)" "1 2 5 3 2"

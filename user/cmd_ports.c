@@ -165,7 +165,7 @@ static int parse_opts(int argc, char **argv, struct ports_opts *o)
 
 static void print_table(const struct fanout *f, const struct ports_opts *o)
 {
-	char owner[48];
+	char owner[48], life[16], wait[16], wmax[16];
 	struct fan_row *rows;
 	size_t i, n;
 
@@ -173,17 +173,21 @@ static void print_table(const struct fanout *f, const struct ports_opts *o)
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return;
 	}
-	printf("%-11s %5s %6s %6s %8s %7s %6s  %s\n", "NETNS", "PORT", "LISTEN",
-	       "ESTAB", "ACCEPTED", "CLOSED", "PEERS", "OWNER");
+	printf("%-11s %5s %6s %6s %8s %7s %6s %8s %8s %8s  %s\n", "NETNS", "PORT", "LISTEN",
+	       "ESTAB", "ACCEPTED", "CLOSED", "PEERS", "LIFE_AVG", "WAIT_AVG", "WAIT_MAX",
+	       "OWNER");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
 		if ((o->port && r->port != o->port) || (o->netns && r->netns != o->netns))
 			continue;
-		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu  %s\n", r->netns, r->port,
-		       r->listeners, (unsigned long long)r->established,
+		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu %8s %8s %8s  %s\n", r->netns,
+		       r->port, r->listeners, (unsigned long long)r->established,
 		       (unsigned long long)r->accepted, (unsigned long long)r->closed,
 		       (unsigned long long)r->peers,
+		       fmt_duration(life, sizeof(life), r->lifetime_avg_ns),
+		       fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
+		       fmt_duration(wmax, sizeof(wmax), r->wait_max_ns),
 		       fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
 	}
 	free(rows);

@@ -249,8 +249,19 @@ static void on_accept(struct fanout *f, const struct sockfan_event *e)
 		memcpy(c->comm, e->comm, sizeof(c->comm));
 	}
 	p = fanout_port(f, e->key.netns, e->key.lport);
-	if (p)
+	if (p) {
+		__u64 wait = e->accept.wait_ns;
+
+		if (!wait && c->est_ns && c->acc_ns > c->est_ns)
+			wait = c->acc_ns - c->est_ns;
 		p->accepted++;
+		if (wait) {
+			p->wait_ns += wait;
+			p->waits++;
+			if (wait > p->wait_max_ns)
+				p->wait_max_ns = wait;
+		}
+	}
 	l = listener_find(f, NULL, c->listener);
 	if (l) {
 		l->accepted++;
@@ -262,7 +273,9 @@ static void on_accept(struct fanout *f, const struct sockfan_event *e)
 static void on_close(struct fanout *f, const struct sockfan_event *e)
 {
 	struct fan_listener *l;
+	struct fan_conn *c;
 	struct fan_port *p;
+	__u64 life;
 
 	if (e->flags & SOCKFAN_F_LISTENER) {
 		l = listener_find(f, &e->key, e->cookie);
@@ -270,12 +283,21 @@ static void on_close(struct fanout *f, const struct sockfan_event *e)
 			*l = f->listeners[--f->nlisteners];
 		return;
 	}
-	if (!conn_get(f, e, false))
+	c = conn_get(f, e, false);
+	if (!c)
 		return;		/* not a passive connection we follow */
+	life = e->close.lifetime_ns;
+	if (!life && c->est_ns && e->ts_ns > c->est_ns)
+		life = e->ts_ns - c->est_ns;
 	conn_del(f, e);
 	p = fanout_port(f, e->key.netns, e->key.lport);
-	if (p)
+	if (p) {
 		p->closed++;
+		if (life) {
+			p->lifetime_ns += life;
+			p->lifetimes++;
+		}
+	}
 }
 
 void fanout_apply(struct fanout *f, const struct sockfan_event *e)
@@ -443,8 +465,13 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 	for (i = 0; i < f->nports; i++) {
 		r = row_find(rows, n, f->ports[i].netns, f->ports[i].port);
 		if (r) {
-			r->accepted = f->ports[i].accepted;
-			r->closed = f->ports[i].closed;
+			const struct fan_port *p = &f->ports[i];
+
+			r->accepted = p->accepted;
+			r->closed = p->closed;
+			r->lifetime_avg_ns = p->lifetimes ? p->lifetime_ns / p->lifetimes : 0;
+			r->wait_avg_ns = p->waits ? p->wait_ns / p->waits : 0;
+			r->wait_max_ns = p->wait_max_ns;
 		}
 	}
 	free(cv.v);

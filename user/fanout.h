@@ -43,6 +43,12 @@ struct fan_port {
 	__u16 port;
 	__u64 accepted;
 	__u64 closed;
+	/* sums over the sockets whose times are known (not seeded ones) */
+	__u64 lifetime_ns;	/* ESTABLISHED to CLOSE */
+	__u64 lifetimes;
+	__u64 wait_ns;		/* ESTABLISHED to accept() */
+	__u64 wait_max_ns;
+	__u64 waits;
 };
 
 struct fanout {
@@ -65,6 +71,9 @@ struct fan_row {
 	__u64 accepted;
 	__u64 closed;
 	__u64 peers;		/* distinct remote addresses */
+	__u64 lifetime_avg_ns;	/* 0: none known */
+	__u64 wait_avg_ns;
+	__u64 wait_max_ns;
 	__u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];
 };

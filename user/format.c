@@ -27,6 +27,22 @@ const char *fmt_endpoint(char *buf, size_t len, const struct sockfan_key *k, int
 	return buf;
 }
 
+const char *fmt_duration(char *buf, size_t len, __u64 ns)
+{
+	if (!ns)
+		snprintf(buf, len, "-");
+	else if (ns < 1000000ULL)
+		snprintf(buf, len, "%lluus", (unsigned long long)(ns / 1000));
+	else if (ns < 1000000000ULL)
+		snprintf(buf, len, "%llums", (unsigned long long)(ns / 1000000));
+	else if (ns < 60000000000ULL)
+		snprintf(buf, len, "%.1fs", ns / 1e9);
+	else
+		snprintf(buf, len, "%llum%02llus", (unsigned long long)(ns / 60000000000ULL),
+			 (unsigned long long)(ns / 1000000000ULL % 60));
+	return buf;
+}
+
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm)
 {
 	if (!pid)

@@ -14,6 +14,9 @@ const char *fmt_addr(char *buf, size_t len, const struct sockfan_key *k, int rem
 /* "1.2.3.4:80" or "[::1]:80" */
 const char *fmt_endpoint(char *buf, size_t len, const struct sockfan_key *k, int remote);
 
+/* "350us", "12ms", "1.5s", "2m03s"; "-" for 0 (unknown) */
+const char *fmt_duration(char *buf, size_t len, __u64 ns);
+
 /* "1234/nginx", or "-" when @pid is 0 */
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm);
 

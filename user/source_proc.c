@@ -20,7 +20,7 @@
 
 static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen drops accepted pid comm";
 static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms";
-static const char PORTS_HDR[] = "port listeners established accepted closed peers owner_pid owner_comm";
+static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_us wait_us wait_max_us owner_pid owner_comm";
 
 struct proc_file {
 	const char *name;
@@ -152,11 +152,11 @@ static int read_conn(struct fanout *f, struct proc_file *pf)
 
 static int read_port(struct fanout *f, struct proc_file *pf)
 {
-	__u64 v[6];
+	__u64 v[9];
 	struct fan_port *p;
 	int i;
 
-	for (i = 0; i < 6; i++)
+	for (i = 0; i < 9; i++)
 		if (field_u64(pf, i, i ? ~0ULL : 65535, &v[i]))
 			return -EPROTO;
 	p = fanout_port(f, pf->netns, v[0]);
@@ -165,6 +165,12 @@ static int read_port(struct fanout *f, struct proc_file *pf)
 	/* totals the module kept, including sockets gone since */
 	p->accepted = v[3];
 	p->closed = v[4];
+	/* the module times every connection it tracks */
+	p->lifetime_ns = v[6] * 1000ULL;
+	p->lifetimes = v[4];
+	p->wait_ns = v[7] * 1000ULL;
+	p->waits = v[3];
+	p->wait_max_ns = v[8] * 1000ULL;
 	return 0;
 }
 
@@ -231,6 +237,6 @@ int proc_source_read(struct fanout *f, const char *dir)
 	if (!err)
 		err = read_file(f, dir, "listeners", LISTENERS_HDR, 10, read_listener);
 	if (!err)
-		err = read_file(f, dir, "ports", PORTS_HDR, 8, read_port);
+		err = read_file(f, dir, "ports", PORTS_HDR, 11, read_port);
 	return err;
 }
