@@ -7,7 +7,10 @@
  * one program of each pair before load (bpf_program__set_autoload()):
  *   state change: tp_btf/inet_sock_set_state, else the classic tracepoint;
  *   accept:       fexit/inet_csk_accept, else the accept/accept4 syscall
- *                 tracepoints, which find both sockets through the fd table.
+ *                 tracepoints, which find both sockets through the fd table;
+ *   lookups:      fexit on the listener lookups and fentry on
+ *                 tcp_v{4,6}_send_reset(), else tp_btf/tcp_send_reset for
+ *                 misses only (6.10+), else none.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -327,4 +330,122 @@ SEC("tracepoint/syscalls/sys_exit_accept")
 int accept_exit_tp(struct trace_event_raw_sys_exit *ctx)
 {
 	return accept_exit(ctx->ret);
+}
+
+/*
+ * Lookups: the kernel's demultiplexing of an incoming segment.  A
+ * listener lookup that returned a socket tells which listener, and which
+ * SO_REUSEPORT member, a SYN went to.  A reset sent without a socket is
+ * a segment that found nothing: a miss.  Established hits are not traced
+ * per segment; the kernel counts them in segs_in (read with sock_diag).
+ */
+static __always_inline void on_listener_hit(const struct sock *sk)
+{
+	struct sockfan_event *e;
+
+	if (!sk || !is_tcp(sk))
+		return;
+	e = event_reserve(SOCKFAN_EV_LOOKUP);
+	if (!e)
+		return;
+	if (fill_key(&e->key, sk)) {
+		bpf_ringbuf_discard(e, 0);
+		return;
+	}
+	e->cookie = read_cookie(sk);
+	e->state = TCP_LISTEN;
+	e->lookup.listener = e->cookie;
+	e->lookup.result = SOCKFAN_LOOKUP_LISTENER;
+	e->lookup.count = 1;
+	bpf_ringbuf_submit(e, 0);
+}
+
+/* the return value only: the arguments changed between 6.1 and 6.18 */
+SEC("fexit/__inet_lookup_listener")
+int BPF_PROG(lookup4_fexit)
+{
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	on_listener_hit((const struct sock *)ret);
+	return 0;
+}
+
+SEC("fexit/inet6_lookup_listener")
+int BPF_PROG(lookup6_fexit)
+{
+	__u64 ret = 0;
+
+	bpf_get_func_ret(ctx, &ret);
+	on_listener_hit((const struct sock *)ret);
+	return 0;
+}
+
+/* a reset for @skb with no socket (@sk NULL): key from the headers */
+static __always_inline void on_reset(const struct sock *sk, const struct sk_buff *skb)
+{
+	struct sockfan_event *e;
+	unsigned char *head;
+	struct ipv6hdr ip6;
+	struct tcphdr tcp;
+	struct iphdr ip;
+	__u16 nh, th;
+	__u8 ver;
+
+	/* the tracepoint's arguments are both nullable */
+	if (sk || !skb)
+		return;
+	head = BPF_CORE_READ(skb, head);
+	nh = BPF_CORE_READ(skb, network_header);
+	th = BPF_CORE_READ(skb, transport_header);
+	if (bpf_probe_read_kernel(&ver, 1, head + nh) ||
+	    bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
+		return;
+	e = event_reserve(SOCKFAN_EV_LOOKUP);
+	if (!e)
+		return;
+	ver >>= 4;
+	if (ver == 4 && !bpf_probe_read_kernel(&ip, sizeof(ip), head + nh)) {
+		e->key.family = AF_INET;
+		v4_mapped(e->key.laddr, ip.daddr);
+		v4_mapped(e->key.raddr, ip.saddr);
+	} else if (ver == 6 && !bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh)) {
+		e->key.family = AF_INET6;
+		__builtin_memcpy(e->key.laddr, &ip6.daddr, 16);
+		__builtin_memcpy(e->key.raddr, &ip6.saddr, 16);
+	} else {
+		bpf_ringbuf_discard(e, 0);
+		return;
+	}
+	e->key.lport = bpf_ntohs(tcp.dest);
+	e->key.rport = bpf_ntohs(tcp.source);
+	e->key.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	e->lookup.result = SOCKFAN_LOOKUP_MISS;
+	e->lookup.count = 1;
+	bpf_ringbuf_submit(e, 0);
+}
+
+SEC("fentry/tcp_v4_send_reset")
+int BPF_PROG(reset4_fentry, const struct sock *sk, struct sk_buff *skb)
+{
+	on_reset(sk, skb);
+	return 0;
+}
+
+SEC("fentry/tcp_v6_send_reset")
+int BPF_PROG(reset6_fentry, const struct sock *sk, struct sk_buff *skb)
+{
+	on_reset(sk, skb);
+	return 0;
+}
+
+/*
+ * Since 6.10 the tracepoint fires in tcp_v{4,6}_send_reset() also without
+ * a socket (user space checks for it: its event struct has a reason).
+ */
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(reset_btf, const struct sock *sk, const struct sk_buff *skb)
+{
+	on_reset(sk, skb);
+	return 0;
 }

@@ -11,6 +11,11 @@
  *   PREEMPT_RT: hence raw spinlocks, and objects taken from pools that a
  *   work item refills (sockfan_pool.c), never from the slab in a hook.
  * - IPv6 addresses of a socket exist only with CONFIG_IPV6.
+ * - The listener lookups, __inet_lookup_listener() and
+ *   inet6_lookup_listener(), lost their hashinfo argument after 6.12 and
+ *   tcp_v{4,6}_send_reset() gained a reason in 6.10: sockfan reads only
+ *   the return value of the former and the first two arguments (sk, skb)
+ *   of the latter, the same in all of them.
  * - sk_drops is an atomic_t up to 6.12 (later kernels spread it over NUMA
  *   nodes): read it through sockfan_sk_drops().
  */
@@ -31,6 +36,22 @@ static inline struct sock *sockfan_accept_listener(struct pt_regs *regs)
 static inline struct sock *sockfan_accept_child(struct pt_regs *regs)
 {
 	return (struct sock *)regs_return_value(regs);
+}
+
+#define SOCKFAN_LOOKUP_LISTENER_SYMBOLS \
+	{ "__inet_lookup_listener", "inet6_lookup_listener" }
+#define SOCKFAN_SEND_RESET_SYMBOLS \
+	{ "tcp_v4_send_reset", "tcp_v6_send_reset" }
+
+/* tcp_v{4,6}_send_reset(sk, skb, ...): sk is NULL when no socket matched */
+static inline const struct sock *sockfan_reset_sk(struct pt_regs *regs)
+{
+	return (const struct sock *)regs_get_kernel_argument(regs, 0);
+}
+
+static inline const struct sk_buff *sockfan_reset_skb(struct pt_regs *regs)
+{
+	return (const struct sk_buff *)regs_get_kernel_argument(regs, 1);
 }
 
 static inline void sockfan_sk_v6_addrs(const struct sock *sk, u8 *laddr, u8 *raddr)

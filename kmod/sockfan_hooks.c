@@ -5,10 +5,18 @@
  *    going SYN_RECV -> ESTABLISHED, and CLOSE;
  *  - a kretprobe on inet_csk_accept(): which task accept()ed which child
  *    from which listener.
- * The tracepoint is a stable interface; the kretprobe is the one hook
- * that depends on a function's signature (see sockfan_compat.h).
+ *  - lookups, the kernel's demultiplexing of incoming segments: a
+ *    kretprobe on the listener lookups (which listener, which
+ *    SO_REUSEPORT member, a SYN went to) and a kprobe on
+ *    tcp_v{4,6}_send_reset() called without a socket (a miss).  Hits
+ *    on established sockets are not probed per segment: the kernel
+ *    counts them itself in segs_in, read from the held socket.
+ * The tracepoint is a stable interface; the probes depend on functions
+ * (see sockfan_compat.h), so a missing one only disables its counter.
  */
 #include <linux/kprobes.h>
+#include <linux/netdevice.h>
+#include <linux/tcp.h>
 #include <linux/tracepoint.h>
 #include <net/tcp_states.h>
 
@@ -79,9 +87,86 @@ static struct kretprobe accept_probe = {
 	.maxactive	= 512,
 };
 
+static const char * const lookup_symbols[] = SOCKFAN_LOOKUP_LISTENER_SYMBOLS;
+static const char * const reset_symbols[] = SOCKFAN_SEND_RESET_SYMBOLS;
+
+static int lookup_return(struct kretprobe_instance *ri, struct pt_regs *regs)
+{
+	const struct sock *sk = (const struct sock *)regs_return_value(regs);
+
+	/* DCCP shares the function; ERR_PTR never comes back from it */
+	if (sk && sk->sk_protocol == IPPROTO_TCP)
+		sockfan_listener_hit(sk);
+	return 0;
+}
+
+/* softirq, one per CPU at a time (plus nesting): few instances suffice */
+static struct kretprobe lookup_probes[ARRAY_SIZE(lookup_symbols)];
+
+static int reset_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct sk_buff *skb = sockfan_reset_skb(regs);
+
+	if (sockfan_reset_sk(regs) || !skb->dev)
+		return 0;
+	sockfan_miss(dev_net(skb->dev)->ns.inum, ntohs(tcp_hdr(skb)->dest));
+	return 0;
+}
+
+static struct kprobe reset_probes[ARRAY_SIZE(reset_symbols)];
+static bool lookup_on[ARRAY_SIZE(lookup_probes)];
+static bool reset_on[ARRAY_SIZE(reset_probes)];
+
 unsigned long sockfan_hooks_missed(void)
 {
-	return accept_probe.nmissed;
+	unsigned long n = accept_probe.nmissed;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(lookup_probes); i++)
+		n += lookup_probes[i].nmissed;
+	return n;
+}
+
+/*
+ * Lookup counters are extras: a kernel where a function is inlined or
+ * renamed keeps the rest working, and says so once in the log.
+ */
+static void lookup_hooks_init(void)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(lookup_probes); i++) {
+		lookup_probes[i].kp.symbol_name = lookup_symbols[i];
+		lookup_probes[i].handler = lookup_return;
+		lookup_probes[i].maxactive = 4 * num_possible_cpus();
+		err = register_kretprobe(&lookup_probes[i]);
+		lookup_on[i] = !err;
+		if (err)
+			pr_warn("sockfan: no listener hit counts from %s (kretprobe: %d)\n",
+				lookup_symbols[i], err);
+	}
+	for (i = 0; i < ARRAY_SIZE(reset_probes); i++) {
+		reset_probes[i].symbol_name = reset_symbols[i];
+		reset_probes[i].pre_handler = reset_pre;
+		err = register_kprobe(&reset_probes[i]);
+		reset_on[i] = !err;
+		if (err)
+			pr_warn("sockfan: no miss counts from %s (kprobe: %d)\n",
+				reset_symbols[i], err);
+	}
+}
+
+static void lookup_hooks_exit(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(lookup_probes); i++)
+		if (lookup_on[i])
+			unregister_kretprobe(&lookup_probes[i]);
+	for (i = 0; i < ARRAY_SIZE(reset_probes); i++)
+		if (reset_on[i])
+			unregister_kprobe(&reset_probes[i]);
 }
 
 int sockfan_hooks_init(void)
@@ -108,11 +193,13 @@ int sockfan_hooks_init(void)
 		tracepoint_synchronize_unregister();
 		return err;
 	}
+	lookup_hooks_init();
 	return 0;
 }
 
 void sockfan_hooks_exit(void)
 {
+	lookup_hooks_exit();
 	unregister_kretprobe(&accept_probe);
 	tracepoint_probe_unregister(state_tp, probe_state, NULL);
 	/* no probe still running when the table goes away */

@@ -30,6 +30,11 @@
 struct sockfan_conn {
 	struct hlist_node node;		/* in sockfan_table's conn hash */
 	struct rcu_head rcu;
+	/*
+	 * Held until CLOSE (dropped after a grace period): segs_in, the
+	 * segments the kernel's lookup delivered to it, is read live.
+	 */
+	struct sock *sk;
 	struct sockfan_key key;
 	u64 cookie;
 	u64 listener;			/* cookie of its listener, 0 unknown */
@@ -51,6 +56,7 @@ struct sockfan_listener {
 	u64 cookie;
 	u64 born_ns;
 	u64 accepted;			/* accept() calls that returned a child */
+	atomic64_t hits;		/* listener lookups that chose it */
 	u32 pid;			/* the task that called listen() */
 	char comm[SOCKFAN_COMM_LEN];
 };
@@ -67,6 +73,7 @@ struct sockfan_port {
 	u64 lifetime_ns;		/* sum over the closed connections */
 	u64 wait_ns;			/* sum of ESTABLISHED -> accept() */
 	u64 wait_max_ns;
+	u64 misses;			/* segments that found no socket: RST */
 };
 
 /* module parameter: live connections kept at most */
@@ -85,6 +92,8 @@ void sockfan_listen_close(struct sock *sk);
 void sockfan_established(struct sock *sk);
 void sockfan_close(struct sock *sk);
 void sockfan_accepted(struct sock *listener, struct sock *child);
+void sockfan_listener_hit(const struct sock *listener);
+void sockfan_miss(u32 netns, u16 port);
 
 /*
  * Position in the connection hash for one netns, so that a seq_file read
@@ -111,6 +120,7 @@ struct sockfan_port_row {
 	u64 lifetime_ns;
 	u64 wait_ns;
 	u64 wait_max_ns;
+	u64 misses;
 	u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];
 };

@@ -10,6 +10,7 @@
 #include <linux/mm.h>
 #include <linux/proc_fs.h>
 #include <linux/seq_file.h>
+#include <linux/tcp.h>
 #include <linux/timekeeping.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
@@ -61,14 +62,15 @@ static int ports_show(struct seq_file *m, void *v)
 	n = sockfan_ports_snapshot(single_netns(m), &rows);
 	if (n < 0)
 		return n;
-	seq_puts(m, "port listeners established accepted closed peers lifetime_us wait_us wait_max_us owner_pid owner_comm\n");
+	seq_puts(m, "port listeners established accepted closed peers lifetime_us wait_us wait_max_us misses owner_pid owner_comm\n");
 	for (i = 0; i < n; i++) {
-		seq_printf(m, "%u %u %u %llu %llu %u %llu %llu %llu %u ", rows[i].port,
+		seq_printf(m, "%u %u %u %llu %llu %u %llu %llu %llu %llu %u ", rows[i].port,
 			   rows[i].listeners, rows[i].established, rows[i].accepted,
 			   rows[i].closed, rows[i].peers,
 			   div_u64(rows[i].lifetime_ns, NSEC_PER_USEC),
 			   div_u64(rows[i].wait_ns, NSEC_PER_USEC),
-			   div_u64(rows[i].wait_max_ns, NSEC_PER_USEC), rows[i].owner_pid);
+			   div_u64(rows[i].wait_max_ns, NSEC_PER_USEC), rows[i].misses,
+			   rows[i].owner_pid);
 		seq_comm(m, rows[i].owner_comm);
 		seq_putc(m, '\n');
 	}
@@ -114,15 +116,16 @@ static int listeners_show(struct seq_file *m, void *v)
 	struct sockfan_listener *l = v;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(m, "cookie family laddr lport backlog qlen drops accepted pid comm\n");
+		seq_puts(m, "cookie family laddr lport backlog qlen drops accepted hits pid comm\n");
 		return 0;
 	}
 	seq_printf(m, "%llu %s ", l->cookie, family_name(&l->key));
 	seq_addr(m, &l->key, l->key.laddr);
 	/* the live queue, read as inet_diag does for ss -l */
-	seq_printf(m, " %u %u %u %u %llu %u ", l->key.lport,
+	seq_printf(m, " %u %u %u %u %llu %lld %u ", l->key.lport,
 		   READ_ONCE(l->sk->sk_max_ack_backlog), READ_ONCE(l->sk->sk_ack_backlog),
-		   sockfan_sk_drops(l->sk), READ_ONCE(l->accepted), l->pid);
+		   sockfan_sk_drops(l->sk), READ_ONCE(l->accepted),
+		   (s64)atomic64_read(&l->hits), l->pid);
 	seq_comm(m, l->comm);
 	seq_putc(m, '\n');
 	return 0;
@@ -196,7 +199,7 @@ static int conns_show(struct seq_file *m, void *v)
 	u64 now = ktime_get_ns();
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(m, "cookie family laddr lport raddr rport listener pid comm age_ms\n");
+		seq_puts(m, "cookie family laddr lport raddr rport listener pid comm age_ms segs_in\n");
 		return 0;
 	}
 	seq_printf(m, "%llu %s ", c->cookie, family_name(&c->key));
@@ -206,7 +209,9 @@ static int conns_show(struct seq_file *m, void *v)
 	seq_printf(m, " %u %llu %u ", c->key.rport, READ_ONCE(c->listener),
 		   READ_ONCE(c->pid));
 	seq_comm(m, c->comm);
-	seq_printf(m, " %llu\n", div_u64(now - c->born_ns, NSEC_PER_MSEC));
+	/* segments the kernel's lookup delivered to it, as ss -ti shows */
+	seq_printf(m, " %llu %u\n", div_u64(now - c->born_ns, NSEC_PER_MSEC),
+		   READ_ONCE(tcp_sk(c->sk)->segs_in));
 	return 0;
 }
 

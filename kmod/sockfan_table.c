@@ -28,6 +28,8 @@
 #include "sockfan_pool.h"
 
 #define SOCKFAN_PORT_BUCKETS	1024
+/* port entries at most, all namespaces: a port scan costs a counter */
+#define SOCKFAN_MAX_PORTS	65536
 
 struct sockfan_bucket {
 	struct hlist_head head;
@@ -41,6 +43,7 @@ static struct sockfan_pool conn_pool;
 
 static LIST_HEAD(listeners);
 static struct hlist_head port_hash[SOCKFAN_PORT_BUCKETS];
+static unsigned int nports;		/* under slow_lock */
 /* listeners, ports, and the counters in struct sockfan_port */
 static DEFINE_RAW_SPINLOCK(slow_lock);
 
@@ -90,7 +93,10 @@ static void task_id(u32 *pid, char *comm)
 
 static void conn_free_rcu(struct rcu_head *head)
 {
-	sockfan_pool_put(&conn_pool, container_of(head, struct sockfan_conn, rcu));
+	struct sockfan_conn *c = container_of(head, struct sockfan_conn, rcu);
+
+	sock_put(c->sk);
+	sockfan_pool_put(&conn_pool, c);
 }
 
 static void listener_free_rcu(struct rcu_head *head)
@@ -141,13 +147,14 @@ static struct sockfan_port *port_get(u32 netns, u16 port)
 
 	if (p)
 		return p;
-	p = sockfan_pool_get(&port_pool);
+	p = nports < SOCKFAN_MAX_PORTS ? sockfan_pool_get(&port_pool) : NULL;
 	if (!p) {
 		atomic64_inc(&drops);
 		return NULL;
 	}
 	p->netns = netns;
 	p->port = port;
+	nports++;
 	hlist_add_head_rcu(&p->node, port_bucket(netns, port));
 	return p;
 }
@@ -245,6 +252,7 @@ void sockfan_established(struct sock *sk)
 	struct sockfan_bucket *b;
 	struct sockfan_conn *c, *old;
 	struct sockfan_port *p;
+	bool replaced = false;
 	unsigned long flags;
 	u64 listener;
 
@@ -280,6 +288,8 @@ void sockfan_established(struct sock *sk)
 		return;
 	}
 
+	sock_hold(sk);
+	c->sk = sk;
 	b = conn_bucket(&c->key);
 	raw_spin_lock_irqsave(&b->lock, flags);
 	/* a stale entry of the same four-tuple: its CLOSE was missed */
@@ -288,15 +298,15 @@ void sockfan_established(struct sock *sk)
 			hlist_replace_rcu(&old->node, &c->node);
 			atomic_dec(&conn_count);
 			call_rcu(&old->rcu, conn_free_rcu);
-			c = NULL;
+			replaced = true;
 			break;
 		}
 	}
-	if (c)
+	if (!replaced)
 		hlist_add_head_rcu(&c->node, &b->head);
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 
-	if (c) {
+	if (!replaced) {
 		raw_spin_lock_irqsave(&slow_lock, flags);
 		p->established++;
 		raw_spin_unlock_irqrestore(&slow_lock, flags);
@@ -388,6 +398,39 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 		p->wait_ns += wait;
 		p->wait_max_ns = max(p->wait_max_ns, wait);
 	}
+	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	atomic64_inc(&events);
+}
+
+/* a listener lookup chose @sk (a SO_REUSEPORT member, or the only one) */
+void sockfan_listener_hit(const struct sock *sk)
+{
+	struct sockfan_listener *l;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(l, &listeners, node) {
+		if (l->sk == sk) {
+			atomic64_inc(&l->hits);
+			break;
+		}
+	}
+	rcu_read_unlock();
+}
+
+/*
+ * A segment to @port found no socket and is answered with RST.  A port
+ * scan would make one entry per port: the pool bounds that, and what
+ * does not fit is a drop.
+ */
+void sockfan_miss(u32 netns, u16 port)
+{
+	struct sockfan_port *p;
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&slow_lock, flags);
+	p = port_get(netns, port);
+	if (p)
+		p->misses++;
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
 	atomic64_inc(&events);
 }
@@ -513,6 +556,7 @@ int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 			row->lifetime_ns = READ_ONCE(p->lifetime_ns);
 			row->wait_ns = READ_ONCE(p->wait_ns);
 			row->wait_max_ns = READ_ONCE(p->wait_max_ns);
+			row->misses = READ_ONCE(p->misses);
 			owner = port_owner(netns, p->port);
 			if (owner) {
 				row->owner_pid = owner->pid;
@@ -587,6 +631,7 @@ void sockfan_table_forget_netns(u32 netns)
 		hlist_for_each_entry_safe(p, tmp, &port_hash[i], node) {
 			if (p->netns == netns) {
 				hlist_del_rcu(&p->node);
+				nports--;
 				call_rcu(&p->rcu, port_free_rcu);
 			}
 		}
@@ -642,8 +687,10 @@ void sockfan_table_exit(void)
 	u32 i;
 
 	for (i = 0; i < (1U << conn_hash_bits); i++)
-		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node)
+		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node) {
+			sock_put(c->sk);
 			sockfan_pool_put(&conn_pool, c);
+		}
 	list_for_each_entry_safe(l, ltmp, &listeners, node) {
 		sock_put(l->sk);
 		sockfan_pool_put(&listener_pool, l);

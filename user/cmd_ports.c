@@ -173,22 +173,22 @@ static void print_table(const struct fanout *f, const struct ports_opts *o)
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return;
 	}
-	printf("%-11s %5s %6s %6s %8s %7s %6s %8s %8s %8s  %s\n", "NETNS", "PORT", "LISTEN",
-	       "ESTAB", "ACCEPTED", "CLOSED", "PEERS", "LIFE_AVG", "WAIT_AVG", "WAIT_MAX",
-	       "OWNER");
+	printf("%-11s %5s %6s %6s %8s %7s %6s %8s %8s %8s %7s  %s\n", "NETNS", "PORT",
+	       "LISTEN", "ESTAB", "ACCEPTED", "CLOSED", "PEERS", "LIFE_AVG", "WAIT_AVG",
+	       "WAIT_MAX", "MISSES", "OWNER");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
 		if ((o->port && r->port != o->port) || (o->netns && r->netns != o->netns))
 			continue;
-		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu %8s %8s %8s  %s\n", r->netns,
+		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu %8s %8s %8s %7llu  %s\n", r->netns,
 		       r->port, r->listeners, (unsigned long long)r->established,
 		       (unsigned long long)r->accepted, (unsigned long long)r->closed,
 		       (unsigned long long)r->peers,
 		       fmt_duration(life, sizeof(life), r->lifetime_avg_ns),
 		       fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
 		       fmt_duration(wmax, sizeof(wmax), r->wait_max_ns),
-		       fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
+		       (unsigned long long)r->misses, fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
 	}
 	free(rows);
 }
@@ -211,21 +211,23 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 
 		if (l->key.netns != netns || l->key.lport != port)
 			continue;
-		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u drops %-5u accepted %-6llu owner %s cookie %llu\n",
+		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u drops %-5u accepted %-6llu hits %-6llu owner %s cookie %llu\n",
 		       fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen,
 		       l->drops, (unsigned long long)l->accepted,
+		       (unsigned long long)l->hits,
 		       fmt_task(task, sizeof(task), l->pid, l->comm),
 		       (unsigned long long)l->cookie);
 	}
 	for (i = 0; i < n; i++) {
 		const struct fan_conn *c = conns[i];
 
-		printf("  ESTAB  %-24s %-24s %s %-14s listener %-6llu cookie %llu\n",
+		printf("  ESTAB  %-24s %-24s %s %-14s listener %-6llu segs_in %-6llu cookie %llu\n",
 		       fmt_endpoint(ep, sizeof(ep), &c->key, 0),
 		       fmt_endpoint(peer, sizeof(peer), &c->key, 1),
 		       c->flags & FAN_ACCEPTED ? "accepted by" : "in queue   ",
 		       c->flags & FAN_ACCEPTED ? fmt_task(task, sizeof(task), c->pid, c->comm) : "",
-		       (unsigned long long)c->listener, (unsigned long long)c->cookie);
+		       (unsigned long long)c->listener, (unsigned long long)c->segs_in,
+		       (unsigned long long)c->cookie);
 	}
 	free(conns);
 }
@@ -279,7 +281,7 @@ static int run_bpf(struct fanout *f, const struct ports_opts *o)
 	while (bpf_source_poll(src, 0) > 0)
 		;
 	/* queue depth is a state, not an event: read it as it is now */
-	err = diag_listener_queues(f, o->netns);
+	err = diag_refresh(f, o->netns);
 	if (err)
 		goto out;
 	printf("# source bpf: %s; %llu records, %llu lost, %llu malformed\n",

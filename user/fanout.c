@@ -117,6 +117,11 @@ static struct fan_conn *conn_get(struct fanout *f, const struct sockfan_event *e
 	return c;
 }
 
+struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie)
+{
+	return *conn_slot(f, k, cookie);
+}
+
 static void conn_del(struct fanout *f, const struct sockfan_event *e)
 {
 	struct fan_conn **pp = conn_slot(f, &e->key, e->cookie), *c = *pp;
@@ -300,6 +305,25 @@ static void on_close(struct fanout *f, const struct sockfan_event *e)
 	}
 }
 
+static void on_lookup(struct fanout *f, const struct sockfan_event *e)
+{
+	struct fan_listener *l;
+	struct fan_port *p;
+
+	switch (e->lookup.result) {
+	case SOCKFAN_LOOKUP_LISTENER:
+		l = listener_find(f, NULL, e->lookup.listener);
+		if (l)
+			l->hits += e->lookup.count;
+		break;
+	case SOCKFAN_LOOKUP_MISS:
+		p = fanout_port(f, e->key.netns, e->key.lport);
+		if (p)
+			p->misses += e->lookup.count;
+		break;
+	}
+}
+
 void fanout_apply(struct fanout *f, const struct sockfan_event *e)
 {
 	switch (e->kind) {
@@ -315,8 +339,11 @@ void fanout_apply(struct fanout *f, const struct sockfan_event *e)
 	case SOCKFAN_EV_CLOSE:
 		on_close(f, e);
 		break;
+	case SOCKFAN_EV_LOOKUP:
+		on_lookup(f, e);
+		break;
 	default:
-		return;		/* lookups: not part of this model yet */
+		return;
 	}
 	f->events++;
 }
@@ -464,6 +491,12 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 	}
 	for (i = 0; i < f->nports; i++) {
 		r = row_find(rows, n, f->ports[i].netns, f->ports[i].port);
+		/* a port with no socket left shows when segments missed it */
+		if (!r && f->ports[i].misses && n < max) {
+			r = &rows[n++];
+			r->netns = f->ports[i].netns;
+			r->port = f->ports[i].port;
+		}
 		if (r) {
 			const struct fan_port *p = &f->ports[i];
 
@@ -472,6 +505,7 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 			r->lifetime_avg_ns = p->lifetimes ? p->lifetime_ns / p->lifetimes : 0;
 			r->wait_avg_ns = p->waits ? p->wait_ns / p->waits : 0;
 			r->wait_max_ns = p->wait_max_ns;
+			r->misses = p->misses;
 		}
 	}
 	free(cv.v);

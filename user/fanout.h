@@ -19,6 +19,7 @@ struct fan_conn {
 	__u64 listener;		/* cookie of the listener, 0 if unknown */
 	__u64 est_ns;		/* handshake completed, 0 if unknown */
 	__u64 acc_ns;		/* accept() returned it, 0 if not (yet) */
+	__u64 segs_in;		/* segments the kernel's lookup delivered to it */
 	__u32 pid;		/* accepting task */
 	__u32 flags;		/* FAN_ACCEPTED, SOCKFAN_F_SEEDED */
 	char comm[SOCKFAN_COMM_LEN];
@@ -32,6 +33,7 @@ struct fan_listener {
 	__u32 backlog;
 	__u32 qlen;		/* accept-queue depth last seen */
 	__u32 drops;		/* listen drops (sk_drops) last seen */
+	__u64 hits;		/* listener lookups that chose this socket */
 	__u32 pid;		/* task that called listen() */
 	__u32 flags;
 	char comm[SOCKFAN_COMM_LEN];
@@ -49,6 +51,7 @@ struct fan_port {
 	__u64 wait_ns;		/* ESTABLISHED to accept() */
 	__u64 wait_max_ns;
 	__u64 waits;
+	__u64 misses;		/* segments that found no socket (RST) */
 };
 
 struct fanout {
@@ -74,6 +77,7 @@ struct fan_row {
 	__u64 lifetime_avg_ns;	/* 0: none known */
 	__u64 wait_avg_ns;
 	__u64 wait_max_ns;
+	__u64 misses;
 	__u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];
 };
@@ -83,6 +87,7 @@ void fanout_free(struct fanout *f);
 void fanout_apply(struct fanout *f, const struct sockfan_event *e);
 struct fan_port *fanout_port(struct fanout *f, __u32 netns, __u16 port);
 struct fan_listener *fanout_listener(struct fanout *f, __u64 cookie);
+struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
 bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);
 
 /* visit every live connection; stops early when @fn returns non-zero */

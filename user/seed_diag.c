@@ -21,6 +21,7 @@
 
 #include "netns.h"
 #include "seed_diag.h"
+#include "tcp_info.h"
 
 /* live TCP states: SYN_RECV children are request socks, not sockets yet */
 #define LIVE_STATES	((1U << TCP_LISTEN) | (1U << TCP_ESTABLISHED) | \
@@ -35,6 +36,7 @@ struct diag_sock {
 	__u32 rqueue;		/* listener: accept-queue depth */
 	__u32 wqueue;		/* listener: max backlog */
 	__u32 drops;		/* sk_drops: a listener's ListenDrops */
+	__u64 segs_in;		/* tcp_info: segments delivered to it */
 	__u8 state;
 };
 
@@ -164,8 +166,8 @@ static void addr_from_diag(__u8 *dst, const __be32 *src, int family)
 	}
 }
 
-/* sk_drops from the INET_DIAG_SKMEMINFO attribute, 0 when absent */
-static __u32 diag_drops(const struct nlmsghdr *h)
+/* sk_drops (INET_DIAG_SKMEMINFO) and segs_in (INET_DIAG_INFO), if sent */
+static void diag_attrs(const struct nlmsghdr *h, struct diag_sock *s)
 {
 	const struct inet_diag_msg *m = NLMSG_DATA(h);
 	int len = h->nlmsg_len - NLMSG_LENGTH(sizeof(*m));
@@ -174,9 +176,10 @@ static __u32 diag_drops(const struct nlmsghdr *h)
 	for (; RTA_OK(a, len); a = RTA_NEXT(a, len)) {
 		if (a->rta_type == INET_DIAG_SKMEMINFO &&
 		    RTA_PAYLOAD(a) >= (int)((SK_MEMINFO_DROPS + 1) * sizeof(__u32)))
-			return ((const __u32 *)RTA_DATA(a))[SK_MEMINFO_DROPS];
+			s->drops = ((const __u32 *)RTA_DATA(a))[SK_MEMINFO_DROPS];
+		else if (a->rta_type == INET_DIAG_INFO)
+			s->segs_in = tcp_info_segs_in(RTA_DATA(a), RTA_PAYLOAD(a));
 	}
-	return 0;
 }
 
 static int diag_push(struct diag_vec *dv, const struct nlmsghdr *h, __u32 netns)
@@ -205,7 +208,7 @@ static int diag_push(struct diag_vec *dv, const struct nlmsghdr *h, __u32 netns)
 	s->inode = m->idiag_inode;
 	s->rqueue = m->idiag_rqueue;
 	s->wqueue = m->idiag_wqueue;
-	s->drops = diag_drops(h);
+	diag_attrs(h, s);
 	s->state = m->idiag_state;
 	return 0;
 }
@@ -226,7 +229,8 @@ static int diag_dump(int fd, int family, __u32 states, __u32 netns,
 			.sdiag_family = family,
 			.sdiag_protocol = IPPROTO_TCP,
 			.idiag_states = states,
-			.idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1),
+			.idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1) |
+				     1 << (INET_DIAG_INFO - 1),
 		},
 	};
 	/* the union aligns the buffer for the headers parsed in place */
@@ -318,6 +322,7 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_vec *dv,
 		.state = s->state,
 	};
 	const struct owner *o = owner_of(&ctx->owners, s->inode);
+	struct fan_conn *c;
 
 	if (o) {
 		e.pid = o->pid;
@@ -341,6 +346,9 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_vec *dv,
 		e.kind = SOCKFAN_EV_ACCEPT;
 		fanout_apply(ctx->f, &e);
 	}
+	c = fanout_conn(ctx->f, &s->key, s->cookie);
+	if (c)
+		c->segs_in = s->segs_in;
 }
 
 /* every TCP socket of @netns in @states, IPv4 and IPv6; message printed */
@@ -386,16 +394,24 @@ static int seed_netns(__u32 netns, void *arg)
 	return 0;
 }
 
-static int queues_netns(__u32 netns, void *arg)
+static int refresh_netns(__u32 netns, void *arg)
 {
 	struct seed_ctx *ctx = arg;
 	struct diag_vec dv = { 0 };
+	struct fan_conn *c;
 	size_t i;
 	int err;
 
-	err = dump_netns(netns, 1U << TCP_LISTEN, &dv);
-	for (i = 0; !err && i < dv.n; i++)
-		update_queue(ctx->f, &dv.v[i]);
+	err = dump_netns(netns, LIVE_STATES, &dv);
+	for (i = 0; !err && i < dv.n; i++) {
+		if (dv.v[i].state == TCP_LISTEN) {
+			update_queue(ctx->f, &dv.v[i]);
+			continue;
+		}
+		c = fanout_conn(ctx->f, &dv.v[i].key, dv.v[i].cookie);
+		if (c)
+			c->segs_in = dv.v[i].segs_in;
+	}
 	free(dv.v);
 	return err;
 }
@@ -409,11 +425,11 @@ static int for_netns(__u32 netns, int (*fn)(__u32 netns, void *arg),
 	return netns_each(netns, fn, ctx);
 }
 
-int diag_listener_queues(struct fanout *f, __u32 netns)
+int diag_refresh(struct fanout *f, __u32 netns)
 {
 	struct seed_ctx ctx = { .f = f };
 
-	return for_netns(netns, queues_netns, &ctx);
+	return for_netns(netns, refresh_netns, &ctx);
 }
 
 int seed_diag(struct fanout *f, __u32 netns)

@@ -16,11 +16,12 @@
 int seed_diag(struct fanout *f, __u32 netns);
 
 /*
- * Refresh the accept queue of @f's listeners in @netns (0: all) from
- * sock_diag, as ss -ltm shows it: depth (Recv-Q), max backlog (Send-Q)
- * and drops (sk_drops, the listener's ListenDrops).
- * Returns 0 or a negative errno (message printed).
+ * Refresh what is a state rather than an event, from sock_diag, for the
+ * sockets of @f in @netns (0: all), as ss -tim shows it: a listener's
+ * accept queue depth (Recv-Q), max backlog (Send-Q) and drops (sk_drops,
+ * its ListenDrops); a connection's segs_in (segments the kernel's lookup
+ * delivered to it).  Returns 0 or a negative errno (message printed).
  */
-int diag_listener_queues(struct fanout *f, __u32 netns);
+int diag_refresh(struct fanout *f, __u32 netns);
 
 #endif /* SOCKFAN_SEED_DIAG_H */

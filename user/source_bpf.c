@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
+#include <bpf/btf.h>
 #include <bpf/libbpf.h>
 
 #include "sockfan.skel.h"
@@ -33,19 +34,68 @@ enum hook_set {
 	HOOK_STATE_TP = 1 << 1,		/* tracepoint/sock/inet_sock_set_state */
 	HOOK_ACCEPT_FEXIT = 1 << 2,	/* fexit/inet_csk_accept */
 	HOOK_ACCEPT_SYSCALL = 1 << 3,	/* accept/accept4 syscall tracepoints */
+	HOOK_LOOKUP_FEXIT = 1 << 4,	/* fexit on the listener lookups */
+	HOOK_MISS_FENTRY = 1 << 5,	/* fentry/tcp_v{4,6}_send_reset */
+	HOOK_MISS_BTF = 1 << 6,		/* tp_btf/tcp_send_reset, 6.10+ */
 };
 
+#define STATE_BTF	"state=tp_btf/inet_sock_set_state"
+#define STATE_TP	"state=tracepoint/sock/inet_sock_set_state"
+#define ACCEPT_FEXIT	" accept=fexit/inet_csk_accept"
+#define ACCEPT_SYSCALL	" accept=tracepoint/syscalls/sys_exit_accept{,4}"
+#define LOOKUP_FEXIT	" lookup=fexit/__inet_lookup_listener,inet6_lookup_listener"
+#define LOOKUP_NONE	" lookup=none(listener hits need fexit)"
+#define MISS_FENTRY	" miss=fentry/tcp_v{4,6}_send_reset"
+#define MISS_BTF	" miss=tp_btf/tcp_send_reset"
+#define MISS_NONE	" miss=none(needs fentry, or tcp_send_reset of 6.10+)"
+
+/*
+ * From the most precise to the most portable; a kernel that refuses
+ * fentry/fexit (the CI host) refuses all of them at once.  Lookups are
+ * extras: a plan without them still captures the fan-out.
+ */
 static const struct hook_plan {
 	unsigned int hooks;
 	const char *name;
 } plans[] = {
+	{ HOOK_STATE_BTF | HOOK_ACCEPT_FEXIT | HOOK_LOOKUP_FEXIT | HOOK_MISS_FENTRY,
+	  STATE_BTF ACCEPT_FEXIT LOOKUP_FEXIT MISS_FENTRY },
+	{ HOOK_STATE_BTF | HOOK_ACCEPT_FEXIT | HOOK_MISS_BTF,
+	  STATE_BTF ACCEPT_FEXIT LOOKUP_NONE MISS_BTF },
 	{ HOOK_STATE_BTF | HOOK_ACCEPT_FEXIT,
-	  "state=tp_btf/inet_sock_set_state accept=fexit/inet_csk_accept" },
+	  STATE_BTF ACCEPT_FEXIT LOOKUP_NONE MISS_NONE },
+	{ HOOK_STATE_BTF | HOOK_ACCEPT_SYSCALL | HOOK_MISS_BTF,
+	  STATE_BTF ACCEPT_SYSCALL LOOKUP_NONE MISS_BTF },
 	{ HOOK_STATE_BTF | HOOK_ACCEPT_SYSCALL,
-	  "state=tp_btf/inet_sock_set_state accept=tracepoint/syscalls/sys_exit_accept{,4}" },
+	  STATE_BTF ACCEPT_SYSCALL LOOKUP_NONE MISS_NONE },
 	{ HOOK_STATE_TP | HOOK_ACCEPT_SYSCALL,
-	  "state=tracepoint/sock/inet_sock_set_state accept=tracepoint/syscalls/sys_exit_accept{,4}" },
+	  STATE_TP ACCEPT_SYSCALL LOOKUP_NONE MISS_NONE },
 };
+
+/*
+ * tp_btf/tcp_send_reset loads on 6.1 too, but there it never fires
+ * without a socket: only kernels whose event carries a reason (6.10+)
+ * report misses through it.
+ */
+static bool reset_tp_sees_misses(void)
+{
+	struct btf *btf = btf__load_vmlinux_btf();
+	const struct btf_type *t;
+	const struct btf_member *m;
+	bool found = false;
+	__s32 id;
+	int i;
+
+	if (!btf)
+		return false;
+	id = btf__find_by_name_kind(btf, "trace_event_raw_tcp_send_reset", BTF_KIND_STRUCT);
+	t = id > 0 ? btf__type_by_id(btf, id) : NULL;
+	for (i = 0, m = t ? btf_members(t) : NULL; t && i < btf_vlen(t); i++, m++)
+		if (!strcmp(btf__name_by_offset(btf, m->name_off), "reason"))
+			found = true;
+	btf__free(btf);
+	return found;
+}
 
 static bool verbose_libbpf;
 
@@ -97,6 +147,11 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan)
 	bpf_program__set_autoload(skel->progs.accept4_exit, h & HOOK_ACCEPT_SYSCALL);
 	bpf_program__set_autoload(skel->progs.accept_enter_tp, h & HOOK_ACCEPT_SYSCALL);
 	bpf_program__set_autoload(skel->progs.accept_exit_tp, h & HOOK_ACCEPT_SYSCALL);
+	bpf_program__set_autoload(skel->progs.lookup4_fexit, h & HOOK_LOOKUP_FEXIT);
+	bpf_program__set_autoload(skel->progs.lookup6_fexit, h & HOOK_LOOKUP_FEXIT);
+	bpf_program__set_autoload(skel->progs.reset4_fentry, h & HOOK_MISS_FENTRY);
+	bpf_program__set_autoload(skel->progs.reset6_fentry, h & HOOK_MISS_FENTRY);
+	bpf_program__set_autoload(skel->progs.reset_btf, h & HOOK_MISS_BTF);
 
 	err = sockfan_bpf__load(skel);
 	if (!err)
@@ -114,6 +169,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
 {
 	struct bpf_source *s;
 	struct stat st;
+	bool miss_tp;
 	size_t i;
 	int err = -ENOENT;
 
@@ -133,7 +189,10 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
 	if (!s)
 		return -ENOMEM;
 	s->f = f;
+	miss_tp = reset_tp_sees_misses();
 	for (i = 0; i < ARRAY_SIZE(plans); i++) {
+		if ((plans[i].hooks & HOOK_MISS_BTF) && !miss_tp)
+			continue;
 		err = try_plan(s, &plans[i]);
 		if (!err)
 			break;

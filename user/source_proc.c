@@ -18,9 +18,9 @@
 
 #define MAX_FIELDS	16
 
-static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen drops accepted pid comm";
-static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms";
-static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_us wait_us wait_max_us owner_pid owner_comm";
+static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen drops accepted hits pid comm";
+static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms segs_in";
+static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_us wait_us wait_max_us misses owner_pid owner_comm";
 
 struct proc_file {
 	const char *name;
@@ -97,13 +97,14 @@ static int split(struct proc_file *pf, char *line)
 static int read_listener(struct fanout *f, struct proc_file *pf)
 {
 	struct sockfan_event e = { .kind = SOCKFAN_EV_LISTEN, .flags = SOCKFAN_F_SEEDED };
-	__u64 cookie, port, backlog, qlen, drops, accepted, pid;
+	__u64 cookie, port, backlog, qlen, drops, accepted, hits, pid;
 	struct fan_listener *l;
 
 	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &e.key, e.key.laddr) ||
 	    field_u64(pf, 3, 65535, &port) || field_u64(pf, 4, ~0U, &backlog) ||
 	    field_u64(pf, 5, ~0U, &qlen) || field_u64(pf, 6, ~0U, &drops) ||
-	    field_u64(pf, 7, ~0ULL, &accepted) || field_u64(pf, 8, ~0U, &pid))
+	    field_u64(pf, 7, ~0ULL, &accepted) || field_u64(pf, 8, ~0ULL, &hits) ||
+	    field_u64(pf, 9, ~0U, &pid))
 		return -EPROTO;
 	e.cookie = cookie;
 	e.key.lport = port;
@@ -112,7 +113,7 @@ static int read_listener(struct fanout *f, struct proc_file *pf)
 	if (pid) {
 		e.pid = pid;
 		e.flags |= SOCKFAN_F_TASK;
-		field_comm(pf, 9, e.comm);
+		field_comm(pf, 10, e.comm);
 	}
 	fanout_apply(f, &e);
 	l = fanout_listener(f, cookie);
@@ -120,6 +121,7 @@ static int read_listener(struct fanout *f, struct proc_file *pf)
 		l->accepted = accepted;
 		l->qlen = qlen;
 		l->drops = drops;
+		l->hits = hits;
 	}
 	return 0;
 }
@@ -127,12 +129,14 @@ static int read_listener(struct fanout *f, struct proc_file *pf)
 static int read_conn(struct fanout *f, struct proc_file *pf)
 {
 	struct sockfan_event e = { .kind = SOCKFAN_EV_ESTABLISHED, .flags = SOCKFAN_F_SEEDED };
-	__u64 cookie, lport, rport, listener, pid, age;
+	__u64 cookie, lport, rport, listener, pid, age, segs;
+	struct fan_conn *c;
 
 	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &e.key, e.key.laddr) ||
 	    field_u64(pf, 3, 65535, &lport) || field_addr(pf, 1, 4, &e.key, e.key.raddr) ||
 	    field_u64(pf, 5, 65535, &rport) || field_u64(pf, 6, ~0ULL, &listener) ||
-	    field_u64(pf, 7, ~0U, &pid) || field_u64(pf, 9, ~0ULL, &age))
+	    field_u64(pf, 7, ~0U, &pid) || field_u64(pf, 9, ~0ULL, &age) ||
+	    field_u64(pf, 10, ~0U, &segs))
 		return -EPROTO;
 	e.cookie = cookie;
 	e.key.lport = lport;
@@ -147,16 +151,19 @@ static int read_conn(struct fanout *f, struct proc_file *pf)
 		field_comm(pf, 8, e.comm);
 		fanout_apply(f, &e);
 	}
+	c = fanout_conn(f, &e.key, e.cookie);
+	if (c)
+		c->segs_in = segs;
 	return 0;
 }
 
 static int read_port(struct fanout *f, struct proc_file *pf)
 {
-	__u64 v[9];
+	__u64 v[10];
 	struct fan_port *p;
 	int i;
 
-	for (i = 0; i < 9; i++)
+	for (i = 0; i < 10; i++)
 		if (field_u64(pf, i, i ? ~0ULL : 65535, &v[i]))
 			return -EPROTO;
 	p = fanout_port(f, pf->netns, v[0]);
@@ -171,6 +178,7 @@ static int read_port(struct fanout *f, struct proc_file *pf)
 	p->wait_ns = v[7] * 1000ULL;
 	p->waits = v[3];
 	p->wait_max_ns = v[8] * 1000ULL;
+	p->misses = v[9];
 	return 0;
 }
 
@@ -233,10 +241,10 @@ int proc_source_read(struct fanout *f, const char *dir)
 	 * Connections first: the listeners' accepted totals then replace
 	 * what replaying the live connections added, like the ports' do.
 	 */
-	err = read_file(f, dir, "conns", CONNS_HDR, 10, read_conn);
+	err = read_file(f, dir, "conns", CONNS_HDR, 11, read_conn);
 	if (!err)
-		err = read_file(f, dir, "listeners", LISTENERS_HDR, 10, read_listener);
+		err = read_file(f, dir, "listeners", LISTENERS_HDR, 11, read_listener);
 	if (!err)
-		err = read_file(f, dir, "ports", PORTS_HDR, 11, read_port);
+		err = read_file(f, dir, "ports", PORTS_HDR, 12, read_port);
 	return err;
 }
