@@ -37,26 +37,26 @@ expect "unknown netns: exit 2" 2 'no such network namespace' \
 # the /proc reader against files that break the spec
 mkdir -p "$TMP/proc"
 good_hdrs() {
-	echo "cookie family laddr lport backlog qlen drops accepted pid comm" >"$TMP/proc/listeners"
-	echo "cookie family laddr lport raddr rport listener pid comm age_ms" >"$TMP/proc/conns"
-	echo "port listeners established accepted closed peers lifetime_us wait_us wait_max_us owner_pid owner_comm" >"$TMP/proc/ports"
+	echo "cookie family laddr lport backlog qlen drops accepted hits pid comm" >"$TMP/proc/listeners"
+	echo "cookie family laddr lport raddr rport listener pid comm age_ms segs_in" >"$TMP/proc/conns"
+	echo "port listeners established accepted closed peers lifetime_us wait_us wait_max_us misses owner_pid owner_comm" >"$TMP/proc/ports"
 }
 good_hdrs
-echo "7 inet 0.0.0.0 80 511 0 0 2 100 nginx" >>"$TMP/proc/listeners"
-echo "9 inet 10.0.0.1 80 10.0.0.2 5555 7 101 nginx 10" >>"$TMP/proc/conns"
-echo "11 inet 10.0.0.1 80 10.0.0.3 5556 7 0 - 5" >>"$TMP/proc/conns"
-echo "80 1 2 5 3 2 3000 500 200 100 nginx" >>"$TMP/proc/ports"
+echo "7 inet 0.0.0.0 80 511 0 0 2 5 100 nginx" >>"$TMP/proc/listeners"
+echo "9 inet 10.0.0.1 80 10.0.0.2 5555 7 101 nginx 10 4" >>"$TMP/proc/conns"
+echo "11 inet 10.0.0.1 80 10.0.0.3 5556 7 0 - 5 1" >>"$TMP/proc/conns"
+echo "80 1 2 5 3 2 3000 500 200 0 100 nginx" >>"$TMP/proc/ports"
 "$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>&1
 check "well-formed files: 1 listener, 2 established, 5 accepted, 3 closed, 2 peers" \
 	"$(sockfan_row "$TMP/out" 80)" "1 2 5 3 2"
 
 good_hdrs
-echo "7 inet 0.0.0.0 80 511 0 0 2 100" >>"$TMP/proc/listeners"
+echo "7 inet 0.0.0.0 80 511 0 0 2 5 100" >>"$TMP/proc/listeners"
 expect "record with a missing field: line named" 1 'listeners line 2: wrong number of fields' \
 	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
 
 good_hdrs
-echo "9 inet 10.0.0.300 80 10.0.0.2 5555 7 101 nginx 10" >>"$TMP/proc/conns"
+echo "9 inet 10.0.0.300 80 10.0.0.2 5555 7 101 nginx 10 4" >>"$TMP/proc/conns"
 expect "bad address: line named" 1 'conns line 2: IPv4 address expected' \
 	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
 

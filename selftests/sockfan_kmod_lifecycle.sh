@@ -26,7 +26,7 @@ check "files in a namespace made after the load" \
 	"conns listeners ports stats "
 check "ports starts with its header line" \
 	"$(head -n 1 /proc/net/sockfan/ports)" \
-	"port listeners established accepted closed peers lifetime_us wait_us wait_max_us owner_pid owner_comm"
+	"port listeners established accepted closed peers lifetime_us wait_us wait_max_us misses owner_pid owner_comm"
 echo garbage 2>/dev/null >/proc/net/sockfan/ports
 check "writing to ports is refused" $? 1
 rmmod sockfan
