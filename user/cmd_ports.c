@@ -165,7 +165,7 @@ static int parse_opts(int argc, char **argv, struct ports_opts *o)
 
 static void print_table(const struct fanout *f, const struct ports_opts *o)
 {
-	char owner[48], life[16], wait[16], wmax[16];
+	char owner[48], life[16], wait[16], wmax[16], misses[24];
 	struct fan_row *rows;
 	size_t i, n;
 
@@ -181,14 +181,15 @@ static void print_table(const struct fanout *f, const struct ports_opts *o)
 
 		if ((o->port && r->port != o->port) || (o->netns && r->netns != o->netns))
 			continue;
-		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu %8s %8s %8s %7llu  %s\n", r->netns,
+		fmt_count(misses, sizeof(misses), r->misses, f->counts & FAN_COUNTS_MISSES);
+		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu %8s %8s %8s %7s  %s\n", r->netns,
 		       r->port, r->listeners, (unsigned long long)r->established,
 		       (unsigned long long)r->accepted, (unsigned long long)r->closed,
 		       (unsigned long long)r->peers,
 		       fmt_duration(life, sizeof(life), r->lifetime_avg_ns),
 		       fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
 		       fmt_duration(wmax, sizeof(wmax), r->wait_max_ns),
-		       (unsigned long long)r->misses, fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
+		       misses, fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
 	}
 	free(rows);
 }
@@ -196,7 +197,7 @@ static void print_table(const struct fanout *f, const struct ports_opts *o)
 /* the sockets behind one port: what answers "does one socket serve all?" */
 static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 {
-	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48];
+	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], hits[24];
 	const struct fan_conn **conns;
 	size_t i, n, nl = 0;
 
@@ -211,10 +212,10 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 
 		if (l->key.netns != netns || l->key.lport != port)
 			continue;
-		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u drops %-5u accepted %-6llu hits %-6llu owner %s cookie %llu\n",
+		fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
+		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u drops %-5u accepted %-6llu hits %-6s owner %s cookie %llu\n",
 		       fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen,
-		       l->drops, (unsigned long long)l->accepted,
-		       (unsigned long long)l->hits,
+		       l->drops, (unsigned long long)l->accepted, hits,
 		       fmt_task(task, sizeof(task), l->pid, l->comm),
 		       (unsigned long long)l->cookie);
 	}
@@ -298,6 +299,8 @@ static int run_proc(struct fanout *f, const struct ports_opts *o)
 	const char *dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
 	int err = proc_source_read(f, dir);
 
+	/* the module's probes count both (or log why one is missing) */
+	f->counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES;
 	/* sockets older than the module: only this namespace, like the files */
 	if (!err && o->seed)
 		err = seed_diag(f, netns_self());

@@ -63,7 +63,12 @@ struct fanout {
 	struct fan_port *ports;
 	size_t nports, ports_cap;
 	__u64 events;		/* records applied */
+	unsigned int counts;	/* FAN_COUNTS_*: what the source can count */
 };
+
+/* counters a capture path may lack (shown as "-", never as 0) */
+#define FAN_COUNTS_LISTENER_HITS	(1U << 0)
+#define FAN_COUNTS_MISSES		(1U << 1)
 
 /* one line of `sockfan ports` */
 struct fan_row {

@@ -43,6 +43,15 @@ const char *fmt_duration(char *buf, size_t len, __u64 ns)
 	return buf;
 }
 
+const char *fmt_count(char *buf, size_t len, __u64 n, bool known)
+{
+	if (known)
+		snprintf(buf, len, "%llu", (unsigned long long)n);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm)
 {
 	if (!pid)

@@ -3,6 +3,7 @@
 #ifndef SOCKFAN_FORMAT_H
 #define SOCKFAN_FORMAT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sockfan/sockfan.h>
 
@@ -16,6 +17,9 @@ const char *fmt_endpoint(char *buf, size_t len, const struct sockfan_key *k, int
 
 /* "350us", "12ms", "1.5s", "2m03s"; "-" for 0 (unknown) */
 const char *fmt_duration(char *buf, size_t len, __u64 ns);
+
+/* @n in decimal, or "-" when the source cannot count it (!@known) */
+const char *fmt_count(char *buf, size_t len, __u64 n, bool known);
 
 /* "1234/nginx", or "-" when @pid is 0 */
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm);

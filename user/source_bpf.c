@@ -162,6 +162,8 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan)
 	}
 	s->skel = skel;
 	s->hooks = plan->name;
+	s->f->counts = (h & HOOK_LOOKUP_FEXIT ? FAN_COUNTS_LISTENER_HITS : 0) |
+		       (h & (HOOK_MISS_FENTRY | HOOK_MISS_BTF) ? FAN_COUNTS_MISSES : 0);
 	return 0;
 }
 
