@@ -26,12 +26,15 @@ find_tool() {
 }
 SOCKFAN=$(find_tool sockfan SOCKFAN)
 CONNECT=$(find_tool sockfan_connect SOCKFAN_CONNECT)
+LISTEN=$(find_tool sockfan_listen SOCKFAN_LISTEN)
 SOCKFAN_KO=${SOCKFAN_KO:-$TEST_DIR/sockfan.ko}
 [ -e "$SOCKFAN_KO" ] || SOCKFAN_KO=$TEST_DIR/../build/kmod/host/sockfan.ko
 
 TMP=$(mktemp -d /tmp/sockfan-test.XXXXXX)
 NETNS=()
 PIDS=()
+SOURCE=
+LOADED_KO=0
 tap_n=0
 tap_failed=0
 
@@ -48,6 +51,8 @@ cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	rm -rf "$TMP"
+	# after its sockets are gone with the namespaces
+	[ "$LOADED_KO" = 0 ] || rmmod sockfan
 }
 trap cleanup EXIT
 
@@ -122,9 +127,15 @@ in_ns() {
 	ip netns exec "$ns" "$@"
 }
 
-# nginx_start NS PORT [WORKERS]: Debian's nginx, foreground, own prefix
+# nginx_start NS PORT [WORKERS] [LISTEN]: Debian's nginx, foreground, own
+# prefix.  LISTEN is the value of nginx's listen directive, PORT by
+# default; e.g. "PORT reuseport" (one socket per worker) or
+# "[::]:PORT ipv6only=off" (dual stack).
 nginx_start() {
-	local ns=$1 port=$2 workers=${3:-1} dir="$TMP/nginx-$port"
+	# separate locals: one `local` expands all its words before assigning
+	local ns=$1 port=$2 workers=${3:-1}
+	local listen=${4:-$port} dir="$TMP/nginx-$port"
+
 	mkdir -p "$dir/logs" "$dir/tmp"
 	cat > "$dir/nginx.conf" <<-CONF
 	user root;
@@ -141,7 +152,7 @@ nginx_start() {
 		scgi_temp_path $dir/tmp;
 		client_header_timeout 120s;
 		server {
-			listen $port;
+			listen $listen;
 			location / { return 200 "sockfan\n"; }
 		}
 	}
@@ -157,17 +168,97 @@ nginx_start() {
 	fi
 }
 
-# clients_start NS DST PORT N SRCS HOLD: N held connections; waits until up
+# clients_start NS DST PORT N SRCS HOLD [WAIT]: N held connections from
+# the SRCS (comma-separated, may be empty); waits until all are up.  With
+# WAIT, connects without blocking and gives up on those not up after WAIT
+# seconds; CLIENTS_UP says how many are.
 clients_start() {
-	local ns=$1 dst=$2 port=$3 n=$4 srcs=$5 hold=$6 out="$TMP/clients.$#.$RANDOM"
+	local ns=$1 dst=$2 port=$3 n=$4 srcs=$5 hold=$6 wait=${7:-}
+	local out="$TMP/clients.$RANDOM" ready="^connected $n\$"
+
+	[ -n "$wait" ] && ready="^connected [0-9]+ of $n\$"
+	# shellcheck disable=SC2086 # -w and its value, or nothing
 	ip netns exec "$ns" "$CONNECT" -d "$dst" -p "$port" -n "$n" -s "$srcs" -t "$hold" \
-		>"$out" 2>&1 &
+		${wait:+-w $wait} >"$out" 2>&1 &
 	PIDS+=($!)
+	# shellcheck disable=SC2034 # for the tests, to end the clients
 	CLIENTS_PID=$!
-	if ! wait_for 30 grep -q "^connected $n" "$out"; then
+	if ! wait_for $((30 + ${wait:-0})) grep -qE "$ready" "$out"; then
 		diag "clients failed: $(cat "$out")"
 		return 1
 	fi
+	# shellcheck disable=SC2034 # for the tests
+	CLIENTS_UP=$(awk '$1 == "connected" { print $2 }' "$out")
+}
+
+# --- the capture path under test ----------------------------------------
+# source_setup bpf|proc: skip unless that path can run here; proc loads
+# sockfan.ko when /proc/net/sockfan is missing (cleanup unloads it)
+source_setup() {
+	SOURCE=$1
+	case "$SOURCE" in
+	bpf)
+		[ -r /sys/kernel/btf/vmlinux ] ||
+			skip_all "no /sys/kernel/btf/vmlinux: kernel without BTF, BPF path unavailable"
+		;;
+	proc)
+		[ -d /proc/net/sockfan ] && return 0
+		[ -e /proc/modules ] ||
+			skip_all "kernel without loadable modules (CONFIG_MODULES off): module path is tested in the VM"
+		[ -e "$SOCKFAN_KO" ] || skip_all "$SOCKFAN_KO not built"
+		insmod "$SOCKFAN_KO" || { diag "insmod $SOCKFAN_KO failed"; exit $KSFT_FAIL; }
+		LOADED_KO=1
+		;;
+	*)
+		diag "unknown source '$SOURCE' (bpf or proc)"
+		exit $KSFT_FAIL
+		;;
+	esac
+}
+
+# sockfan_view NS PORT OUT [ARGS...]: `sockfan ports` for one port of the
+# namespace, run inside it (the proc source shows the caller's namespace);
+# stdout to OUT, stderr to OUT.err
+sockfan_view() {
+	local ns=$1 port=$2 out=$3
+
+	shift 3
+	in_ns "$ns" "$SOCKFAN" ports --source "$SOURCE" --port "$port" \
+		--netns "$(netns_inode "$ns")" "$@" >"$out" 2>"$out.err"
+}
+
+# sockfan's view of a window of activity: bpf follows the events from
+# view_begin for SECONDS (seeding covers nothing then); proc reads the
+# module's state at view_end.  view_end returns sockfan's exit code.
+view_begin() {
+	local ns=$1 port=$2 out=$3 secs=$4
+
+	[ "$SOURCE" = bpf ] || return 0
+	sockfan_view "$ns" "$port" "$out" --duration "$secs" &
+	VIEWER_PID=$!
+	wait_for 30 grep -q '^# attached' "$out.err" && return 0
+	diag "sockfan did not attach:"
+	sed 's/^/# /' "$out.err"
+	return 1
+}
+
+view_end() {
+	local ns=$1 port=$2 out=$3 rc
+
+	if [ "$SOURCE" = bpf ]; then
+		wait "$VIEWER_PID"
+		rc=$?
+	else
+		sockfan_view "$ns" "$port" "$out"
+		rc=$?
+	fi
+	sed 's/^/# /' "$out" "$out.err"
+	return $rc
+}
+
+# sockfan_lost FILE: records the BPF ring buffer lost, from the summary
+sockfan_lost() {
+	awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' "$1"
 }
 
 # --- ground truth: the kernel's own view through ss (sock_diag) ---------
@@ -193,10 +284,81 @@ ss_peers() {
 		awk '{ a = $4; sub(/:[0-9]+$/, "", a); print a }' | sort -u | wc -l
 }
 
+# Endpoints as ss and sockfan print them, made comparable: a v4-mapped
+# IPv6 address ([::ffff:127.0.0.2]:80, an IPv4 peer of a dual-stack
+# listener) becomes the IPv4 one (127.0.0.2:80) on both sides.
+norm_endpoints() {
+	sed -E 's/\[::ffff:([0-9.]+)\]/\1/g'
+}
+
 # "laddr:lport raddr:rport" per connection, sorted
 ss_tuples() {
 	in_ns "$1" ss -Htn state established "sport = :$2" |
-		awk '{ print $3, $4 }' | sort
+		awk '{ print $3, $4 }' | norm_endpoints | sort
+}
+
+# "laddr:lport raddr:rport pid" per connection: the process holding it
+ss_tuple_pids() {
+	in_ns "$1" ss -Htnp state established "sport = :$2" |
+		awk '{ pid = "-"; if (match($0, /pid=[0-9]+/)) pid = substr($0, RSTART + 4, RLENGTH - 4)
+			print $3, $4, pid }' | norm_endpoints | sort
+}
+
+# ss_pid_established NS PORT PID: connections on the port PID holds
+ss_pid_established() {
+	in_ns "$1" ss -Htnp state established "sport = :$2" | grep -c "pid=$3,"
+}
+
+# ss_listen_queue NS PORT: "Recv-Q Send-Q" of each listener: the accept
+# queue's depth and its limit (the listen() backlog, capped by somaxconn)
+ss_listen_queue() {
+	in_ns "$1" ss -Hltn "sport = :$2" | awk '{ print $2, $3 }'
+}
+
+# ss_listener_ids NS PORT: "cookie inode" of each listener; the cookie is
+# what ss -e prints as sk:HEX, in decimal as sockfan prints it
+ss_listener_ids() {
+	local sk ino
+
+	# -e also looks up cgroups and complains on stderr when there is no
+	# cgroup2 mount: that part is not used
+	in_ns "$1" ss -Hltne "sport = :$2" 2>/dev/null |
+		awk '{ sk = ino = ""
+			for (i = 1; i <= NF; i++) {
+				if ($i ~ /^sk:/)
+					sk = substr($i, 4)
+				if ($i ~ /^ino:/)
+					ino = substr($i, 5)
+			}
+			print sk, ino }' |
+		while read -r sk ino; do
+			echo "$((16#$sk)) $ino"
+		done
+}
+
+# epoll_watchers INO PID...: which of PID have socket inode INO in an
+# epoll set (/proc/PID/fdinfo of an epoll fd lists its targets' inodes in
+# hex).  A listener that several processes hold is polled by the one that
+# accepts from it: with reuseport, each nginx worker polls only its own.
+epoll_watchers() {
+	local ino pid
+
+	ino=$(printf '%x' "$1")
+	shift
+	for pid; do
+		grep -qs "^tfd:.* ino:$ino sdev:" /proc/"$pid"/fdinfo/* && echo "$pid"
+	done
+}
+
+# netns_mib NS NAME: a MIB counter of the namespace, e.g.
+# TcpExtListenDrops, absolute (-a), without touching nstat's history (-s)
+netns_mib() {
+	in_ns "$1" nstat -azs "$2" | awk -v n="$2" '$1 == n { print $2 }'
+}
+
+# sum of the numbers on stdin, one a line
+sum_lines() {
+	awk '{ s += $1 } END { print s + 0 }'
 }
 
 # --- sockfan's view ------------------------------------------------------
@@ -205,7 +367,49 @@ sockfan_row() {
 	awk -v p="$2" '$1 ~ /^[0-9]+$/ && $2 == p { print $3, $4, $5, $6, $7; exit }' "$1"
 }
 
-# four-tuples of the ESTAB lines of `sockfan ports --port`, as ss prints them
+# four-tuples of the ESTAB lines of `sockfan ports --port`, normalised as
+# ss_tuples prints them
 sockfan_tuples() {
-	awk '$1 == "ESTAB" { print $2, $3 }' "$1" | sort
+	awk '$1 == "ESTAB" { print $2, $3 }' "$1" | norm_endpoints | sort
+}
+
+# sockfan_listener_field FILE ADDR:PORT|COOKIE|all KEY: the value after KEY
+# (backlog, qlen, drops, accepted, owner, cookie) on the matching LISTEN
+# lines of `sockfan ports --port`, one a line; empty if KEY is missing.
+# Tokens are found by their key word, not by column.
+sockfan_listener_field() {
+	awk -v sel="$2" -v key="$3" '$1 == "LISTEN" {
+		hit = sel == "all" || $2 == sel
+		v = ""
+		for (i = 3; i < NF; i++) {
+			if ($i == "cookie" && $(i + 1) == sel)
+				hit = 1
+			if ($i == key && v == "")
+				v = $(i + 1)
+		}
+		if (hit)
+			print v
+	}' "$1"
+}
+
+# sockfan_conns FILE accepted|queued: how many ESTAB lines say
+# "accepted by PID/COMM" or "in queue"
+sockfan_conns() {
+	local what="accepted by"
+
+	[ "$2" = queued ] && what="in queue"
+	awk -v w=" $what " '$1 == "ESTAB" && index($0, w)' "$1" | wc -l
+}
+
+# "laddr:lport raddr:rport pid" of the ESTAB lines: the accepting task
+# ("-" while in queue)
+sockfan_tuple_pids() {
+	awk '$1 == "ESTAB" {
+		pid = "-"
+		for (i = 4; i < NF; i++)
+			if ($i == "accepted" && $(i + 1) == "by")
+				pid = $(i + 2)
+		sub(/\/.*/, "", pid)
+		print $2, $3, pid
+	}' "$1" | norm_endpoints | sort
 }

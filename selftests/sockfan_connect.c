@@ -6,18 +6,28 @@
  * where it is told (loopback or the test's own namespaces).
  *
  *   sockfan_connect -d ADDR -p PORT -n N [-s SRC[,SRC...]] [-t SECONDS]
+ *                   [-w SECONDS]
  *
+ * ADDR and the sources are IPv4 or IPv6 literals, all of one family.
  * Prints "connected N" once every connection is up, then holds them
  * until SECONDS pass or it gets SIGTERM/SIGINT.
+ *
+ * With -w, connect() does not block: handshakes still pending after the
+ * -w SECONDS are given up (closed, so their SYNs stop), as are refused
+ * ones, and it prints "connected K of N" and holds the K that are up.
+ * That is for servers that cannot take them all, such as a listener with
+ * a full accept queue, where the kernel drops the SYNs of the rest.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest.h"
@@ -56,21 +66,85 @@ static int to_sockaddr(const char *addr, int port, struct sockaddr_storage *ss,
 	return -1;
 }
 
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+/*
+ * -w: wait up to @wait_s seconds for the non-blocking connects in @fds to
+ * complete; close the refused ones and those still pending at the end
+ * (fd set to -1) and return how many are up.
+ */
+static int wait_handshakes(int *fds, int n, int wait_s)
+{
+	long long end = now_ms() + wait_s * 1000LL;
+	struct pollfd *pfd = calloc(n, sizeof(*pfd));
+	int i, pending = n, up = 0, err;
+	long long left;
+	socklen_t len;
+
+	if (!pfd)
+		ksft_exit_fail_msg("out of memory\n");
+	/* a handshake that is over, done or refused, makes its socket writable */
+	for (i = 0; i < n; i++) {
+		pfd[i].fd = fds[i];
+		pfd[i].events = POLLOUT;
+	}
+	while (pending && !__atomic_load_n(&done, __ATOMIC_RELAXED)) {
+		left = end - now_ms();
+		if (left <= 0)
+			break;
+		if (poll(pfd, n, (int)left) < 0) {
+			if (errno == EINTR)
+				continue;
+			ksft_exit_fail_msg("poll: %s\n", strerror(errno));
+		}
+		for (i = 0; i < n; i++) {
+			if (pfd[i].fd < 0 || !pfd[i].revents)
+				continue;
+			len = sizeof(err);
+			if (getsockopt(pfd[i].fd, SOL_SOCKET, SO_ERROR, &err, &len))
+				err = errno;
+			if (err) {
+				close(fds[i]);
+				fds[i] = -1;
+			} else {
+				up++;
+			}
+			/* negative fds are ignored by poll() */
+			pfd[i].fd = -1;
+			pending--;
+		}
+	}
+	for (i = 0; i < n; i++) {
+		if (pfd[i].fd >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+	}
+	free(pfd);
+	return up;
+}
+
 static void print_usage(void)
 {
-	fprintf(stderr, "usage: sockfan_connect -d ADDR -p PORT -n N [-s SRC[,SRC...]] [-t SECONDS]\n");
+	fprintf(stderr, "usage: sockfan_connect -d ADDR -p PORT -n N [-s SRC[,SRC...]] [-t SECONDS] [-w SECONDS]\n");
 	exit(KSFT_FAIL);
 }
 
 int main(int argc, char **argv)
 {
 	char *dst = NULL, *srcs[MAX_SRCS], *tok, *save = NULL;
-	int port = 0, n = 0, hold = 10, nsrc = 0, c, i;
+	int port = 0, n = 0, hold = 10, nsrc = 0, wait_s = -1, c, i, up;
 	struct sockaddr_storage daddr, saddr;
 	socklen_t dlen, slen;
 	int *fds, family;
 
-	while ((c = getopt(argc, argv, "d:p:n:s:t:")) != -1) {
+	while ((c = getopt(argc, argv, "d:p:n:s:t:w:")) != -1) {
 		switch (c) {
 		case 'd':
 			dst = optarg;
@@ -88,6 +162,11 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			hold = atoi(optarg);
+			break;
+		case 'w':
+			wait_s = atoi(optarg);
+			if (wait_s < 0 || wait_s > MAX_HOLD)
+				print_usage();
 			break;
 		default:
 			print_usage();
@@ -107,7 +186,7 @@ int main(int argc, char **argv)
 	signal(SIGINT, on_signal);
 
 	for (i = 0; i < n; i++) {
-		fds[i] = socket(family, SOCK_STREAM, 0);
+		fds[i] = socket(family, SOCK_STREAM | (wait_s >= 0 ? SOCK_NONBLOCK : 0), 0);
 		if (fds[i] < 0)
 			ksft_exit_fail_msg("socket: %s\n", strerror(errno));
 		if (nsrc) {
@@ -118,17 +197,24 @@ int main(int argc, char **argv)
 				ksft_exit_fail_msg("bind %s: %s\n", srcs[i % nsrc],
 						   strerror(errno));
 		}
-		if (connect(fds[i], (struct sockaddr *)&daddr, dlen))
+		if (connect(fds[i], (struct sockaddr *)&daddr, dlen) &&
+		    (wait_s < 0 || errno != EINPROGRESS))
 			ksft_exit_fail_msg("connect %s:%d (#%d): %s\n", dst, port, i + 1,
 					   strerror(errno));
 	}
-	printf("connected %d\n", n);
+	if (wait_s >= 0) {
+		up = wait_handshakes(fds, n, wait_s);
+		printf("connected %d of %d\n", up, n);
+	} else {
+		printf("connected %d\n", n);
+	}
 	fflush(stdout);
 
 	for (i = 0; i < hold * 10 && !__atomic_load_n(&done, __ATOMIC_RELAXED); i++)
 		usleep(100000);
 	for (i = 0; i < n; i++)
-		close(fds[i]);
+		if (fds[i] >= 0)
+			close(fds[i]);
 	free(fds);
 	return KSFT_PASS;
 }

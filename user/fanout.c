@@ -219,6 +219,38 @@ static void on_listen(struct fanout *f, const struct sockfan_event *e)
 	fanout_port(f, e->key.netns, e->key.lport);
 }
 
+bool fanout_addr_any(const __u8 *a)
+{
+	static const __u8 any6[16], any4[16] = { [10] = 0xff, [11] = 0xff };
+
+	return !memcmp(a, any6, 16) || !memcmp(a, any4, 16);
+}
+
+/*
+ * The listener a connection came through when the record does not say
+ * (a handshake is traced without its listener): the one bound to its
+ * address, else the wildcard one, on its port.  In a SO_REUSEPORT group
+ * that is a guess until accept() names the real one; the module guesses
+ * the same way.
+ */
+static __u64 guess_listener(const struct fanout *f, const struct sockfan_key *k)
+{
+	__u64 any = 0;
+	size_t i;
+
+	for (i = 0; i < f->nlisteners; i++) {
+		const struct fan_listener *l = &f->listeners[i];
+
+		if (l->key.netns != k->netns || l->key.lport != k->lport)
+			continue;
+		if (!memcmp(l->key.laddr, k->laddr, 16))
+			return l->cookie;
+		if (!any && fanout_addr_any(l->key.laddr))
+			any = l->cookie;
+	}
+	return any;
+}
+
 static void on_established(struct fanout *f, const struct sockfan_event *e)
 {
 	struct fan_conn *c = conn_get(f, e, true);
@@ -231,6 +263,8 @@ static void on_established(struct fanout *f, const struct sockfan_event *e)
 		c->est_ns = e->ts_ns;
 	if (e->accept.listener)
 		c->listener = e->accept.listener;
+	else if (!c->listener)
+		c->listener = guess_listener(f, &e->key);
 	c->flags |= e->flags & SOCKFAN_F_SEEDED;
 }
 

@@ -92,6 +92,9 @@ void fanout_free(struct fanout *f);
 void fanout_apply(struct fanout *f, const struct sockfan_event *e);
 struct fan_port *fanout_port(struct fanout *f, __u32 netns, __u16 port);
 struct fan_listener *fanout_listener(struct fanout *f, __u64 cookie);
+
+/* :: or ::ffff:0.0.0.0: a listener bound to every address */
+bool fanout_addr_any(const __u8 *a);
 struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
 bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);
 

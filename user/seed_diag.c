@@ -272,13 +272,6 @@ static int diag_dump(int fd, int family, __u32 states, __u32 netns,
 	}
 }
 
-static bool is_wildcard(const __u8 *a)
-{
-	static const __u8 any6[16], any4[16] = { [10] = 0xff, [11] = 0xff };
-
-	return !memcmp(a, any6, 16) || !memcmp(a, any4, 16);
-}
-
 /* the listener a connection most likely came through (0: ambiguous) */
 static __u64 guess_listener(const struct diag_vec *dv, const struct diag_sock *c)
 {
@@ -290,7 +283,7 @@ static __u64 guess_listener(const struct diag_vec *dv, const struct diag_sock *c
 
 		if (l->state != TCP_LISTEN || l->key.lport != c->key.lport)
 			continue;
-		if (!is_wildcard(l->key.laddr) &&
+		if (!fanout_addr_any(l->key.laddr) &&
 		    memcmp(l->key.laddr, c->key.laddr, 16))
 			continue;
 		if (found)

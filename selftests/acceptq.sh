@@ -1,0 +1,75 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# acceptq.sh bpf|proc: a server that stops accepting.
+# sockfan_listen listens with a tiny backlog and never calls accept();
+# 8 clients connect.  The kernel completes handshakes until the accept
+# queue is full, then drops the SYNs of the rest (ListenOverflows,
+# ListenDrops): those clients give up after a while.  sockfan must show
+# the listener's backlog, queue depth and drops as ss and the MIB
+# counters do, and the queued connections as established but "in
+# queue", none accepted.
+source "$(dirname "$0")/lib.sh"
+
+PORT=8080
+N=8
+BACKLOG=2
+# a full queue drops SYNs at once; the 1 s SYN retry is dropped too
+GIVE_UP=2
+
+require_root
+command -v nstat >/dev/null || skip_all "nstat (iproute2) not installed: it reads ListenDrops"
+[ -x "$LISTEN" ] || skip_all "sockfan_listen not built (make -C selftests)"
+[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
+[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+source_setup "${1:?usage: acceptq.sh bpf|proc}"
+
+tap_plan 12
+
+netns_new NS sfaq || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+# bounded: gone after 60 s even if cleanup never runs; ip netns exec
+# execs, so $! is the server itself
+ip netns exec "$NS" "$LISTEN" -a 127.0.0.1 -p $PORT -b $BACKLOG -t 60 >"$TMP/listen.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 ss_has_listener "$NS" $PORT ||
+	{ diag "sockfan_listen did not listen on port $PORT: $(cat "$TMP/listen.out")"; exit $KSFT_FAIL; }
+
+view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
+# the clients that are not up after GIVE_UP seconds close their sockets:
+# no SYN retries afterwards, so the drop counters stand still from here
+clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 60 $GIVE_UP || exit $KSFT_FAIL
+diag "clients: $CLIENTS_UP of $N connected"
+view_end "$NS" $PORT "$TMP/during"
+check "sockfan ports --source $SOURCE exits 0" $? 0
+
+read -r recvq sendq <<<"$(ss_listen_queue "$NS" $PORT)"
+drops=$(netns_mib "$NS" TcpExtListenDrops)
+diag "kernel: Recv-Q $recvq Send-Q $sendq; TcpExtListenOverflows" \
+	"$(netns_mib "$NS" TcpExtListenOverflows) TcpExtListenDrops $drops"
+# the kernel's accept queue takes one more than the backlog
+check "the kernel filled the queue (Send-Q, Recv-Q) and dropped SYNs" \
+	"$sendq $recvq $([ "${drops:-0}" -gt 0 ] && echo dropped)" \
+	"$BACKLOG $((BACKLOG + 1)) dropped"
+
+read -r listen estab accepted _ _ <<<"$(sockfan_row "$TMP/during" $PORT)"
+check "listening sockets on port $PORT match ss" "$listen" "$(ss_listeners "$NS" $PORT)"
+check "listener backlog = ss Send-Q" \
+	"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT backlog)" "$sendq"
+check "listener qlen = ss Recv-Q" \
+	"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT qlen)" "$recvq"
+check "listener drops = TcpExtListenDrops" \
+	"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT drops)" "$drops"
+check "established sockets on port $PORT match ss" "$estab" "$(ss_established "$NS" $PORT)"
+check "connections \"in queue\" = ss Recv-Q" "$(sockfan_conns "$TMP/during" queued)" "$recvq"
+check "no connection \"accepted by\" anyone" "$(sockfan_conns "$TMP/during" accepted)" 0
+check "ACCEPTED = 0" "$accepted" 0
+check "four-tuples match ss" "$(sockfan_tuples "$TMP/during" | md5sum)" \
+	"$(ss_tuples "$NS" $PORT | md5sum)"
+
+if [ "$SOURCE" = bpf ]; then
+	check "no record lost" "$(sockfan_lost "$TMP/during")" 0
+else
+	tap_skip "no record lost" "the proc source has no ring buffer to lose records from"
+fi
+[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
+tap_exit

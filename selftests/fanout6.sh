@@ -1,0 +1,72 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# fanout6.sh bpf|proc: the fan-out of a dual-stack listener.
+# nginx listens on [::]:PORT with ipv6only=off, so one IPv6 socket takes
+# both families: 10 clients connect from ::1 and 10 from 127.0.0.2, the
+# latter arriving as v4-mapped IPv6 connections (::ffff:127.0.0.2).
+# sockfan must show 1 listener, 20 established, 20 accepted, 2 peers and
+# the very four-tuples ss reports, while following and from a snapshot.
+source "$(dirname "$0")/lib.sh"
+
+PORT=8080
+N6=10
+N4=10
+N=$((N6 + N4))
+
+require_root
+command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
+[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
+[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+source_setup "${1:?usage: fanout6.sh bpf|proc}"
+
+netns_new NS sfv6 || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+# a kernel without IPv6, or with it disabled, gives lo no ::1
+in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
+	skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
+
+tap_plan 10
+
+nginx_start "$NS" $PORT 1 "[::]:$PORT ipv6only=off" || exit $KSFT_FAIL
+
+view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
+clients_start "$NS" ::1 $PORT $N6 ::1 60 || exit $KSFT_FAIL
+# an IPv4 client to the IPv4 address: only the dual-stack listener has it
+clients_start "$NS" 127.0.0.1 $PORT $N4 127.0.0.2 60 || exit $KSFT_FAIL
+# nginx accepts at once: wait until the accept queue is empty
+wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+view_end "$NS" $PORT "$TMP/during"
+check "sockfan ports --source $SOURCE exits 0" $? 0
+
+# ss -e says v6only:0 for a dual-stack listener; the IPv4 clients show
+# as v4-mapped peers of IPv6 sockets
+v6only0=$(in_ns "$NS" ss -Hltne "sport = :$PORT" 2>/dev/null | grep -c 'v6only:0')
+mapped=$(in_ns "$NS" ss -Htn state established "sport = :$PORT" |
+	grep -c '\[::ffff:127\.0\.0\.2\]:')
+check "ss agrees with the scenario (dual-stack listeners, established, v4-mapped)" \
+	"$v6only0 $(ss_established "$NS" $PORT) $mapped" "1 $N $N4"
+read -r listen estab accepted _ peers <<<"$(sockfan_row "$TMP/during" $PORT)"
+check "one listening socket" "$listen" "$(ss_listeners "$NS" $PORT)"
+check "established sockets on port $PORT match ss" "$estab" "$(ss_established "$NS" $PORT)"
+check "accepted = established (accept queue empty per ss)" "$accepted" "$N"
+check "distinct peers match ss" "$peers" "$(ss_peers "$NS" $PORT)"
+check "four-tuples match ss (v4-mapped as IPv4)" "$(sockfan_tuples "$TMP/during" | md5sum)" \
+	"$(ss_tuples "$NS" $PORT | md5sum)"
+
+# a fresh sockfan sees the same through its snapshot of existing sockets
+sockfan_view "$NS" $PORT "$TMP/seeded"
+sed 's/^/# /' "$TMP/seeded" "$TMP/seeded.err"
+read -r listen estab accepted _ peers <<<"$(sockfan_row "$TMP/seeded" $PORT)"
+check "restarted sockfan counts older connections (seed)" \
+	"$listen $estab $accepted $peers" \
+	"$(ss_listeners "$NS" $PORT) $(ss_established "$NS" $PORT) $N $(ss_peers "$NS" $PORT)"
+check "restarted sockfan: four-tuples match ss" "$(sockfan_tuples "$TMP/seeded" | md5sum)" \
+	"$(ss_tuples "$NS" $PORT | md5sum)"
+
+if [ "$SOURCE" = bpf ]; then
+	check "no record lost" "$(sockfan_lost "$TMP/during")" 0
+else
+	tap_skip "no record lost" "the proc source has no ring buffer to lose records from"
+fi
+[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
+tap_exit

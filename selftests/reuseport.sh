@@ -1,0 +1,73 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# reuseport.sh bpf|proc: one port, several listening sockets.
+# nginx with 2 workers and "listen PORT reuseport" opens one socket per
+# worker on the same port, and the kernel spreads new connections over
+# them by a hash of the four-tuple.  20 clients connect and stay.
+# sockfan must count both listeners and every connection, and split the
+# accepted ones per listener as the kernel did: a listener's "accepted"
+# must equal the connections that its worker holds according to ss.
+source "$(dirname "$0")/lib.sh"
+
+PORT=8080
+N=20
+WORKERS=2
+SRCS=127.0.0.2,127.0.0.3,127.0.0.4
+
+require_root
+command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
+[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
+[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+source_setup "${1:?usage: reuseport.sh bpf|proc}"
+
+tap_plan 10
+
+netns_new NS sfrp || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+nginx_start "$NS" $PORT $WORKERS "$PORT reuseport" || exit $KSFT_FAIL
+
+view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT $N $SRCS 60 || exit $KSFT_FAIL
+# both workers accept at once: wait until every accept queue is empty
+wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+view_end "$NS" $PORT "$TMP/during"
+check "sockfan ports --source $SOURCE exits 0" $? 0
+
+check "ss agrees with the scenario (listeners, established)" \
+	"$(ss_listeners "$NS" $PORT) $(ss_established "$NS" $PORT)" "$WORKERS $N"
+read -r listen estab accepted _ _ <<<"$(sockfan_row "$TMP/during" $PORT)"
+check "listening sockets on port $PORT match ss" "$listen" "$(ss_listeners "$NS" $PORT)"
+check "established sockets on port $PORT match ss" "$estab" "$(ss_established "$NS" $PORT)"
+check "accepted = established (accept queues empty per ss)" "$accepted" "$N"
+
+# The spread.  ss cannot say which listener a connection came from, but
+# each worker polls only its own listener (its epoll set, in fdinfo) and
+# then holds the connections it accepted (ss -p): so the kernel's count
+# for a listener is the count of connections held by the worker polling
+# it.  The listeners are matched to sockfan's by their socket cookie.
+mapfile -t ids < <(ss_listener_ids "$NS" $PORT)
+mapfile -t pids < <(ip netns pids "$NS")
+for i in $(seq 0 $((WORKERS - 1))); do
+	read -r cookie ino <<<"${ids[$i]:-}"
+	worker=$(epoll_watchers "${ino:-0}" "${pids[@]}")
+	if [ -n "$cookie" ] && [ "$(wc -w <<<"$worker")" = 1 ]; then
+		want=$(ss_pid_established "$NS" $PORT "$worker")
+	else
+		want="listener $((i + 1)) per ss (cookie '$cookie') polled by exactly one process, not '$worker'"
+	fi
+	diag "listener $((i + 1)): cookie $cookie, socket inode $ino, polled by $worker"
+	check "listener $((i + 1)) of $WORKERS: accepted = its worker's connections per ss" \
+		"$(sockfan_listener_field "$TMP/during" "${cookie:-none}" accepted)" "$want"
+done
+check "accepted summed over the listeners = $N" \
+	"$(sockfan_listener_field "$TMP/during" all accepted | sum_lines)" "$N"
+check "four-tuples and accepting worker match ss" \
+	"$(sockfan_tuple_pids "$TMP/during" | md5sum)" "$(ss_tuple_pids "$NS" $PORT | md5sum)"
+
+if [ "$SOURCE" = bpf ]; then
+	check "no record lost" "$(sockfan_lost "$TMP/during")" 0
+else
+	tap_skip "no record lost" "the proc source has no ring buffer to lose records from"
+fi
+[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
+tap_exit
