@@ -8,9 +8,11 @@
  *   state change: tp_btf/inet_sock_set_state, else the classic tracepoint;
  *   accept:       fexit/inet_csk_accept, else the accept/accept4 syscall
  *                 tracepoints, which find both sockets through the fd table;
- *   lookups:      fexit on the listener lookups and fentry on
- *                 tcp_v{4,6}_send_reset(), else tp_btf/tcp_send_reset for
- *                 misses only (6.10+), else none.
+ *   lookups:      listener lookups by fexit, else kretprobe, else none;
+ *                 misses by fentry/kprobe on tcp_v{4,6}_send_reset(),
+ *                 else tp_btf/tcp_send_reset (6.10+), else none.
+ * Lookup hooks are optional: they are attached one group at a time, and
+ * a group that does not attach leaves its counter unknown, not the rest.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -381,6 +383,25 @@ int BPF_PROG(lookup6_fexit)
 	return 0;
 }
 
+/*
+ * The same through kprobes: x86 trampolines before 6.4 take at most six
+ * arguments, and __inet_lookup_listener() has ten on 6.1 (fexit attach
+ * fails with ENOTSUPP there).
+ */
+SEC("kretprobe/__inet_lookup_listener")
+int BPF_KRETPROBE(lookup4_kret, const struct sock *ret)
+{
+	on_listener_hit(ret);
+	return 0;
+}
+
+SEC("kretprobe/inet6_lookup_listener")
+int BPF_KRETPROBE(lookup6_kret, const struct sock *ret)
+{
+	on_listener_hit(ret);
+	return 0;
+}
+
 /* a reset for @skb with no socket (@sk NULL): key from the headers */
 static __always_inline void on_reset(const struct sock *sk, const struct sk_buff *skb)
 {
@@ -434,6 +455,20 @@ int BPF_PROG(reset4_fentry, const struct sock *sk, struct sk_buff *skb)
 
 SEC("fentry/tcp_v6_send_reset")
 int BPF_PROG(reset6_fentry, const struct sock *sk, struct sk_buff *skb)
+{
+	on_reset(sk, skb);
+	return 0;
+}
+
+SEC("kprobe/tcp_v4_send_reset")
+int BPF_KPROBE(reset4_kprobe, const struct sock *sk, const struct sk_buff *skb)
+{
+	on_reset(sk, skb);
+	return 0;
+}
+
+SEC("kprobe/tcp_v6_send_reset")
+int BPF_KPROBE(reset6_kprobe, const struct sock *sk, const struct sk_buff *skb)
 {
 	on_reset(sk, skb);
 	return 0;

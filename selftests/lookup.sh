@@ -58,7 +58,7 @@ opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))
 hits=$(sockfan_listener_field "$TMP/conns" all hits)
 if grep -q 'lookup=none' "$TMP/conns"; then
 	tap_skip "listener hits = passive opens (nstat)" \
-		"this kernel refuses fexit: $(grep -o 'lookup=none([^)]*)' "$TMP/conns")"
+		"no hook for listener lookups here: $(grep -o 'lookup=none([^)]*)' "$TMP/conns")"
 else
 	check "listener hits = passive opens (nstat)" "$hits" "$opens"
 fi

@@ -21,55 +21,95 @@
 #include "sockfan.h"
 #include "source_bpf.h"
 
+#define MAX_LINKS	16
+
 struct bpf_source {
 	struct sockfan_bpf *skel;
 	struct ring_buffer *rb;
 	struct fanout *f;
-	const char *hooks;
+	struct bpf_link *links[MAX_LINKS];
+	size_t nlinks;
+	char hooks[512];		/* the hooks in use, as printed */
 	__u64 malformed;
 };
 
-enum hook_set {
-	HOOK_STATE_BTF = 1 << 0,	/* tp_btf/inet_sock_set_state */
-	HOOK_STATE_TP = 1 << 1,		/* tracepoint/sock/inet_sock_set_state */
-	HOOK_ACCEPT_FEXIT = 1 << 2,	/* fexit/inet_csk_accept */
-	HOOK_ACCEPT_SYSCALL = 1 << 3,	/* accept/accept4 syscall tracepoints */
-	HOOK_LOOKUP_FEXIT = 1 << 4,	/* fexit on the listener lookups */
-	HOOK_MISS_FENTRY = 1 << 5,	/* fentry/tcp_v{4,6}_send_reset */
-	HOOK_MISS_BTF = 1 << 6,		/* tp_btf/tcp_send_reset, 6.10+ */
+/*
+ * Hook groups: programs that do one job together.  A plan loads some
+ * groups; "required" ones must attach, "optional" ones (lookups) are
+ * tried per role in this order, the first that attaches wins, and a role
+ * none fits is reported as such.
+ */
+enum hook_group_id {
+	G_STATE_BTF,
+	G_STATE_TP,
+	G_ACCEPT_FEXIT,
+	G_ACCEPT_SYSCALL,
+	G_LOOKUP_FEXIT,
+	G_LOOKUP_KRETPROBE,
+	G_MISS_FENTRY,
+	G_MISS_KPROBE,
+	G_MISS_BTF,
+	G_COUNT,
 };
 
-#define STATE_BTF	"state=tp_btf/inet_sock_set_state"
-#define STATE_TP	"state=tracepoint/sock/inet_sock_set_state"
-#define ACCEPT_FEXIT	" accept=fexit/inet_csk_accept"
-#define ACCEPT_SYSCALL	" accept=tracepoint/syscalls/sys_exit_accept{,4}"
-#define LOOKUP_FEXIT	" lookup=fexit/__inet_lookup_listener,inet6_lookup_listener"
-#define LOOKUP_NONE	" lookup=none(listener hits need fexit)"
-#define MISS_FENTRY	" miss=fentry/tcp_v{4,6}_send_reset"
-#define MISS_BTF	" miss=tp_btf/tcp_send_reset"
-#define MISS_NONE	" miss=none(needs fentry, or tcp_send_reset of 6.10+)"
+#define G(id)		(1U << (id))
+#define MAX_GROUP_PROGS	4
+
+static bool reset_tp_sees_misses(void);
+
+static const struct hook_group {
+	const char *role;
+	const char *name;		/* as printed */
+	const char *progs[MAX_GROUP_PROGS];
+	unsigned int counts;		/* FAN_COUNTS_* it makes known */
+	bool (*usable)(void);		/* NULL: wherever it loads */
+} groups[G_COUNT] = {
+	[G_STATE_BTF] = { "state", "tp_btf/inet_sock_set_state", { "state_btf" } },
+	[G_STATE_TP] = { "state", "tracepoint/sock/inet_sock_set_state", { "state_tp" } },
+	[G_ACCEPT_FEXIT] = { "accept", "fexit/inet_csk_accept", { "accept_fexit" } },
+	[G_ACCEPT_SYSCALL] = { "accept", "tracepoint/syscalls/sys_exit_accept{,4}",
+			       { "accept4_enter", "accept4_exit", "accept_enter_tp",
+				 "accept_exit_tp" } },
+	[G_LOOKUP_FEXIT] = { "lookup", "fexit/__inet_lookup_listener,inet6_lookup_listener",
+			     { "lookup4_fexit", "lookup6_fexit" }, FAN_COUNTS_LISTENER_HITS },
+	[G_LOOKUP_KRETPROBE] = { "lookup",
+				 "kretprobe/__inet_lookup_listener,inet6_lookup_listener",
+				 { "lookup4_kret", "lookup6_kret" }, FAN_COUNTS_LISTENER_HITS },
+	[G_MISS_FENTRY] = { "miss", "fentry/tcp_v{4,6}_send_reset",
+			    { "reset4_fentry", "reset6_fentry" }, FAN_COUNTS_MISSES },
+	[G_MISS_KPROBE] = { "miss", "kprobe/tcp_v{4,6}_send_reset",
+			    { "reset4_kprobe", "reset6_kprobe" }, FAN_COUNTS_MISSES },
+	[G_MISS_BTF] = { "miss", "tp_btf/tcp_send_reset", { "reset_btf" }, FAN_COUNTS_MISSES,
+			 reset_tp_sees_misses },
+};
+
+#define LOOKUP_ANY	(G(G_LOOKUP_FEXIT) | G(G_LOOKUP_KRETPROBE))
+#define MISS_ANY	(G(G_MISS_FENTRY) | G(G_MISS_KPROBE) | G(G_MISS_BTF))
 
 /*
- * From the most precise to the most portable; a kernel that refuses
- * fentry/fexit (the CI host) refuses all of them at once.  Lookups are
- * extras: a plan without them still captures the fan-out.
+ * From the most precise to the most portable.  A kernel that refuses
+ * tracing programs (fentry/fexit: the CI host) fails the first plan at
+ * load; one without kprobes fails only the kprobe groups, at attach.
  */
 static const struct hook_plan {
-	unsigned int hooks;
-	const char *name;
+	unsigned int required;
+	unsigned int optional;
 } plans[] = {
-	{ HOOK_STATE_BTF | HOOK_ACCEPT_FEXIT | HOOK_LOOKUP_FEXIT | HOOK_MISS_FENTRY,
-	  STATE_BTF ACCEPT_FEXIT LOOKUP_FEXIT MISS_FENTRY },
-	{ HOOK_STATE_BTF | HOOK_ACCEPT_FEXIT | HOOK_MISS_BTF,
-	  STATE_BTF ACCEPT_FEXIT LOOKUP_NONE MISS_BTF },
-	{ HOOK_STATE_BTF | HOOK_ACCEPT_FEXIT,
-	  STATE_BTF ACCEPT_FEXIT LOOKUP_NONE MISS_NONE },
-	{ HOOK_STATE_BTF | HOOK_ACCEPT_SYSCALL | HOOK_MISS_BTF,
-	  STATE_BTF ACCEPT_SYSCALL LOOKUP_NONE MISS_BTF },
-	{ HOOK_STATE_BTF | HOOK_ACCEPT_SYSCALL,
-	  STATE_BTF ACCEPT_SYSCALL LOOKUP_NONE MISS_NONE },
-	{ HOOK_STATE_TP | HOOK_ACCEPT_SYSCALL,
-	  STATE_TP ACCEPT_SYSCALL LOOKUP_NONE MISS_NONE },
+	{ G(G_STATE_BTF) | G(G_ACCEPT_FEXIT), LOOKUP_ANY | MISS_ANY },
+	{ G(G_STATE_BTF) | G(G_ACCEPT_SYSCALL), G(G_LOOKUP_KRETPROBE) | G(G_MISS_KPROBE) |
+						G(G_MISS_BTF) },
+	{ G(G_STATE_BTF) | G(G_ACCEPT_SYSCALL), G(G_MISS_BTF) },
+	{ G(G_STATE_TP) | G(G_ACCEPT_SYSCALL), 0 },
+};
+
+/* what each optional role says when nothing of it attached */
+static const struct {
+	const char *role;
+	const char *none;
+	unsigned int groups;
+} optional_roles[] = {
+	{ "lookup", "none(listener hits need fexit or kretprobe)", LOOKUP_ANY },
+	{ "miss", "none(needs fentry or kprobe, or tcp_send_reset of 6.10+)", MISS_ANY },
 };
 
 /*
@@ -132,38 +172,88 @@ static void ensure_tracefs(void)
 			strerror(errno));
 }
 
+static int attach_group(struct bpf_source *s, enum hook_group_id g)
+{
+	size_t first = s->nlinks;
+	struct bpf_program *prog;
+	struct bpf_link *link;
+	const char *name;
+	int i, err;
+
+	for (i = 0; i < MAX_GROUP_PROGS && (name = groups[g].progs[i]); i++) {
+		prog = bpf_object__find_program_by_name(s->skel->obj, name);
+		link = prog ? bpf_program__attach(prog) : NULL;
+		if (!link) {
+			err = prog ? -errno : -ENOENT;
+			while (s->nlinks > first)
+				bpf_link__destroy(s->links[--s->nlinks]);
+			return err ?: -EINVAL;
+		}
+		s->links[s->nlinks++] = link;
+	}
+	return 0;
+}
+
+static void detach_all(struct bpf_source *s)
+{
+	while (s->nlinks)
+		bpf_link__destroy(s->links[--s->nlinks]);
+}
+
 static int try_plan(struct bpf_source *s, const struct hook_plan *plan)
 {
-	struct sockfan_bpf *skel = sockfan_bpf__open();
-	unsigned int h = plan->hooks;
-	int err;
+	unsigned int load = plan->required | plan->optional, g, r;
+	struct bpf_program *prog;
+	size_t len = 0;
+	int i, err;
 
-	if (!skel)
+	s->skel = sockfan_bpf__open();
+	if (!s->skel)
 		return -errno ?: -EINVAL;
-	bpf_program__set_autoload(skel->progs.state_btf, h & HOOK_STATE_BTF);
-	bpf_program__set_autoload(skel->progs.state_tp, h & HOOK_STATE_TP);
-	bpf_program__set_autoload(skel->progs.accept_fexit, h & HOOK_ACCEPT_FEXIT);
-	bpf_program__set_autoload(skel->progs.accept4_enter, h & HOOK_ACCEPT_SYSCALL);
-	bpf_program__set_autoload(skel->progs.accept4_exit, h & HOOK_ACCEPT_SYSCALL);
-	bpf_program__set_autoload(skel->progs.accept_enter_tp, h & HOOK_ACCEPT_SYSCALL);
-	bpf_program__set_autoload(skel->progs.accept_exit_tp, h & HOOK_ACCEPT_SYSCALL);
-	bpf_program__set_autoload(skel->progs.lookup4_fexit, h & HOOK_LOOKUP_FEXIT);
-	bpf_program__set_autoload(skel->progs.lookup6_fexit, h & HOOK_LOOKUP_FEXIT);
-	bpf_program__set_autoload(skel->progs.reset4_fentry, h & HOOK_MISS_FENTRY);
-	bpf_program__set_autoload(skel->progs.reset6_fentry, h & HOOK_MISS_FENTRY);
-	bpf_program__set_autoload(skel->progs.reset_btf, h & HOOK_MISS_BTF);
-
-	err = sockfan_bpf__load(skel);
-	if (!err)
-		err = sockfan_bpf__attach(skel);
+	for (g = 0; g < G_COUNT; g++)
+		if (groups[g].usable && !groups[g].usable())
+			load &= ~G(g);
+	bpf_object__for_each_program(prog, s->skel->obj)
+		bpf_program__set_autoload(prog, false);
+	for (g = 0; g < G_COUNT; g++)
+		for (i = 0; i < MAX_GROUP_PROGS && groups[g].progs[i] && (load & G(g)); i++)
+			bpf_program__set_autoload(bpf_object__find_program_by_name(s->skel->obj,
+						  groups[g].progs[i]), true);
+	err = sockfan_bpf__load(s->skel);
+	for (g = 0; !err && g < G_COUNT; g++) {
+		if (!(plan->required & G(g)))
+			continue;
+		err = attach_group(s, g);
+		if (!err)
+			len += snprintf(s->hooks + len, sizeof(s->hooks) - len, "%s%s=%s",
+					len ? " " : "", groups[g].role, groups[g].name);
+	}
 	if (err) {
-		sockfan_bpf__destroy(skel);
+		detach_all(s);
+		sockfan_bpf__destroy(s->skel);
+		s->skel = NULL;
 		return err;
 	}
-	s->skel = skel;
-	s->hooks = plan->name;
-	s->f->counts = (h & HOOK_LOOKUP_FEXIT ? FAN_COUNTS_LISTENER_HITS : 0) |
-		       (h & (HOOK_MISS_FENTRY | HOOK_MISS_BTF) ? FAN_COUNTS_MISSES : 0);
+	s->f->counts = 0;
+	for (r = 0; r < ARRAY_SIZE(optional_roles); r++) {
+		const char *name = optional_roles[r].none;
+
+		for (g = 0; g < G_COUNT; g++) {
+			if (!(load & plan->optional & optional_roles[r].groups & G(g)))
+				continue;
+			err = attach_group(s, g);
+			if (verbose_libbpf && err)
+				fprintf(stderr, "sockfan: optional hooks %s: %s\n", groups[g].name,
+					strerror(-err));
+			if (!err) {
+				name = groups[g].name;
+				s->f->counts |= groups[g].counts;
+				break;
+			}
+		}
+		len += snprintf(s->hooks + len, sizeof(s->hooks) - len, " %s=%s",
+				optional_roles[r].role, name);
+	}
 	return 0;
 }
 
@@ -171,7 +261,6 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
 {
 	struct bpf_source *s;
 	struct stat st;
-	bool miss_tp;
 	size_t i;
 	int err = -ENOENT;
 
@@ -191,16 +280,13 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
 	if (!s)
 		return -ENOMEM;
 	s->f = f;
-	miss_tp = reset_tp_sees_misses();
 	for (i = 0; i < ARRAY_SIZE(plans); i++) {
-		if ((plans[i].hooks & HOOK_MISS_BTF) && !miss_tp)
-			continue;
 		err = try_plan(s, &plans[i]);
 		if (!err)
 			break;
 		if (log_libbpf)
-			fprintf(stderr, "sockfan: hooks %s: %s, trying the next plan\n",
-				plans[i].name, strerror(-err));
+			fprintf(stderr, "sockfan: hook plan %zu of %zu: %s, trying the next one\n",
+				i + 1, ARRAY_SIZE(plans), strerror(-err));
 	}
 	if (err) {
 		fprintf(stderr, "sockfan: cannot load the BPF programs: %s (%s; run as root, or rerun with -v for libbpf's log)\n",
@@ -212,6 +298,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
 	if (!s->rb) {
 		err = -errno ?: -ENOMEM;
 		fprintf(stderr, "sockfan: cannot map the BPF ring buffer: %s\n", strerror(-err));
+		detach_all(s);
 		sockfan_bpf__destroy(s->skel);
 		free(s);
 		return err;
@@ -277,6 +364,7 @@ void bpf_source_close(struct bpf_source *s)
 	if (!s)
 		return;
 	ring_buffer__free(s->rb);
+	detach_all(s);
 	sockfan_bpf__destroy(s->skel);
 	free(s);
 }
