@@ -1,12 +1,13 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# fanout.sh bpf|proc: the seed question on a real server.
-# nginx listens on one port in a fresh network namespace; 20 clients
-# connect from 3 source addresses and stay.  sockfan must show 1 listener,
-# 20 established, 20 accepted, 3 peers and the very four-tuples the
-# kernel reports through ss; then the clients leave and it must show
-# 0 established, 20 closed.
+# fanout.sh bpf|proc [nginx|python]: the seed question on a real server.
+# nginx (event loop, accept4 from epoll) or python's http.server (a
+# thread per connection, blocking accept()) listens on one port in a
+# fresh network namespace; 20 clients connect from 3 source addresses
+# and stay.  sockfan must show 1 listener, 20 established, 20 accepted,
+# 3 peers and the very four-tuples the kernel reports through ss; then
+# the clients leave and it must show 0 established, 20 closed.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8080
@@ -14,7 +15,20 @@ N=20
 SRCS=127.0.0.2,127.0.0.3,127.0.0.4
 
 require_root
-command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
+SERVER=${2:-nginx}
+case "$SERVER" in
+nginx)
+	command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
+	;;
+python)
+	[ -x /usr/bin/python3 ] || command -v python3 >/dev/null ||
+		skip_all "python3 not installed (make deps)"
+	;;
+*)
+	echo "# unknown server '$SERVER' (nginx or python)"
+	exit $KSFT_FAIL
+	;;
+esac
 [ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 source_setup "${1:?usage: fanout.sh bpf|proc}"
@@ -22,11 +36,15 @@ source_setup "${1:?usage: fanout.sh bpf|proc}"
 tap_plan 12
 
 netns_new NS sfsrv || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
-nginx_start "$NS" $PORT || exit $KSFT_FAIL
+if [ "$SERVER" = nginx ]; then
+	nginx_start "$NS" $PORT || exit $KSFT_FAIL
+else
+	httpd_start "$NS" $PORT || exit $KSFT_FAIL
+fi
 
 view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT $N $SRCS 60 || exit $KSFT_FAIL
-# nginx accepts at once: wait until the accept queue is empty
+# the server accepts at once: wait until the accept queue is empty
 wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
 view_end "$NS" $PORT "$TMP/during"
 check "sockfan ports --source $SOURCE exits 0" $? 0
@@ -54,7 +72,7 @@ wait "$CLIENTS_PID" 2>/dev/null
 wait_for 10 test "$(ss_established "$NS" $PORT)" = 0 ||
 	diag "clients did not close: ss still shows $(ss_established "$NS" $PORT)"
 # ss stops counting a connection when the client's FIN moves it out of
-# ESTABLISHED; it is closed only once nginx has closed its end, a moment
+# ESTABLISHED; it is closed only once the server has closed its end, a moment
 # later (the bpf window is long enough for that)
 [ "$SOURCE" = proc ] && sleep 0.5
 view_end "$NS" $PORT "$TMP/after"

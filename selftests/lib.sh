@@ -168,6 +168,25 @@ nginx_start() {
 	fi
 }
 
+# httpd_start NS PORT: python's http.server (one thread per connection,
+# blocking accept()), on 127.0.0.1, gone after 300 s at the latest.
+# Debian's python3: the one a pyenv or venv puts first may lack nothing,
+# but the VM image has only Debian's.
+httpd_start() {
+	local ns=$1 port=$2 py=/usr/bin/python3 dir="$TMP/httpd-$2"
+
+	[ -x "$py" ] || py=$(command -v python3)
+	mkdir -p "$dir"
+	ip netns exec "$ns" timeout 300 "$py" -m http.server --bind 127.0.0.1 \
+		--directory "$dir" "$port" >"$dir.log" 2>&1 &
+	PIDS+=($!)
+	if ! wait_for 20 ss_has_listener "$ns" "$port"; then
+		diag "python3 -m http.server did not come up on port $port:"
+		sed 's/^/# /' "$dir.log"
+		return 1
+	fi
+}
+
 # clients_start NS DST PORT N SRCS HOLD [WAIT]: N held connections from
 # the SRCS (comma-separated, may be empty); waits until all are up.  With
 # WAIT, connects without blocking and gives up on those not up after WAIT

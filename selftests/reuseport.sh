@@ -7,7 +7,8 @@
 # them by a hash of the four-tuple.  20 clients connect and stay.
 # sockfan must count both listeners and every connection, and split the
 # accepted ones per listener as the kernel did: a listener's "accepted"
-# must equal the connections that its worker holds according to ss.
+# must equal the connections that its worker holds according to ss, and
+# its lookup hits (the SYNs the kernel steered to it) the same number.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8080
@@ -21,7 +22,7 @@ command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 source_setup "${1:?usage: reuseport.sh bpf|proc}"
 
-tap_plan 10
+tap_plan 11
 
 netns_new NS sfrp || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 nginx_start "$NS" $PORT $WORKERS "$PORT reuseport" || exit $KSFT_FAIL
@@ -61,6 +62,16 @@ for i in $(seq 0 $((WORKERS - 1))); do
 done
 check "accepted summed over the listeners = $N" \
 	"$(sockfan_listener_field "$TMP/during" all accepted | sum_lines)" "$N"
+# the SYN of each connection went to the member that later accepted it:
+# the kernel's reuseport choice, seen at the lookup
+if grep -q 'lookup=none' "$TMP/during"; then
+	tap_skip "listener lookup hits per member = accepted per member" \
+		"no hook for listener lookups here: $(grep -o -m 1 'lookup=none([^)]*)' "$TMP/during")"
+else
+	check "listener lookup hits per member = accepted per member" \
+		"$(sockfan_listener_field "$TMP/during" all hits | tr '\n' ' ')" \
+		"$(sockfan_listener_field "$TMP/during" all accepted | tr '\n' ' ')"
+fi
 check "four-tuples and accepting worker match ss" \
 	"$(sockfan_tuple_pids "$TMP/during" | md5sum)" "$(ss_tuple_pids "$NS" $PORT | md5sum)"
 

@@ -88,6 +88,17 @@ for b in bash ip ss nstat timeout setpriv nginx; do
 	cp -L "$p" "$root/usr/bin/$b"
 	bins+=("$p")
 done
+# Debian's python3 for http.server, with the standard library but not
+# its tests, caches and GUI parts (about 13 MB instead of 54)
+py=$(readlink -f /usr/bin/python3) || fail "no /usr/bin/python3 (install python3: make deps)"
+pylib=/usr/lib/$(basename "$py")
+cp "$py" "$root/usr/bin/python3"
+mkdir -p "$root$pylib"
+rsync -a --exclude test --exclude __pycache__ --exclude idlelib --exclude tkinter \
+	--exclude ensurepip --exclude lib2to3 --exclude turtledemo --exclude 'config-*' \
+	--exclude site-packages --exclude dist-packages "$pylib/" "$root$pylib/" ||
+	fail "cannot copy $pylib into the image (see build/vm/$abi/image.log)"
+bins+=("$py" "$pylib"/lib-dynload/*.so)
 for lib in $(ldd "${bins[@]}" 2>>"$log" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
 	$1 ~ /^\// && $2 ~ /^\(/ { print $1 }' | sort -u); do
 	mkdir -p "$root$(dirname "$lib")"
