@@ -247,8 +247,9 @@ sockfan_view() {
 }
 
 # sockfan's view of a window of activity: bpf follows the events from
-# view_begin for SECONDS (seeding covers nothing then); proc reads the
-# module's state at view_end.  view_end returns sockfan's exit code.
+# view_begin until view_end, SECONDS at most (seeding covers nothing
+# then); proc reads the module's state at view_end.  view_end returns
+# sockfan's exit code.
 view_begin() {
 	local ns=$1 port=$2 out=$3 secs=$4
 
@@ -265,6 +266,11 @@ view_end() {
 	local ns=$1 port=$2 out=$3 rc
 
 	if [ "$SOURCE" = bpf ]; then
+		# the scenario is over and its events are in the ring buffer:
+		# a second for the last ones (a server's own close), then end
+		# the window early the way ^C does; its duration stays the bound
+		sleep 1
+		pkill -INT -P "$VIEWER_PID" 2>/dev/null
 		wait "$VIEWER_PID"
 		rc=$?
 	else

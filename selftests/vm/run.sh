@@ -80,10 +80,11 @@ done
 
 # real tools where busybox's differ: bash for the tests, iproute2 for
 # `ip netns` and ss, coreutils timeout (--foreground, used by the
-# kselftest runner), util-linux setpriv (--reuid), nginx for the tests
+# kselftest runner), util-linux setpriv (--reuid), procps pkill (-P; not
+# in Debian's busybox), nginx for the tests
 bins=("$tests/sockfan_connect" "$tests/sockfan_listen")
 [ -x "$tests/sockfan" ] && bins+=("$tests/sockfan")
-for b in bash ip ss nstat timeout setpriv nginx; do
+for b in bash ip ss nstat timeout setpriv pkill nginx; do
 	p=$(command -v "$b") || fail "$b not installed on the host (run make deps)"
 	cp -L "$p" "$root/usr/bin/$b"
 	bins+=("$p")
