@@ -422,6 +422,9 @@ static __always_inline void on_reset(const struct sock *sk, const struct sk_buff
 	if (bpf_probe_read_kernel(&ver, 1, head + nh) ||
 	    bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
 		return;
+	/* nobody answers a RST with a RST: not a miss the kernel answers */
+	if (tcp.rst)
+		return;
 	e = event_reserve(SOCKFAN_EV_LOOKUP);
 	if (!e)
 		return;

@@ -77,14 +77,16 @@ static int accept_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 /*
  * accept() blocks inside inet_csk_accept(), holding an instance while it
- * waits: allow many blocked acceptors (threaded servers) before missing.
+ * waits: allow many blocked acceptors (prefork and threaded servers)
+ * before missing; a missed return leaves its connection "queued" and is
+ * counted in stats (accept_missed).
  */
 static struct kretprobe accept_probe = {
 	.kp.symbol_name	= SOCKFAN_ACCEPT_SYMBOL,
 	.entry_handler	= accept_entry,
 	.handler	= accept_return,
 	.data_size	= sizeof(struct accept_data),
-	.maxactive	= 512,
+	.maxactive	= 4096,
 };
 
 static const char * const lookup_symbols[] = SOCKFAN_LOOKUP_LISTENER_SYMBOLS;
@@ -107,7 +109,8 @@ static int reset_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	const struct sk_buff *skb = sockfan_reset_skb(regs);
 
-	if (sockfan_reset_sk(regs) || !skb->dev)
+	/* a socket answers itself; nobody answers a RST with a RST */
+	if (sockfan_reset_sk(regs) || !skb->dev || tcp_hdr(skb)->rst)
 		return 0;
 	sockfan_miss(dev_net(skb->dev)->ns.inum, ntohs(tcp_hdr(skb)->dest));
 	return 0;
@@ -117,9 +120,14 @@ static struct kprobe reset_probes[ARRAY_SIZE(reset_symbols)];
 static bool lookup_on[ARRAY_SIZE(lookup_probes)];
 static bool reset_on[ARRAY_SIZE(reset_probes)];
 
-unsigned long sockfan_hooks_missed(void)
+unsigned long sockfan_accept_missed(void)
 {
-	unsigned long n = accept_probe.nmissed;
+	return accept_probe.nmissed;
+}
+
+unsigned long sockfan_lookup_missed(void)
+{
+	unsigned long n = 0;
 	unsigned int i;
 
 	for (i = 0; i < ARRAY_SIZE(lookup_probes); i++)

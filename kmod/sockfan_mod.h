@@ -139,7 +139,8 @@ void sockfan_stats_read(u32 netns, struct sockfan_stats *st);
 /* sockfan_hooks.c */
 int sockfan_hooks_init(void);
 void sockfan_hooks_exit(void);
-unsigned long sockfan_hooks_missed(void);
+unsigned long sockfan_accept_missed(void);
+unsigned long sockfan_lookup_missed(void);
 
 /* sockfan_proc.c */
 int sockfan_proc_init(void);

@@ -83,9 +83,9 @@ static int stats_show(struct seq_file *m, void *v)
 	struct sockfan_stats st;
 
 	sockfan_stats_read(single_netns(m), &st);
-	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\n",
+	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\nlookup_missed %lu\n",
 		   st.conns, st.listeners, sockfan_max_conns, st.drops, st.events,
-		   sockfan_hooks_missed());
+		   sockfan_accept_missed(), sockfan_lookup_missed());
 	return 0;
 }
 
@@ -122,10 +122,10 @@ static int listeners_show(struct seq_file *m, void *v)
 	seq_printf(m, "%llu %s ", l->cookie, family_name(&l->key));
 	seq_addr(m, &l->key, l->key.laddr);
 	/* the live queue, read as inet_diag does for ss -l */
-	seq_printf(m, " %u %u %u %u %llu %lld %u ", l->key.lport,
+	seq_printf(m, " %u %u %u %u %llu %llu %u ", l->key.lport,
 		   READ_ONCE(l->sk->sk_max_ack_backlog), READ_ONCE(l->sk->sk_ack_backlog),
 		   sockfan_sk_drops(l->sk), READ_ONCE(l->accepted),
-		   (s64)atomic64_read(&l->hits), l->pid);
+		   (u64)atomic64_read(&l->hits), l->pid);
 	seq_comm(m, l->comm);
 	seq_putc(m, '\n');
 	return 0;

@@ -247,14 +247,31 @@ static u64 guess_listener(const struct sockfan_key *key)
 	return any;
 }
 
-void sockfan_established(struct sock *sk)
+/* the entry of @sk (same four-tuple and cookie), under rcu or its bucket lock */
+static struct sockfan_conn *conn_find(struct sockfan_bucket *b,
+				      const struct sockfan_key *key, u64 cookie)
 {
-	struct sockfan_bucket *b;
+	struct sockfan_conn *c;
+
+	hlist_for_each_entry_rcu(c, &b->head, node, lockdep_is_held(&b->lock))
+		if (c->cookie == cookie && key_eq(&c->key, key))
+			return c;
+	return NULL;
+}
+
+/*
+ * Start following passive connection @sk, coming from @listener (0 when
+ * unknown); @accepted when accept() already returned it, which a Fast
+ * Open child (and, rarely, an ordinary one) allows before ESTABLISHED.
+ */
+static void conn_track(struct sock *sk, u64 listener, bool accepted)
+{
 	struct sockfan_conn *c, *old;
+	struct hlist_node *tmp;
+	struct sockfan_bucket *b;
 	struct sockfan_port *p;
-	bool replaced = false;
 	unsigned long flags;
-	u64 listener;
+	bool dup = false;
 
 	c = sockfan_pool_get(&conn_pool);
 	if (!c) {
@@ -262,20 +279,18 @@ void sockfan_established(struct sock *sk)
 		return;
 	}
 	sockfan_key_from_sk(&c->key, sk);
-	rcu_read_lock();
-	listener = guess_listener(&c->key);
-	rcu_read_unlock();
-	/*
-	 * SYN_RECV -> ESTABLISHED without a listener on the port is not a
-	 * passive open (simultaneous open, or a listener gone meanwhile).
-	 */
-	if (!listener) {
-		sockfan_pool_put(&conn_pool, c);
-		return;
-	}
-	c->listener = listener;
 	c->cookie = sockfan_sk_cookie(sk);
 	c->born_ns = ktime_get_ns();
+	if (!listener) {
+		rcu_read_lock();
+		listener = guess_listener(&c->key);
+		rcu_read_unlock();
+	}
+	c->listener = listener;
+	if (accepted) {
+		c->accepted_ns = c->born_ns;
+		task_id(&c->pid, c->comm);
+	}
 
 	raw_spin_lock_irqsave(&slow_lock, flags);
 	p = port_get(c->key.netns, c->key.lport);
@@ -292,50 +307,85 @@ void sockfan_established(struct sock *sk)
 	c->sk = sk;
 	b = conn_bucket(&c->key);
 	raw_spin_lock_irqsave(&b->lock, flags);
-	/* a stale entry of the same four-tuple: its CLOSE was missed */
-	hlist_for_each_entry(old, &b->head, node) {
-		if (key_eq(&old->key, &c->key)) {
-			hlist_replace_rcu(&old->node, &c->node);
+	hlist_for_each_entry_safe(old, tmp, &b->head, node) {
+		if (!key_eq(&old->key, &c->key))
+			continue;
+		if (old->cookie == c->cookie) {
+			dup = true;	/* accepted first, now ESTABLISHED */
+		} else if (READ_ONCE(old->sk->sk_state) == TCP_CLOSE) {
+			/* its CLOSE was not seen: the four-tuple is free again */
+			hlist_del_rcu(&old->node);
 			atomic_dec(&conn_count);
 			call_rcu(&old->rcu, conn_free_rcu);
-			replaced = true;
-			break;
+			raw_spin_lock(&slow_lock);
+			if (p->established)
+				p->established--;
+			raw_spin_unlock(&slow_lock);
 		}
+		/* else another live socket with this four-tuple (VRF): keep both */
 	}
-	if (!replaced)
+	if (!dup)
 		hlist_add_head_rcu(&c->node, &b->head);
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 
-	if (!replaced) {
-		raw_spin_lock_irqsave(&slow_lock, flags);
-		p->established++;
-		raw_spin_unlock_irqrestore(&slow_lock, flags);
+	if (dup) {
+		atomic_dec(&conn_count);
+		sock_put(sk);
+		sockfan_pool_put(&conn_pool, c);
+		return;
 	}
+	raw_spin_lock_irqsave(&slow_lock, flags);
+	p->established++;
+	if (accepted)
+		p->accepted++;
+	raw_spin_unlock_irqrestore(&slow_lock, flags);
 	atomic64_inc(&events);
+}
+
+/*
+ * A child reached ESTABLISHED from SYN_RECV.  Not yet grafted onto a
+ * socket means a passive open waiting in (or entering) an accept queue;
+ * a grafted one was either accept()ed already (tracked then) or opened
+ * simultaneously from both ends (an active open: not fan-out).
+ */
+void sockfan_established(struct sock *sk)
+{
+	if (READ_ONCE(sk->sk_socket))
+		return;
+	conn_track(sk, 0, false);
 }
 
 void sockfan_close(struct sock *sk)
 {
-	struct sockfan_conn *c, *found = NULL;
+	u64 cookie = atomic64_read(&sk->sk_cookie);
+	struct sockfan_conn *c = NULL;
 	struct sockfan_key key;
 	struct sockfan_bucket *b;
 	struct sockfan_port *p;
 	unsigned long flags;
+	int pass;
 
+	if (!cookie)
+		return;		/* never given one: not a socket we follow */
 	sockfan_key_from_sk(&key, sk);
-	b = conn_bucket(&key);
-	raw_spin_lock_irqsave(&b->lock, flags);
-	hlist_for_each_entry(c, &b->head, node) {
-		/* same four-tuple and the very socket we saw established */
-		if (key_eq(&c->key, &key) &&
-		    c->cookie == atomic64_read(&sk->sk_cookie)) {
-			hlist_del_rcu(&c->node);
-			found = c;
-			break;
+	/*
+	 * IPV6_ADDRFORM turns a v4-mapped AF_INET6 socket into AF_INET
+	 * after the fact: the same addresses, another family.
+	 */
+	for (pass = 0; !c && pass < 2; pass++) {
+		if (pass == 1) {
+			if (key.family != AF_INET)
+				break;
+			key.family = AF_INET6;
 		}
+		b = conn_bucket(&key);
+		raw_spin_lock_irqsave(&b->lock, flags);
+		c = conn_find(b, &key, cookie);
+		if (c)
+			hlist_del_rcu(&c->node);
+		raw_spin_unlock_irqrestore(&b->lock, flags);
 	}
-	raw_spin_unlock_irqrestore(&b->lock, flags);
-	if (!found)
+	if (!c)
 		return;
 	atomic_dec(&conn_count);
 
@@ -345,20 +395,21 @@ void sockfan_close(struct sock *sk)
 		if (p->established)
 			p->established--;
 		p->closed++;
-		p->lifetime_ns += ktime_get_ns() - found->born_ns;
+		p->lifetime_ns += ktime_get_ns() - c->born_ns;
 	}
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
-	call_rcu(&found->rcu, conn_free_rcu);
+	call_rcu(&c->rcu, conn_free_rcu);
 	atomic64_inc(&events);
 }
 
 void sockfan_accepted(struct sock *listener, struct sock *child)
 {
 	u64 lcookie = sockfan_sk_cookie(listener);
+	u64 cookie = sockfan_sk_cookie(child);
+	char comm[SOCKFAN_COMM_LEN];
 	struct sockfan_listener *l;
 	struct sockfan_bucket *b;
 	struct sockfan_conn *c;
-	char comm[SOCKFAN_COMM_LEN];
 	struct sockfan_key key;
 	struct sockfan_port *p;
 	unsigned long flags;
@@ -370,20 +421,22 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 	sockfan_key_from_sk(&key, child);
 	b = conn_bucket(&key);
 	raw_spin_lock_irqsave(&b->lock, flags);
-	hlist_for_each_entry(c, &b->head, node) {
-		if (key_eq(&c->key, &key) && !c->accepted_ns) {
-			c->listener = lcookie;
-			c->accepted_ns = ktime_get_ns();
-			wait = c->accepted_ns - c->born_ns;
-			c->pid = pid;
-			memcpy(c->comm, comm, SOCKFAN_COMM_LEN);
-			hit = true;
-			break;
-		}
+	c = conn_find(b, &key, cookie);
+	if (c && !c->accepted_ns) {
+		c->listener = lcookie;
+		c->accepted_ns = ktime_get_ns();
+		wait = c->accepted_ns - c->born_ns;
+		c->pid = pid;
+		memcpy(c->comm, comm, SOCKFAN_COMM_LEN);
+		hit = true;
 	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
-	if (!hit)
+	if (!c) {
+		/* handed out before ESTABLISHED (Fast Open), or not seen then */
+		conn_track(child, lcookie, true);
+	} else if (!hit) {
 		return;
+	}
 
 	raw_spin_lock_irqsave(&slow_lock, flags);
 	list_for_each_entry(l, &listeners, node) {
@@ -392,7 +445,7 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 			break;
 		}
 	}
-	p = port_find(key.netns, key.lport);
+	p = hit ? port_find(key.netns, key.lport) : NULL;
 	if (p) {
 		p->accepted++;
 		p->wait_ns += wait;
@@ -512,21 +565,25 @@ static const struct sockfan_listener *port_owner(u32 netns, u16 port)
 int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 {
 	struct sockfan_conn_cursor cur = { .netns = netns };
-	u32 nports = 0, npeers = 0, maxpeers, maxports = 0, i, j, k;
+	u32 nrows = 0, npeers = 0, maxpeers = 0, maxports = 0, i, j, k;
 	const struct sockfan_listener *owner;
 	struct sockfan_port_row *row;
 	struct sockfan_port *p;
 	struct sockfan_conn *c;
 	struct peer *peers;
 
+	/* this namespace's sizes, plus room for what arrives meanwhile */
 	rcu_read_lock();
 	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++)
 		hlist_for_each_entry_rcu(p, &port_hash[i], node)
-			maxports++;
+			maxports += p->netns == netns;
+	while (sockfan_conn_next(&cur))
+		maxpeers++;
 	rcu_read_unlock();
-	/* room for what arrives between counting and copying */
+	memset(&cur, 0, sizeof(cur));
+	cur.netns = netns;
 	maxports += 64;
-	maxpeers = atomic_read(&conn_count) + 64;
+	maxpeers += 64;
 	peers = kvmalloc_array(maxpeers, sizeof(*peers), GFP_KERNEL);
 	*rows = kvmalloc_array(maxports, sizeof(**rows), GFP_KERNEL);
 	if (!peers || !*rows) {
@@ -544,9 +601,9 @@ int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 	}
 	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++) {
 		hlist_for_each_entry_rcu(p, &port_hash[i], node) {
-			if (p->netns != netns || nports == maxports)
+			if (p->netns != netns || nrows == maxports)
 				continue;
-			row = &(*rows)[nports++];
+			row = &(*rows)[nrows++];
 			memset(row, 0, sizeof(*row));
 			row->port = p->port;
 			row->listeners = READ_ONCE(p->listeners);
@@ -566,9 +623,9 @@ int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 	}
 	rcu_read_unlock();
 	sort(peers, npeers, sizeof(*peers), peer_cmp, NULL);
-	sort(*rows, nports, sizeof(**rows), row_cmp, NULL);
+	sort(*rows, nrows, sizeof(**rows), row_cmp, NULL);
 
-	for (i = 0, j = 0; i < nports; i++) {
+	for (i = 0, j = 0; i < nrows; i++) {
 		row = &(*rows)[i];
 		while (j < npeers && peers[j].port < row->port)
 			j++;
@@ -578,7 +635,7 @@ int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 		j = k;
 	}
 	kvfree(peers);
-	return nports;
+	return nrows;
 }
 
 void sockfan_stats_read(u32 netns, struct sockfan_stats *st)
