@@ -17,7 +17,7 @@ PKGS=(
 	# VM tests
 	qemu-system-x86 busybox-static cpio xz-utils zstd
 	# test traffic and ground truth
-	iproute2 python3 procps util-linux
+	iproute2 python3 python3-prometheus-client procps util-linux
 	nginx-light wrk bpftrace
 )
 

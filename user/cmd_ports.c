@@ -16,6 +16,7 @@
 #include "fanout.h"
 #include "format.h"
 #include "netns.h"
+#include "ports_out.h"
 #include "seed_diag.h"
 #include "sockfan.h"
 #include "source_bpf.h"
@@ -30,6 +31,7 @@ struct ports_opts {
 	__u32 netns;			/* 0: every namespace */
 	const char *proc_dir;
 	bool seed;
+	enum { OUT_TEXT, OUT_JSON, OUT_PROM } out;
 };
 
 /* set from a signal handler: atomic builtins rather than volatile */
@@ -53,7 +55,9 @@ static void ports_usage(FILE *out)
 		"  --duration SEC  bpf: follow events for SEC seconds before printing\n"
 		"                  (Ctrl-C prints early); default 0, a snapshot\n"
 		"  --proc-dir DIR  proc: read DIR instead of %s\n"
-		"  --no-seed       do not count sockets that existed before (sock_diag)\n",
+		"  --no-seed       do not count sockets that existed before (sock_diag)\n"
+		"  --json          one JSON document instead of the table\n"
+		"  --prom          Prometheus text format (node_exporter textfile collector)\n",
 		prog_name, SOCKFAN_PROC_PATH, SOCKFAN_PROC_PATH);
 }
 
@@ -87,6 +91,8 @@ static int parse_opts(int argc, char **argv, struct ports_opts *o)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "proc-dir", required_argument, NULL, 'P' },
 		{ "no-seed", no_argument, NULL, 'n' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "prom", no_argument, NULL, 'M' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -131,6 +137,15 @@ static int parse_opts(int argc, char **argv, struct ports_opts *o)
 			break;
 		case 'n':
 			o->seed = false;
+			break;
+		case 'j':
+		case 'M':
+			if (o->out != OUT_TEXT) {
+				fprintf(stderr, "%s ports: --json and --prom exclude each other\n",
+					prog_name);
+				return -1;
+			}
+			o->out = c == 'j' ? OUT_JSON : OUT_PROM;
 			break;
 		case 'v':
 			verbose = true;
@@ -246,7 +261,10 @@ static void print_details(const struct fanout *f, const struct ports_opts *o)
 	free(rows);
 }
 
-static int run_bpf(struct fanout *f, const struct ports_opts *o)
+/* the hooks outlive the BPF source, closed before printing */
+static char hooks_used[512];
+
+static int run_bpf(struct fanout *f, const struct ports_opts *o, struct ports_meta *m)
 {
 	struct bpf_source *src;
 	struct timespec now, end;
@@ -285,16 +303,18 @@ static int run_bpf(struct fanout *f, const struct ports_opts *o)
 	err = diag_refresh(f, o->netns);
 	if (err)
 		goto out;
-	printf("# source bpf: %s; %llu records, %llu lost, %llu malformed\n",
-	       bpf_source_hooks(src), (unsigned long long)f->events,
-	       (unsigned long long)bpf_source_lost(src),
-	       (unsigned long long)bpf_source_malformed(src));
+	snprintf(hooks_used, sizeof(hooks_used), "%s", bpf_source_hooks(src));
+	m->source = "bpf";
+	m->hooks = hooks_used;
+	m->records = f->events;
+	m->lost = bpf_source_lost(src);
+	m->malformed = bpf_source_malformed(src);
 out:
 	bpf_source_close(src);
 	return err;
 }
 
-static int run_proc(struct fanout *f, const struct ports_opts *o)
+static int run_proc(struct fanout *f, const struct ports_opts *o, struct ports_meta *m)
 {
 	const char *dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
 	int err = proc_source_read(f, dir);
@@ -304,14 +324,15 @@ static int run_proc(struct fanout *f, const struct ports_opts *o)
 	/* sockets older than the module: only this namespace, like the files */
 	if (!err && o->seed)
 		err = seed_diag(f, netns_self());
-	if (!err)
-		printf("# source proc: %s\n", dir);
+	m->source = "proc";
+	m->proc_dir = dir;
 	return err;
 }
 
 int cmd_ports(int argc, char **argv)
 {
 	struct ports_opts o = { .seed = true };
+	struct ports_meta m = { 0 };
 	struct fanout f;
 	struct stat st;
 	int err;
@@ -326,11 +347,23 @@ int cmd_ports(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return 1;
 	}
-	err = o.source == SOURCE_BPF ? run_bpf(&f, &o) : run_proc(&f, &o);
-	if (!err) {
+	err = o.source == SOURCE_BPF ? run_bpf(&f, &o, &m) : run_proc(&f, &o, &m);
+	if (!err && o.out == OUT_JSON) {
+		err = ports_print_json(&f, &m, o.port, o.netns);
+	} else if (!err && o.out == OUT_PROM) {
+		err = ports_print_prom(&f, &m, o.port, o.netns);
+	} else if (!err) {
+		if (m.hooks)
+			printf("# source bpf: %s; %llu records, %llu lost, %llu malformed\n",
+			       m.hooks, (unsigned long long)m.records,
+			       (unsigned long long)m.lost, (unsigned long long)m.malformed);
+		else
+			printf("# source proc: %s\n", m.proc_dir);
 		print_table(&f, &o);
 		print_details(&f, &o);
 	}
+	if (err == -ENOMEM)
+		fprintf(stderr, "%s: out of memory\n", prog_name);
 	fanout_free(&f);
 	return err ? 1 : 0;
 }

@@ -539,6 +539,10 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 			r->lifetime_avg_ns = p->lifetimes ? p->lifetime_ns / p->lifetimes : 0;
 			r->wait_avg_ns = p->waits ? p->wait_ns / p->waits : 0;
 			r->wait_max_ns = p->wait_max_ns;
+			r->lifetime_sum_ns = p->lifetime_ns;
+			r->lifetimes = p->lifetimes;
+			r->wait_sum_ns = p->wait_ns;
+			r->waits = p->waits;
 			r->misses = p->misses;
 		}
 	}

@@ -82,6 +82,10 @@ struct fan_row {
 	__u64 lifetime_avg_ns;	/* 0: none known */
 	__u64 wait_avg_ns;
 	__u64 wait_max_ns;
+	__u64 lifetime_sum_ns;	/* over lifetimes closed connections */
+	__u64 lifetimes;
+	__u64 wait_sum_ns;	/* over waits accepted connections */
+	__u64 waits;
 	__u64 misses;
 	__u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];

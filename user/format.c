@@ -52,6 +52,36 @@ const char *fmt_count(char *buf, size_t len, __u64 n, bool known)
 	return buf;
 }
 
+void fput_json_str(FILE *fp, const char *s)
+{
+	const unsigned char *p;
+
+	fputc('"', fp);
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p < 0x20 || *p >= 0x7f)
+			fprintf(fp, "\\u%04x", *p);	/* comm is bytes, not UTF-8 */
+		else
+			fputc(*p, fp);
+	}
+	fputc('"', fp);
+}
+
+void fput_prom_label(FILE *fp, const char *s)
+{
+	fputc('"', fp);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(fp, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", fp);
+		else
+			fputc(*s, fp);
+	}
+	fputc('"', fp);
+}
+
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm)
 {
 	if (!pid)

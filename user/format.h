@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <sockfan/sockfan.h>
 
 #define FMT_ADDR_LEN	48	/* "[ffff:...:ffff]:65535" */
@@ -20,6 +21,12 @@ const char *fmt_duration(char *buf, size_t len, __u64 ns);
 
 /* @n in decimal, or "-" when the source cannot count it (!@known) */
 const char *fmt_count(char *buf, size_t len, __u64 n, bool known);
+
+/* @s as a JSON string, quotes included */
+void fput_json_str(FILE *fp, const char *s);
+
+/* @s as a Prometheus label value, quotes included */
+void fput_prom_label(FILE *fp, const char *s);
 
 /* "1234/nginx", or "-" when @pid is 0 */
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm);

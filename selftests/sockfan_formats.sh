@@ -1,0 +1,83 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# sockfan ports --json and --prom, read back by real parsers (python's
+# json, the Prometheus client library's text parser) and checked for
+# content against ss: python's http.server in a fresh namespace, 4
+# clients.  The BPF path's snapshot (sock_diag seeding) gives the
+# numbers; the formats do not depend on the source.
+source "$(dirname "$0")/lib.sh"
+
+PORT=8000
+N=4
+PY=/usr/bin/python3
+
+require_root
+[ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): it parses the output"
+[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
+[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+[ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: the BPF path gives the numbers here"
+
+tap_plan 7
+
+netns_new NS sffmt || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+httpd_start "$NS" $PORT || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2,127.0.0.3 60 || exit $KSFT_FAIL
+wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+ino=$(netns_inode "$NS")
+
+in_ns "$NS" "$SOCKFAN" ports --source bpf --netns "$ino" --port $PORT --json \
+	>"$TMP/out.json" 2>"$TMP/out.err"
+check "--json exits 0" $? 0
+# "listeners established peers" and the four-tuples, from the document
+got=$("$PY" - "$TMP/out.json" 2>&1 <<-'PY'
+	import json, sys
+	doc = json.load(open(sys.argv[1]))
+	p = doc["ports"][0]
+	print(p["listeners"], p["established"], p["peers"])
+	for c in sorted(p["connection_sockets"], key=lambda c: (c["remote"], c["remote_port"])):
+	    print("%s:%d %s:%d" % (c["local"], c["local_port"], c["remote"], c["remote_port"]))
+PY
+)
+check "--json parses; listeners, established, peers as ss" "$(head -n 1 <<<"$got")" \
+	"$(ss_listeners "$NS" $PORT) $(ss_established "$NS" $PORT) $(ss_peers "$NS" $PORT)"
+check "--json four-tuples as ss" "$(tail -n +2 <<<"$got" | sort | md5sum)" \
+	"$(ss_tuples "$NS" $PORT | md5sum)"
+
+in_ns "$NS" "$SOCKFAN" ports --source bpf --netns "$ino" --prom >"$TMP/out.prom" 2>"$TMP/out.err"
+check "--prom exits 0" $? 0
+if "$PY" -c 'import prometheus_client.parser' 2>/dev/null; then
+	got=$("$PY" - "$TMP/out.prom" $PORT 2>&1 <<-'PY'
+		import sys
+		from prometheus_client.parser import text_string_to_metric_families
+		want = {"sockfan_listening_sockets": "gauge", "sockfan_connection_sockets": "gauge",
+		        "sockfan_accepted": "counter", "sockfan_accept_wait_seconds": "summary"}
+		seen = {}
+		for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
+		    for s in fam.samples:
+		        if s.labels.get("port") == sys.argv[2]:
+		            seen[(fam.name, fam.type, s.name)] = s.value
+		# the parser names a counter family without _total; a summary's
+		# samples are _sum and _count
+		sample = {"gauge": "", "counter": "_total", "summary": "_count"}
+		for name, kind in sorted(want.items()):
+		    v = [val for (f, t, s), val in seen.items()
+		         if f == name and t == kind and s == name + sample[kind]]
+		    print(name, kind, int(v[0]) if v else "missing")
+	PY
+	)
+	# a snapshot knows no accept waits (count 0); accepted = established
+	# because the accept queue is empty (ss)
+	check "--prom parses (prometheus_client); samples as ss" "$(tr '\n' ' ' <<<"$got")" \
+		"sockfan_accept_wait_seconds summary 0 sockfan_accepted counter $(ss_established "$NS" $PORT) sockfan_connection_sockets gauge $(ss_established "$NS" $PORT) sockfan_listening_sockets gauge $(ss_listeners "$NS" $PORT) "
+else
+	tap_skip "--prom parses (prometheus_client); samples as ss" \
+		"python3-prometheus-client not installed (make deps; not in the VM image)"
+fi
+sed 's/^/# /' "$TMP/out.prom" | head -n 12
+
+"$SOCKFAN" ports --json --prom >/dev/null 2>"$TMP/both.err"
+check "--json with --prom: usage error, exit 2" "$?" 2
+check "--json with --prom: says why" \
+	"$(grep -c 'exclude each other' "$TMP/both.err")" 1
+tap_exit

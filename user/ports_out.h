@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Output of `sockfan ports` in the machine formats: a JSON document and
+ * the Prometheus text exposition format (node_exporter's textfile
+ * collector reads it, so many hosts aggregate in Prometheus).
+ */
+#ifndef SOCKFAN_PORTS_OUT_H
+#define SOCKFAN_PORTS_OUT_H
+
+#include <linux/types.h>
+
+#include "fanout.h"
+
+/* where the numbers come from, as the text output's "# source" line */
+struct ports_meta {
+	const char *source;		/* "bpf" or "proc" */
+	const char *hooks;		/* bpf: the hooks in use */
+	const char *proc_dir;		/* proc: the directory read */
+	__u64 records, lost, malformed;	/* bpf */
+};
+
+/* rows of @f (only @port and @netns when not 0) */
+int ports_print_json(const struct fanout *f, const struct ports_meta *m,
+		     __u16 port, __u32 netns);
+int ports_print_prom(const struct fanout *f, const struct ports_meta *m,
+		     __u16 port, __u32 netns);
+
+#endif /* SOCKFAN_PORTS_OUT_H */

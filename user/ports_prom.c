@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `sockfan ports --prom`: the Prometheus text exposition format (0.0.4),
+ * as node_exporter's textfile collector reads it.  One family per
+ * counter, labelled by netns and port; times are summaries in seconds
+ * (_sum and _count, no quantiles).  A counter the source cannot count is
+ * left out, not exported as 0.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "format.h"
+#include "ports_out.h"
+#include "sockfan.h"
+
+enum prom_kind { GAUGE, COUNTER, SUMMARY };
+
+static __u64 listening(const struct fan_row *r) { return r->listeners; }
+static __u64 connections(const struct fan_row *r) { return r->established; }
+static __u64 accepted(const struct fan_row *r) { return r->accepted; }
+static __u64 closed(const struct fan_row *r) { return r->closed; }
+static __u64 peers(const struct fan_row *r) { return r->peers; }
+static __u64 misses(const struct fan_row *r) { return r->misses; }
+static __u64 lifetimes(const struct fan_row *r) { return r->lifetimes; }
+static __u64 lifetime_ns(const struct fan_row *r) { return r->lifetime_sum_ns; }
+static __u64 waits(const struct fan_row *r) { return r->waits; }
+static __u64 wait_ns(const struct fan_row *r) { return r->wait_sum_ns; }
+
+struct prom_family {
+	const char *name;
+	enum prom_kind kind;
+	const char *help;
+	__u64 (*value)(const struct fan_row *r);	/* SUMMARY: its _count */
+	__u64 (*sum_ns)(const struct fan_row *r);	/* SUMMARY: its _sum */
+	unsigned int needs;		/* FAN_COUNTS_* it depends on */
+};
+
+#define FAMILY(n, k, h, v, ...) \
+	{ .name = (n), .kind = (k), .help = (h), .value = (v), __VA_ARGS__ }
+
+static const struct prom_family families[] = {
+	FAMILY("sockfan_listening_sockets", GAUGE, "Sockets in LISTEN on the port.", listening),
+	FAMILY("sockfan_connection_sockets", GAUGE,
+	       "Live passive connections on the port: one socket each, sharing its local address and port.",
+	       connections),
+	FAMILY("sockfan_accepted_total", COUNTER, "Connections handed out by accept().", accepted),
+	FAMILY("sockfan_closed_total", COUNTER, "Passive connections that reached CLOSE.", closed),
+	FAMILY("sockfan_peers", GAUGE, "Distinct remote addresses among the live connections.",
+	       peers),
+	FAMILY("sockfan_connection_lifetime_seconds", SUMMARY,
+	       "Time from handshake to CLOSE of closed connections.", lifetimes,
+	       .sum_ns = lifetime_ns),
+	FAMILY("sockfan_accept_wait_seconds", SUMMARY,
+	       "Time from handshake to accept() of accepted connections.", waits,
+	       .sum_ns = wait_ns),
+	FAMILY("sockfan_lookup_misses_total", COUNTER,
+	       "Segments to the port that found no socket (answered with RST).", misses,
+	       .needs = FAN_COUNTS_MISSES),
+};
+
+static const char * const kind_names[] = { "gauge", "counter", "summary" };
+
+static void sample(const struct prom_family *fam, const struct fan_row *r)
+{
+	const char *count = fam->kind == SUMMARY ? "_count" : "";
+
+	if (fam->kind == SUMMARY)
+		printf("%s_sum{netns=\"%u\",port=\"%u\"} %.9f\n", fam->name, r->netns,
+		       r->port, fam->sum_ns(r) / 1e9);
+	printf("%s%s{netns=\"%u\",port=\"%u\"} %llu\n", fam->name, count, r->netns, r->port,
+	       (unsigned long long)fam->value(r));
+}
+
+int ports_print_prom(const struct fanout *f, const struct ports_meta *m,
+		     __u16 port, __u32 netns)
+{
+	const struct prom_family *fam;
+	struct fan_row *rows;
+	size_t i, n;
+
+	if (fanout_rows(f, &rows, &n))
+		return -ENOMEM;
+	printf("# HELP sockfan_source_info Where the numbers come from: bpf (and its hooks) or proc.\n");
+	printf("# TYPE sockfan_source_info gauge\n");
+	printf("sockfan_source_info{source=");
+	fput_prom_label(stdout, m->source);
+	printf(",hooks=");
+	fput_prom_label(stdout, m->hooks ? m->hooks : "");
+	printf("} 1\n");
+	for (fam = families; fam < families + ARRAY_SIZE(families); fam++) {
+		if (fam->needs && !(f->counts & fam->needs))
+			continue;
+		printf("# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
+		       kind_names[fam->kind]);
+		for (i = 0; i < n; i++) {
+			if ((port && rows[i].port != port) || (netns && rows[i].netns != netns))
+				continue;
+			sample(fam, &rows[i]);
+		}
+	}
+	/* the owner is a label set of its own, so counters keep stable labels */
+	printf("# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");
+	printf("# TYPE sockfan_port_owner_info gauge\n");
+	for (i = 0; i < n; i++) {
+		char comm[SOCKFAN_COMM_LEN + 1];
+
+		if ((port && rows[i].port != port) || (netns && rows[i].netns != netns) ||
+		    !rows[i].owner_pid)
+			continue;
+		snprintf(comm, sizeof(comm), "%.*s", SOCKFAN_COMM_LEN, rows[i].owner_comm);
+		printf("sockfan_port_owner_info{netns=\"%u\",port=\"%u\",pid=\"%u\",comm=",
+		       rows[i].netns, rows[i].port, rows[i].owner_pid);
+		fput_prom_label(stdout, comm);
+		printf("} 1\n");
+	}
+	free(rows);
+	return 0;
+}
