@@ -25,6 +25,7 @@ static const struct command {
 	const char *help;
 } commands[] = {
 	{ "ports", cmd_ports, "per-port fan-out: listeners, connections, accepts, peers" },
+	{ "trace", cmd_trace, "event stream: listen, handshake, accept, close, lookup miss" },
 };
 
 static void usage(FILE *out)

@@ -14,6 +14,7 @@ extern const char *prog_name;
 extern bool verbose;
 
 int cmd_ports(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 /* parse a whole decimal number in [min, max]; false if @s is not one */
 bool parse_uint(const char *s, unsigned long min, unsigned long max,

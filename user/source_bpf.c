@@ -30,6 +30,8 @@ struct bpf_source {
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
 	char hooks[512];		/* the hooks in use, as printed */
+	void (*sink)(const struct sockfan_event *e, void *arg);
+	void *sink_arg;
 	__u64 malformed;
 };
 
@@ -156,7 +158,16 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	fanout_apply(s->f, data);
+	if (s->sink)
+		s->sink(data, s->sink_arg);
 	return 0;
+}
+
+void bpf_source_set_sink(struct bpf_source *s,
+			 void (*fn)(const struct sockfan_event *e, void *arg), void *arg)
+{
+	s->sink = fn;
+	s->sink_arg = arg;
 }
 
 /* classic tracepoints are found through tracefs: mount it if absent */

@@ -15,6 +15,10 @@ struct bpf_source;
  */
 int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf);
 
+/* also hand every record to @fn (after the model has it): the trace */
+void bpf_source_set_sink(struct bpf_source *s,
+			 void (*fn)(const struct sockfan_event *e, void *arg), void *arg);
+
 /* "state=tp_btf/inet_sock_set_state accept=fexit/inet_csk_accept" */
 const char *bpf_source_hooks(const struct bpf_source *s);
 

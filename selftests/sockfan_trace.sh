@@ -1,0 +1,85 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# sockfan trace --json against python's http.server in a fresh
+# namespace: the tracer starts first, then the server listens, 3 clients
+# connect and leave, and 2 connects hit a closed port.  Every line must
+# parse as JSON, and the stream must hold 1 listen, 3 established,
+# 3 accept (the four-tuples ss showed, the server's pid), 3 close and
+# 2 misses (where the kernel gives a hook for misses).
+source "$(dirname "$0")/lib.sh"
+
+PORT=8000
+CLOSED=8001
+N=3
+PY=/usr/bin/python3
+
+require_root
+[ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): server and JSON parser"
+[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
+[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+[ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: sockfan trace needs the BPF path"
+
+tap_plan 7
+
+netns_new NS sftrace || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+ino=$(netns_inode "$NS")
+in_ns "$NS" "$SOCKFAN" trace --json --netns "$ino" --duration 60 >"$TMP/trace" 2>"$TMP/trace.err" &
+tracer=$!
+wait_for 30 grep -q '^# attached' "$TMP/trace.err" ||
+	{ diag "sockfan trace did not attach: $(cat "$TMP/trace.err")"; exit $KSFT_FAIL; }
+
+httpd_start "$NS" $PORT || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 60 || exit $KSFT_FAIL
+wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+tuples=$(ss_tuples "$NS" $PORT)
+server=$(in_ns "$NS" ss -Hltnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -n 1)
+kill "$CLIENTS_PID"
+wait "$CLIENTS_PID" 2>/dev/null
+wait_for 10 test "$(ss_established "$NS" $PORT)" = 0
+for i in 1 2; do
+	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$CLOSED" 2>/dev/null
+done
+sleep 1
+# the tracer, whether the background subshell exec'd it or forked it
+pkill -INT -P "$tracer" 2>/dev/null
+kill -INT "$tracer" 2>/dev/null
+wait "$tracer"
+check "sockfan trace --json ends 0 on SIGINT" $? 0
+sed 's/^/# /' "$TMP/trace.err"
+
+# "kind count" lines, then the accept events' tuples and pids
+"$PY" - "$TMP/trace" $PORT $CLOSED >"$TMP/parsed" 2>&1 <<-'PY'
+	import collections, json, sys
+	kinds = collections.Counter()
+	accepts = []
+	for line in open(sys.argv[1]):
+	    e = json.loads(line)
+	    port = str(e["local_port"])
+	    if port not in sys.argv[2:]:
+	        continue
+	    kinds[e["event"]] += 1
+	    if e["event"] == "accept":
+	        accepts.append("%s:%d %s:%d pid=%d" % (e["local"], e["local_port"],
+	                       e["remote"], e["remote_port"], e["pid"]))
+	for k in ("listen", "established", "accept", "close", "miss"):
+	    print(k, kinds[k])
+	for a in sorted(accepts):
+	    print(a)
+PY
+check "every line parses as JSON" "$?" 0
+count() { awk -v k="$1" '$1 == k { print $2 }' "$TMP/parsed"; }
+check "1 listen, $N established, $N accept, $N close" \
+	"$(count listen) $(count established) $(count accept) $(count close)" "1 $N $N $N"
+check "accept events: the four-tuples ss showed" \
+	"$(awk '/pid=/ { print $1, $2 }' "$TMP/parsed" | sort | md5sum)" "$(sort <<<"$tuples" | md5sum)"
+check "accept events: the server's pid" \
+	"$(awk '/pid=/ { print $3 }' "$TMP/parsed" | sort -u)" "$server"
+if grep -q 'miss=none' "$TMP/trace.err"; then
+	tap_skip "2 misses on the closed port" "no hook for misses here"
+else
+	check "2 misses on the closed port" "$(count miss)" 2
+fi
+"$SOCKFAN" trace --port 0 >/dev/null 2>"$TMP/bad.err"
+check "trace --port 0: usage error, exit 2" "$?" 2
+tap_exit

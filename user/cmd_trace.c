@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sockfan trace: the event stream, one line per listen, completed
+ * handshake, accept, close and lookup miss, as the BPF programs see them
+ * (the module keeps state, not a stream).  --json prints one object per
+ * line.  Listener lookup hits are counted, not printed: one per SYN.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "fanout.h"
+#include "format.h"
+#include "sockfan.h"
+#include "source_bpf.h"
+
+struct trace_opts {
+	unsigned long port;		/* 0: every port */
+	unsigned long duration;		/* 0: until ^C */
+	__u32 netns;			/* 0: every namespace */
+	bool json;
+	__u64 start_ns;
+	__u64 printed;
+};
+
+static int stop;
+
+static void on_signal(int sig)
+{
+	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
+}
+
+static void trace_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s trace [--port PORT] [--netns NS] [--duration SEC] [--json] [-v]\n\n"
+		"  --port PORT     only events on this local port\n"
+		"  --netns NS      only this network namespace (inode)\n"
+		"  --duration SEC  stop after SEC seconds; default: until Ctrl-C\n"
+		"  --json          one JSON object per line\n"
+		"  -v              libbpf's log\n",
+		prog_name);
+}
+
+static const char *kind_name(__u16 kind, const struct sockfan_event *e)
+{
+	switch (kind) {
+	case SOCKFAN_EV_LISTEN:
+		return "listen";
+	case SOCKFAN_EV_ESTABLISHED:
+		return "established";
+	case SOCKFAN_EV_ACCEPT:
+		return "accept";
+	case SOCKFAN_EV_CLOSE:
+		return e->flags & SOCKFAN_F_LISTENER ? "close-listener" : "close";
+	default:
+		return "miss";
+	}
+}
+
+static void print_json(const struct sockfan_event *e, const struct trace_opts *o)
+{
+	char addr[FMT_ADDR_LEN], comm[SOCKFAN_COMM_LEN + 1];
+
+	printf("{\"ts_ns\":%llu,\"event\":\"%s\",\"netns\":%u,\"family\":\"%s\",\"cookie\":%llu,",
+	       (unsigned long long)(e->ts_ns - o->start_ns), kind_name(e->kind, e), e->key.netns,
+	       e->key.family == 2 ? "inet" : "inet6", (unsigned long long)e->cookie);
+	printf("\"local\":\"%s\",\"local_port\":%u,", fmt_addr(addr, sizeof(addr), &e->key, 0),
+	       e->key.lport);
+	printf("\"remote\":\"%s\",\"remote_port\":%u", fmt_addr(addr, sizeof(addr), &e->key, 1),
+	       e->key.rport);
+	if (e->flags & SOCKFAN_F_TASK) {
+		snprintf(comm, sizeof(comm), "%.*s", SOCKFAN_COMM_LEN, e->comm);
+		printf(",\"pid\":%u,\"comm\":", e->pid);
+		fput_json_str(stdout, comm);
+	}
+	switch (e->kind) {
+	case SOCKFAN_EV_LISTEN:
+		printf(",\"backlog\":%u", e->listen.backlog);
+		break;
+	case SOCKFAN_EV_ACCEPT:
+		printf(",\"listener\":%llu,\"qlen\":%u,\"wait_ns\":%llu",
+		       (unsigned long long)e->accept.listener, e->accept.qlen,
+		       (unsigned long long)e->accept.wait_ns);
+		break;
+	case SOCKFAN_EV_CLOSE:
+		printf(",\"lifetime_ns\":%llu", (unsigned long long)e->close.lifetime_ns);
+		break;
+	}
+	printf("}\n");
+}
+
+static void print_text(const struct sockfan_event *e, const struct trace_opts *o)
+{
+	char local[FMT_ADDR_LEN], remote[FMT_ADDR_LEN], task[48], dur[16];
+	__u64 ts = e->ts_ns - o->start_ns;
+
+	printf("%6llu.%06llu %-14s %-11u %-24s %-24s %-18s", (unsigned long long)(ts / 1000000000),
+	       (unsigned long long)(ts / 1000 % 1000000), kind_name(e->kind, e), e->key.netns,
+	       fmt_endpoint(local, sizeof(local), &e->key, 0),
+	       e->key.rport ? fmt_endpoint(remote, sizeof(remote), &e->key, 1) : "-",
+	       fmt_task(task, sizeof(task), e->flags & SOCKFAN_F_TASK ? e->pid : 0, e->comm));
+	switch (e->kind) {
+	case SOCKFAN_EV_LISTEN:
+		printf(" backlog=%u", e->listen.backlog);
+		break;
+	case SOCKFAN_EV_ACCEPT:
+		printf(" listener=%llu qlen=%u wait=%s", (unsigned long long)e->accept.listener,
+		       e->accept.qlen, fmt_duration(dur, sizeof(dur), e->accept.wait_ns));
+		break;
+	case SOCKFAN_EV_CLOSE:
+		printf(" lifetime=%s", fmt_duration(dur, sizeof(dur), e->close.lifetime_ns));
+		break;
+	}
+	printf("\n");
+}
+
+static void on_event(const struct sockfan_event *e, void *arg)
+{
+	struct trace_opts *o = arg;
+
+	if (e->kind == SOCKFAN_EV_LOOKUP && e->lookup.result != SOCKFAN_LOOKUP_MISS)
+		return;		/* hits: one per SYN, counted by `ports` */
+	if ((o->port && e->key.lport != o->port) || (o->netns && e->key.netns != o->netns))
+		return;
+	if (o->json)
+		print_json(e, o);
+	else
+		print_text(e, o);
+	o->printed++;
+	fflush(stdout);
+}
+
+static int parse_opts(int argc, char **argv, struct trace_opts *o)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },
+		{ "netns", required_argument, NULL, 'N' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	unsigned long ino;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "p:d:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (!parse_uint(optarg, 1, 65535, &o->port)) {
+				fprintf(stderr, "%s trace: --port wants a port number 1-65535, not '%s'\n",
+					prog_name, optarg);
+				return -1;
+			}
+			break;
+		case 'd':
+			if (!parse_uint(optarg, 1, 86400, &o->duration)) {
+				fprintf(stderr, "%s trace: --duration wants seconds 1-86400, not '%s'\n",
+					prog_name, optarg);
+				return -1;
+			}
+			break;
+		case 'N':
+			if (!parse_uint(optarg, 1, 0xffffffffUL, &ino)) {
+				fprintf(stderr, "%s trace: --netns wants a namespace inode (ls -L -i /proc/PID/ns/net), not '%s'\n",
+					prog_name, optarg);
+				return -1;
+			}
+			o->netns = ino;
+			break;
+		case 'j':
+			o->json = true;
+			break;
+		case 'v':
+			verbose = true;
+			break;
+		case 'h':
+			trace_usage(stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s trace: unexpected argument '%s'\n", prog_name, argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int cmd_trace(int argc, char **argv)
+{
+	struct trace_opts o = { 0 };
+	struct timespec now, end;
+	struct bpf_source *src;
+	struct fanout f;
+	int err = 0, n;
+
+	if (parse_opts(argc, argv, &o)) {
+		trace_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (fanout_init(&f)) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return 1;
+	}
+	if (bpf_source_open(&src, &f, verbose)) {
+		fanout_free(&f);
+		return 1;
+	}
+	bpf_source_set_sink(src, on_event, &o);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	o.start_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
+	end = now;
+	end.tv_sec += o.duration;
+	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
+	if (!o.json)
+		printf("%13s %-14s %-11s %-24s %-24s %-18s\n", "TIME(s)", "EVENT", "NETNS",
+		       "LOCAL", "REMOTE", "TASK");
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
+		n = bpf_source_poll(src, 100);
+		if (n < 0 && n != -EINTR) {
+			fprintf(stderr, "%s: reading the BPF ring buffer failed: %s\n",
+				prog_name, strerror(-n));
+			err = 1;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (o.duration && (now.tv_sec > end.tv_sec ||
+				   (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec)))
+			break;
+	}
+	while (bpf_source_poll(src, 0) > 0)
+		;
+	fprintf(stderr, "# %llu events printed, %llu records, %llu lost, %llu malformed\n",
+		(unsigned long long)o.printed, (unsigned long long)f.events,
+		(unsigned long long)bpf_source_lost(src),
+		(unsigned long long)bpf_source_malformed(src));
+	bpf_source_close(src);
+	fanout_free(&f);
+	return err;
+}
