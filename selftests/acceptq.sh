@@ -17,11 +17,9 @@ BACKLOG=2
 # a full queue drops SYNs at once; the 1 s SYN retry is dropped too
 GIVE_UP=2
 
-require_root
+require_scenario_tools
 command -v nstat >/dev/null || skip_all "nstat (iproute2) not installed: it reads ListenDrops"
 [ -x "$LISTEN" ] || skip_all "sockfan_listen not built (make -C selftests)"
-[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
-[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 source_setup "${1:?usage: acceptq.sh bpf|proc}"
 
 tap_plan 12
@@ -66,10 +64,5 @@ check "ACCEPTED = 0" "$accepted" 0
 check "four-tuples match ss" "$(sockfan_tuples "$TMP/during" | md5sum)" \
 	"$(ss_tuples "$NS" $PORT | md5sum)"
 
-if [ "$SOURCE" = bpf ]; then
-	check "no record lost" "$(sockfan_lost "$TMP/during")" 0
-else
-	tap_skip "no record lost" "the proc source has no ring buffer to lose records from"
-fi
-[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
+check_no_record_lost "$TMP/during"
 tap_exit

@@ -14,11 +14,11 @@ PORT=8080
 N=20
 SRCS=127.0.0.2,127.0.0.3,127.0.0.4
 
-require_root
+require_scenario_tools
 SERVER=${2:-nginx}
 case "$SERVER" in
 nginx)
-	command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
+	require_nginx
 	;;
 python)
 	[ -x /usr/bin/python3 ] || command -v python3 >/dev/null ||
@@ -29,8 +29,6 @@ python)
 	exit $KSFT_FAIL
 	;;
 esac
-[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
-[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 source_setup "${1:?usage: fanout.sh bpf|proc}"
 
 tap_plan 12
@@ -90,5 +88,4 @@ else
 	check "no record lost" "$(sockfan_lost "$TMP/after")" 0
 	tap_skip "root namespace isolation" "proc source only"
 fi
-[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
 tap_exit

@@ -14,10 +14,8 @@ N6=10
 N4=10
 N=$((N6 + N4))
 
-require_root
-command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
-[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
-[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+require_scenario_tools
+require_nginx
 source_setup "${1:?usage: fanout6.sh bpf|proc}"
 
 netns_new NS sfv6 || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
@@ -63,10 +61,5 @@ check "restarted sockfan counts older connections (seed)" \
 check "restarted sockfan: four-tuples match ss" "$(sockfan_tuples "$TMP/seeded" | md5sum)" \
 	"$(ss_tuples "$NS" $PORT | md5sum)"
 
-if [ "$SOURCE" = bpf ]; then
-	check "no record lost" "$(sockfan_lost "$TMP/during")" 0
-else
-	tap_skip "no record lost" "the proc source has no ring buffer to lose records from"
-fi
-[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
+check_no_record_lost "$TMP/during"
 tap_exit

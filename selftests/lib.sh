@@ -86,13 +86,26 @@ skip_all() {
 	exit $KSFT_SKIP
 }
 
+# SOCKFAN_TEST_KEEP=1 keeps the scenario's files in /tmp/sockfan-kept
 tap_exit() {
+	[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
 	[ $tap_failed = 0 ] && exit $KSFT_PASS
 	exit $KSFT_FAIL
 }
 
 require_root() {
 	[ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces, BPF or insmod)"
+}
+
+# what every scenario needs: root, the test client and the CLI
+require_scenario_tools() {
+	require_root
+	[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
+	[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+}
+
+require_nginx() {
+	command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
 }
 
 # wait_for SECONDS CMD...: poll CMD every 0.1 s until it succeeds
@@ -246,6 +259,23 @@ sockfan_view() {
 		--netns "$(netns_inode "$ns")" "$@" >"$out" 2>"$out.err"
 }
 
+# interrupt PID: ^C to a command started in the background through a
+# function (in_ns), whether the subshell exec'd it or forked it
+interrupt() {
+	pkill -INT -P "$1" 2>/dev/null
+	kill -INT "$1" 2>/dev/null
+}
+
+# check_no_record_lost FILE: the bpf window's "# source bpf" line says
+# 0 lost; the proc source has nothing to lose
+check_no_record_lost() {
+	if [ "$SOURCE" = bpf ]; then
+		check "no record lost" "$(sockfan_lost "$1")" 0
+	else
+		tap_skip "no record lost" "the proc source has no ring buffer to lose records from"
+	fi
+}
+
 # sockfan's view of a window of activity: bpf follows the events from
 # view_begin until view_end, SECONDS at most (seeding covers nothing
 # then); proc reads the module's state at view_end.  view_end returns
@@ -270,7 +300,7 @@ view_end() {
 		# a second for the last ones (a server's own close), then end
 		# the window early the way ^C does; its duration stays the bound
 		sleep 1
-		pkill -INT -P "$VIEWER_PID" 2>/dev/null
+		interrupt "$VIEWER_PID"
 		wait "$VIEWER_PID"
 		rc=$?
 	else

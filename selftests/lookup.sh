@@ -16,10 +16,8 @@ CLOSED=8081
 N=5
 MISSES=3
 
-require_root
-command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
-[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
-[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+require_scenario_tools
+require_nginx
 source_setup "${1:?usage: lookup.sh bpf|proc}"
 
 tap_plan 6

@@ -16,10 +16,8 @@ N=20
 WORKERS=2
 SRCS=127.0.0.2,127.0.0.3,127.0.0.4
 
-require_root
-command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
-[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
-[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+require_scenario_tools
+require_nginx
 source_setup "${1:?usage: reuseport.sh bpf|proc}"
 
 tap_plan 11
@@ -75,10 +73,5 @@ fi
 check "four-tuples and accepting worker match ss" \
 	"$(sockfan_tuple_pids "$TMP/during" | md5sum)" "$(ss_tuple_pids "$NS" $PORT | md5sum)"
 
-if [ "$SOURCE" = bpf ]; then
-	check "no record lost" "$(sockfan_lost "$TMP/during")" 0
-else
-	tap_skip "no record lost" "the proc source has no ring buffer to lose records from"
-fi
-[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
+check_no_record_lost "$TMP/during"
 tap_exit

@@ -12,10 +12,8 @@ PORT=8000
 N=4
 PY=/usr/bin/python3
 
-require_root
+require_scenario_tools
 [ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): it parses the output"
-[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
-[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 [ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: the BPF path gives the numbers here"
 
 tap_plan 7

@@ -14,10 +14,8 @@ CLOSED=8001
 N=3
 PY=/usr/bin/python3
 
-require_root
+require_scenario_tools
 [ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): server and JSON parser"
-[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
-[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 [ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: sockfan trace needs the BPF path"
 
 tap_plan 7
@@ -41,9 +39,7 @@ for i in 1 2; do
 	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$CLOSED" 2>/dev/null
 done
 sleep 1
-# the tracer, whether the background subshell exec'd it or forked it
-pkill -INT -P "$tracer" 2>/dev/null
-kill -INT "$tracer" 2>/dev/null
+interrupt "$tracer"
 wait "$tracer"
 check "sockfan trace --json ends 0 on SIGINT" $? 0
 sed 's/^/# /' "$TMP/trace.err"
