@@ -6,12 +6,10 @@
  */
 #include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 #include "fanout.h"
 #include "format.h"
@@ -33,14 +31,6 @@ struct ports_opts {
 	bool seed;
 	enum { OUT_TEXT, OUT_JSON, OUT_PROM } out;
 };
-
-/* set from a signal handler: atomic builtins rather than volatile */
-static int stop;
-
-static void on_signal(int sig)
-{
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-}
 
 static void ports_usage(FILE *out)
 {
@@ -267,8 +257,7 @@ static char hooks_used[512];
 static int run_bpf(struct fanout *f, const struct ports_opts *o, struct ports_meta *m)
 {
 	struct bpf_source *src;
-	struct timespec now, end;
-	int err, n;
+	int err;
 
 	err = bpf_source_open(&src, f, verbose);
 	if (err)
@@ -281,24 +270,9 @@ static int run_bpf(struct fanout *f, const struct ports_opts *o, struct ports_me
 		bpf_source_follow_seeded(src, f);
 	}
 	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	clock_gettime(CLOCK_MONOTONIC, &end);
-	end.tv_sec += o->duration;
-	do {
-		n = bpf_source_poll(src, 100);
-		if (n < 0) {
-			fprintf(stderr, "%s: reading the BPF ring buffer failed: %s\n",
-				prog_name, strerror(-n));
-			err = n;
-			goto out;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-	} while (!__atomic_load_n(&stop, __ATOMIC_RELAXED) && (now.tv_sec < end.tv_sec ||
-			   (now.tv_sec == end.tv_sec && now.tv_nsec < end.tv_nsec)));
-	/* drain what is queued before printing */
-	while (bpf_source_poll(src, 0) > 0)
-		;
+	err = bpf_source_follow(src, o->duration);
+	if (err)
+		goto out;
 	/* queue depth is a state, not an event: read it as it is now */
 	err = diag_refresh(f, o->netns);
 	if (err)

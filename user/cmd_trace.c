@@ -5,9 +5,7 @@
  * (the module keeps state, not a stream).  --json prints one object per
  * line.  Listener lookup hits are counted, not printed: one per SYN.
  */
-#include <errno.h>
 #include <getopt.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,13 +24,6 @@ struct trace_opts {
 	__u64 start_ns;
 	__u64 printed;
 };
-
-static int stop;
-
-static void on_signal(int sig)
-{
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-}
 
 static void trace_usage(FILE *out)
 {
@@ -196,10 +187,10 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 int cmd_trace(int argc, char **argv)
 {
 	struct trace_opts o = { 0 };
-	struct timespec now, end;
 	struct bpf_source *src;
+	struct timespec now;
 	struct fanout f;
-	int err = 0, n;
+	int err;
 
 	if (parse_opts(argc, argv, &o)) {
 		trace_usage(stderr);
@@ -216,34 +207,16 @@ int cmd_trace(int argc, char **argv)
 	bpf_source_set_sink(src, on_event, &o);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	o.start_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
-	end = now;
-	end.tv_sec += o.duration;
 	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
 	if (!o.json)
 		printf("%13s %-14s %-11s %-24s %-24s %-18s\n", "TIME(s)", "EVENT", "NETNS",
 		       "LOCAL", "REMOTE", "TASK");
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
-	while (!__atomic_load_n(&stop, __ATOMIC_RELAXED)) {
-		n = bpf_source_poll(src, 100);
-		if (n < 0 && n != -EINTR) {
-			fprintf(stderr, "%s: reading the BPF ring buffer failed: %s\n",
-				prog_name, strerror(-n));
-			err = 1;
-			break;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (o.duration && (now.tv_sec > end.tv_sec ||
-				   (now.tv_sec == end.tv_sec && now.tv_nsec >= end.tv_nsec)))
-			break;
-	}
-	while (bpf_source_poll(src, 0) > 0)
-		;
+	err = bpf_source_follow(src, o.duration ? o.duration : BPF_FOLLOW_UNTIL_STOPPED);
 	fprintf(stderr, "# %llu events printed, %llu records, %llu lost, %llu malformed\n",
 		(unsigned long long)o.printed, (unsigned long long)f.events,
 		(unsigned long long)bpf_source_lost(src),
 		(unsigned long long)bpf_source_malformed(src));
 	bpf_source_close(src);
 	fanout_free(&f);
-	return err;
+	return err ? 1 : 0;
 }

@@ -3,6 +3,7 @@
 #ifndef SOCKFAN_SOURCE_BPF_H
 #define SOCKFAN_SOURCE_BPF_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include "fanout.h"
 
@@ -27,6 +28,15 @@ int bpf_source_follow_seeded(struct bpf_source *s, const struct fanout *f);
 
 /* apply records that arrive within @timeout_ms; returns count or -errno */
 int bpf_source_poll(struct bpf_source *s, int timeout_ms);
+
+#define BPF_FOLLOW_UNTIL_STOPPED	ULONG_MAX	/* for bpf_source_follow() */
+
+/*
+ * Apply records for @seconds (0: one poll, what is queued now;
+ * BPF_FOLLOW_UNTIL_STOPPED: until SIGINT or SIGTERM, which also end a
+ * timed follow early), then what is still queued.  Returns 0 or -errno, after printing what failed.
+ */
+int bpf_source_follow(struct bpf_source *s, unsigned long seconds);
 
 /* records the kernel side could not queue (ring buffer full) */
 __u64 bpf_source_lost(const struct bpf_source *s);
