@@ -272,27 +272,6 @@ static int diag_dump(int fd, int family, __u32 states, __u32 netns,
 	}
 }
 
-/* the listener a connection most likely came through (0: ambiguous) */
-static __u64 guess_listener(const struct diag_vec *dv, const struct diag_sock *c)
-{
-	__u64 found = 0;
-	size_t i;
-
-	for (i = 0; i < dv->n; i++) {
-		const struct diag_sock *l = &dv->v[i];
-
-		if (l->state != TCP_LISTEN || l->key.lport != c->key.lport)
-			continue;
-		if (!fanout_addr_any(l->key.laddr) &&
-		    memcmp(l->key.laddr, c->key.laddr, 16))
-			continue;
-		if (found)
-			return 0;	/* reuseport group: member unknown */
-		found = l->cookie;
-	}
-	return found;
-}
-
 /* a listener's queue as the kernel reports it now (ss -lm: Recv-Q, Send-Q, d) */
 static void update_queue(struct fanout *f, const struct diag_sock *s)
 {
@@ -305,8 +284,7 @@ static void update_queue(struct fanout *f, const struct diag_sock *s)
 	l->drops = s->drops;
 }
 
-static void apply_sock(struct seed_ctx *ctx, const struct diag_vec *dv,
-		       const struct diag_sock *s)
+static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 {
 	struct sockfan_event e = {
 		.key = s->key,
@@ -332,7 +310,7 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_vec *dv,
 	/* passive connections only: the local port is a listening port */
 	if (!fanout_has_listener(ctx->f, s->key.netns, s->key.lport))
 		return;
-	e.accept.listener = guess_listener(dv, s);
+	/* no listener in the record: the model takes the port's (as for events) */
 	e.kind = SOCKFAN_EV_ESTABLISHED;
 	fanout_apply(ctx->f, &e);
 	if (s->inode) {
@@ -382,7 +360,7 @@ static int seed_netns(__u32 netns, void *arg)
 	for (pass = 0; pass < 2; pass++)
 		for (i = 0; i < dv.n; i++)
 			if ((dv.v[i].state == TCP_LISTEN) == (pass == 0))
-				apply_sock(ctx, &dv, &dv.v[i]);
+				apply_sock(ctx, &dv.v[i]);
 	free(dv.v);
 	return 0;
 }
