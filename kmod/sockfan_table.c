@@ -237,7 +237,9 @@ static u64 guess_listener(const struct sockfan_key *key)
 	u64 any = 0;
 
 	list_for_each_entry_rcu(l, &listeners, node) {
-		if (l->key.netns != key->netns || l->key.lport != key->lport)
+		/* a child has its listener's family (v4-mapped peers included) */
+		if (l->key.netns != key->netns || l->key.lport != key->lport ||
+		    l->key.family != key->family)
 			continue;
 		if (!memcmp(l->key.laddr, key->laddr, 16))
 			return l->cookie;
