@@ -5,7 +5,6 @@
  * (the module keeps state, not a stream).  --json prints one object per
  * line.  Listener lookup hits are counted, not printed: one per SYN.
  */
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,11 +14,10 @@
 #include "format.h"
 #include "sockfan.h"
 #include "source_bpf.h"
+#include "view.h"
 
 struct trace_opts {
-	unsigned long port;		/* 0: every port */
-	unsigned long duration;		/* 0: until ^C */
-	__u32 netns;			/* 0: every namespace */
+	struct view_opts v;		/* the filter; duration (0: until ^C) */
 	bool json;
 	__u64 start_ns;
 	__u64 printed;
@@ -28,13 +26,14 @@ struct trace_opts {
 static void trace_usage(FILE *out)
 {
 	fprintf(out,
-		"Usage: %s trace [--port PORT] [--netns NS] [--duration SEC] [--json] [-v]\n\n"
-		"  --port PORT     only events on this local port\n"
-		"  --netns NS      only this network namespace (inode)\n"
-		"  --duration SEC  stop after SEC seconds; default: until Ctrl-C\n"
-		"  --json          one JSON object per line\n"
-		"  -v              libbpf's log\n",
+		"Usage: %s trace [OPTIONS]\n\n"
+		"One line per listen, completed handshake, accept, close and lookup miss\n"
+		"(BPF source).\n\n"
+		"  -d, --duration SEC  stop after SEC seconds; default: until Ctrl-C\n"
+		"      --json          one JSON object per line\n"
+		"  -v, --verbose       say which hooks were tried and show libbpf's log\n",
 		prog_name);
+	filter_usage(out);
 }
 
 static const char *kind_name(__u16 kind, const struct sockfan_event *e)
@@ -116,7 +115,7 @@ static void on_event(const struct sockfan_event *e, void *arg)
 
 	if (e->kind == SOCKFAN_EV_LOOKUP && e->lookup.result != SOCKFAN_LOOKUP_MISS)
 		return;		/* hits: one per SYN, counted by `ports` */
-	if ((o->port && e->key.lport != o->port) || (o->netns && e->key.netns != o->netns))
+	if (!filter_event(&o->v.filter, e))
 		return;
 	if (o->json)
 		print_json(e, o);
@@ -129,46 +128,23 @@ static void on_event(const struct sockfan_event *e, void *arg)
 static int parse_opts(int argc, char **argv, struct trace_opts *o)
 {
 	static const struct option opts[] = {
-		{ "port", required_argument, NULL, 'p' },
-		{ "netns", required_argument, NULL, 'N' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	unsigned long ino;
-	int c;
+	int c, r;
 
-	while ((c = getopt_long(argc, argv, "p:d:vh", opts, NULL)) != -1) {
+	while ((c = view_getopt(argc, argv, VIEW_OPTSET_FILTER, "d:vh", opts)) != -1) {
+		r = view_opt("trace", c, optarg, &o->v);
+		if (r < 0)
+			return -1;
+		if (r)
+			continue;
 		switch (c) {
-		case 'p':
-			if (!parse_uint(optarg, 1, 65535, &o->port)) {
-				fprintf(stderr, "%s trace: --port wants a port number 1-65535, not '%s'\n",
-					prog_name, optarg);
-				return -1;
-			}
-			break;
-		case 'd':
-			if (!parse_uint(optarg, 1, 86400, &o->duration)) {
-				fprintf(stderr, "%s trace: --duration wants seconds 1-86400, not '%s'\n",
-					prog_name, optarg);
-				return -1;
-			}
-			break;
-		case 'N':
-			if (!parse_uint(optarg, 1, 0xffffffffUL, &ino)) {
-				fprintf(stderr, "%s trace: --netns wants a namespace inode (ls -L -i /proc/PID/ns/net), not '%s'\n",
-					prog_name, optarg);
-				return -1;
-			}
-			o->netns = ino;
-			break;
 		case 'j':
 			o->json = true;
-			break;
-		case 'v':
-			verbose = true;
 			break;
 		case 'h':
 			trace_usage(stdout);
@@ -211,7 +187,7 @@ int cmd_trace(int argc, char **argv)
 	if (!o.json)
 		printf("%13s %-14s %-11s %-24s %-24s %-18s\n", "TIME(s)", "EVENT", "NETNS",
 		       "LOCAL", "REMOTE", "TASK");
-	err = bpf_source_follow(src, o.duration ? o.duration : BPF_FOLLOW_UNTIL_STOPPED);
+	err = bpf_source_follow(src, o.v.duration ? o.v.duration : BPF_FOLLOW_UNTIL_STOPPED);
 	fprintf(stderr, "# %llu events printed, %llu records, %llu lost, %llu malformed\n",
 		(unsigned long long)o.printed, (unsigned long long)f.events,
 		(unsigned long long)bpf_source_lost(src),

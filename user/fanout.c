@@ -241,7 +241,9 @@ static __u64 guess_listener(const struct fanout *f, const struct sockfan_key *k)
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		if (l->key.netns != k->netns || l->key.lport != k->lport)
+		/* a child has its listener's family (v4-mapped peers included) */
+		if (l->key.netns != k->netns || l->key.lport != k->lport ||
+		    l->key.family != k->family)
 			continue;
 		if (!memcmp(l->key.laddr, k->laddr, 16))
 			return l->cookie;
@@ -418,12 +420,20 @@ struct conn_vec {
 	__u32 netns;		/* filter, with port, when any_port is false */
 	__u16 port;
 	bool any_port;
+	const struct fan_filter *filter;
 };
+
+bool fanout_listener_shown(const struct fanout *f, const struct fan_listener *l)
+{
+	return !f->filter || filter_listener(f->filter, &l->key, l->pid);
+}
 
 static int collect_conn(const struct fan_conn *c, void *arg)
 {
 	struct conn_vec *cv = arg;
 
+	if (cv->filter && !filter_conn(cv->filter, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0))
+		return 0;
 	if (cv->any_port || (c->key.netns == cv->netns && c->key.lport == cv->port))
 		cv->v[cv->n++] = c;
 	return 0;
@@ -443,7 +453,7 @@ static int conns_sorted(const struct fanout *f, struct conn_vec *cv)
 int fanout_port_conns(const struct fanout *f, __u32 netns, __u16 port,
 		      const struct fan_conn ***conns, size_t *n)
 {
-	struct conn_vec cv = { .netns = netns, .port = port };
+	struct conn_vec cv = { .netns = netns, .port = port, .filter = f->filter };
 	int err = conns_sorted(f, &cv);
 
 	*conns = cv.v;
@@ -477,7 +487,8 @@ static struct fan_row *row_find(struct fan_row *rows, size_t n, __u32 netns,
  */
 int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 {
-	struct conn_vec cv = { .any_port = true };
+	struct conn_vec cv = { .any_port = true, .filter = f->filter };
+	bool by_socket = f->filter && filter_by_socket(f->filter);
 	struct fan_row *rows, *r;
 	size_t i, n = 0, max;
 	int err;
@@ -494,6 +505,8 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
+		if (!fanout_listener_shown(f, l))
+			continue;
 		r = row_find(rows, n, l->key.netns, l->key.lport);
 		if (!r) {
 			r = &rows[n++];
@@ -524,9 +537,16 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 			r->peers++;
 	}
 	for (i = 0; i < f->nports; i++) {
+		const struct fan_filter *flt = f->filter;
+
 		r = row_find(rows, n, f->ports[i].netns, f->ports[i].port);
-		/* a port with no socket left shows when segments missed it */
-		if (!r && f->ports[i].misses && n < max) {
+		/*
+		 * a port with no socket left shows when segments missed it,
+		 * unless the filter selects sockets (it has none to select)
+		 */
+		if (!r && f->ports[i].misses && n < max && !by_socket &&
+		    (!flt || ((!flt->netns || flt->netns == f->ports[i].netns) &&
+			      (!flt->port || flt->port == f->ports[i].port)))) {
 			r = &rows[n++];
 			r->netns = f->ports[i].netns;
 			r->port = f->ports[i].port;

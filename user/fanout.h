@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <sockfan/sockfan.h>
 
+#include "filter.h"
+
 #define FAN_ACCEPTED	(1U << 16)	/* conn flag: accept() returned it */
 
 struct fan_conn {
@@ -64,6 +66,8 @@ struct fanout {
 	size_t nports, ports_cap;
 	__u64 events;		/* records applied */
 	unsigned int counts;	/* FAN_COUNTS_*: what the source can count */
+	/* what the views show (rows, a port's sockets); NULL: everything */
+	const struct fan_filter *filter;
 };
 
 /* counters a capture path may lack (shown as "-", never as 0) */
@@ -106,10 +110,17 @@ bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);
 int fanout_each_conn(const struct fanout *f,
 		     int (*fn)(const struct fan_conn *c, void *arg), void *arg);
 
-/* per-port rows sorted by netns then port; caller frees *rows */
+/* is @l among the sockets f->filter selects? */
+bool fanout_listener_shown(const struct fanout *f, const struct fan_listener *l);
+
+/*
+ * Per-port rows of the selected sockets, sorted by netns then port;
+ * counters that outlive sockets (accepted, closed, times, misses) stay
+ * the port's own.  Caller frees *rows.
+ */
 int fanout_rows(const struct fanout *f, struct fan_row **rows, size_t *n);
 
-/* connections of one port, sorted by remote address; caller frees */
+/* selected connections of one port, sorted by remote address; caller frees */
 int fanout_port_conns(const struct fanout *f, __u32 netns, __u16 port,
 		      const struct fan_conn ***conns, size_t *n);
 

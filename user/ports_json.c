@@ -3,6 +3,7 @@
  * `sockfan ports --json`: one JSON document.  Numbers are numbers,
  * durations in nanoseconds, and a counter the source cannot count is
  * null rather than 0.  With --port, the port's sockets are listed too.
+ * The document is one line, so that --interval prints JSON lines.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,7 +44,8 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		if (l->key.netns != netns || l->key.lport != port)
+		if (l->key.netns != netns || l->key.lport != port ||
+		    !fanout_listener_shown(f, l))
 			continue;
 		printf("%s{\"cookie\":%llu,\"address\":\"%s\",\"port\":%u,\"backlog\":%u,\"qlen\":%u,\"drops\":%u,\"accepted\":%llu,",
 		       k++ ? "," : "", (unsigned long long)l->cookie,
@@ -72,9 +74,9 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	printf("]");
 }
 
-int ports_print_json(const struct fanout *f, const struct ports_meta *m,
-		     __u16 port, __u32 netns)
+int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 {
+	__u16 port = f->filter ? f->filter->port : 0;
 	struct fan_row *rows;
 	size_t i, n, k = 0;
 
@@ -97,9 +99,7 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m,
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
-		if ((port && r->port != port) || (netns && r->netns != netns))
-			continue;
-		printf("%s\n{\"netns\":%u,\"port\":%u,\"listeners\":%u,\"established\":%llu,\"accepted\":%llu,\"closed\":%llu,\"peers\":%llu,",
+		printf("%s{\"netns\":%u,\"port\":%u,\"listeners\":%u,\"established\":%llu,\"accepted\":%llu,\"closed\":%llu,\"peers\":%llu,",
 		       k++ ? "," : "", r->netns, r->port, r->listeners,
 		       (unsigned long long)r->established, (unsigned long long)r->accepted,
 		       (unsigned long long)r->closed, (unsigned long long)r->peers);
@@ -112,7 +112,7 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m,
 			json_sockets(f, r->netns, r->port);
 		printf("}");
 	}
-	printf("\n]}\n");
+	printf("]}\n");
 	free(rows);
 	return 0;
 }

@@ -19,10 +19,8 @@ struct ports_meta {
 	__u64 records, lost, malformed;	/* bpf */
 };
 
-/* rows of @f (only @port and @netns when not 0) */
-int ports_print_json(const struct fanout *f, const struct ports_meta *m,
-		     __u16 port, __u32 netns);
-int ports_print_prom(const struct fanout *f, const struct ports_meta *m,
-		     __u16 port, __u32 netns);
+/* rows of @f as f->filter selects them; with a port filter, its sockets */
+int ports_print_json(const struct fanout *f, const struct ports_meta *m);
+int ports_print_prom(const struct fanout *f, const struct ports_meta *m);
 
 #endif /* SOCKFAN_PORTS_OUT_H */

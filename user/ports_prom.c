@@ -72,8 +72,7 @@ static void sample(const struct prom_family *fam, const struct fan_row *r)
 	       (unsigned long long)fam->value(r));
 }
 
-int ports_print_prom(const struct fanout *f, const struct ports_meta *m,
-		     __u16 port, __u32 netns)
+int ports_print_prom(const struct fanout *f, const struct ports_meta *m)
 {
 	const struct prom_family *fam;
 	struct fan_row *rows;
@@ -93,11 +92,8 @@ int ports_print_prom(const struct fanout *f, const struct ports_meta *m,
 			continue;
 		printf("# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
 		       kind_names[fam->kind]);
-		for (i = 0; i < n; i++) {
-			if ((port && rows[i].port != port) || (netns && rows[i].netns != netns))
-				continue;
+		for (i = 0; i < n; i++)
 			sample(fam, &rows[i]);
-		}
 	}
 	/* the owner is a label set of its own, so counters keep stable labels */
 	printf("# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");
@@ -105,8 +101,7 @@ int ports_print_prom(const struct fanout *f, const struct ports_meta *m,
 	for (i = 0; i < n; i++) {
 		char comm[SOCKFAN_COMM_LEN + 1];
 
-		if ((port && rows[i].port != port) || (netns && rows[i].netns != netns) ||
-		    !rows[i].owner_pid)
+		if (!rows[i].owner_pid)
 			continue;
 		snprintf(comm, sizeof(comm), "%.*s", SOCKFAN_COMM_LEN, rows[i].owner_comm);
 		printf("sockfan_port_owner_info{netns=\"%u\",port=\"%u\",pid=\"%u\",comm=",

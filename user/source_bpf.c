@@ -6,14 +6,12 @@
  * to the most portable, and the chosen plan is reported to the user.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -22,6 +20,7 @@
 #include "sockfan.skel.h"
 #include "sockfan.h"
 #include "source_bpf.h"
+#include "loop.h"
 
 #define MAX_LINKS	16
 
@@ -349,29 +348,12 @@ int bpf_source_poll(struct bpf_source *s, int timeout_ms)
 	return n == -EINTR ? 0 : n;
 }
 
-/* set from a signal handler: atomic builtins rather than volatile */
-static int stop;
-
-static void on_signal(int sig)
-{
-	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
-}
-
-static __u64 now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 int bpf_source_follow(struct bpf_source *s, unsigned long seconds)
 {
-	__u64 end = now_ns() + seconds * 1000000000ULL;
+	__u64 end = mono_ns() + seconds * 1000000000ULL;
 	int n;
 
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	stop_on_signals();
 	do {
 		n = bpf_source_poll(s, 100);
 		if (n < 0) {
@@ -379,8 +361,8 @@ int bpf_source_follow(struct bpf_source *s, unsigned long seconds)
 				strerror(-n));
 			return n;
 		}
-	} while (!__atomic_load_n(&stop, __ATOMIC_RELAXED) &&
-		 (seconds == BPF_FOLLOW_UNTIL_STOPPED || now_ns() < end));
+	} while (!stop_requested() &&
+		 (seconds == BPF_FOLLOW_UNTIL_STOPPED || mono_ns() < end));
 	/* drain what is queued before the caller prints */
 	while (bpf_source_poll(s, 0) > 0)
 		;

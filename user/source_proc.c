@@ -15,6 +15,7 @@
 
 #include "netns.h"
 #include "source_proc.h"
+#include "loop.h"
 
 #define MAX_FIELDS	16
 
@@ -152,8 +153,11 @@ static int read_conn(struct fanout *f, struct proc_file *pf)
 		fanout_apply(f, &e);
 	}
 	c = fanout_conn(f, &e.key, e.cookie);
-	if (c)
+	if (c) {
 		c->segs_in = segs;
+		/* the module's clock is ktime_get_ns(), CLOCK_MONOTONIC here */
+		c->est_ns = mono_ns() - age * 1000000ULL;
+	}
 	return 0;
 }
 

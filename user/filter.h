@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Which sockets a view shows, in the manner of ss's filters: local port,
+ * network namespace, family, local (src) and remote (dst) address with
+ * an optional prefix length, and the owning or accepting process.
+ */
+#ifndef SOCKFAN_FILTER_H
+#define SOCKFAN_FILTER_H
+
+#include <stdbool.h>
+#include <sockfan/sockfan.h>
+
+struct fan_prefix {
+	__u8 addr[16];		/* v4 as ::ffff:a.b.c.d, as in sockfan_key */
+	__u8 len;		/* bits of @addr that must match, 0-128 */
+	bool set;
+};
+
+struct fan_filter {
+	__u32 netns;		/* 0: every namespace */
+	__u16 port;		/* 0: every local port */
+	__u16 family;		/* 0, AF_INET or AF_INET6 */
+	__u32 pid;		/* 0: any task */
+	struct fan_prefix src;	/* local address */
+	struct fan_prefix dst;	/* remote address */
+};
+
+/*
+ * "10.0.0.1", "10.0.0.0/8", "::1", "fe80::/10" into @p; false if @s is
+ * none of these.  An IPv4 prefix also matches v4-mapped IPv6 peers.
+ */
+bool filter_parse_prefix(const char *s, struct fan_prefix *p);
+
+/* does @f select sockets by something other than netns and port? */
+bool filter_by_socket(const struct fan_filter *f);
+
+/*
+ * A listener is selected by its local address (one bound to every
+ * address matches any src of its family), its owner and family; it has
+ * no peer, so dst does not deselect it.
+ */
+bool filter_listener(const struct fan_filter *f, const struct sockfan_key *k,
+		     __u32 pid);
+
+/* a connection: four-tuple, family and the task that accepted it */
+bool filter_conn(const struct fan_filter *f, const struct sockfan_key *k,
+		 __u32 pid);
+
+/* one event of the stream (trace), by its key and task */
+bool filter_event(const struct fan_filter *f, const struct sockfan_event *e);
+
+#endif /* SOCKFAN_FILTER_H */

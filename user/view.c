@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The source and filter options shared by ports, top and explain, and
+ * the model behind them: one bpf_source followed across looks, or the
+ * module's /proc files read afresh at each look.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#include "netns.h"
+#include "seed_diag.h"
+#include "sockfan.h"
+#include "source_bpf.h"
+#include "source_proc.h"
+#include "loop.h"
+#include "view.h"
+
+static const struct option filter_opts[] = {
+	{ "port", required_argument, NULL, 'p' },
+	{ "netns", required_argument, NULL, 'N' },
+	{ "src", required_argument, NULL, 'S' },
+	{ "dst", required_argument, NULL, 'D' },
+	{ "pid", required_argument, NULL, 'P' },
+	{ 0 },
+};
+
+static const struct option source_opts[] = {
+	{ "source", required_argument, NULL, 's' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "interval", required_argument, NULL, 'i' },
+	{ "count", required_argument, NULL, 'n' },
+	{ "proc-dir", required_argument, NULL, 'R' },
+	{ "no-seed", no_argument, NULL, 'E' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ 0 },
+};
+
+static size_t append_opts(struct option *to, size_t n, size_t cap, const struct option *from)
+{
+	for (; from->name && n < cap - 1; from++)
+		to[n++] = *from;
+	return n;
+}
+
+int view_getopt(int argc, char **argv, enum view_optset set, const char *shortopts,
+		const struct option *longopts)
+{
+	static struct option merged[48];
+	char shorts[64];
+	size_t n = 0;
+
+	n = append_opts(merged, n, ARRAY_SIZE(merged), filter_opts);
+	if (set == VIEW_OPTSET_ALL)
+		n = append_opts(merged, n, ARRAY_SIZE(merged), source_opts);
+	n = append_opts(merged, n, ARRAY_SIZE(merged), longopts);
+	memset(&merged[n], 0, sizeof(merged[n]));
+	snprintf(shorts, sizeof(shorts), "p:46%s%s", set == VIEW_OPTSET_ALL ? "s:d:i:n:v" : "",
+		 shortopts);
+	return getopt_long(argc, argv, shorts, merged, NULL);
+}
+
+void view_opts_init(struct view_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->seed = true;
+}
+
+/* --netns: an inode number, a name under /run/netns, or a path */
+static int parse_netns(const char *cmd, const char *arg, __u32 *netns)
+{
+	unsigned long ino;
+	char path[512];
+	struct stat st;
+
+	if (parse_uint(arg, 1, 0xffffffffUL, &ino)) {
+		*netns = ino;
+		return 0;
+	}
+	snprintf(path, sizeof(path), strchr(arg, '/') ? "%s" : "/run/netns/%s", arg);
+	if (stat(path, &st)) {
+		fprintf(stderr, "%s %s: --netns %s: no such network namespace (%s: %s; see ip netns list)\n",
+			prog_name, cmd, arg, path, strerror(errno));
+		return -1;
+	}
+	*netns = (__u32)st.st_ino;
+	return 0;
+}
+
+/* "2", "0.5", "1.25": seconds with up to millisecond precision */
+static bool parse_interval(const char *s, unsigned long *ms)
+{
+	unsigned long whole, frac = 0, scale = 100;
+	const char *dot = strchr(s, '.');
+	char buf[16];
+
+	if (strlen(s) >= sizeof(buf))
+		return false;
+	strcpy(buf, s);
+	if (dot) {
+		const char *p;
+
+		buf[dot - s] = '\0';
+		if (!dot[1] || strlen(dot + 1) > 3)
+			return false;
+		for (p = dot + 1; *p; p++, scale /= 10) {
+			if (*p < '0' || *p > '9')
+				return false;
+			frac += (*p - '0') * scale;
+		}
+	}
+	if (!parse_uint(buf, 0, 86400, &whole))
+		return false;
+	*ms = whole * 1000 + frac;
+	return *ms >= 100;
+}
+
+static int bad(const char *cmd, const char *opt, const char *want, const char *arg)
+{
+	fprintf(stderr, "%s %s: %s wants %s, not '%s'\n", prog_name, cmd, opt, want, arg);
+	return -1;
+}
+
+int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o)
+{
+	struct fan_filter *flt = &o->filter;
+	unsigned long v;
+
+	switch (c) {
+	case 's':
+		if (!strcmp(arg, "bpf"))
+			o->source = VIEW_BPF;
+		else if (!strcmp(arg, "proc"))
+			o->source = VIEW_PROC;
+		else if (!strcmp(arg, "auto"))
+			o->source = VIEW_AUTO;
+		else
+			return bad(cmd, "--source", "auto, bpf or proc", arg);
+		return 1;
+	case 'p':
+		if (!parse_uint(arg, 1, 65535, &v))
+			return bad(cmd, "--port", "a port number 1-65535", arg);
+		flt->port = v;
+		return 1;
+	case 'N':
+		return parse_netns(cmd, arg, &flt->netns) ? -1 : 1;
+	case 'S':
+	case 'D':
+		if (!filter_parse_prefix(arg, c == 'S' ? &flt->src : &flt->dst))
+			return bad(cmd, c == 'S' ? "--src" : "--dst",
+				   "an address with an optional /prefix (10.0.0.0/8, ::1)", arg);
+		return 1;
+	case 'P':
+		if (!parse_uint(arg, 1, 0x7fffffffUL, &v))
+			return bad(cmd, "--pid", "a process id", arg);
+		flt->pid = v;
+		return 1;
+	case '4':
+	case '6':
+		if (flt->family) {
+			fprintf(stderr, "%s %s: -4 and -6 exclude each other (neither: both families)\n",
+				prog_name, cmd);
+			return -1;
+		}
+		flt->family = c == '4' ? AF_INET : AF_INET6;
+		return 1;
+	case 'd':
+		if (!parse_uint(arg, 0, 86400, &o->duration))
+			return bad(cmd, "--duration", "seconds 0-86400", arg);
+		return 1;
+	case 'i':
+		if (!parse_interval(arg, &o->interval_ms))
+			return bad(cmd, "--interval", "seconds 0.1-86400 (0.5, 2)", arg);
+		return 1;
+	case 'n':
+		if (!parse_uint(arg, 1, 1000000000UL, &o->count))
+			return bad(cmd, "--count", "a number of looks, at least 1", arg);
+		return 1;
+	case 'R':
+		o->proc_dir = arg;
+		return 1;
+	case 'E':
+		o->seed = false;
+		return 1;
+	case 'v':
+		verbose = true;
+		return 1;
+	}
+	return 0;
+}
+
+int view_opts_check(const char *cmd, struct view_opts *o)
+{
+	struct stat st;
+
+	if (o->source == VIEW_AUTO)
+		o->source = o->proc_dir || !stat(SOCKFAN_PROC_PATH, &st) ? VIEW_PROC : VIEW_BPF;
+	if (o->duration && o->source == VIEW_PROC) {
+		fprintf(stderr, "%s %s: --duration needs --source bpf (the module keeps its own totals)\n",
+			prog_name, cmd);
+		return -1;
+	}
+	if (o->filter.netns && o->source == VIEW_PROC && o->filter.netns != netns_self()) {
+		fprintf(stderr, "%s %s: the proc source shows the caller's network namespace; run it there (ip netns exec NAME %s %s ...)\n",
+			prog_name, cmd, prog_name, cmd);
+		return -1;
+	}
+	if (o->proc_dir && o->source == VIEW_BPF) {
+		fprintf(stderr, "%s %s: --proc-dir needs --source proc\n", prog_name, cmd);
+		return -1;
+	}
+	if (o->count && !o->interval_ms) {
+		fprintf(stderr, "%s %s: --count needs --interval\n", prog_name, cmd);
+		return -1;
+	}
+	return 0;
+}
+
+void view_usage(FILE *out)
+{
+	fprintf(out,
+		"Source:\n"
+		"  -s, --source SRC    bpf: load the BPF programs; proc: read %s\n"
+		"                      (sockfan.ko); auto (default): proc if present, else bpf\n"
+		"  -d, --duration SEC  bpf: follow events for SEC seconds before the first\n"
+		"                      look (Ctrl-C looks early); default 0, a snapshot\n"
+		"      --proc-dir DIR  proc: read DIR instead of %s\n"
+		"      --no-seed       do not count sockets that existed before (sock_diag)\n"
+		"  -i, --interval SEC  look again every SEC seconds (0.1-86400)\n"
+		"  -n, --count N       stop after N looks\n"
+		"  -v, --verbose       say which hooks were tried and show libbpf's log\n",
+		SOCKFAN_PROC_PATH, SOCKFAN_PROC_PATH);
+	filter_usage(out);
+}
+
+void filter_usage(FILE *out)
+{
+	fprintf(out,
+		"Filters (as in ss; sockets must match all that are given):\n"
+		"  -p, --port PORT     local port\n"
+		"      --netns NS      network namespace: inode (as in /proc/PID/ns/net),\n"
+		"                      name in /run/netns, or a path\n"
+		"      --src ADDR[/N]  local address; a listener on 0.0.0.0 or :: matches any\n"
+		"      --dst ADDR[/N]  remote address (listeners have none and stay)\n"
+		"      --pid PID       listeners of PID, connections PID accepted\n"
+		"  -4, -6              IPv4 or IPv6 sockets only\n");
+}
+
+static int open_bpf(struct view *v)
+{
+	const struct view_opts *o = v->o;
+	int err;
+
+	err = bpf_source_open(&v->src, &v->f, verbose);
+	if (err) {
+		v->src = NULL;
+		return err;
+	}
+	/* attach first, then snapshot: nothing falls between the two */
+	if (o->seed) {
+		err = seed_diag(&v->f, o->filter.netns);
+		if (err)
+			return err;
+		bpf_source_follow_seeded(v->src, &v->f);
+	}
+	snprintf(v->hooks, sizeof(v->hooks), "%s", bpf_source_hooks(v->src));
+	fprintf(stderr, "# attached: %s\n", v->hooks);
+	v->meta.source = "bpf";
+	v->meta.hooks = v->hooks;
+	err = bpf_source_follow(v->src, o->duration);
+	return err ?: view_refresh(v);
+}
+
+static int read_proc(struct view *v)
+{
+	const struct view_opts *o = v->o;
+	int err;
+
+	fanout_free(&v->f);
+	if (fanout_init(&v->f)) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return -ENOMEM;
+	}
+	v->f.filter = &o->filter;
+	err = proc_source_read(&v->f, v->meta.proc_dir);
+	/* the module's probes count both (or log why one is missing) */
+	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES;
+	/* sockets older than the module: only this namespace, like the files */
+	if (!err && o->seed)
+		err = seed_diag(&v->f, netns_self());
+	return err;
+}
+
+int view_open(struct view *v, const struct view_opts *o)
+{
+	memset(v, 0, sizeof(*v));
+	v->o = o;
+	if (fanout_init(&v->f)) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return -ENOMEM;
+	}
+	v->f.filter = &o->filter;
+	if (o->source == VIEW_BPF)
+		return open_bpf(v);
+	v->meta.source = "proc";
+	v->meta.proc_dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
+	return read_proc(v);
+}
+
+int view_wait(struct view *v, unsigned long ms, int fd)
+{
+	__u64 end = mono_ns() + ms * 1000000ULL, now;
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	int n;
+
+	stop_on_signals();
+	while (!stop_requested() && (now = mono_ns()) < end) {
+		int slice = (end - now) / 1000000 + 1;
+
+		if (slice > 100)
+			slice = 100;
+		if (v->src) {
+			n = bpf_source_poll(v->src, slice);
+			if (n < 0) {
+				fprintf(stderr, "%s: reading the BPF ring buffer failed: %s\n",
+					prog_name, strerror(-n));
+				return n;
+			}
+			slice = 0;
+		}
+		if (fd < 0 && !slice)
+			continue;
+		n = poll(&pfd, fd < 0 ? 0 : 1, slice);
+		if (n > 0 && (pfd.revents & (POLLIN | POLLHUP)))
+			return 1;
+	}
+	return 0;
+}
+
+int view_refresh(struct view *v)
+{
+	if (!v->src)
+		return read_proc(v);
+	/* drain what is queued, then read states as they are now */
+	while (bpf_source_poll(v->src, 0) > 0)
+		;
+	v->meta.records = v->f.events;
+	v->meta.lost = bpf_source_lost(v->src);
+	v->meta.malformed = bpf_source_malformed(v->src);
+	return diag_refresh(&v->f, v->o->filter.netns);
+}
+
+void view_close(struct view *v)
+{
+	if (v->src)
+		bpf_source_close(v->src);
+	v->src = NULL;
+	fanout_free(&v->f);
+}

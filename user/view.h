@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What every view of the fan-out (ports, top, explain) shares: the
+ * options that pick a source and filter sockets, and a model kept up to
+ * date from the BPF programs or from /proc/net/sockfan.
+ */
+#ifndef SOCKFAN_VIEW_H
+#define SOCKFAN_VIEW_H
+
+#include <getopt.h>
+#include <stdio.h>
+
+#include "fanout.h"
+#include "filter.h"
+#include "ports_out.h"
+
+enum view_source { VIEW_AUTO, VIEW_BPF, VIEW_PROC };
+
+struct view_opts {
+	enum view_source source;
+	unsigned long duration;		/* s of events before the first look */
+	unsigned long interval_ms;	/* between looks; 0: look once */
+	unsigned long count;		/* looks; 0: until stopped */
+	const char *proc_dir;
+	bool seed;
+	struct fan_filter filter;
+};
+
+/* which shared options a command takes */
+enum view_optset {
+	VIEW_OPTSET_FILTER,	/* the filters (trace) */
+	VIEW_OPTSET_ALL,	/* filters, source and timing (ports, top, explain) */
+};
+
+/*
+ * getopt_long() over the shared options of @set plus the command's own:
+ * @shortopts and @longopts (terminated by a zeroed entry).
+ */
+int view_getopt(int argc, char **argv, enum view_optset set, const char *shortopts,
+		const struct option *longopts);
+
+/* defaults: auto source, seeded, one look */
+void view_opts_init(struct view_opts *o);
+
+/*
+ * Apply option @c (with @arg) if it is a shared one: 1 if it was, 0 if
+ * it is not shared, -1 (message printed, naming @cmd) if @arg is bad.
+ */
+int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o);
+
+/* after parsing: reject combinations that cannot work; -1 (printed) */
+int view_opts_check(const char *cmd, struct view_opts *o);
+
+/* help text of the shared options; of the filters alone */
+void view_usage(FILE *out);
+void filter_usage(FILE *out);
+
+struct bpf_source;
+
+struct view {
+	const struct view_opts *o;
+	struct fanout f;
+	struct bpf_source *src;		/* NULL: the proc source */
+	struct ports_meta meta;
+	char hooks[512];
+};
+
+/*
+ * Attach (bpf) or read (proc), seed, follow --duration and take the
+ * first look.  Returns 0 or a negative errno, after printing what failed
+ * and what to do.
+ */
+int view_open(struct view *v, const struct view_opts *o);
+
+/*
+ * Let @ms pass, applying events as they come; returns early with 1 when
+ * @fd (if >= 0) turns readable, with 0 when time is up or a stop was
+ * requested, or with a negative errno (printed).
+ */
+int view_wait(struct view *v, unsigned long ms, int fd);
+
+/* bring states up to date for the next look: queue depths, or /proc again */
+int view_refresh(struct view *v);
+
+void view_close(struct view *v);
+
+#endif /* SOCKFAN_VIEW_H */
