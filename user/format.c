@@ -68,6 +68,24 @@ void fput_json_str(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+void fput_dot_str(FILE *fp, const char *s)
+{
+	const unsigned char *p;
+
+	fputc('"', fp);
+	for (p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(fp, "\\%c", *p);
+		else if (*p == '\n')
+			fputs("\\n", fp);	/* DOT's line break in a label */
+		else if (*p < 0x20 || *p >= 0x7f)
+			fputc('?', fp);
+		else
+			fputc(*p, fp);
+	}
+	fputc('"', fp);
+}
+
 void fput_prom_label(FILE *fp, const char *s)
 {
 	fputc('"', fp);

@@ -25,6 +25,9 @@ const char *fmt_count(char *buf, size_t len, __u64 n, bool known);
 /* @s as a JSON string, quotes included */
 void fput_json_str(FILE *fp, const char *s);
 
+/* @s as a Graphviz DOT string, quotes included */
+void fput_dot_str(FILE *fp, const char *s);
+
 /* @s as a Prometheus label value, quotes included */
 void fput_prom_label(FILE *fp, const char *s);
 

@@ -25,7 +25,9 @@ static const struct command {
 	const char *help;
 } commands[] = {
 	{ "ports", cmd_ports, "per-port fan-out: listeners, connections, accepts, peers" },
+	{ "top", cmd_top, "live per-port view sorted by fan-out, with rates (q quits)" },
 	{ "trace", cmd_trace, "event stream: listen, handshake, accept, close, lookup miss" },
+	{ "explain", cmd_explain, "one port's listener(s) and every connection socket (--dot)" },
 };
 
 static void usage(FILE *out)
@@ -95,7 +97,7 @@ int main(int argc, char **argv)
 		if (!strcmp(argv[optind], commands[i].name)) {
 			argc -= optind;
 			argv += optind;
-			optind = 1;
+			optind = 0;	/* glibc: start afresh, permuting again */
 			return commands[i].fn(argc, argv);
 		}
 	}

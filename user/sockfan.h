@@ -15,6 +15,8 @@ extern bool verbose;
 
 int cmd_ports(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
+int cmd_top(int argc, char **argv);
+int cmd_explain(int argc, char **argv);
 
 /* parse a whole decimal number in [min, max]; false if @s is not one */
 bool parse_uint(const char *s, unsigned long min, unsigned long max,

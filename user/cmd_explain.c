@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `sockfan explain PORT`: draw one port.  The listening socket only
+ * accepts; every accept() hands out a socket of its own that shares the
+ * local address and port, and the kernel tells those apart by the remote
+ * end of the four-tuple.  This shows each listener with the connections
+ * it handed out, who accepted them and when, and how many segments the
+ * kernel's lookup delivered to each.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "explain.h"
+#include "format.h"
+#include "loop.h"
+#include "sockfan.h"
+#include "view.h"
+
+static void explain_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s explain PORT [OPTIONS]\n\n"
+		"The listening socket(s) of local port PORT and every connection socket\n"
+		"sharing that port: four-tuple, accepting task, age, lookups.\n\n"
+		"      --dot           Graphviz DOT instead of text (| dot -Tsvg)\n",
+		prog_name);
+	view_usage(out);
+}
+
+static int parse_opts(int argc, char **argv, struct view_opts *o, bool *dot)
+{
+	static const struct option opts[] = {
+		{ "dot", no_argument, NULL, 'G' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	unsigned long port;
+	int c, r;
+
+	while ((c = view_getopt(argc, argv, VIEW_OPTSET_ALL, "h", opts)) != -1) {
+		if (c == 'p') {
+			fprintf(stderr, "%s explain: the port is the argument (explain PORT), not --port\n",
+				prog_name);
+			return -1;
+		}
+		r = view_opt("explain", c, optarg, o);
+		if (r < 0)
+			return -1;
+		if (r)
+			continue;
+		switch (c) {
+		case 'G':
+			*dot = true;
+			break;
+		case 'h':
+			explain_usage(stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "%s explain: which port? (explain PORT)\n", prog_name);
+		return -1;
+	}
+	if (!parse_uint(argv[optind], 1, 65535, &port)) {
+		fprintf(stderr, "%s explain: PORT wants a port number 1-65535, not '%s'\n",
+			prog_name, argv[optind]);
+		return -1;
+	}
+	if (optind + 1 < argc) {
+		fprintf(stderr, "%s explain: unexpected argument '%s'\n", prog_name,
+			argv[optind + 1]);
+		return -1;
+	}
+	if (o->interval_ms) {
+		fprintf(stderr, "%s explain: draws once; for a live view use %s top\n",
+			prog_name, prog_name);
+		return -1;
+	}
+	o->filter.port = port;
+	return view_opts_check("explain", o);
+}
+
+const struct fan_listener *explain_parent(const struct explain_port *p,
+					  const struct fan_conn *c)
+{
+	size_t i;
+
+	for (i = 0; i < p->nlisteners; i++)
+		if (c->listener && p->listeners[i]->cookie == c->listener)
+			return p->listeners[i];
+	return NULL;
+}
+
+static int gather(const struct fanout *f, const struct fan_row *r, struct explain_port *p)
+{
+	size_t i;
+
+	memset(p, 0, sizeof(*p));
+	p->row = r;
+	p->listeners = calloc(f->nlisteners + 1, sizeof(*p->listeners));
+	if (!p->listeners)
+		return -ENOMEM;
+	for (i = 0; i < f->nlisteners; i++) {
+		const struct fan_listener *l = &f->listeners[i];
+
+		if (l->key.netns == r->netns && l->key.lport == r->port &&
+		    fanout_listener_shown(f, l))
+			p->listeners[p->nlisteners++] = l;
+	}
+	return fanout_port_conns(f, r->netns, r->port, &p->conns, &p->nconns);
+}
+
+/* "2.5s", "age -" for a socket seen only in a snapshot */
+static const char *fmt_since(char *buf, size_t len, __u64 now, __u64 then)
+{
+	return fmt_duration(buf, len, then && now > then ? now - then : 0);
+}
+
+static void print_conn(const struct fan_conn *c, bool last, __u64 now)
+{
+	char local[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], age[16], wait[16];
+
+	printf("  %s ESTAB  %s <-> %s  cookie %llu\n", last ? "`--" : "+--",
+	       fmt_endpoint(local, sizeof(local), &c->key, 0),
+	       fmt_endpoint(peer, sizeof(peer), &c->key, 1), (unsigned long long)c->cookie);
+	printf("  %s        ", last ? "   " : "|  ");
+	if (c->flags & FAN_ACCEPTED)
+		printf("accepted by %s", fmt_task(task, sizeof(task), c->pid, c->comm));
+	else
+		printf("in the accept queue, not accepted yet");
+	printf(", age %s", fmt_since(age, sizeof(age), now, c->est_ns));
+	if (c->acc_ns && c->est_ns && c->acc_ns > c->est_ns)
+		printf(", waited %s in queue",
+		       fmt_duration(wait, sizeof(wait), c->acc_ns - c->est_ns));
+	printf(", %llu segments found it\n", (unsigned long long)c->segs_in);
+}
+
+/* the connections handed out by @l (NULL: by no listener shown) */
+static void print_children(const struct explain_port *p, const struct fan_listener *l,
+			   __u64 now)
+{
+	size_t i, n = 0, k = 0;
+
+	for (i = 0; i < p->nconns; i++)
+		n += explain_parent(p, p->conns[i]) == l;
+	for (i = 0; i < p->nconns; i++)
+		if (explain_parent(p, p->conns[i]) == l)
+			print_conn(p->conns[i], ++k == n, now);
+	if (!n)
+		printf("  (no connection socket from it now)\n");
+}
+
+static void print_port(const struct fanout *f, const struct explain_port *p, __u64 now)
+{
+	const struct fan_row *r = p->row;
+	char ep[FMT_ADDR_LEN], task[48], hits[24], misses[24];
+	__u64 segs = 0, lhits = 0;
+	size_t i, orphans = 0;
+	bool known_hits = f->counts & FAN_COUNTS_LISTENER_HITS;
+
+	printf("\nnetns %u, local port %u: %zu listening socket%s, %zu connection socket%s\n\n",
+	       r->netns, r->port, p->nlisteners, p->nlisteners == 1 ? "" : "s", p->nconns,
+	       p->nconns == 1 ? "" : "s");
+	for (i = 0; i < p->nlisteners; i++) {
+		const struct fan_listener *l = p->listeners[i];
+
+		lhits += l->hits;
+		printf("LISTEN %s  owner %s  cookie %llu\n", fmt_endpoint(ep, sizeof(ep), &l->key, 0),
+		       fmt_task(task, sizeof(task), l->pid, l->comm), (unsigned long long)l->cookie);
+		printf("  |    backlog %u, in queue %u, dropped %u, accepted %llu, chosen by %s listener lookups (SYNs)\n",
+		       l->backlog, l->qlen, l->drops, (unsigned long long)l->accepted,
+		       fmt_count(hits, sizeof(hits), l->hits, known_hits));
+		print_children(p, l, now);
+		printf("\n");
+	}
+	for (i = 0; i < p->nconns; i++) {
+		segs += p->conns[i]->segs_in;
+		orphans += !explain_parent(p, p->conns[i]);
+	}
+	if (orphans) {
+		printf("listener not known (closed, or not selected by the filters)\n");
+		print_children(p, NULL, now);
+		printf("\n");
+	}
+	printf("Does one socket serve all clients?  No: ");
+	if (p->nlisteners)
+		printf("the listening socket%s only accept%s. ", p->nlisteners == 1 ? "" : "s",
+		       p->nlisteners == 1 ? "s" : "");
+	printf("Each of the %zu connections has a socket of its own sharing local port %u; the kernel tells them apart by the remote end of the four-tuple (%llu peer address%s).\n",
+	       p->nconns, r->port, (unsigned long long)r->peers, r->peers == 1 ? "" : "es");
+	printf("Lookups of incoming segments: %llu found a connection socket, %s found a listener, %s found no socket (answered with RST).\n",
+	       (unsigned long long)segs, fmt_count(hits, sizeof(hits), lhits, known_hits),
+	       fmt_count(misses, sizeof(misses), r->misses, f->counts & FAN_COUNTS_MISSES));
+}
+
+int cmd_explain(int argc, char **argv)
+{
+	struct explain_port *ports = NULL;
+	struct fan_row *rows = NULL;
+	struct view_opts o;
+	bool dot = false;
+	size_t i, n = 0;
+	struct view v;
+	__u64 now;
+	int err;
+
+	view_opts_init(&o);
+	if (parse_opts(argc, argv, &o, &dot)) {
+		explain_usage(stderr);
+		return EXIT_USAGE;
+	}
+	err = view_open(&v, &o);
+	if (!err)
+		err = fanout_rows(&v.f, &rows, &n);
+	if (!err) {
+		ports = calloc(n + 1, sizeof(*ports));
+		if (!ports)
+			err = -ENOMEM;
+	}
+	for (i = 0; !err && i < n; i++)
+		err = gather(&v.f, &rows[i], &ports[i]);
+	now = mono_ns();
+	if (!err && dot) {
+		explain_print_dot(&v.f, ports, n, now);
+	} else if (!err) {
+		if (v.meta.hooks)
+			printf("# source bpf: %s\n", v.meta.hooks);
+		else
+			printf("# source proc: %s\n", v.meta.proc_dir);
+		if (!n)
+			printf("\nnothing on local port %u (no listener, no connection)\n",
+			       o.filter.port);
+		for (i = 0; i < n; i++)
+			print_port(&v.f, &ports[i], now);
+	}
+	if (err == -ENOMEM)
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+	for (i = 0; ports && i < n; i++) {
+		free(ports[i].listeners);
+		free(ports[i].conns);
+	}
+	free(ports);
+	free(rows);
+	view_close(&v);
+	return err ? 1 : 0;
+}

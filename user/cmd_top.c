@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `sockfan top`: the per-port fan-out, redrawn every --interval and
+ * sorted by fan-out (connection sockets per port), with rates between
+ * looks.  On a terminal it redraws in place with plain ANSI clears and
+ * reads single keys (q quits); otherwise, or with --batch, it prints one
+ * frame after another, like top -b.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "format.h"
+#include "sockfan.h"
+#include "loop.h"
+#include "view.h"
+
+struct top_state {
+	struct fan_row *prev;		/* last look's rows, for rates */
+	size_t nprev;
+	__u64 prev_ns;
+	bool batch;
+	unsigned int lines;		/* terminal height, 0: no limit */
+};
+
+static void top_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s top [OPTIONS]\n\n"
+		"Ports sorted by fan-out (connection sockets sharing the port), redrawn\n"
+		"every --interval (default 1 s).  Keys: q quits, space redraws now.\n\n"
+		"  -b, --batch         print frames one after another (default when stdout\n"
+		"                      is not a terminal)\n",
+		prog_name);
+	view_usage(out);
+}
+
+static int parse_opts(int argc, char **argv, struct view_opts *o, struct top_state *t)
+{
+	static const struct option opts[] = {
+		{ "batch", no_argument, NULL, 'b' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c, r;
+
+	while ((c = view_getopt(argc, argv, VIEW_OPTSET_ALL, "bh", opts)) != -1) {
+		r = view_opt("top", c, optarg, o);
+		if (r < 0)
+			return -1;
+		if (r)
+			continue;
+		switch (c) {
+		case 'b':
+			t->batch = true;
+			break;
+		case 'h':
+			top_usage(stdout);
+			exit(0);
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s top: unexpected argument '%s'\n", prog_name, argv[optind]);
+		return -1;
+	}
+	if (!o->interval_ms)
+		o->interval_ms = 1000;
+	return view_opts_check("top", o);
+}
+
+/* most connection sockets first, then most accepted, then port */
+static int fanout_cmp(const void *a, const void *b)
+{
+	const struct fan_row *x = a, *y = b;
+
+	if (x->established != y->established)
+		return x->established > y->established ? -1 : 1;
+	if (x->accepted != y->accepted)
+		return x->accepted > y->accepted ? -1 : 1;
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	return (int)x->port - (int)y->port;
+}
+
+static const struct fan_row *prev_row(const struct top_state *t, const struct fan_row *r)
+{
+	size_t i;
+
+	for (i = 0; i < t->nprev; i++)
+		if (t->prev[i].netns == r->netns && t->prev[i].port == r->port)
+			return &t->prev[i];
+	return NULL;
+}
+
+/* per second since the last look; "-" on the first one */
+static const char *fmt_rate(char *buf, size_t len, __u64 now, __u64 before, double secs)
+{
+	if (secs <= 0 || now < before)
+		return "-";
+	snprintf(buf, len, "%.1f", (now - before) / secs);
+	return buf;
+}
+
+/* listeners' queue depth and drops on a row's port, summed */
+static void queue_of(const struct fanout *f, const struct fan_row *r, __u64 *qlen, __u64 *drops)
+{
+	size_t i;
+
+	*qlen = *drops = 0;
+	for (i = 0; i < f->nlisteners; i++) {
+		const struct fan_listener *l = &f->listeners[i];
+
+		if (l->key.netns == r->netns && l->key.lport == r->port &&
+		    fanout_listener_shown(f, l)) {
+			*qlen += l->qlen;
+			*drops += l->drops;
+		}
+	}
+}
+
+static int draw(const struct view *v, struct top_state *t)
+{
+	char acc[16], cls[16], miss[16], wait[16], owner[48], clock[16];
+	const struct fanout *f = &v->f;
+	__u64 now = mono_ns(), estab = 0, qlen, drops;
+	double secs = t->prev ? (now - t->prev_ns) / 1e9 : 0;
+	unsigned int listeners = 0, shown = 0;
+	struct fan_row *rows;
+	time_t wall = time(NULL);
+	size_t i, n;
+
+	if (fanout_rows(f, &rows, &n))
+		return -ENOMEM;
+	qsort(rows, n, sizeof(*rows), fanout_cmp);
+	for (i = 0; i < n; i++) {
+		listeners += rows[i].listeners;
+		estab += rows[i].established;
+	}
+	strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&wall));
+	if (!t->batch)
+		printf("\033[H\033[2J");
+	printf("sockfan top - %s, every %.1fs, source %s", clock, v->o->interval_ms / 1000.0,
+	       v->meta.source);
+	if (v->meta.hooks)
+		printf(" (%llu records, %llu lost)", (unsigned long long)v->meta.records,
+		       (unsigned long long)v->meta.lost);
+	else
+		printf(" (%s)", v->meta.proc_dir);
+	printf("\nports %zu, listening sockets %u, connection sockets %llu%s\n\n", n, listeners,
+	       (unsigned long long)estab, t->batch ? "" : "    (q quits)");
+	printf("%-11s %5s %6s %6s %6s %8s %8s %6s %6s %7s %8s  %s\n", "NETNS", "PORT",
+	       "LISTEN", "ESTAB", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "DROPS", "MISS/s",
+	       "WAIT_AVG", "OWNER");
+	for (i = 0; i < n; i++) {
+		const struct fan_row *r = &rows[i], *p = prev_row(t, r);
+
+		if (t->lines && shown + 5 >= t->lines)
+			break;
+		queue_of(f, r, &qlen, &drops);
+		printf("%-11u %5u %6u %6llu %6llu %8s %8s %6llu %6llu %7s %8s  %s\n",
+		       r->netns, r->port, r->listeners, (unsigned long long)r->established,
+		       (unsigned long long)r->peers,
+		       fmt_rate(acc, sizeof(acc), r->accepted, p ? p->accepted : 0, p ? secs : 0),
+		       fmt_rate(cls, sizeof(cls), r->closed, p ? p->closed : 0, p ? secs : 0),
+		       (unsigned long long)qlen, (unsigned long long)drops,
+		       f->counts & FAN_COUNTS_MISSES ?
+		       fmt_rate(miss, sizeof(miss), r->misses, p ? p->misses : 0, p ? secs : 0) : "-",
+		       fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
+		       fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
+		shown++;
+	}
+	if (t->batch)
+		printf("\n");
+	fflush(stdout);
+	free(t->prev);
+	t->prev = rows;
+	t->nprev = n;
+	t->prev_ns = now;
+	return 0;
+}
+
+/* single keys without Enter or echo, restored on the way out */
+static struct termios saved_tty;
+static bool tty_raw;
+
+static void tty_enter(void)
+{
+	struct termios raw;
+
+	if (tcgetattr(STDIN_FILENO, &saved_tty))
+		return;
+	raw = saved_tty;
+	raw.c_lflag &= ~(ICANON | ECHO);
+	raw.c_cc[VMIN] = 0;
+	raw.c_cc[VTIME] = 0;
+	tty_raw = !tcsetattr(STDIN_FILENO, TCSANOW, &raw);
+}
+
+static void tty_leave(void)
+{
+	if (tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+	tty_raw = false;
+}
+
+int cmd_top(int argc, char **argv)
+{
+	struct top_state t = { 0 };
+	unsigned long looks = 0;
+	struct view_opts o;
+	struct winsize ws;
+	struct view v;
+	int err, key_fd = -1;
+	char key;
+
+	view_opts_init(&o);
+	if (parse_opts(argc, argv, &o, &t)) {
+		top_usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!isatty(STDOUT_FILENO))
+		t.batch = true;
+	if (!t.batch && !ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws))
+		t.lines = ws.ws_row;
+	err = view_open(&v, &o);
+	if (!err && !t.batch && isatty(STDIN_FILENO)) {
+		tty_enter();
+		key_fd = tty_raw ? STDIN_FILENO : -1;
+	}
+	while (!err) {
+		err = draw(&v, &t);
+		if (err || ++looks == o.count)
+			break;
+		err = view_wait(&v, o.interval_ms, key_fd);
+		if (err > 0) {
+			err = 0;
+			if (read(key_fd, &key, 1) == 1 && (key == 'q' || key == 'Q'))
+				break;
+		}
+		if (err < 0 || stop_requested())
+			break;
+		err = view_refresh(&v);
+	}
+	tty_leave();
+	if (err == -ENOMEM)
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+	free(t.prev);
+	view_close(&v);
+	return err ? 1 : 0;
+}

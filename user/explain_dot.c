@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `sockfan explain PORT --dot`: the same picture for Graphviz.  One
+ * cluster per network namespace; a box per listening socket, an edge
+ * "accept()" to each connection socket it handed out, and an edge from
+ * that socket to its peer address (one ellipse per distinct peer, so
+ * many connections from one client meet there).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "explain.h"
+#include "format.h"
+
+/* label=".." of three or four lines */
+static void dot_label(const char *l1, const char *l2, const char *l3, const char *l4)
+{
+	char buf[320];
+
+	snprintf(buf, sizeof(buf), "%s\n%s\n%s%s%s", l1, l2, l3, l4 ? "\n" : "",
+		 l4 ? l4 : "");
+	printf("label=");
+	fput_dot_str(stdout, buf);
+}
+
+static void dot_listener(const struct fanout *f, const struct fan_listener *l)
+{
+	char ep[FMT_ADDR_LEN], task[48], line[96], hits[24], what[FMT_ADDR_LEN + 8];
+
+	fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
+	snprintf(what, sizeof(what), "LISTEN %s", fmt_endpoint(ep, sizeof(ep), &l->key, 0));
+	snprintf(line, sizeof(line), "backlog %u, queue %u, drops %u, hits %s", l->backlog,
+		 l->qlen, l->drops, hits);
+	printf("    \"l%llu\" [shape=box, style=bold, ", (unsigned long long)l->cookie);
+	dot_label(what, fmt_task(task, sizeof(task), l->pid, l->comm), line, NULL);
+	printf("];\n");
+}
+
+static void dot_conn(const struct fan_conn *c, __u64 now)
+{
+	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], who[64], age[16], what[80];
+	char line[64], stats[64];
+
+	snprintf(what, sizeof(what), "ESTAB %s", fmt_endpoint(ep, sizeof(ep), &c->key, 0));
+	snprintf(line, sizeof(line), "<-> %s", fmt_endpoint(peer, sizeof(peer), &c->key, 1));
+	if (c->flags & FAN_ACCEPTED)
+		snprintf(who, sizeof(who), "accepted by %s",
+			 fmt_task(task, sizeof(task), c->pid, c->comm));
+	else
+		snprintf(who, sizeof(who), "in the accept queue");
+	fmt_duration(age, sizeof(age), c->est_ns && now > c->est_ns ? now - c->est_ns : 0);
+	printf("    \"c%llu\" [shape=box, ", (unsigned long long)c->cookie);
+	snprintf(stats, sizeof(stats), "age %s, %llu segs in", age,
+		 (unsigned long long)c->segs_in);
+	dot_label(what, line, who, stats);
+	printf("];\n");
+}
+
+static void dot_port(const struct fanout *f, const struct explain_port *p, __u64 now)
+{
+	char peer[FMT_ADDR_LEN];
+	size_t i;
+
+	printf("  subgraph \"cluster_%u_%u\" {\n    label=\"netns %u, local port %u\";\n",
+	       p->row->netns, p->row->port, p->row->netns, p->row->port);
+	for (i = 0; i < p->nlisteners; i++)
+		dot_listener(f, p->listeners[i]);
+	for (i = 0; i < p->nconns; i++) {
+		const struct fan_conn *c = p->conns[i];
+
+		dot_conn(c, now);
+		/* sorted by remote address: a new address is a new peer */
+		if (!i || memcmp(p->conns[i - 1]->key.raddr, c->key.raddr, 16))
+			printf("    \"p%u_%s\" [shape=ellipse, label=\"peer %s\"];\n",
+			       c->key.netns, fmt_addr(peer, sizeof(peer), &c->key, 1),
+			       fmt_addr(peer, sizeof(peer), &c->key, 1));
+	}
+	printf("  }\n");
+	for (i = 0; i < p->nconns; i++) {
+		const struct fan_conn *c = p->conns[i];
+		const struct fan_listener *l = explain_parent(p, c);
+
+		if (l)
+			printf("  \"l%llu\" -> \"c%llu\" [label=\"accept()\"];\n",
+			       (unsigned long long)l->cookie, (unsigned long long)c->cookie);
+		printf("  \"c%llu\" -> \"p%u_%s\" [label=\":%u\"];\n",
+		       (unsigned long long)c->cookie, c->key.netns,
+		       fmt_addr(peer, sizeof(peer), &c->key, 1), c->key.rport);
+	}
+}
+
+void explain_print_dot(const struct fanout *f, const struct explain_port *ports,
+		       size_t n, __u64 now_ns)
+{
+	size_t i;
+
+	printf("digraph sockfan {\n  rankdir=LR;\n  node [fontname=\"monospace\"];\n");
+	for (i = 0; i < n; i++)
+		dot_port(f, &ports[i], now_ns);
+	printf("}\n");
+}
