@@ -19,6 +19,10 @@ PKGS=(
 	# test traffic and ground truth
 	iproute2 python3 python3-prometheus-client procps util-linux
 	nginx-light wrk bpftrace
+	# checking the CLI's output: DOT (graphviz), Prometheus text
+	# (promtool), the live view on a terminal (tmux), man pages (mandoc),
+	# the module's DKMS package (dkms)
+	graphviz prometheus tmux mandoc dkms
 )
 
 SOURCES=/etc/apt/sources.list.d/debian.sources
@@ -75,6 +79,13 @@ if [[ " ${missing[*]} " == *" nginx-light "* ]]; then
 		systemctl stop nginx 2>/dev/null || true
 	fi
 	[ -r /run/nginx.pid ] && kill "$(cat /run/nginx.pid)" 2>/dev/null || true
+fi
+# the prometheus package brings a server; only its promtool is wanted
+if [[ " ${missing[*]} " == *" prometheus "* ]]; then
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now prometheus 2>/dev/null || true
+	fi
+	pkill -x prometheus 2>/dev/null || true
 fi
 
 exit 0

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 13
+tap_plan 24
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -25,7 +25,7 @@ expect() {
 
 expect "no command: usage, exit 2" 2 'no command given' "$SOCKFAN"
 expect "unknown command: exit 2" 2 "unknown command 'frobnicate'" "$SOCKFAN" frobnicate
-expect "bad --source: exit 2" 2 '--source must be auto, bpf or proc' \
+expect "bad --source: exit 2" 2 "--source wants auto, bpf or proc, not 'carrier-pigeon'" \
 	"$SOCKFAN" ports --source carrier-pigeon
 expect "port out of range: exit 2" 2 '--port wants a port number 1-65535' \
 	"$SOCKFAN" ports --port 70000
@@ -33,6 +33,25 @@ expect "port not a number: exit 2" 2 "not '8o'" "$SOCKFAN" ports --port 8o
 expect "stray argument: exit 2" 2 "unexpected argument 'extra'" "$SOCKFAN" ports extra
 expect "unknown netns: exit 2" 2 'no such network namespace' \
 	"$SOCKFAN" ports --source bpf --netns no-such-ns-here
+expect "bad --src address: exit 2" 2 "--src wants an address with an optional /prefix .*not '10.0.0.300'" \
+	"$SOCKFAN" ports --src 10.0.0.300
+expect "prefix too long: exit 2" 2 "--dst wants .*not '10.0.0.0/33'" \
+	"$SOCKFAN" top --dst 10.0.0.0/33
+expect "-4 with -6: exit 2" 2 '-4 and -6 exclude each other' "$SOCKFAN" ports -4 -6
+expect "bad --pid: exit 2" 2 "--pid wants a process id, not '-1'" "$SOCKFAN" trace --pid -1
+expect "--interval below 0.1 s: exit 2" 2 "--interval wants seconds 0.1-86400" \
+	"$SOCKFAN" top --interval 0.01
+expect "--count without --interval: exit 2" 2 '--count needs --interval' \
+	"$SOCKFAN" ports --count 3
+expect "--prom with --interval: exit 2" 2 'not with --interval' \
+	"$SOCKFAN" ports --prom --interval 1
+expect "explain without a port: exit 2" 2 'which port\? \(explain PORT\)' "$SOCKFAN" explain
+expect "explain port out of range: exit 2" 2 "PORT wants a port number 1-65535, not '0'" \
+	"$SOCKFAN" explain 0
+expect "explain with --port: exit 2" 2 'the port is the argument' \
+	"$SOCKFAN" explain 80 --port 80
+expect "explain --interval: points to top" 2 'draws once; for a live view use sockfan top' \
+	"$SOCKFAN" explain 80 --interval 1
 
 # the /proc reader against files that break the spec
 mkdir -p "$TMP/proc"

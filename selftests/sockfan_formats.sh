@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # sockfan ports --json and --prom, read back by real parsers (python's
-# json, the Prometheus client library's text parser) and checked for
-# content against ss: python's http.server in a fresh namespace, 4
-# clients.  The BPF path's snapshot (sock_diag seeding) gives the
+# json, the Prometheus client library's text parser, promtool's linter)
+# and checked for content against ss: python's http.server in a fresh
+# namespace, 4 clients.  The BPF path's snapshot (sock_diag seeding) gives the
 # numbers; the formats do not depend on the source.
 source "$(dirname "$0")/lib.sh"
 
@@ -16,7 +16,7 @@ require_scenario_tools
 [ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): it parses the output"
 [ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: the BPF path gives the numbers here"
 
-tap_plan 7
+tap_plan 8
 
 netns_new NS sffmt || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 httpd_start "$NS" $PORT || exit $KSFT_FAIL
@@ -73,6 +73,14 @@ else
 		"python3-prometheus-client not installed (make deps; not in the VM image)"
 fi
 sed 's/^/# /' "$TMP/out.prom" | head -n 12
+# Prometheus's own linter: names, HELP/TYPE, counter suffixes
+if command -v promtool >/dev/null; then
+	promtool check metrics <"$TMP/out.prom" >"$TMP/lint" 2>&1
+	check "--prom passes promtool check metrics" "$?: $(head -c 300 "$TMP/lint")" "0: "
+else
+	tap_skip "--prom passes promtool check metrics" \
+		"promtool (package prometheus) not installed (make deps; not in the VM image)"
+fi
 
 "$SOCKFAN" ports --json --prom >/dev/null 2>"$TMP/both.err"
 check "--json with --prom: usage error, exit 2" "$?" 2

@@ -1,0 +1,5 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# sockfan top, explain (text, DOT) and the ss-style filters on nginx,
+# through the module's /proc files, checked against ss.
+exec "$(dirname "$0")/views.sh" proc

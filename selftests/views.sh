@@ -1,0 +1,140 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# views.sh bpf|proc: sockfan top, sockfan explain (text and DOT) and the
+# ss-style filters (-4/-6, --src, --dst, --pid) on a real server, against
+# ss.  nginx listens on port 8000 twice in a fresh namespace, 0.0.0.0 and
+# [::] (ipv6only), and holds 4 IPv4 connections from 127.0.0.2/.3 and 2
+# IPv6 ones from ::1.
+source "$(dirname "$0")/lib.sh"
+
+PORT=8000
+
+require_scenario_tools
+require_nginx
+source_setup "${1:?usage: views.sh bpf|proc}"
+
+netns_new NS sfview || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
+	skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
+
+tap_plan 20
+
+# two listen directives through the one nginx_start offers
+nginx_start "$NS" $PORT 1 "$PORT; listen [::]:$PORT ipv6only=on" || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT 4 127.0.0.2,127.0.0.3 120 || exit $KSFT_FAIL
+clients_start "$NS" ::1 $PORT 2 ::1 120 || exit $KSFT_FAIL
+wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+ino=$(netns_inode "$NS")
+
+# sf CMD ARGS...: sockfan in the namespace, on this test's source
+sf() {
+	local cmd=$1
+
+	shift
+	in_ns "$NS" "$SOCKFAN" "$cmd" --source "$SOURCE" --netns "$ino" "$@"
+}
+
+# "LISTEN ESTAB PEERS" of the port in the last frame of top's output
+top_row() {
+	awk -v p=$PORT '$1 ~ /^[0-9]+$/ && $2 == p { r = $3 " " $4 " " $5 } END { print r }' "$1"
+}
+
+# ss with a filter: "listeners established peers", as top_row prints them
+ss_view() {
+	local l e p
+
+	l=$(in_ns "$NS" ss -Hltn "$@" "sport = :$PORT" | wc -l)
+	e=$(in_ns "$NS" ss -Htn "$@" state established "sport = :$PORT" | wc -l)
+	p=$(in_ns "$NS" ss -Htn "$@" state established "sport = :$PORT" |
+		awk '{ a = $4; sub(/:[0-9]+$/, "", a); print a }' | sort -u | wc -l)
+	echo "$l $e $p"
+}
+
+# --- top, in batch mode (stdout is not a terminal) ----------------------
+sf top --interval 0.5 --count 2 >"$TMP/top" 2>"$TMP/top.err"
+check "top --count 2 exits 0" $? 0
+check "top printed 2 frames" "$(grep -c '^sockfan top - ' "$TMP/top")" 2
+sed 's/^/# /' "$TMP/top"
+check "top: listeners, connections, peers of port $PORT as ss" "$(top_row "$TMP/top")" \
+	"$(ss_view)"
+sf top -4 --interval 0.5 --count 1 >"$TMP/top4" 2>&1
+check "top -4: as ss -4" "$(top_row "$TMP/top4")" "$(ss_view -4)"
+sf top -6 --interval 0.5 --count 1 >"$TMP/top6" 2>&1
+check "top -6: as ss -6" "$(top_row "$TMP/top6")" "$(ss_view -6)"
+
+# --- filters on the per-socket listing ----------------------------------
+sf ports --port $PORT --dst 127.0.0.2 >"$TMP/dst" 2>&1
+check "ports --dst 127.0.0.2: four-tuples as ss dst" "$(sockfan_tuples "$TMP/dst" | md5sum)" \
+	"$(in_ns "$NS" ss -Htn state established "sport = :$PORT" dst 127.0.0.2 |
+	   awk '{ print $3, $4 }' | sort | md5sum)"
+sf ports --port $PORT --src ::1/128 >"$TMP/src" 2>&1
+check "ports --src ::1/128: four-tuples as ss src [::1]" "$(sockfan_tuples "$TMP/src" | md5sum)" \
+	"$(in_ns "$NS" ss -Htn state established "sport = :$PORT" src '[::1]' |
+	   awk '{ print $3, $4 }' | sort | md5sum)"
+worker=$(ss_tuple_pids "$NS" $PORT | awk '{ print $3 }' | sort -u | head -n 1)
+sf ports --port $PORT --pid "$worker" >"$TMP/pid" 2>&1
+check "ports --pid WORKER: the connections ss says it holds" \
+	"$(sockfan_conns "$TMP/pid" accepted)" "$(ss_pid_established "$NS" $PORT "$worker")"
+sf ports --pid $$ >"$TMP/nopid" 2>&1
+check "ports --pid of a process without sockets: no row" \
+	"$(sockfan_row "$TMP/nopid" $PORT)" ""
+
+# --- explain: the picture of one port ----------------------------------
+sf explain $PORT >"$TMP/explain" 2>"$TMP/explain.err"
+check "explain exits 0" $? 0
+sed 's/^/# /' "$TMP/explain"
+check "explain: listening and connection sockets as ss" \
+	"$(grep -oE '[0-9]+ listening sockets?, [0-9]+ connection sockets?' "$TMP/explain")" \
+	"$(ss_listeners "$NS" $PORT) listening sockets, $(ss_established "$NS" $PORT) connection sockets"
+check "explain: four-tuples as ss" \
+	"$(awk '$2 == "ESTAB" { print $3, $5 }' "$TMP/explain" | norm_endpoints | sort | md5sum)" \
+	"$(ss_tuples "$NS" $PORT | md5sum)"
+check "explain: accepting pid of each connection as ss -p" \
+	"$(awk '$2 == "ESTAB" { t = $3 " " $5 }
+		/accepted by/ { for (i = 1; i < NF; i++) if ($i == "by") { p = $(i + 1); sub(/\/.*/, "", p) }
+			print t, p }' "$TMP/explain" | norm_endpoints | sort | md5sum)" \
+	"$(ss_tuple_pids "$NS" $PORT | md5sum)"
+check "explain answers the question with the count" \
+	"$(grep -c "No: the listening sockets only accept. Each of the $(ss_established "$NS" $PORT) connections has a socket of its own sharing local port $PORT" "$TMP/explain")" 1
+sf explain 8001 >"$TMP/empty" 2>&1
+check "explain of a port with no socket says so" \
+	"$(grep -c 'nothing on local port 8001' "$TMP/empty")" 1
+
+# --- explain --dot, read back by Graphviz -------------------------------
+if command -v dot >/dev/null; then
+	sf explain $PORT --dot >"$TMP/dot" 2>&1 && dot -Tplain "$TMP/dot" >"$TMP/plain" 2>"$TMP/dot.err"
+	check "explain --dot: Graphviz reads it" $? 0
+	sed 's/^/# /' "$TMP/dot.err"
+	# a box per socket, an ellipse per peer address
+	check "explain --dot: nodes = listeners + connections + peers (ss)" \
+		"$(grep -c '^node' "$TMP/plain")" \
+		"$(($(ss_listeners "$NS" $PORT) + $(ss_established "$NS" $PORT) + $(ss_peers "$NS" $PORT)))"
+	check "explain --dot: an accept() edge per connection" \
+		"$(grep -c '^edge .*accept()' "$TMP/plain")" "$(ss_established "$NS" $PORT)"
+	# the [::] listener handed out the IPv6 connections, 0.0.0.0 the IPv4 ones
+	l6=$(awk '$1 == "LISTEN" && $2 == "[::]:'$PORT'" { print $NF }' "$TMP/explain")
+	check "explain --dot: the [::] listener's accept() edges = ss -6 connections" \
+		"$(grep -c "^edge l$l6 .*accept()" "$TMP/plain")" \
+		"$(in_ns "$NS" ss -6 -Htn state established "sport = :$PORT" | wc -l)"
+else
+	for t in "Graphviz reads it" "nodes" "accept() edges" "the [::] listener's edges"; do
+		tap_skip "explain --dot: $t" "graphviz (dot) not installed (make deps; not in the VM image)"
+	done
+fi
+
+# --- top on a terminal: redraws in place, q quits ------------------------
+if command -v tmux >/dev/null; then
+	tmux -L sockfan-test new-session -d -x 132 -y 30 \
+		"ip netns exec $NS $SOCKFAN top --source $SOURCE --netns $ino -i 0.5 2>/dev/null; echo \$? >$TMP/top.rc; sleep 30"
+	wait_for 20 sh -c "tmux -L sockfan-test capture-pane -p | grep -q 'q quits'"
+	tmux -L sockfan-test capture-pane -p >"$TMP/screen"
+	tmux -L sockfan-test send-keys q
+	wait_for 5 test -s "$TMP/top.rc"
+	check "top on a terminal: port row on screen, q quits with 0" \
+		"$(top_row "$TMP/screen") rc=$(cat "$TMP/top.rc" 2>/dev/null)" "$(ss_view) rc=0"
+	tmux -L sockfan-test kill-server 2>/dev/null
+else
+	tap_skip "top on a terminal" "tmux not installed (make deps; not in the VM image)"
+fi
+tap_exit
