@@ -18,7 +18,7 @@ netns_new NS sfview || { diag "cannot create a network namespace"; exit $KSFT_FA
 in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
 	skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
 
-tap_plan 20
+tap_plan 21
 
 # two listen directives through the one nginx_start offers
 nginx_start "$NS" $PORT 1 "$PORT; listen [::]:$PORT ipv6only=on" || exit $KSFT_FAIL
@@ -96,7 +96,11 @@ check "explain: accepting pid of each connection as ss -p" \
 			print t, p }' "$TMP/explain" | norm_endpoints | sort | md5sum)" \
 	"$(ss_tuple_pids "$NS" $PORT | md5sum)"
 check "explain answers the question with the count" \
-	"$(grep -c "No: the listening sockets only accept. Each of the $(ss_established "$NS" $PORT) connections has a socket of its own sharing local port $PORT" "$TMP/explain")" 1
+	"$(tr '\n' ' ' <"$TMP/explain" | grep -c "No: the listening sockets only accept. Each of the $(ss_established "$NS" $PORT) connections has a socket of its own sharing local port $PORT")" 1
+# each connection under the listener that handed it out: IPv6 ones under [::]
+check "explain: connections under the [::] listener = ss -6 connections" \
+	"$(awk '$1 == "LISTEN" { l = $2 } $2 == "ESTAB" && l == "[::]:'$PORT'"' "$TMP/explain" | wc -l)" \
+	"$(in_ns "$NS" ss -6 -Htn state established "sport = :$PORT" | wc -l)"
 sf explain 8001 >"$TMP/empty" 2>&1
 check "explain of a port with no socket says so" \
 	"$(grep -c 'nothing on local port 8001' "$TMP/empty")" 1

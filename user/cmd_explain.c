@@ -153,11 +153,34 @@ static void print_children(const struct explain_port *p, const struct fan_listen
 		printf("  (no connection socket from it now)\n");
 }
 
+/* @s in lines of at most 78 columns, broken at spaces */
+static void print_wrapped(const char *s)
+{
+	const int width = 78;
+	int len;
+
+	while (*s) {
+		len = strlen(s);
+		if (len > width) {
+			len = width;
+			while (len > 0 && s[len] != ' ')
+				len--;
+			if (!len)
+				len = width;
+		}
+		printf("%.*s\n", len, s);
+		s += len;
+		while (*s == ' ')
+			s++;
+	}
+}
+
 static void print_port(const struct fanout *f, const struct explain_port *p, __u64 now)
 {
 	const struct fan_row *r = p->row;
-	char ep[FMT_ADDR_LEN], task[48], hits[24], misses[24];
+	char ep[FMT_ADDR_LEN], task[48], hits[24], misses[24], answer[512];
 	__u64 segs = 0, lhits = 0;
+	int n;
 	size_t i, orphans = 0;
 	bool known_hits = f->counts & FAN_COUNTS_LISTENER_HITS;
 
@@ -185,15 +208,19 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 		print_children(p, NULL, now);
 		printf("\n");
 	}
-	printf("Does one socket serve all clients?  No: ");
+	n = snprintf(answer, sizeof(answer), "Does one socket serve all clients?  No: ");
 	if (p->nlisteners)
-		printf("the listening socket%s only accept%s. ", p->nlisteners == 1 ? "" : "s",
-		       p->nlisteners == 1 ? "s" : "");
-	printf("Each of the %zu connections has a socket of its own sharing local port %u; the kernel tells them apart by the remote end of the four-tuple (%llu peer address%s).\n",
-	       p->nconns, r->port, (unsigned long long)r->peers, r->peers == 1 ? "" : "es");
-	printf("Lookups of incoming segments: %llu found a connection socket, %s found a listener, %s found no socket (answered with RST).\n",
-	       (unsigned long long)segs, fmt_count(hits, sizeof(hits), lhits, known_hits),
-	       fmt_count(misses, sizeof(misses), r->misses, f->counts & FAN_COUNTS_MISSES));
+		n += snprintf(answer + n, sizeof(answer) - n, "the listening socket%s only accept%s. ",
+			      p->nlisteners == 1 ? "" : "s", p->nlisteners == 1 ? "s" : "");
+	snprintf(answer + n, sizeof(answer) - n,
+		 "Each of the %zu connections has a socket of its own sharing local port %u; the kernel tells them apart by the remote end of the four-tuple (%llu peer address%s).",
+		 p->nconns, r->port, (unsigned long long)r->peers, r->peers == 1 ? "" : "es");
+	print_wrapped(answer);
+	snprintf(answer, sizeof(answer),
+		 "Lookups of incoming segments: %llu found a connection socket, %s found a listener, %s found no socket (answered with RST).",
+		 (unsigned long long)segs, fmt_count(hits, sizeof(hits), lhits, known_hits),
+		 fmt_count(misses, sizeof(misses), r->misses, f->counts & FAN_COUNTS_MISSES));
+	print_wrapped(answer);
 }
 
 int cmd_explain(int argc, char **argv)
