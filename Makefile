@@ -4,6 +4,7 @@
 # skeleton, and the module; `make check` runs every test; `make run` runs
 # the demo.  Everything it needs is installed by `make deps`.
 
+VERSION		:= 0.1
 BUILD		?= $(CURDIR)/build
 KERNELS		:= $(BUILD)/kernels
 LINUX_SRC	:= $(BUILD)/linux-src
@@ -17,6 +18,15 @@ CFLAGS		?= -O2 -g
 WARN		:= -Wall -Wextra -Wshadow -Wformat=2 -Wno-unused-parameter \
 		   -Wmissing-prototypes -Wstrict-prototypes
 INCLUDES	:= -I$(CURDIR)/include -I$(BUILD)/bpf -I$(CURDIR)/user
+DEFS		:= -DSOCKFAN_VERSION='"$(VERSION)"'
+
+# make install: GNU directory variables; DKMS sources go where dkms looks
+PREFIX		?= /usr/local
+SBINDIR		?= $(PREFIX)/sbin
+MANDIR		?= $(PREFIX)/share/man
+BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
+DKMSDIR		?= /usr/src/sockfan-$(VERSION)
+RST2MAN		?= rst2man
 LIBS		:= $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
 
 # Module: the running kernel's headers when present, else Debian's 6.1.
@@ -34,7 +44,8 @@ HDRS		:= $(wildcard include/sockfan/*.h user/*.h)
 # keep the BPF object: bench and VM images reuse it
 .SECONDARY:
 
-.PHONY: all deps cli bpf kmod run check clean checkpatch vmtest selftests
+.PHONY: all deps cli bpf kmod man run check clean checkpatch vmtest selftests \
+	install install-dkms uninstall
 
 all: cli kmod
 
@@ -66,7 +77,7 @@ bpf: $(BPF_SKELS)
 # --- CLI ------------------------------------------------------------------
 $(BUILD)/user/%.o: user/%.c $(HDRS) $(BPF_SKELS)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -c $< -o $@
+	$(CC) $(CFLAGS) $(WARN) $(DEFS) $(INCLUDES) -c $< -o $@
 
 $(BUILD)/sockfan: $(USER_OBJS)
 	$(CC) $(CFLAGS) -o $@ $^ $(LIBS)
@@ -76,6 +87,36 @@ cli: $(BUILD)/sockfan
 # --- module ---------------------------------------------------------------
 kmod:
 	$(MAKE) -C kmod KDIR=$(KDIR) OUT=$(BUILD)/kmod/host
+
+# --- man pages, from the reStructuredText in Documentation/ ---------------
+MANPAGES	:= $(BUILD)/man/sockfan.8 $(BUILD)/man/sockfan-proc.5
+
+$(BUILD)/man/sockfan.8: Documentation/sockfan.8.rst
+$(BUILD)/man/sockfan-proc.5: Documentation/proc-format.rst
+$(MANPAGES):
+	@mkdir -p $(@D)
+	$(RST2MAN) --halt=warning $< > $@.tmp && mv $@.tmp $@
+
+man: $(MANPAGES)
+
+# --- install ----------------------------------------------------------------
+install: cli man
+	install -D -m 0755 $(BUILD)/sockfan $(DESTDIR)$(SBINDIR)/sockfan
+	install -D -m 0644 $(BUILD)/man/sockfan.8 $(DESTDIR)$(MANDIR)/man8/sockfan.8
+	install -D -m 0644 $(BUILD)/man/sockfan-proc.5 $(DESTDIR)$(MANDIR)/man5/sockfan-proc.5
+	install -D -m 0644 bash-completion/sockfan $(DESTDIR)$(BASHCOMPDIR)/sockfan
+
+# the module's sources for DKMS; then: dkms install sockfan/$(VERSION)
+install-dkms:
+	install -d $(DESTDIR)$(DKMSDIR)/kmod $(DESTDIR)$(DKMSDIR)/include/sockfan
+	install -m 0644 kmod/Kbuild kmod/Makefile kmod/*.c kmod/*.h $(DESTDIR)$(DKMSDIR)/kmod/
+	install -m 0644 include/sockfan/sockfan.h $(DESTDIR)$(DKMSDIR)/include/sockfan/
+	sed 's/@VERSION@/$(VERSION)/' kmod/dkms.conf > $(DESTDIR)$(DKMSDIR)/dkms.conf
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/sockfan $(DESTDIR)$(MANDIR)/man8/sockfan.8 \
+		$(DESTDIR)$(MANDIR)/man5/sockfan-proc.5 $(DESTDIR)$(BASHCOMPDIR)/sockfan
+	rm -rf $(DESTDIR)$(DKMSDIR)
 
 # --- tests ----------------------------------------------------------------
 checkpatch:
@@ -89,5 +130,5 @@ check: deps all
 
 clean:
 	rm -rf $(BUILD)/user $(BUILD)/bpf $(BUILD)/kmod $(BUILD)/sockfan \
-		$(BUILD)/selftests $(BUILD)/vm
+		$(BUILD)/selftests $(BUILD)/vm $(BUILD)/man
 	$(MAKE) -C selftests clean >/dev/null 2>&1 || true

@@ -23,6 +23,8 @@ PKGS=(
 	# (promtool), the live view on a terminal (tmux), man pages (mandoc),
 	# the module's DKMS package (dkms)
 	graphviz prometheus tmux mandoc dkms
+	# man pages from Documentation/*.rst
+	python3-docutils
 )
 
 SOURCES=/etc/apt/sources.list.d/debian.sources
