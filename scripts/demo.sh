@@ -5,7 +5,8 @@
 # A web server (python3 -m http.server) listens on one port inside a
 # fresh network namespace; clients connect from several addresses; sockfan
 # shows one LISTEN socket and N established sockets sharing its local
-# port, told apart by their four-tuples.  Cleans up after itself.
+# port, told apart by their four-tuples, then draws the port (explain).
+# Cleans up after itself.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -55,5 +56,5 @@ echo
 echo "== the kernel's own view (ss), for comparison"
 ip netns exec "$ns" ss -tan "sport = :$port"
 echo
-echo "One listening socket only accepts: each accept() returned a new socket on the"
-echo "same local address and port, and the kernel tells them apart by the four-tuple."
+echo "== the picture of port $port: sockfan explain $port"
+ip netns exec "$ns" "$sockfan" explain "$port" --source bpf --netns "/run/netns/$ns" 2>/dev/null
