@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 24
+tap_plan 25
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -89,6 +89,15 @@ if [ -d /proc/net/sockfan ]; then
 else
 	expect "module not loaded: says insmod" 1 'module is not loaded \(insmod sockfan.ko' \
 		"$SOCKFAN" ports --source proc
+fi
+
+# a kernel without BTF: hide /sys/kernel/btf in a private mount namespace
+if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
+	expect "no kernel BTF: names CONFIG_DEBUG_INFO_BTF and --source proc, exit 1" 1 \
+		'no kernel BTF at /sys/kernel/btf/vmlinux.*use --source proc' \
+		unshare -m sh -c 'mount -t tmpfs none /sys/kernel/btf && exec "$0" top --source bpf -n 1 -i 1' "$SOCKFAN"
+else
+	tap_skip "no kernel BTF: clear error" "needs root and unshare for a private mount namespace"
 fi
 
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then
