@@ -113,7 +113,10 @@ install-dkms:
 	install -m 0644 include/sockfan/sockfan.h $(DESTDIR)$(DKMSDIR)/include/sockfan/
 	sed 's/@VERSION@/$(VERSION)/' kmod/dkms.conf > $(DESTDIR)$(DKMSDIR)/dkms.conf
 
+# a DKMS registration is removed by dkms itself (dkms remove sockfan/VERSION
+# --all), before the sources go: on the live system only, not in a DESTDIR
 uninstall:
+	$(if $(DESTDIR),,-command -v dkms >/dev/null && dkms remove sockfan/$(VERSION) --all)
 	rm -f $(DESTDIR)$(SBINDIR)/sockfan $(DESTDIR)$(MANDIR)/man8/sockfan.8 \
 		$(DESTDIR)$(MANDIR)/man5/sockfan-proc.5 $(DESTDIR)$(BASHCOMPDIR)/sockfan
 	rm -rf $(DESTDIR)$(DKMSDIR)

@@ -12,13 +12,14 @@ checkpatch=$src/scripts/checkpatch.pl
 
 # kmod/ and bpf/ are kernel code: --strict as for new kernel code.
 # user/ follows kernel style too, minus what only applies inside the
-# kernel (user space has no kernel types or printk, and may use printf).
+# kernel (user space has no kernel types or printk, and may use printf;
+# it has no compiler_attributes.h, so user/sockfan.h defines __printf).
 parts=(
 	"kmod|--strict|kmod/*.[ch]"
 	"bpf|--strict|bpf/*.c"
 	# a UAPI-style header: no BIT() there, and C11 asserts for user space
 	"include|--ignore CAMELCASE|include/sockfan/*.h"
-	"user|--ignore PREFER_KERNEL_TYPES,SPLIT_STRING|user/*.[ch]"
+	"user|--ignore PREFER_KERNEL_TYPES,SPLIT_STRING,PREFER_DEFINED_ATTRIBUTE_MACRO|user/*.[ch]"
 	"selftests|--ignore PREFER_KERNEL_TYPES|selftests/*.c"
 )
 

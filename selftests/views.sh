@@ -117,9 +117,11 @@ if command -v dot >/dev/null; then
 	check "explain --dot: an accept() edge per connection" \
 		"$(grep -c '^edge .*accept()' "$TMP/plain")" "$(ss_established "$NS" $PORT)"
 	# the [::] listener handed out the IPv6 connections, 0.0.0.0 the IPv4 ones
-	l6=$(awk '$1 == "LISTEN" && $2 == "[::]:'$PORT'" { print $NF }' "$TMP/explain")
+	# node ids are l<netns>_<port>_<i>, i in the order explain lists them
+	l6=$(awk '$1 == "LISTEN" { i++ } $1 == "LISTEN" && $2 == "[::]:'$PORT'" { print i - 1 }' \
+		"$TMP/explain")
 	check "explain --dot: the [::] listener's accept() edges = ss -6 connections" \
-		"$(grep -c "^edge l$l6 .*accept()" "$TMP/plain")" \
+		"$(grep -c "^edge l${ino}_${PORT}_$l6 .*accept()" "$TMP/plain")" \
 		"$(in_ns "$NS" ss -6 -Htn state established "sport = :$PORT" | wc -l)"
 else
 	for t in "Graphviz reads it" "nodes" "accept() edges" "the [::] listener's edges"; do

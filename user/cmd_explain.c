@@ -212,9 +212,19 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 	if (p->nlisteners)
 		n += snprintf(answer + n, sizeof(answer) - n, "the listening socket%s only accept%s. ",
 			      p->nlisteners == 1 ? "" : "s", p->nlisteners == 1 ? "s" : "");
-	snprintf(answer + n, sizeof(answer) - n,
-		 "Each of the %zu connections has a socket of its own sharing local port %u; the kernel tells them apart by the remote end of the four-tuple (%llu peer address%s).",
-		 p->nconns, r->port, (unsigned long long)r->peers, r->peers == 1 ? "" : "es");
+	/* both texts above are far shorter than @answer: n stays inside */
+	if (p->nconns == 1)
+		snprintf(answer + n, sizeof(answer) - n,
+			 "The one connection has a socket of its own sharing local port %u, named by its four-tuple.",
+			 r->port);
+	else if (p->nconns)
+		snprintf(answer + n, sizeof(answer) - n,
+			 "Each of the %zu connections has a socket of its own sharing local port %u; the kernel tells them apart by the remote end of the four-tuple (%llu peer address%s).",
+			 p->nconns, r->port, (unsigned long long)r->peers,
+			 r->peers == 1 ? "" : "es");
+	else
+		snprintf(answer + n, sizeof(answer) - n,
+			 "No connection socket shares local port %u now.", r->port);
 	print_wrapped(answer);
 	snprintf(answer, sizeof(answer),
 		 "Lookups of incoming segments: %llu found a connection socket, %s found a listener, %s found no socket (answered with RST).",
@@ -258,8 +268,9 @@ int cmd_explain(int argc, char **argv)
 		else
 			printf("# source proc: %s\n", v.meta.proc_dir);
 		if (!n)
-			printf("\nnothing on local port %u (no listener, no connection)\n",
-			       o.filter.port);
+			printf("\nnothing on local port %u (no listener, no connection%s)\n",
+			       o.filter.port, filter_by_socket(&o.filter) ?
+			       " that the filters select" : "");
 		for (i = 0; i < n; i++)
 			print_port(&v.f, &ports[i], now);
 	}

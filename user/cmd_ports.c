@@ -75,16 +75,14 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 	return view_opts_check("ports", o);
 }
 
-static void print_table(const struct fanout *f)
+static int print_table(const struct fanout *f)
 {
 	char owner[48], life[16], wait[16], wmax[16], misses[24];
 	struct fan_row *rows;
 	size_t i, n;
 
-	if (fanout_rows(f, &rows, &n)) {
-		fprintf(stderr, "%s: out of memory\n", prog_name);
-		return;
-	}
+	if (fanout_rows(f, &rows, &n))
+		return -ENOMEM;
 	printf("%-11s %5s %6s %6s %8s %7s %6s %8s %8s %8s %7s  %s\n", "NETNS", "PORT",
 	       "LISTEN", "ESTAB", "ACCEPTED", "CLOSED", "PEERS", "LIFE_AVG", "WAIT_AVG",
 	       "WAIT_MAX", "MISSES", "OWNER");
@@ -102,6 +100,7 @@ static void print_table(const struct fanout *f)
 		       misses, fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
 	}
 	free(rows);
+	return 0;
 }
 
 /* the sockets behind one port: what answers "does one socket serve all?" */
@@ -174,7 +173,8 @@ static int print_look(const struct view *v, enum ports_out out)
 		       (unsigned long long)m->lost, (unsigned long long)m->malformed);
 	else
 		printf("# source proc: %s\n", m->proc_dir);
-	print_table(f);
+	if (print_table(f))
+		return -ENOMEM;
 	if (flt->port)
 		print_details(f, flt->port);
 	return 0;

@@ -7,6 +7,8 @@
  * frame after another, like top -b.
  */
 #include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -24,7 +26,8 @@ struct top_state {
 	size_t nprev;
 	__u64 prev_ns;
 	bool batch;
-	unsigned int lines;		/* terminal height, 0: no limit */
+	bool keys;			/* single keys are read (q quits) */
+	unsigned int lines, cols;	/* terminal size, 0: no limit */
 };
 
 static void top_usage(FILE *out)
@@ -72,6 +75,30 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, struct top_sta
 	if (!o->interval_ms)
 		o->interval_ms = 1000;
 	return view_opts_check("top", o);
+}
+
+/* one line of a frame, cut to the terminal's width so nothing wraps */
+static void __printf(2, 3) emit(const struct top_state *t, const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (t->cols && strlen(line) > t->cols)
+		line[t->cols] = '\0';
+	printf("%s\n", line);
+}
+
+static void term_size(struct top_state *t)
+{
+	struct winsize ws;
+
+	if (t->batch || ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) || !ws.ws_row)
+		return;
+	t->lines = ws.ws_row;
+	t->cols = ws.ws_col;
 }
 
 /* most connection sockets first, then most accepted, then port */
@@ -126,7 +153,7 @@ static void queue_of(const struct fanout *f, const struct fan_row *r, __u64 *qle
 
 static int draw(const struct view *v, struct top_state *t)
 {
-	char acc[16], cls[16], miss[16], wait[16], owner[48], clock[16];
+	char acc[16], cls[16], miss[16], wait[16], owner[48], clock[16], src[600];
 	const struct fanout *f = &v->f;
 	__u64 now = mono_ns(), estab = 0, qlen, drops;
 	double secs = t->prev ? (now - t->prev_ns) / 1e9 : 0;
@@ -143,36 +170,38 @@ static int draw(const struct view *v, struct top_state *t)
 		estab += rows[i].established;
 	}
 	strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&wall));
+	term_size(t);
 	if (!t->batch)
 		printf("\033[H\033[2J");
-	printf("sockfan top - %s, every %.1fs, source %s", clock, v->o->interval_ms / 1000.0,
-	       v->meta.source);
 	if (v->meta.hooks)
-		printf(" (%llu records, %llu lost)", (unsigned long long)v->meta.records,
-		       (unsigned long long)v->meta.lost);
+		snprintf(src, sizeof(src), "bpf (%llu records, %llu lost)",
+			 (unsigned long long)v->meta.records, (unsigned long long)v->meta.lost);
 	else
-		printf(" (%s)", v->meta.proc_dir);
-	printf("\nports %zu, listening sockets %u, connection sockets %llu%s\n\n", n, listeners,
-	       (unsigned long long)estab, t->batch ? "" : "    (q quits)");
-	printf("%-11s %5s %6s %6s %6s %8s %8s %6s %6s %7s %8s  %s\n", "NETNS", "PORT",
-	       "LISTEN", "ESTAB", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "DROPS", "MISS/s",
-	       "WAIT_AVG", "OWNER");
+		snprintf(src, sizeof(src), "proc (%s)", v->meta.proc_dir);
+	emit(t, "sockfan top - %s, every %.1fs, source %s", clock,
+	     v->o->interval_ms / 1000.0, src);
+	emit(t, "ports %zu, listening sockets %u, connection sockets %llu%s", n, listeners,
+	     (unsigned long long)estab, t->keys ? "    (q quits)" : "");
+	emit(t, "%s", "");
+	emit(t, "%-10s %5s %6s %6s %5s %8s %7s %5s %5s %6s %8s  %s", "NETNS", "PORT",
+	     "LISTEN", "ESTAB", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "DROPS", "MISS/s",
+	     "WAIT_AVG", "OWNER");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i], *p = prev_row(t, r);
 
 		if (t->lines && shown + 5 >= t->lines)
 			break;
 		queue_of(f, r, &qlen, &drops);
-		printf("%-11u %5u %6u %6llu %6llu %8s %8s %6llu %6llu %7s %8s  %s\n",
-		       r->netns, r->port, r->listeners, (unsigned long long)r->established,
-		       (unsigned long long)r->peers,
-		       fmt_rate(acc, sizeof(acc), r->accepted, p ? p->accepted : 0, p ? secs : 0),
-		       fmt_rate(cls, sizeof(cls), r->closed, p ? p->closed : 0, p ? secs : 0),
-		       (unsigned long long)qlen, (unsigned long long)drops,
-		       f->counts & FAN_COUNTS_MISSES ?
-		       fmt_rate(miss, sizeof(miss), r->misses, p ? p->misses : 0, p ? secs : 0) : "-",
-		       fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
-		       fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
+		emit(t, "%-10u %5u %6u %6llu %5llu %8s %7s %5llu %5llu %6s %8s  %s",
+		     r->netns, r->port, r->listeners, (unsigned long long)r->established,
+		     (unsigned long long)r->peers,
+		     fmt_rate(acc, sizeof(acc), r->accepted, p ? p->accepted : 0, p ? secs : 0),
+		     fmt_rate(cls, sizeof(cls), r->closed, p ? p->closed : 0, p ? secs : 0),
+		     (unsigned long long)qlen, (unsigned long long)drops,
+		     f->counts & FAN_COUNTS_MISSES ?
+		     fmt_rate(miss, sizeof(miss), r->misses, p ? p->misses : 0, p ? secs : 0) : "-",
+		     fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
+		     fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
 		shown++;
 	}
 	if (t->batch)
@@ -186,21 +215,8 @@ static int draw(const struct view *v, struct top_state *t)
 }
 
 /* single keys without Enter or echo, restored on the way out */
-static struct termios saved_tty;
+static struct termios saved_tty, raw_tty;
 static bool tty_raw;
-
-static void tty_enter(void)
-{
-	struct termios raw;
-
-	if (tcgetattr(STDIN_FILENO, &saved_tty))
-		return;
-	raw = saved_tty;
-	raw.c_lflag &= ~(ICANON | ECHO);
-	raw.c_cc[VMIN] = 0;
-	raw.c_cc[VTIME] = 0;
-	tty_raw = !tcsetattr(STDIN_FILENO, TCSANOW, &raw);
-}
 
 static void tty_leave(void)
 {
@@ -209,12 +225,42 @@ static void tty_leave(void)
 	tty_raw = false;
 }
 
+/* Ctrl-Z: give the shell its terminal back; fg: take single keys again */
+static void on_tstp(int sig)
+{
+	tcsetattr(STDIN_FILENO, TCSANOW, &saved_tty);
+	signal(SIGTSTP, SIG_DFL);
+	raise(SIGTSTP);
+}
+
+static void on_cont(int sig)
+{
+	signal(SIGTSTP, on_tstp);
+	if (tty_raw)
+		tcsetattr(STDIN_FILENO, TCSANOW, &raw_tty);
+}
+
+static void tty_enter(void)
+{
+	if (tcgetattr(STDIN_FILENO, &saved_tty))
+		return;
+	raw_tty = saved_tty;
+	raw_tty.c_lflag &= ~(ICANON | ECHO);
+	raw_tty.c_cc[VMIN] = 0;
+	raw_tty.c_cc[VTIME] = 0;
+	tty_raw = !tcsetattr(STDIN_FILENO, TCSANOW, &raw_tty);
+	if (!tty_raw)
+		return;
+	atexit(tty_leave);
+	signal(SIGTSTP, on_tstp);
+	signal(SIGCONT, on_cont);
+}
+
 int cmd_top(int argc, char **argv)
 {
 	struct top_state t = { 0 };
 	unsigned long looks = 0;
 	struct view_opts o;
-	struct winsize ws;
 	struct view v;
 	int err, key_fd = -1;
 	char key;
@@ -226,22 +272,26 @@ int cmd_top(int argc, char **argv)
 	}
 	if (!isatty(STDOUT_FILENO))
 		t.batch = true;
-	if (!t.batch && !ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws))
-		t.lines = ws.ws_row;
+	/* before the terminal changes mode: a ^C from here on ends cleanly */
+	stop_on_signals();
 	err = view_open(&v, &o);
 	if (!err && !t.batch && isatty(STDIN_FILENO)) {
 		tty_enter();
 		key_fd = tty_raw ? STDIN_FILENO : -1;
+		t.keys = tty_raw;
 	}
-	while (!err) {
+	while (!err && !stop_requested()) {
 		err = draw(&v, &t);
 		if (err || ++looks == o.count)
 			break;
 		err = view_wait(&v, o.interval_ms, key_fd);
 		if (err > 0) {
-			err = 0;
-			if (read(key_fd, &key, 1) == 1 && (key == 'q' || key == 'Q'))
+			/* q, or the terminal went away: stop; other keys redraw */
+			if (read(key_fd, &key, 1) != 1 || key == 'q' || key == 'Q') {
+				err = 0;
 				break;
+			}
+			err = 0;
 		}
 		if (err < 0 || stop_requested())
 			break;

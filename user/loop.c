@@ -21,6 +21,13 @@ void stop_on_signals(void)
 	sa.sa_handler = on_signal;
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigaction(SIGQUIT, &sa, NULL);
+}
+
+void stop_clear(void)
+{
+	__atomic_store_n(&stop, 0, __ATOMIC_RELAXED);
 }
 
 bool stop_requested(void)

@@ -67,6 +67,7 @@ int main(int argc, char **argv)
 		{ "verbose", no_argument, NULL, 'v' },
 		{ 0 },
 	};
+	static char cmd_name[64];
 	size_t i;
 	int c;
 
@@ -98,6 +99,9 @@ int main(int argc, char **argv)
 			argc -= optind;
 			argv += optind;
 			optind = 0;	/* glibc: start afresh, permuting again */
+			/* getopt's own messages then read "sockfan top: ..." */
+			snprintf(cmd_name, sizeof(cmd_name), "%s %s", prog_name, argv[0]);
+			argv[0] = cmd_name;
 			return commands[i].fn(argc, argv);
 		}
 	}

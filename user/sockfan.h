@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define __printf(a, b)	__attribute__((__format__(printf, a, b)))
 
 /* exit codes, as the usual tools use them */
 #define EXIT_USAGE	2

@@ -243,9 +243,11 @@ void filter_usage(FILE *out)
 		"  -p, --port PORT     local port\n"
 		"      --netns NS      network namespace: inode (as in /proc/PID/ns/net),\n"
 		"                      name in /run/netns, or a path\n"
-		"      --src ADDR[/N]  local address; a listener on 0.0.0.0 or :: matches any\n"
+		"      --src ADDR[/N]  local address; a listener on 0.0.0.0 matches any IPv4\n"
+		"                      address, one on :: any address (dual stack)\n"
 		"      --dst ADDR[/N]  remote address (listeners have none and stay)\n"
 		"      --pid PID       listeners of PID, connections PID accepted\n"
+		"                      (trace: events whose task is PID)\n"
 		"  -4, -6              IPv4 or IPv6 sockets only\n");
 }
 
@@ -271,7 +273,36 @@ static int open_bpf(struct view *v)
 	v->meta.source = "bpf";
 	v->meta.hooks = v->hooks;
 	err = bpf_source_follow(v->src, o->duration);
+	/* ^C ended --duration early ("look now"), not the looks after it */
+	stop_clear();
 	return err ?: view_refresh(v);
+}
+
+/*
+ * Seed sockets older than the module without adding their accepts to
+ * the totals the module kept: those are the port's, and a look that
+ * counted them would change as old sockets close (top's rates).
+ */
+static int seed_keeping_totals(struct fanout *f)
+{
+	size_t i, n = f->nports;
+	__u64 *kept = calloc(n + 1, 2 * sizeof(*kept));
+	int err;
+
+	if (!kept)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		kept[2 * i] = f->ports[i].accepted;
+		kept[2 * i + 1] = f->ports[i].closed;
+	}
+	err = seed_diag(f, netns_self());
+	/* ports are appended, never moved: the first n are the module's */
+	for (i = 0; i < n; i++) {
+		f->ports[i].accepted = kept[2 * i];
+		f->ports[i].closed = kept[2 * i + 1];
+	}
+	free(kept);
+	return err;
 }
 
 static int read_proc(struct view *v)
@@ -290,7 +321,7 @@ static int read_proc(struct view *v)
 	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES;
 	/* sockets older than the module: only this namespace, like the files */
 	if (!err && o->seed)
-		err = seed_diag(&v->f, netns_self());
+		err = seed_keeping_totals(&v->f);
 	return err;
 }
 
@@ -334,18 +365,23 @@ int view_wait(struct view *v, unsigned long ms, int fd)
 		if (fd < 0 && !slice)
 			continue;
 		n = poll(&pfd, fd < 0 ? 0 : 1, slice);
-		if (n > 0 && (pfd.revents & (POLLIN | POLLHUP)))
-			return 1;
+		if (n > 0)
+			return 1;	/* a key, or hangup/error: the caller reads */
 	}
 	return 0;
 }
 
 int view_refresh(struct view *v)
 {
+	int i;
+
 	if (!v->src)
 		return read_proc(v);
-	/* drain what is queued, then read states as they are now */
-	while (bpf_source_poll(v->src, 0) > 0)
+	/*
+	 * drain what is queued, then read states as they are now; bounded,
+	 * so that a steady stream (a SYN flood's misses) cannot stall a look
+	 */
+	for (i = 0; i < 64 && bpf_source_poll(v->src, 0) > 0; i++)
 		;
 	v->meta.records = v->f.events;
 	v->meta.lost = bpf_source_lost(v->src);
