@@ -45,7 +45,7 @@ HDRS		:= $(wildcard include/sockfan/*.h user/*.h)
 .SECONDARY:
 
 .PHONY: all deps cli bpf kmod man run check clean checkpatch vmtest selftests \
-	install install-dkms uninstall
+	install install-dkms uninstall fuzzers fuzz
 
 all: cli kmod
 
@@ -87,6 +87,25 @@ cli: $(BUILD)/sockfan
 # --- module ---------------------------------------------------------------
 kmod:
 	$(MAKE) -C kmod KDIR=$(KDIR) OUT=$(BUILD)/kmod/host
+
+# --- fuzzers (libFuzzer, ASan, UBSan): make fuzz [FUZZ_SECONDS=600] ---------
+FUZZ_TARGETS	:= proc events args
+FUZZ_SECONDS	?= 600
+FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined
+FUZZ_OBJS	:= $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(filter-out user/main.c,$(USER_SRCS)))
+FUZZERS		:= $(patsubst %,$(BUILD)/fuzz/fuzz_%,$(FUZZ_TARGETS))
+
+$(BUILD)/fuzz/obj/%.o: user/%.c $(HDRS) $(BPF_SKELS)
+	@mkdir -p $(@D)
+	$(CLANG) -g -O1 -fsanitize=fuzzer-no-link $(FUZZ_SAN) $(INCLUDES) -c $< -o $@
+
+$(BUILD)/fuzz/fuzz_%: fuzz/fuzz_%.c $(FUZZ_OBJS)
+	$(CLANG) -g -O1 -Wall -Werror -fsanitize=fuzzer $(FUZZ_SAN) $(INCLUDES) $^ -o $@ $(LIBS)
+
+fuzzers: $(FUZZERS)
+
+fuzz: $(FUZZERS)
+	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # --- man pages, from the reStructuredText in Documentation/ ---------------
 MANPAGES	:= $(BUILD)/man/sockfan.8 $(BUILD)/man/sockfan-proc.5
@@ -133,5 +152,5 @@ check: deps all
 
 clean:
 	rm -rf $(BUILD)/user $(BUILD)/bpf $(BUILD)/kmod $(BUILD)/sockfan \
-		$(BUILD)/selftests $(BUILD)/vm $(BUILD)/man
+		$(BUILD)/selftests $(BUILD)/vm $(BUILD)/man $(BUILD)/fuzz/obj $(FUZZERS)
 	$(MAKE) -C selftests clean >/dev/null 2>&1 || true

@@ -5,13 +5,16 @@
 # one closing line counting the top-level results of all of them:
 #   N passed, N failed, N skipped
 # Suites: coding style (checkpatch), module builds with W=1 for each
-# Debian kernel, host selftests (BPF path), VM selftests (module and BPF
-# paths on Debian's kernels).  SOCKFAN_VM_KERNELS picks the VM kernels.
+# Debian kernel, the fuzzers for a bounded time (SOCKFAN_FUZZ_SECONDS
+# each, 20 by default; make fuzz runs them longer), host selftests (BPF
+# path), VM selftests (module and BPF paths on Debian's kernels).
+# SOCKFAN_VM_KERNELS picks the VM kernels.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/check
 vm_kernels=${SOCKFAN_VM_KERNELS:-6.1 6.12 6.1-rt}
+fuzz_seconds=${SOCKFAN_FUZZ_SECONDS:-20}
 mkdir -p "$out"
 rm -f "$out"/*.tap
 
@@ -47,6 +50,15 @@ kmod_builds() {
 	done
 }
 
+fuzz_suite() {
+	if ! make -s -C "$top" fuzzers >"$out/fuzz-build.log" 2>&1; then
+		sed 's/^/# /' "$out/fuzz-build.log" | tail -20
+		echo "not ok 1 fuzzers build (make fuzzers)"
+		return 1
+	fi
+	"$top/scripts/fuzz.sh" "$fuzz_seconds" proc events args
+}
+
 vm_suite() {
 	if [ ! -x "$top/selftests/vm/run.sh" ]; then
 		echo "not ok 1 VM selftests on $1 # selftests/vm/run.sh missing"
@@ -59,6 +71,7 @@ start=$SECONDS
 suite style "$top/scripts/checkpatch.sh"
 # shellcheck disable=SC2086 # a list of kernel flavours
 suite kmod-build kmod_builds $vm_kernels
+suite fuzz fuzz_suite
 suite host make -s -C "$top/selftests" run_tests
 for k in $vm_kernels; do
 	suite "vm-$k" vm_suite "$k"

@@ -3,7 +3,6 @@
  * sockfan: show how one listening TCP socket fans out into many
  * connection sockets that share its local port.
  */
-#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,9 +14,6 @@
 #ifndef SOCKFAN_VERSION
 #define SOCKFAN_VERSION "0.1"
 #endif
-
-const char *prog_name = "sockfan";
-bool verbose;
 
 static const struct command {
 	const char *name;
@@ -45,18 +41,6 @@ static void usage(FILE *out)
 		"  -v, --verbose  say which hooks were tried and show libbpf's log\n"
 		"  -h, --help     this text; COMMAND --help for a command's options\n"
 		"  -V, --version  version and event ABI\n");
-}
-
-bool parse_uint(const char *s, unsigned long min, unsigned long max,
-		unsigned long *out)
-{
-	char *end;
-
-	if (!s || *s < '0' || *s > '9')
-		return false;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return !errno && !*end && *out >= min && *out <= max;
 }
 
 int main(int argc, char **argv)

@@ -14,10 +14,12 @@
 #include <sys/stat.h>
 
 #include "netns.h"
+#include "sockfan.h"
 #include "source_proc.h"
 #include "loop.h"
 
 #define MAX_FIELDS	16
+#define PROC_LINE_MAX	1024	/* far above any record the module prints */
 
 static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen drops accepted hits pid comm";
 static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms segs_in";
@@ -186,44 +188,69 @@ static int read_port(struct fanout *f, struct proc_file *pf)
 	return 0;
 }
 
-static int read_file(struct fanout *f, const char *dir, const char *name,
-		     const char *hdr, int nfields,
-		     int (*fn)(struct fanout *f, struct proc_file *pf))
+static const struct proc_format {
+	const char *name;
+	const char *hdr;
+	int nfields;
+	int (*fn)(struct fanout *f, struct proc_file *pf);
+} formats[] = {
+	{ "conns", CONNS_HDR, 11, read_conn },
+	{ "listeners", LISTENERS_HDR, 11, read_listener },
+	{ "ports", PORTS_HDR, 12, read_port },
+};
+
+int proc_source_parse(struct fanout *f, const char *name, FILE *fp, const char *path)
 {
-	struct proc_file pf = { .name = name, .netns = netns_self() };
-	char path[512], line[1024];
+	struct proc_file pf = { .name = name, .path = path, .netns = netns_self() };
+	const struct proc_format *fmt = NULL;
+	size_t i, cap = 0;
+	char *line = NULL;
+	ssize_t len;
 	int err = 0;
+
+	for (i = 0; i < ARRAY_SIZE(formats); i++)
+		if (!strcmp(name, formats[i].name))
+			fmt = &formats[i];
+	if (!fmt)
+		return -EINVAL;
+	while (!err && (len = getline(&line, &cap, fp)) >= 0) {
+		pf.line++;
+		if (len > PROC_LINE_MAX)
+			err = bad(&pf, "line too long");
+		else if ((size_t)len != strlen(line))
+			err = bad(&pf, "NUL byte in the line");
+		else if (pf.line == 1) {
+			line[strcspn(line, "\n")] = '\0';
+			if (strcmp(line, fmt->hdr))
+				err = bad(&pf, "unexpected header");
+		} else if (split(&pf, line) != fmt->nfields) {
+			err = bad(&pf, "wrong number of fields");
+		} else {
+			err = fmt->fn(f, &pf);
+		}
+	}
+	free(line);
+	if (!err && ferror(fp))
+		err = -EIO;
+	if (!err && pf.line == 0)
+		err = bad(&pf, "empty file, header missing");
+	return err;
+}
+
+static int read_file(struct fanout *f, const char *dir, const char *name)
+{
+	char path[512];
 	FILE *fp;
+	int err;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	pf.path = path;
 	fp = fopen(path, "re");
 	if (!fp) {
 		err = -errno;
 		fprintf(stderr, "sockfan: cannot open %s: %s\n", path, strerror(-err));
 		return err;
 	}
-	while (!err && fgets(line, sizeof(line), fp)) {
-		pf.line++;
-		if (!strchr(line, '\n') && !feof(fp)) {
-			err = bad(&pf, "line too long");
-			break;
-		}
-		if (pf.line == 1) {
-			line[strcspn(line, "\n")] = '\0';
-			if (strcmp(line, hdr))
-				err = bad(&pf, "unexpected header");
-			continue;
-		}
-		if (split(&pf, line) != nfields)
-			err = bad(&pf, "wrong number of fields");
-		else
-			err = fn(f, &pf);
-	}
-	if (!err && ferror(fp))
-		err = -EIO;
-	if (!err && pf.line == 0)
-		err = bad(&pf, "empty file, header missing");
+	err = proc_source_parse(f, name, fp, path);
 	fclose(fp);
 	return err;
 }
@@ -245,10 +272,10 @@ int proc_source_read(struct fanout *f, const char *dir)
 	 * Connections first: the listeners' accepted totals then replace
 	 * what replaying the live connections added, like the ports' do.
 	 */
-	err = read_file(f, dir, "conns", CONNS_HDR, 11, read_conn);
+	err = read_file(f, dir, "conns");
 	if (!err)
-		err = read_file(f, dir, "listeners", LISTENERS_HDR, 11, read_listener);
+		err = read_file(f, dir, "listeners");
 	if (!err)
-		err = read_file(f, dir, "ports", PORTS_HDR, 12, read_port);
+		err = read_file(f, dir, "ports");
 	return err;
 }

@@ -3,6 +3,8 @@
 #ifndef SOCKFAN_SOURCE_PROC_H
 #define SOCKFAN_SOURCE_PROC_H
 
+#include <stdio.h>
+
 #include "fanout.h"
 
 #define SOCKFAN_PROC_PATH	"/proc/net/" SOCKFAN_PROC_DIR
@@ -14,5 +16,12 @@
  * file and line.  Returns 0 or a negative errno (message printed).
  */
 int proc_source_read(struct fanout *f, const char *dir);
+
+/*
+ * Parse one of those files, @name ("conns", "listeners" or "ports"),
+ * from @fp; @path names it in messages.  Returns 0, -EINVAL for an
+ * unknown @name, or -EPROTO (message printed).
+ */
+int proc_source_parse(struct fanout *f, const char *name, FILE *fp, const char *path);
 
 #endif /* SOCKFAN_SOURCE_PROC_H */

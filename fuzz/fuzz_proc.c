@@ -1,0 +1,48 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * libFuzzer target: the /proc/net/sockfan parser and the model behind
+ * it.  The first byte picks the file (conns, listeners, ports); the rest
+ * is its text.  Whatever the text, the parser must accept it or reject
+ * it with a message, never crash or leak (ASan, UBSan); an accepted file
+ * must give rows and a port's sockets that the views can print.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+
+#include "fanout.h"
+#include "source_proc.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static const char * const names[] = { "conns", "listeners", "ports" };
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	const struct fan_conn **conns;
+	struct fan_row *rows;
+	struct fanout f;
+	size_t n, i, nc;
+	FILE *fp;
+
+	if (size < 1 || fanout_init(&f))
+		return 0;
+	fp = fmemopen((void *)(data + 1), size - 1, "r");
+	if (!fp && size > 1) {
+		fanout_free(&f);
+		return 0;
+	}
+	if (!fp)
+		fp = fopen("/dev/null", "r");
+	if (!proc_source_parse(&f, names[data[0] % 3], fp, "fuzz") &&
+	    !fanout_rows(&f, &rows, &n)) {
+		for (i = 0; i < n; i++) {
+			if (!fanout_port_conns(&f, rows[i].netns, rows[i].port, &conns, &nc))
+				free(conns);
+		}
+		free(rows);
+	}
+	fclose(fp);
+	fanout_free(&f);
+	return 0;
+}
