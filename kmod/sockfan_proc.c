@@ -4,8 +4,10 @@
  * network namespace, each showing only that namespace.  The format is a
  * spec (Documentation/proc-format.rst): a header line naming the
  * columns, then one record per line, fields separated by one space, no
- * field ever empty or containing a space.  The files are read-only.
+ * field ever empty or containing a space.  The files are read-only, and
+ * name tasks only to readers allowed to know them (seq_task()).
  */
+#include <linux/capability.h>
 #include <linux/ctype.h>
 #include <linux/mm.h>
 #include <linux/proc_fs.h>
@@ -41,6 +43,23 @@ static void seq_comm(struct seq_file *m, const char *comm)
 		seq_putc(m, isgraph(comm[i]) ? comm[i] : '_');
 }
 
+/*
+ * Which task holds a socket is what ss -p shows only to those who may
+ * look into other processes: here, readers with CAP_NET_ADMIN over the
+ * namespace (the opener's credentials).  Others read "0 -", as for a
+ * socket no task holds; the rest of the line is theirs to see, as in
+ * /proc/net/tcp.
+ */
+static void seq_task(struct seq_file *m, struct net *net, u32 pid, const char *comm)
+{
+	if (!file_ns_capable(m->file, net->user_ns, CAP_NET_ADMIN)) {
+		seq_puts(m, "0 -");
+		return;
+	}
+	seq_printf(m, "%u ", pid);
+	seq_comm(m, comm);
+}
+
 static void seq_addr(struct seq_file *m, const struct sockfan_key *key, const u8 *addr)
 {
 	if (key->family == AF_INET)
@@ -64,14 +83,13 @@ static int ports_show(struct seq_file *m, void *v)
 		return n;
 	seq_puts(m, "port listeners established accepted closed peers lifetime_us wait_us wait_max_us misses owner_pid owner_comm\n");
 	for (i = 0; i < n; i++) {
-		seq_printf(m, "%u %u %u %llu %llu %u %llu %llu %llu %llu %u ", rows[i].port,
+		seq_printf(m, "%u %u %u %llu %llu %u %llu %llu %llu %llu ", rows[i].port,
 			   rows[i].listeners, rows[i].established, rows[i].accepted,
 			   rows[i].closed, rows[i].peers,
 			   div_u64(rows[i].lifetime_ns, NSEC_PER_USEC),
 			   div_u64(rows[i].wait_ns, NSEC_PER_USEC),
-			   div_u64(rows[i].wait_max_ns, NSEC_PER_USEC), rows[i].misses,
-			   rows[i].owner_pid);
-		seq_comm(m, rows[i].owner_comm);
+			   div_u64(rows[i].wait_max_ns, NSEC_PER_USEC), rows[i].misses);
+		seq_task(m, seq_file_single_net(m), rows[i].owner_pid, rows[i].owner_comm);
 		seq_putc(m, '\n');
 	}
 	kvfree(rows);
@@ -122,11 +140,11 @@ static int listeners_show(struct seq_file *m, void *v)
 	seq_printf(m, "%llu %s ", l->cookie, family_name(&l->key));
 	seq_addr(m, &l->key, l->key.laddr);
 	/* the live queue, read as inet_diag does for ss -l */
-	seq_printf(m, " %u %u %u %u %llu %llu %u ", l->key.lport,
+	seq_printf(m, " %u %u %u %u %llu %llu ", l->key.lport,
 		   READ_ONCE(l->sk->sk_max_ack_backlog), READ_ONCE(l->sk->sk_ack_backlog),
 		   sockfan_sk_drops(l->sk), READ_ONCE(l->accepted),
-		   (u64)atomic64_read(&l->hits), l->pid);
-	seq_comm(m, l->comm);
+		   (u64)atomic64_read(&l->hits));
+	seq_task(m, seq_file_net(m), l->pid, l->comm);
 	seq_putc(m, '\n');
 	return 0;
 }
@@ -206,9 +224,8 @@ static int conns_show(struct seq_file *m, void *v)
 	seq_addr(m, &c->key, c->key.laddr);
 	seq_printf(m, " %u ", c->key.lport);
 	seq_addr(m, &c->key, c->key.raddr);
-	seq_printf(m, " %u %llu %u ", c->key.rport, READ_ONCE(c->listener),
-		   READ_ONCE(c->pid));
-	seq_comm(m, c->comm);
+	seq_printf(m, " %u %llu ", c->key.rport, READ_ONCE(c->listener));
+	seq_task(m, seq_file_net(m), READ_ONCE(c->pid), c->comm);
 	/* segments the kernel's lookup delivered to it, as ss -ti shows */
 	seq_printf(m, " %llu %u\n", div_u64(now - c->born_ns, NSEC_PER_MSEC),
 		   READ_ONCE(tcp_sk(c->sk)->segs_in));

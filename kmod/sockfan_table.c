@@ -265,8 +265,10 @@ static struct sockfan_conn *conn_find(struct sockfan_bucket *b,
  * Start following passive connection @sk, coming from @listener (0 when
  * unknown); @accepted when accept() already returned it, which a Fast
  * Open child (and, rarely, an ordinary one) allows before ESTABLISHED.
+ * A connection that cannot be recorded counts in drops once: when its
+ * handshake completed, or when accept() is the first sight of it.
  */
-static void conn_track(struct sock *sk, u64 listener, bool accepted)
+static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_drop)
 {
 	struct sockfan_conn *c, *old;
 	struct hlist_node *tmp;
@@ -277,7 +279,8 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted)
 
 	c = sockfan_pool_get(&conn_pool);
 	if (!c) {
-		atomic64_inc(&drops);
+		if (count_drop)
+			atomic64_inc(&drops);
 		return;
 	}
 	sockfan_key_from_sk(&c->key, sk);
@@ -300,7 +303,8 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted)
 	if (!p || atomic_inc_return(&conn_count) > sockfan_max_conns) {
 		if (p)
 			atomic_dec(&conn_count);
-		atomic64_inc(&drops);
+		if (count_drop)
+			atomic64_inc(&drops);
 		sockfan_pool_put(&conn_pool, c);
 		return;
 	}
@@ -354,7 +358,7 @@ void sockfan_established(struct sock *sk)
 {
 	if (READ_ONCE(sk->sk_socket))
 		return;
-	conn_track(sk, 0, false);
+	conn_track(sk, 0, false, true);
 }
 
 void sockfan_close(struct sock *sk)
@@ -434,8 +438,12 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 	if (!c) {
-		/* handed out before ESTABLISHED (Fast Open), or not seen then */
-		conn_track(child, lcookie, true);
+		/*
+		 * handed out before ESTABLISHED (Fast Open: still SYN_RECV),
+		 * or not recorded then, when its drop was counted already
+		 */
+		conn_track(child, lcookie, true,
+			   READ_ONCE(child->sk_state) == TCP_SYN_RECV);
 	} else if (!hit) {
 		return;
 	}
