@@ -40,11 +40,20 @@ while read -r ko; do
 done </lib/modules/load.list
 
 cd /selftests || say "# /selftests missing from the image"
-./run_kselftest.sh 2>&1 | tee -a /tmp/tap.txt "$tap"
+# sockfan.timeout=S on the kernel command line: per-test timeout
+t=$(sed -n 's/.*sockfan\.timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
+[ -n "$t" ] && echo "timeout=$t" >sockfan/settings
+# sockfan.tests=a.sh,b.sh on the kernel command line: only those
+only=
+for t in $(sed -n 's/.*sockfan\.tests=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' '); do
+	only="$only -t sockfan:$t"
+done
+# shellcheck disable=SC2086 # word splitting wanted: -t NAME pairs
+./run_kselftest.sh $only 2>&1 | tee -a /tmp/tap.txt "$tap"
 
 # WARN/BUG/Oops anywhere during the run, e.g. in a test that passed; the
 # taint notice of an unsigned out-of-tree module is not one of these
-n=$(($(wc -l <kselftest-list.txt) + 1))
+n=$(($(grep -c '^ok \|^not ok ' /tmp/tap.txt) + 1))
 bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|general protection|Call Trace')
 if [ -z "$bad" ]; then
 	say "ok $n kernel log clean after the tests (no WARNING/BUG/Oops/Call Trace)"

@@ -16,6 +16,12 @@ top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$top/selftests/vm
 ksft=$top/build/linux-src/tools/testing/selftests
 vm_timeout=${SOCKFAN_VM_TIMEOUT:-900}
+# SOCKFAN_VM_TESTS="sockfan_cli.sh ...": only these (default: all)
+only_tests=$(echo ${SOCKFAN_VM_TESTS:-} | tr ' ' ',')
+# SOCKFAN_VM_CMDLINE: more for the kernel command line (sockfan.cycles=N,
+# sockfan.timeout=S); SOCKFAN_VM_TCG_THREAD=single: one host thread for
+# all vCPUs (see selftests/sockfan_kmod_cycles.sh)
+extra_cmdline=${SOCKFAN_VM_CMDLINE:-}
 # modules the tests need from the image package: sock_diag for ss and
 # sockfan's seeding; veth for tests wiring namespaces together
 modules=(inet_diag tcp_diag veth)
@@ -154,9 +160,9 @@ initrd=$out/initrd.gz
 start=$SECONDS
 rm -f "$out/console.log" "$out/tap.log"
 flock /tmp/sockfan-vm.lock timeout "$vm_timeout" \
-	qemu-system-x86_64 -accel tcg -m 1G -smp 2 -nodefaults -display none -no-reboot \
+	qemu-system-x86_64 -accel "tcg,thread=${SOCKFAN_VM_TCG_THREAD:-multi}" -m 1G -smp 2 -nodefaults -display none -no-reboot \
 	-kernel "$dir/vmlinuz" -initrd "$initrd" \
-	-append 'console=ttyS0 quiet panic=-1 oops=panic' \
+	-append "console=ttyS0 quiet panic=-1 oops=panic${only_tests:+ sockfan.tests=$only_tests}${extra_cmdline:+ $extra_cmdline}" \
 	-serial "file:$out/console.log" -serial "file:$out/tap.log" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 >>"$log" 2>&1
 qemu_rc=$?
