@@ -45,7 +45,7 @@ HDRS		:= $(wildcard include/sockfan/*.h user/*.h)
 .SECONDARY:
 
 .PHONY: all deps cli bpf kmod man run check clean checkpatch vmtest selftests \
-	install install-dkms uninstall fuzzers fuzz
+	install install-dkms uninstall fuzzers fuzz bench stress
 
 all: cli kmod
 
@@ -106,6 +106,18 @@ fuzzers: $(FUZZERS)
 
 fuzz: $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+# --- stress: 1000 module load/unload cycles under a storm, per VM kernel ---
+stress: deps all
+	@SOCKFAN_KMOD_CYCLES=1000 SOCKFAN_KMOD_TIMEOUT=2400 SOCKFAN_VM_TIMEOUT=3000 \
+		scripts/check.sh --only-cycles
+
+# --- benchmarks: not tests; numbers into build/bench/ ------------------------
+BENCH_ROUNDS	?= 5
+BENCH_SECONDS	?= 5
+
+bench: deps cli
+	@bench/run.sh $(BENCH_ROUNDS) $(BENCH_SECONDS)
 
 # --- man pages, from the reStructuredText in Documentation/ ---------------
 MANPAGES	:= $(BUILD)/man/sockfan.8 $(BUILD)/man/sockfan-proc.5

@@ -8,7 +8,8 @@
 # Debian kernel, the fuzzers for a bounded time (SOCKFAN_FUZZ_SECONDS
 # each, 20 by default; make fuzz runs them longer), host selftests (BPF
 # path), VM selftests (module and BPF paths on Debian's kernels).
-# SOCKFAN_VM_KERNELS picks the VM kernels.
+# SOCKFAN_VM_KERNELS picks the VM kernels; a VM per kernel also loads and
+# unloads the module SOCKFAN_KMOD_CYCLES (100) times under a storm.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -68,13 +69,24 @@ vm_suite() {
 }
 
 start=$SECONDS
-suite style "$top/scripts/checkpatch.sh"
-# shellcheck disable=SC2086 # a list of kernel flavours
-suite kmod-build kmod_builds $vm_kernels
-suite fuzz fuzz_suite
-suite host make -s -C "$top/selftests" run_tests
+only_cycles=0
+[ "${1:-}" = --only-cycles ] && only_cycles=1	# make stress
+if [ $only_cycles = 0 ]; then
+	suite style "$top/scripts/checkpatch.sh"
+	# shellcheck disable=SC2086 # a list of kernel flavours
+	suite kmod-build kmod_builds $vm_kernels
+	suite fuzz fuzz_suite
+	suite host make -s -C "$top/selftests" run_tests
+	for k in $vm_kernels; do
+		suite "vm-$k" vm_suite "$k"
+	done
+fi
+# load/unload under a storm: a VM each, single-threaded TCG (see
+# selftests/sockfan_kmod_cycles.sh); make stress runs 1000 cycles
 for k in $vm_kernels; do
-	suite "vm-$k" vm_suite "$k"
+	SOCKFAN_VM_TCG_THREAD=single SOCKFAN_VM_TESTS=sockfan_kmod_cycles.sh \
+		SOCKFAN_VM_CMDLINE="sockfan.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}" \
+		suite "vm-cycles-$k" vm_suite "$k"
 done
 
 # top-level TAP results only: nested lines are indented or prefixed "# "

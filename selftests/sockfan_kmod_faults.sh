@@ -1,0 +1,98 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# sockfan.ko under faults and hostile input: a table smaller than the
+# live connections, garbage written to every /proc file and to its
+# parameter, readers without privileges and from another namespace
+# (load/unload cycles under a storm: sockfan_kmod_cycles.sh).  Each must end in a
+# defined state: counted drops, refused writes with nothing changed,
+# tasks hidden from those who may not see them, a clean kernel log.
+source "$(dirname "$0")/lib.sh"
+
+PORT=8080
+CAP=8
+HELD=30
+
+require_root
+require_scenario_tools
+require_nginx
+[ -e /proc/modules ] ||
+	skip_all "kernel without loadable modules (CONFIG_MODULES off): tested in the VM"
+[ -e "$SOCKFAN_KO" ] || skip_all "$SOCKFAN_KO not built"
+grep -q '^sockfan ' /proc/modules && skip_all "sockfan already loaded by someone else"
+
+tap_plan 10
+dmesg_before=$(dmesg | wc -l)
+
+netns_new NS sffault || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+nginx_start "$NS" $PORT || exit $KSFT_FAIL
+
+# --- a table smaller than the live connections ----------------------------
+insmod "$SOCKFAN_KO" max_conns=$CAP || { diag "insmod max_conns=$CAP failed"; exit $KSFT_FAIL; }
+LOADED_KO=1
+clients_start "$NS" 127.0.0.1 $PORT $HELD 127.0.0.2 120 || exit $KSFT_FAIL
+wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+stat_of() {
+	in_ns "$NS" awk -v n="$1" '$1 == n { print $2 }' /proc/net/sockfan/stats
+}
+check "table full: $CAP connections kept (max_conns), ss has $HELD" \
+	"$(stat_of conns) $(in_ns "$NS" tail -n +2 /proc/net/sockfan/conns | wc -l) $(ss_established "$NS" $PORT)" \
+	"$CAP $CAP $HELD"
+check "table full: every connection left out is counted once in drops" \
+	"$(stat_of drops)" "$((HELD - CAP))"
+
+# --- garbage written to every file and to the parameter ------------------
+snapshot() {
+	# ages move; everything else must stay
+	in_ns "$NS" sh -c 'cat /proc/net/sockfan/ports /proc/net/sockfan/listeners /proc/net/sockfan/stats
+		cut -d " " -f 1-9,11 /proc/net/sockfan/conns'
+}
+snapshot >"$TMP/before"
+refused=0 tried=0
+for f in ports listeners conns stats; do
+	for input in "0" "clear" "max_conns=1" "$(head -c 200 /dev/urandom | tr -d '\0')" \
+		"$(printf '%*s' 5000 x)"; do
+		tried=$((tried + 1))
+		in_ns "$NS" sh -c 'printf "%s\n" "$1" >"/proc/net/sockfan/$2"' _ "$input" "$f" \
+			2>/dev/null || refused=$((refused + 1))
+	done
+done
+check "writes to every /proc/net/sockfan file refused ($tried tried)" "$refused" "$tried"
+printf 1 2>/dev/null >/sys/module/sockfan/parameters/max_conns
+check "max_conns cannot be changed while loaded (0444)" \
+	"$? $(cat /sys/module/sockfan/parameters/max_conns)" "1 $CAP"
+snapshot >"$TMP/after"
+check "nothing changed by the writes" "$(diff "$TMP/before" "$TMP/after" | head -n 4)" ""
+
+# --- readers: unprivileged, and another namespace -----------------------
+nobody() {
+	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
+}
+if command -v setpriv >/dev/null; then
+	check "unprivileged reader: conns readable, tasks shown as 0 -" \
+		"$(in_ns "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
+			awk 'NR > 1 { print $8, $9 }' /proc/net/sockfan/conns | sort -u)" "0 -"
+	check "root reader: the accepting nginx worker is named" \
+		"$(in_ns "$NS" awk 'NR > 1 && $8 > 0 && $9 == "nginx"' /proc/net/sockfan/conns | wc -l)" \
+		"$CAP"
+	# /proc/PID/net shows PID's namespace to anyone, as /proc/PID/net/tcp
+	# does; the tasks there are hidden all the same
+	npid=$(ip netns pids "$NS" | head -n 1)
+	check "unprivileged reader of another namespace (/proc/PID/net): its connections, no tasks" \
+		"$(nobody awk 'NR > 1 { n++; t[$8 " " $9] = 1 } END { for (k in t) print n, k }' \
+			"/proc/$npid/net/sockfan/conns")" "$CAP 0 -"
+else
+	for t in "unprivileged reader" "root reader" "another namespace"; do
+		tap_skip "$t" "setpriv not installed"
+	done
+fi
+check "root reading /proc/PID/net/sockfan of the namespace sees its connections only" \
+	"$(tail -n +2 "/proc/$(ip netns pids "$NS" | head -n 1)/net/sockfan/conns" | wc -l) $(tail -n +2 /proc/net/sockfan/conns | awk -v p=$PORT '$4 == p' | wc -l)" \
+	"$CAP 0"
+
+kill "$CLIENTS_PID" 2>/dev/null
+wait "$CLIENTS_PID" 2>/dev/null
+bad=$(dmesg | tail -n +"$((dmesg_before + 1))" | grep -E 'WARNING|BUG|Oops|Call Trace|leak|still has objects' || true)
+check "kernel log clean (no WARN/BUG/Oops/leak)" "$bad" ""
+[ -z "$bad" ] || echo "$bad" | sed 's/^/# /'
+tap_exit
