@@ -59,6 +59,22 @@ struct {
 	__type(value, __u32);
 } accept_fd SEC(".maps");
 
+/*
+ * Wake the reader only once a batch has piled up: a wakeup per record
+ * costs the reader more than the record (a context switch on a busy
+ * server's CPU).  The reader also drains on its own every 100 ms, so a
+ * quiet trickle is late by that much at most.
+ */
+#define WAKEUP_BYTES	(64 * 1024)
+
+static __always_inline void event_submit(struct sockfan_event *e)
+{
+	long flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ?
+		     BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+
+	bpf_ringbuf_submit(e, flags);
+}
+
 static __always_inline struct sockfan_event *event_reserve(__u16 kind)
 {
 	struct sockfan_event *e;
@@ -192,7 +208,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate,
 		bpf_map_delete_elem(&born, &cookie);
 		break;
 	}
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 	return 0;
 }
 
@@ -241,7 +257,7 @@ static __always_inline void on_accept(const struct sock *listener,
 	bornp = bpf_map_lookup_elem(&born, &cookie);
 	if (bornp && *bornp)
 		e->accept.wait_ns = e->ts_ns - *bornp;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 /*
@@ -359,7 +375,7 @@ static __always_inline void on_listener_hit(const struct sock *sk)
 	e->lookup.listener = e->cookie;
 	e->lookup.result = SOCKFAN_LOOKUP_LISTENER;
 	e->lookup.count = 1;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 /* the return value only: the arguments changed between 6.1 and 6.18 */
@@ -446,7 +462,7 @@ static __always_inline void on_reset(const struct sock *sk, const struct sk_buff
 	e->key.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
 	e->lookup.result = SOCKFAN_LOOKUP_MISS;
 	e->lookup.count = 1;
-	bpf_ringbuf_submit(e, 0);
+	event_submit(e);
 }
 
 SEC("fentry/tcp_v4_send_reset")

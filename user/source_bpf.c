@@ -345,7 +345,12 @@ int bpf_source_poll(struct bpf_source *s, int timeout_ms)
 {
 	int n = ring_buffer__poll(s->rb, timeout_ms);
 
-	return n == -EINTR ? 0 : n;
+	if (n == -EINTR)
+		n = 0;
+	/* the BPF side wakes us per batch: take what waits below one */
+	if (n == 0)
+		n = ring_buffer__consume(s->rb);
+	return n;
 }
 
 int bpf_source_follow(struct bpf_source *s, unsigned long seconds)
