@@ -26,13 +26,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "kselftest.h"
 
-#define MAX_CONNS	100000
+#define MAX_CONNS	1000000	/* bench/scale.sh: one process, many sources */
 #define MAX_SRCS	64
 #define MAX_HOLD	3600
 
@@ -130,6 +131,21 @@ static int wait_handshakes(int *fds, int n, int wait_s)
 	return up;
 }
 
+/* room for @want descriptors; root may raise the hard limit up to nr_open */
+static void raise_fd_limit(rlim_t want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = want;
+	if (rl.rlim_max < want)
+		rl.rlim_max = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl))
+		ksft_print_msg("cannot raise the descriptor limit to %lu: %s (sysctl fs.nr_open)\n",
+			       (unsigned long)want, strerror(errno));
+}
+
 static void print_usage(void)
 {
 	fprintf(stderr, "usage: sockfan_connect -d ADDR -p PORT -n N [-s SRC[,SRC...]] [-t SECONDS] [-w SECONDS]\n");
@@ -182,6 +198,7 @@ int main(int argc, char **argv)
 	fds = calloc(n, sizeof(*fds));
 	if (!fds)
 		ksft_exit_fail_msg("out of memory\n");
+	raise_fd_limit(n + 64);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 

@@ -1,0 +1,178 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench/run.sh [ROUNDS] [SECONDS]: what tracing costs nginx, measured side
+# by side in one run.  nginx (1 worker, pinned to CPU 0) serves loopback
+# in a fresh network namespace; wrk (1 thread, pinned to CPU 1) loads it
+# for SECONDS per run, in two loads:
+#   new-conn   a new connection per request (Connection: close)
+#   keepalive  50 connections kept open
+# Each round runs every tracer once, in turn (interleaved, so drift hits
+# all alike): none, sockfan (BPF, `sockfan ports --duration`), and a
+# bpftrace counter on inet_sock_set_state as a peer.  A tracer's cost is
+# the median over rounds of (its req/s / none's req/s) in the same round.
+# Prints the table and writes it to build/bench/results-HOST-DATE.txt.
+# Not a test: numbers, not verdicts.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+rounds=${1:-5}
+secs=${2:-5}
+port=8088
+ns=sockfan-bench-$$
+out=$top/build/bench
+sockfan=$top/build/sockfan
+tracers=(none sockfan bpftrace)
+loads=(new-conn keepalive)
+
+die() {
+	echo "bench: $*" >&2
+	exit 1
+}
+[ "$(id -u)" = 0 ] || die "needs root (network namespace, BPF)"
+for t in nginx wrk bpftrace taskset; do
+	command -v $t >/dev/null || die "$t not installed (make deps)"
+done
+[ -x "$sockfan" ] || die "$sockfan not built (make)"
+[ "$(nproc)" -ge 2 ] || die "needs 2 CPUs: one for nginx, one for wrk"
+mkdir -p "$out"
+tmp=$(mktemp -d)
+
+cleanup() {
+	[ -n "${tracer_pid:-}" ] && kill "$tracer_pid" 2>/dev/null
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+	sleep 0.3
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+mkdir -p "$tmp/logs"
+cat >"$tmp/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+worker_cpu_affinity 01;
+pid $tmp/nginx.pid;
+error_log $tmp/logs/error.log;
+worker_rlimit_nofile 65536;
+events { worker_connections 16384; }
+http {
+	access_log off;
+	client_body_temp_path $tmp;
+	proxy_temp_path $tmp;
+	fastcgi_temp_path $tmp;
+	uwsgi_temp_path $tmp;
+	scgi_temp_path $tmp;
+	keepalive_requests 1000000;
+	server {
+		listen 127.0.0.1:$port backlog=4096;
+		location / { return 200 "sockfan\n"; }
+	}
+}
+CONF
+ip netns exec "$ns" nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' >/dev/null 2>&1 &
+for _ in $(seq 50); do
+	ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && break
+	sleep 0.1
+done
+# new connections per request exhaust ephemeral ports without these
+ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
+
+tracer_start() {
+	tracer_pid=
+	case $1 in
+	sockfan)
+		ip netns exec "$ns" "$sockfan" ports --source bpf --no-seed --duration 3600 \
+			>"$tmp/sockfan.out" 2>"$tmp/sockfan.err" &
+		tracer_pid=$!
+		for _ in $(seq 100); do
+			grep -q '^# attached' "$tmp/sockfan.err" && break
+			sleep 0.1
+		done
+		;;
+	bpftrace)
+		bpftrace -e 'tracepoint:sock:inet_sock_set_state { @[args->newstate] = count(); }' \
+			>"$tmp/bpftrace.out" 2>&1 &
+		tracer_pid=$!
+		for _ in $(seq 100); do
+			grep -q '^Attaching' "$tmp/bpftrace.out" && break
+			sleep 0.1
+		done
+		sleep 0.5
+		;;
+	esac
+}
+
+# CPU seconds (user + system) the tracer's own process used so far
+tracer_cpu() {
+	[ -n "$tracer_pid" ] && [ -r "/proc/$tracer_pid/stat" ] || { echo 0; return; }
+	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+		"/proc/$tracer_pid/stat"
+}
+
+tracer_stop() {
+	[ -n "$tracer_pid" ] || return 0
+	kill -INT "$tracer_pid" 2>/dev/null
+	wait "$tracer_pid" 2>/dev/null
+	tracer_pid=
+}
+
+# req/s of one wrk run
+load_run() {
+	local hdr=()
+
+	[ "$1" = new-conn ] && hdr=(-H 'Connection: close')
+	ip netns exec "$ns" taskset -c 1 wrk -t 1 -c 50 -d "${secs}s" "${hdr[@]}" \
+		"http://127.0.0.1:$port/" 2>/dev/null | awk '/^Requests\/sec:/ { print $2 }'
+}
+
+echo "# $(uname -r), $rounds rounds x ${secs}s per tracer and load"
+for ((r = 1; r <= rounds; r++)); do
+	for load in "${loads[@]}"; do
+		for t in "${tracers[@]}"; do
+			tracer_start "$t"
+			cpu0=$(tracer_cpu)
+			rps=$(load_run "$load")
+			cpu=$(echo "$(tracer_cpu) - $cpu0" | bc -l)
+			tracer_stop
+			echo "$r $load $t ${rps:-0} $cpu" | tee -a "$tmp/raw"
+		done
+	done
+done
+lost=$(awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' \
+	"$tmp/sockfan.out" 2>/dev/null)
+
+result=$out/results-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
+{
+	echo "# sockfan bench: $(uname -r), nginx 1 worker on CPU 0, wrk -t1 -c50 on CPU 1"
+	echo "# $rounds interleaved rounds x ${secs}s; ratio = tracer req/s / no-tracer req/s"
+	echo "# in the same round, median over rounds; cost = 1 - ratio"
+	echo "# sockfan hooks: $(sed -n 's/^# attached: //p' "$tmp/sockfan.err" 2>/dev/null)"
+	printf '%-10s %-9s %12s %8s %8s\n' LOAD TRACER MEDIAN_RPS RATIO COST
+	for load in "${loads[@]}"; do
+		for t in "${tracers[@]}"; do
+			awk -v l="$load" -v t="$t" '
+				$2 == l && $3 == "none" { base[$1] = $4 }
+				$2 == l && $3 == t { v[$1] = $4 }
+				END {
+					n = 0
+					for (r in v) { rps[n] = v[r]; ratio[n] = base[r] ? v[r] / base[r] : 0; n++ }
+					# medians (n is small: insertion sort)
+					for (i = 1; i < n; i++) for (j = i; j > 0 && rps[j] < rps[j - 1]; j--) {
+						x = rps[j]; rps[j] = rps[j - 1]; rps[j - 1] = x }
+					for (i = 1; i < n; i++) for (j = i; j > 0 && ratio[j] < ratio[j - 1]; j--) {
+						x = ratio[j]; ratio[j] = ratio[j - 1]; ratio[j - 1] = x }
+					m = int(n / 2)
+					mr = n % 2 ? rps[m] : (rps[m - 1] + rps[m]) / 2
+					mq = n % 2 ? ratio[m] : (ratio[m - 1] + ratio[m]) / 2
+					printf "%-10s %-9s %12.0f %8.4f %7.2f%%\n", l, t, mr, mq, (1 - mq) * 100
+				}' "$tmp/raw"
+		done
+	done
+	echo "# sockfan ring buffer: ${lost:-?} records lost in its last run"
+	echo "# raw: round load tracer req/s tracer-process-CPU-seconds"
+	sed 's/^/# /' "$tmp/raw"
+} | tee "$result"
+echo "bench: results in $result"

@@ -1,0 +1,144 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench/scale.sh [N...]: sockfan at scale on the BPF path (default N:
+# 100000 then 1000000).  nginx in a fresh network namespace holds N idle
+# connections from many 127.x source addresses.  Processes stay under
+# the descriptor hard limit (ulimit -Hn; a container may forbid raising
+# it): nginx gets a worker, and the clients a sockfan_connect process,
+# per PER_PROC connections.  Measured per N:
+#   ramp      connections/s while they are made, and the BPF records
+#             sockfan followed meanwhile (records/s, lost)
+#   ports     wall time of `sockfan ports` (a snapshot through sock_diag)
+#   port      wall time of `sockfan ports --port` (every socket listed)
+#   ss        wall time of `ss -tn state established` for comparison
+# Prints and writes build/bench/scale-HOST-DATE.txt.  Not a test.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+sizes=("$@")
+[ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
+port=8089
+hard=$(ulimit -Hn)
+per_proc=$((hard > 20000 ? 18000 : hard - 2000))
+out=$top/build/bench
+sockfan=$top/build/sockfan
+connect=$top/selftests/sockfan_connect
+ns=sockfan-scale-$$
+
+die() {
+	echo "scale: $*" >&2
+	exit 1
+}
+[ "$(id -u)" = 0 ] || die "needs root"
+[ -x "$sockfan" ] || die "$sockfan not built (make)"
+[ -x "$connect" ] || make -s -C "$top/selftests" sockfan_connect >/dev/null ||
+	die "cannot build selftests/sockfan_connect"
+mkdir -p "$out"
+tmp=$(mktemp -d)
+result=$out/scale-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
+
+cleanup() {
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+	sleep 1
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+# seconds of a command's wall time, its output discarded
+walltime() {
+	local t0 t1
+
+	t0=$(date +%s.%N)
+	"$@" >/dev/null 2>"$tmp/walltime.err" || { cat "$tmp/walltime.err" >&2; echo fail; return; }
+	t1=$(date +%s.%N)
+	echo "$t1 - $t0" | bc -l | xargs printf '%.3f'
+}
+
+echo "# sockfan scale: $(uname -r), $(nproc) CPUs, $(free -g | awk '/^Mem:/ { print $2 }') GiB, $per_proc connections per process (ulimit -Hn $hard)" | tee "$result"
+printf '%-8s %10s %12s %8s %10s %10s %10s %10s\n' CONNS RAMP_CONN/S RECORDS/S LOST \
+	PORTS_S PORT_S SS_S SLAB_MB | tee -a "$result"
+for n in "${sizes[@]}"; do
+	cleanup 2>/dev/null
+	tmp=$(mktemp -d)
+	ip netns add "$ns" && ip -n "$ns" link set lo up || die "cannot make a namespace"
+	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
+		net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
+	sysctl -qw fs.nr_open=$((n + 100000)) 2>/dev/null
+	mkdir -p "$tmp/logs"
+	procs=$(((n + per_proc - 1) / per_proc))
+	cat >"$tmp/nginx.conf" <<-CONF
+	user root;
+	worker_processes $procs;
+	pid $tmp/nginx.pid;
+	error_log $tmp/logs/error.log;
+	worker_rlimit_nofile $((per_proc + 1000));
+	events { worker_connections $((per_proc + 500)); }
+	http {
+		access_log off;
+		client_body_temp_path $tmp;
+		proxy_temp_path $tmp;
+		fastcgi_temp_path $tmp;
+		uwsgi_temp_path $tmp;
+		scgi_temp_path $tmp;
+		client_header_timeout 3600s;
+		server {
+			listen 127.0.0.1:$port backlog=65535 reuseport;
+			location / { return 200 "sockfan\n"; }
+		}
+	}
+	CONF
+	ip netns exec "$ns" nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' \
+		>"$tmp/nginx.out" 2>&1 &
+	for _ in $(seq 50); do
+		ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && break
+		sleep 0.1
+	done
+	# about 60000 ephemeral ports per source address
+	srcs=$(seq 2 $((n / 60000 + 2)) | sed 's/^/127.0.1./' | paste -sd,)
+	slab0=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
+
+	ip netns exec "$ns" "$sockfan" ports --source bpf --no-seed --duration 3600 \
+		>"$tmp/follow.out" 2>"$tmp/follow.err" &
+	follower=$!
+	for _ in $(seq 200); do
+		grep -q '^# attached' "$tmp/follow.err" && break
+		sleep 0.1
+	done
+	t0=$(date +%s.%N)
+	for ((p = 0; p < procs; p++)); do
+		m=$((p < procs - 1 ? per_proc : n - per_proc * (procs - 1)))
+		ip netns exec "$ns" "$connect" -d 127.0.0.1 -p $port -n "$m" -s "$srcs" -t 3600 \
+			>"$tmp/connect.$p" 2>&1 &
+	done
+	for _ in $(seq 6000); do
+		up=$(cat "$tmp"/connect.* | grep -c '^connected [0-9]*$')
+		[ "$up" = "$procs" ] && break
+		cat "$tmp"/connect.* | grep -qi 'Bail' && break
+		sleep 0.1
+	done
+	t1=$(date +%s.%N)
+	[ "$up" = "$procs" ] ||
+		die "only part of $n connections came up: $(cat "$tmp"/connect.* | grep -i bail | head -n 3)"
+	sleep 2
+	kill -INT $follower
+	wait $follower
+	ramp=$(echo "$n / ($t1 - $t0)" | bc -l | xargs printf '%.0f')
+	records=$(awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "records,") print $(i - 1) }' "$tmp/follow.out")
+	lost=$(awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' "$tmp/follow.out")
+	rps=$(echo "${records:-0} / ($t1 - $t0)" | bc -l | xargs printf '%.0f')
+	slab=$((($(awk '/^Slab:/ { print $2 }' /proc/meminfo) - slab0) / 1024))
+
+	ports_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns")
+	port_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns" --port $port)
+	ss_s=$(walltime ip netns exec "$ns" ss -Htn state established)
+	estab=$(ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns" 2>/dev/null |
+		awk -v p=$port '$2 == p { print $4 }')
+	printf '%-8s %10s %12s %8s %10s %10s %10s %10s\n' "$n" "$ramp" "$rps" "${lost:-?}" \
+		"$ports_s" "$port_s" "$ss_s" "$slab" | tee -a "$result"
+	echo "#   $n: sockfan ports shows ESTAB ${estab:-?} on port $port" | tee -a "$result"
+done
+echo "# PORTS_S/PORT_S/SS_S: wall seconds; SLAB_MB: kernel slab growth with the connections" | tee -a "$result"
+echo "scale: results in $result"
