@@ -46,18 +46,29 @@ static void seq_comm(struct seq_file *m, const char *comm)
 /*
  * Which task holds a socket is what ss -p shows only to those who may
  * look into other processes: here, readers with CAP_NET_ADMIN over the
- * namespace (the opener's credentials).  Others read "0 -", as for a
- * socket no task holds; the rest of the line is theirs to see, as in
- * /proc/net/tcp.
+ * namespace (the opener's credentials).  Decided once per read(), at
+ * ->start, not per line: a denial is audited.
  */
-static void seq_task(struct seq_file *m, struct net *net, u32 pid, const char *comm)
+static bool may_see_tasks(struct seq_file *m, struct net *net)
 {
-	if (!file_ns_capable(m->file, net->user_ns, CAP_NET_ADMIN)) {
+	return file_ns_capable(m->file, net->user_ns, CAP_NET_ADMIN);
+}
+
+/*
+ * "pid comm"; "0 -" when no task holds it (a connection still in the
+ * accept queue); "0 ?" when one does but the reader may not know which.
+ * The rest of the line is anyone's to see, as in /proc/net/tcp.
+ */
+static void seq_task(struct seq_file *m, bool shown, u32 pid, const char *comm)
+{
+	if (!pid) {
 		seq_puts(m, "0 -");
-		return;
+	} else if (!shown) {
+		seq_puts(m, "0 ?");
+	} else {
+		seq_printf(m, "%u ", pid);
+		seq_comm(m, comm);
 	}
-	seq_printf(m, "%u ", pid);
-	seq_comm(m, comm);
 }
 
 static void seq_addr(struct seq_file *m, const struct sockfan_key *key, const u8 *addr)
@@ -75,6 +86,7 @@ static const char *family_name(const struct sockfan_key *key)
 
 static int ports_show(struct seq_file *m, void *v)
 {
+	bool tasks = may_see_tasks(m, seq_file_single_net(m));
 	struct sockfan_port_row *rows;
 	int i, n;
 
@@ -89,7 +101,7 @@ static int ports_show(struct seq_file *m, void *v)
 			   div_u64(rows[i].lifetime_ns, NSEC_PER_USEC),
 			   div_u64(rows[i].wait_ns, NSEC_PER_USEC),
 			   div_u64(rows[i].wait_max_ns, NSEC_PER_USEC), rows[i].misses);
-		seq_task(m, seq_file_single_net(m), rows[i].owner_pid, rows[i].owner_comm);
+		seq_task(m, tasks, rows[i].owner_pid, rows[i].owner_comm);
 		seq_putc(m, '\n');
 	}
 	kvfree(rows);
@@ -107,10 +119,18 @@ static int stats_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+struct listeners_iter {
+	struct seq_net_private p;	/* first: seq_file_net() needs it */
+	bool tasks;			/* may_see_tasks(), this read() */
+};
+
 /* listeners: few, so a position is found by walking the list */
 static void *listeners_start(struct seq_file *m, loff_t *pos)
 	__acquires(RCU)
 {
+	struct listeners_iter *it = m->private;
+
+	it->tasks = may_see_tasks(m, seq_file_net(m));
 	rcu_read_lock();
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
@@ -131,6 +151,7 @@ static void rcu_stop(struct seq_file *m, void *v)
 
 static int listeners_show(struct seq_file *m, void *v)
 {
+	struct listeners_iter *it = m->private;
 	struct sockfan_listener *l = v;
 
 	if (v == SEQ_START_TOKEN) {
@@ -144,7 +165,7 @@ static int listeners_show(struct seq_file *m, void *v)
 		   READ_ONCE(l->sk->sk_max_ack_backlog), READ_ONCE(l->sk->sk_ack_backlog),
 		   sockfan_sk_drops(l->sk), READ_ONCE(l->accepted),
 		   (u64)atomic64_read(&l->hits));
-	seq_task(m, seq_file_net(m), l->pid, l->comm);
+	seq_task(m, it->tasks, l->pid, l->comm);
 	seq_putc(m, '\n');
 	return 0;
 }
@@ -166,6 +187,7 @@ struct conns_iter {
 	struct sockfan_conn_cursor cur;
 	struct sockfan_conn_cursor at;
 	loff_t at_pos;
+	bool tasks;			/* may_see_tasks(), this read() */
 };
 
 static void *conns_fetch(struct seq_file *m, loff_t pos)
@@ -183,6 +205,7 @@ static void *conns_start(struct seq_file *m, loff_t *pos)
 	struct conns_iter *it = m->private;
 	loff_t i;
 
+	it->tasks = may_see_tasks(m, seq_file_net(m));
 	rcu_read_lock();
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
@@ -213,6 +236,7 @@ static void *conns_next(struct seq_file *m, void *v, loff_t *pos)
 
 static int conns_show(struct seq_file *m, void *v)
 {
+	struct conns_iter *it = m->private;
 	struct sockfan_conn *c = v;
 	u64 now = ktime_get_ns();
 
@@ -225,7 +249,7 @@ static int conns_show(struct seq_file *m, void *v)
 	seq_printf(m, " %u ", c->key.lport);
 	seq_addr(m, &c->key, c->key.raddr);
 	seq_printf(m, " %u %llu ", c->key.rport, READ_ONCE(c->listener));
-	seq_task(m, seq_file_net(m), READ_ONCE(c->pid), c->comm);
+	seq_task(m, it->tasks, READ_ONCE(c->pid), c->comm);
 	/* segments the kernel's lookup delivered to it, as ss -ti shows */
 	seq_printf(m, " %llu %u\n", div_u64(now - c->born_ns, NSEC_PER_MSEC),
 		   READ_ONCE(tcp_sk(c->sk)->segs_in));
@@ -249,7 +273,7 @@ static int __net_init sockfan_net_init(struct net *net)
 	if (!proc_create_net_single("ports", 0444, dir, ports_show, NULL) ||
 	    !proc_create_net_single("stats", 0444, dir, stats_show, NULL) ||
 	    !proc_create_net("listeners", 0444, dir, &listeners_ops,
-			     sizeof(struct seq_net_private)) ||
+			     sizeof(struct listeners_iter)) ||
 	    !proc_create_net("conns", 0444, dir, &conns_ops, sizeof(struct conns_iter)))
 		goto fail;
 	return 0;

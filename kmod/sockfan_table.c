@@ -140,7 +140,10 @@ static struct sockfan_port *port_find(u32 netns, u16 port)
 	return NULL;
 }
 
-/* under slow_lock; NULL when out of memory (counted as a drop) */
+/*
+ * Under slow_lock; NULL when out of memory or past SOCKFAN_MAX_PORTS.
+ * The caller counts the drop: it knows what was lost, and counts it once.
+ */
 static struct sockfan_port *port_get(u32 netns, u16 port)
 {
 	struct sockfan_port *p = port_find(netns, port);
@@ -148,10 +151,8 @@ static struct sockfan_port *port_get(u32 netns, u16 port)
 	if (p)
 		return p;
 	p = nports < SOCKFAN_MAX_PORTS ? sockfan_pool_get(&port_pool) : NULL;
-	if (!p) {
-		atomic64_inc(&drops);
+	if (!p)
 		return NULL;
-	}
 	p->netns = netns;
 	p->port = port;
 	nports++;
@@ -191,6 +192,8 @@ void sockfan_listen(struct sock *sk)
 		l->sk = sk;
 		list_add_tail_rcu(&l->node, &listeners);
 		l = NULL;
+	} else {
+		atomic64_inc(&drops);
 	}
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
 	if (l)
@@ -494,6 +497,8 @@ void sockfan_miss(u32 netns, u16 port)
 	p = port_get(netns, port);
 	if (p)
 		p->misses++;
+	else
+		atomic64_inc(&drops);	/* the port's entry, not the RST */
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
 	atomic64_inc(&events);
 }

@@ -31,7 +31,10 @@ nginx_start "$NS" $PORT || exit $KSFT_FAIL
 insmod "$SOCKFAN_KO" max_conns=$CAP || { diag "insmod max_conns=$CAP failed"; exit $KSFT_FAIL; }
 LOADED_KO=1
 clients_start "$NS" 127.0.0.1 $PORT $HELD 127.0.0.2 120 || exit $KSFT_FAIL
-wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+all_accepted() {
+	[ "$(ss_accept_queue "$NS" $PORT)" = 0 ] && [ "$(ss_established "$NS" $PORT)" = $HELD ]
+}
+wait_for 10 all_accepted || diag "nginx has not accepted all $HELD: $(ss_accept_queue "$NS" $PORT) queued"
 stat_of() {
 	in_ns "$NS" awk -v n="$1" '$1 == n { print $2 }' /proc/net/sockfan/stats
 }
@@ -69,9 +72,9 @@ nobody() {
 	setpriv --reuid=65534 --regid=65534 --clear-groups "$@"
 }
 if command -v setpriv >/dev/null; then
-	check "unprivileged reader: conns readable, tasks shown as 0 -" \
+	check "unprivileged reader: conns readable, accepting tasks shown as 0 ?" \
 		"$(in_ns "$NS" setpriv --reuid=65534 --regid=65534 --clear-groups \
-			awk 'NR > 1 { print $8, $9 }' /proc/net/sockfan/conns | sort -u)" "0 -"
+			awk 'NR > 1 { print $8, $9 }' /proc/net/sockfan/conns | sort -u)" "0 ?"
 	check "root reader: the accepting nginx worker is named" \
 		"$(in_ns "$NS" awk 'NR > 1 && $8 > 0 && $9 == "nginx"' /proc/net/sockfan/conns | wc -l)" \
 		"$CAP"
@@ -80,7 +83,7 @@ if command -v setpriv >/dev/null; then
 	npid=$(ip netns pids "$NS" | head -n 1)
 	check "unprivileged reader of another namespace (/proc/PID/net): its connections, no tasks" \
 		"$(nobody awk 'NR > 1 { n++; t[$8 " " $9] = 1 } END { for (k in t) print n, k }' \
-			"/proc/$npid/net/sockfan/conns")" "$CAP 0 -"
+			"/proc/$npid/net/sockfan/conns")" "$CAP 0 ?"
 else
 	for t in "unprivileged reader" "root reader" "another namespace"; do
 		tap_skip "$t" "setpriv not installed"

@@ -153,6 +153,10 @@ static int read_conn(struct fanout *f, struct proc_file *pf)
 		e.flags |= SOCKFAN_F_TASK;
 		field_comm(pf, 8, e.comm);
 		fanout_apply(f, &e);
+	} else if (!strcmp(pf->fields[8], "?")) {
+		/* accepted, by a task this reader may not know */
+		e.kind = SOCKFAN_EV_ACCEPT;
+		fanout_apply(f, &e);
 	}
 	c = fanout_conn(f, &e.key, e.cookie);
 	if (c) {
