@@ -85,7 +85,7 @@ fi
 # selftests/sockfan_kmod_cycles.sh); make stress runs 1000 cycles
 for k in $vm_kernels; do
 	SOCKFAN_VM_TCG_THREAD=single SOCKFAN_VM_TESTS=sockfan_kmod_cycles.sh \
-		SOCKFAN_VM_CMDLINE="sockfan.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}" \
+		SOCKFAN_VM_CMDLINE="sockfan_test.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}" \
 		suite "vm-cycles-$k" vm_suite "$k"
 done
 

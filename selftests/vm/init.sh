@@ -40,12 +40,12 @@ while read -r ko; do
 done </lib/modules/load.list
 
 cd /selftests || say "# /selftests missing from the image"
-# sockfan.timeout=S on the kernel command line: per-test timeout
-t=$(sed -n 's/.*sockfan\.timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
+# sockfan_test.timeout=S on the kernel command line: per-test timeout
+t=$(sed -n 's/.*sockfan_test\.timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
 [ -n "$t" ] && echo "timeout=$t" >sockfan/settings
-# sockfan.tests=a.sh,b.sh on the kernel command line: only those
+# sockfan_test.tests=a.sh,b.sh on the kernel command line: only those
 only=
-for t in $(sed -n 's/.*sockfan\.tests=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' '); do
+for t in $(sed -n 's/.*sockfan_test\.tests=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' '); do
 	only="$only -t sockfan:$t"
 done
 # shellcheck disable=SC2086 # word splitting wanted: -t NAME pairs
@@ -53,7 +53,12 @@ done
 
 # WARN/BUG/Oops anywhere during the run, e.g. in a test that passed; the
 # taint notice of an unsigned out-of-tree module is not one of these
-n=$(($(grep -c '^ok \|^not ok ' /tmp/tap.txt) + 1))
+n=$(($(grep -cE '^(not )?ok ' /tmp/tap.txt) + 1))
+# chosen tests of which none ran (a wrong name): a failure, not silence
+if [ -n "$only" ] && [ "$n" = 1 ]; then
+	say "not ok 1 none of the chosen tests ran:$only"
+	n=2
+fi
 bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|general protection|Call Trace')
 if [ -z "$bad" ]; then
 	say "ok $n kernel log clean after the tests (no WARNING/BUG/Oops/Call Trace)"

@@ -17,9 +17,9 @@ here=$top/selftests/vm
 ksft=$top/build/linux-src/tools/testing/selftests
 vm_timeout=${SOCKFAN_VM_TIMEOUT:-900}
 # SOCKFAN_VM_TESTS="sockfan_cli.sh ...": only these (default: all)
-only_tests=$(echo ${SOCKFAN_VM_TESTS:-} | tr ' ' ',')
-# SOCKFAN_VM_CMDLINE: more for the kernel command line (sockfan.cycles=N,
-# sockfan.timeout=S); SOCKFAN_VM_TCG_THREAD=single: one host thread for
+only_tests=$(printf '%s' "${SOCKFAN_VM_TESTS:-}" | tr ' ' ',')
+# SOCKFAN_VM_CMDLINE: more for the kernel command line (sockfan_test.cycles=N,
+# sockfan_test.timeout=S); SOCKFAN_VM_TCG_THREAD=single: one host thread for
 # all vCPUs (see selftests/sockfan_kmod_cycles.sh)
 extra_cmdline=${SOCKFAN_VM_CMDLINE:-}
 # modules the tests need from the image package: sock_diag for ss and
@@ -152,18 +152,22 @@ done
 
 install -m 755 "$here/init.sh" "$root/init" || fail "cannot install $here/init.sh as /init"
 initrd=$out/initrd.gz
+# logs of a run with chosen tests apart from the full run's
+run=${only_tests:+-$(printf '%s' "$only_tests" | tr -c 'a-zA-Z0-9_\n' '_')}
+console=$out/console$run.log
+taplog=$out/tap$run.log
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$initrd" ||
 	fail "cannot pack the initramfs $initrd (cpio, gzip; see build/vm/$abi/image.log)"
 
 # --- boot ----------------------------------------------------------------
 # one VM at a time (two cores); ttyS0 is the console, ttyS1 the TAP
 start=$SECONDS
-rm -f "$out/console.log" "$out/tap.log"
+rm -f "$console" "$taplog"
 flock /tmp/sockfan-vm.lock timeout "$vm_timeout" \
 	qemu-system-x86_64 -accel "tcg,thread=${SOCKFAN_VM_TCG_THREAD:-multi}" -m 1G -smp 2 -nodefaults -display none -no-reboot \
 	-kernel "$dir/vmlinuz" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 oops=panic${only_tests:+ sockfan.tests=$only_tests}${extra_cmdline:+ $extra_cmdline}" \
-	-serial "file:$out/console.log" -serial "file:$out/tap.log" \
+	-append "console=ttyS0 quiet panic=-1 oops=panic${only_tests:+ sockfan_test.tests=$only_tests}${extra_cmdline:+ $extra_cmdline}" \
+	-serial "file:$console" -serial "file:$taplog" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 >>"$log" 2>&1
 qemu_rc=$?
 
@@ -185,7 +189,7 @@ while IFS= read -r line; do
 		# nested output is "# "-prefixed already; anything else is made so
 		[[ $line == "#"* ]] && echo "$line" || echo "# $line"
 	fi
-done < <(cat "$out/tap.log" 2>/dev/null)
+done < <(cat "$taplog" 2>/dev/null)
 
 # (rc << 1) | 1 from isa-debug-exit: 1 passed, 3 failed; else no verdict
 [ "${verdict:-1}" = 0 ] || failed=1
@@ -194,12 +198,12 @@ if [ -z "$verdict" ] || { [ "$qemu_rc" != 1 ] && [ "$qemu_rc" != 3 ]; }; then
 	[ "$qemu_rc" = 124 ] && why="timed out after $vm_timeout s"
 	n=$((n + 1))
 	failed=1
-	echo "not ok $n VM on $abi produced no verdict ($why) # see build/vm/$abi/console.log"
+	echo "not ok $n VM on $abi produced no verdict ($why) # see ${console#$top/}"
 	# the first kernel error names the culprit; the tail shows the end
-	tr -d '\r' <"$out/console.log" 2>/dev/null |
+	tr -d '\r' <"$console" 2>/dev/null |
 		grep -m 1 -A 24 -E 'BUG:|Oops|WARNING:|general protection|Kernel panic' | sed 's/^/# /'
 	echo "# ... last console lines:"
-	tail -n 20 "$out/console.log" 2>/dev/null | tr -d '\r' | sed 's/^/# /'
+	tail -n 20 "$console" 2>/dev/null | tr -d '\r' | sed 's/^/# /'
 fi
 echo "# vm $abi: $((SECONDS - start)) s for the VM run (TCG)"
 echo "1..$n"
