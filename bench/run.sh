@@ -135,7 +135,7 @@ for ((r = 1; r <= rounds; r++)); do
 			tracer_start "$t"
 			cpu0=$(tracer_cpu)
 			rps=$(load_run "$load")
-			cpu=$(echo "$(tracer_cpu) - $cpu0" | bc -l)
+			cpu=$(awk -v a="$(tracer_cpu)" -v b="$cpu0" 'BEGIN { printf "%.2f", a - b }')
 			tracer_stop
 			echo "$r $load $t ${rps:-0} $cpu" | tee -a "$tmp/raw"
 		done

@@ -20,7 +20,12 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 port=8089
 hard=$(ulimit -Hn)
-per_proc=$((hard > 20000 ? 18000 : hard - 2000))
+case $hard in
+unlimited) per_proc=18000 ;;
+*) per_proc=$((hard > 20000 ? 18000 : hard - 2000)) ;;
+esac
+[ "$per_proc" -ge 1000 ] || { echo "scale: descriptor hard limit $hard too low" >&2; exit 1; }
+nr_open=$(cat /proc/sys/fs/nr_open)
 out=$top/build/bench
 sockfan=$top/build/sockfan
 connect=$top/selftests/sockfan_connect
@@ -39,6 +44,7 @@ tmp=$(mktemp -d)
 result=$out/scale-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
 
 cleanup() {
+	sysctl -qw fs.nr_open="$nr_open" 2>/dev/null
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 	sleep 1
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null

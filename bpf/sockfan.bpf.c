@@ -179,7 +179,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate,
 	if (!e)
 		return 0;
 	if (fill_key(&e->key, sk)) {
-		bpf_ringbuf_discard(e, 0);
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
 	e->cookie = cookie;
@@ -244,7 +244,7 @@ static __always_inline void on_accept(const struct sock *listener,
 	if (!e)
 		return;
 	if (fill_key(&e->key, child)) {
-		bpf_ringbuf_discard(e, 0);
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
 	cookie = read_cookie(child);
@@ -367,7 +367,7 @@ static __always_inline void on_listener_hit(const struct sock *sk)
 	if (!e)
 		return;
 	if (fill_key(&e->key, sk)) {
-		bpf_ringbuf_discard(e, 0);
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
 	e->cookie = read_cookie(sk);
@@ -454,7 +454,7 @@ static __always_inline void on_reset(const struct sock *sk, const struct sk_buff
 		__builtin_memcpy(e->key.laddr, &ip6.daddr, 16);
 		__builtin_memcpy(e->key.raddr, &ip6.saddr, 16);
 	} else {
-		bpf_ringbuf_discard(e, 0);
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
 	e->key.lport = bpf_ntohs(tcp.dest);

@@ -34,7 +34,14 @@ struct bpf_source {
 	void (*sink)(const struct sockfan_event *e, void *arg);
 	void *sink_arg;
 	__u64 malformed;
+	int budget;			/* records one poll may still apply */
 };
+
+/*
+ * Records one poll applies at most: under a flood the ring refills as
+ * fast as it drains, and a poll must still come back (to print, to stop).
+ */
+#define POLL_BUDGET	65536
 
 /*
  * Hook groups: programs that do one job together.  A plan loads some
@@ -161,7 +168,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	fanout_apply(s->f, data);
 	if (s->sink)
 		s->sink(data, s->sink_arg);
-	return 0;
+	/* a negative return ends the poll; this record is consumed */
+	return --s->budget > 0 ? 0 : -EAGAIN;
 }
 
 void bpf_source_set_sink(struct bpf_source *s,
@@ -343,14 +351,16 @@ int bpf_source_follow_seeded(struct bpf_source *s, const struct fanout *f)
 
 int bpf_source_poll(struct bpf_source *s, int timeout_ms)
 {
-	int n = ring_buffer__poll(s->rb, timeout_ms);
+	int n;
 
+	s->budget = POLL_BUDGET;
+	n = ring_buffer__poll(s->rb, timeout_ms);
 	if (n == -EINTR)
 		n = 0;
 	/* the BPF side wakes us per batch: take what waits below one */
 	if (n == 0)
 		n = ring_buffer__consume(s->rb);
-	return n;
+	return n == -EAGAIN ? POLL_BUDGET : n;
 }
 
 int bpf_source_follow(struct bpf_source *s, unsigned long seconds)
@@ -368,8 +378,8 @@ int bpf_source_follow(struct bpf_source *s, unsigned long seconds)
 		}
 	} while (!stop_requested() &&
 		 (seconds == BPF_FOLLOW_UNTIL_STOPPED || mono_ns() < end));
-	/* drain what is queued before the caller prints */
-	while (bpf_source_poll(s, 0) > 0)
+	/* drain what is queued before the caller prints, boundedly */
+	for (n = 0; n < 64 && bpf_source_poll(s, 0) > 0; n++)
 		;
 	return 0;
 }
