@@ -140,6 +140,9 @@ for n in "${sizes[@]}"; do
 	ports_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns")
 	port_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns" --port $port)
 	ss_s=$(walltime ip netns exec "$ns" ss -Htn state established)
+	noseed_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --no-seed --netns "/run/netns/$ns")
+	ssp_s=$(walltime ip netns exec "$ns" ss -Htnp state established)
+	echo "#   $n: sockfan ports --no-seed (load + attach only) ${noseed_s} s; ss -p (process scan) ${ssp_s} s" | tee -a "$result"
 	estab=$(ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns" 2>/dev/null |
 		awk -v p=$port '$2 == p { print $4 }')
 	printf '%-8s %10s %12s %8s %10s %10s %10s %10s\n' "$n" "$ramp" "$rps" "${lost:-?}" \
