@@ -104,6 +104,15 @@ require_scenario_tools() {
 	[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 }
 
+# the module tests: a kernel that loads modules, the module built, and
+# not loaded by someone else already
+require_sockfan_ko() {
+	[ -e /proc/modules ] ||
+		skip_all "kernel without loadable modules (CONFIG_MODULES off): tested in the VM"
+	[ -e "$SOCKFAN_KO" ] || skip_all "$SOCKFAN_KO not built"
+	grep -q '^sockfan ' /proc/modules && skip_all "sockfan already loaded by someone else"
+}
+
 require_nginx() {
 	command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
 }

@@ -25,10 +25,7 @@ CYCLES=${CYCLES:-${SOCKFAN_KMOD_CYCLES:-1000}}
 require_root
 require_scenario_tools
 require_nginx
-[ -e /proc/modules ] ||
-	skip_all "kernel without loadable modules (CONFIG_MODULES off): tested in the VM"
-[ -e "$SOCKFAN_KO" ] || skip_all "$SOCKFAN_KO not built"
-grep -q '^sockfan ' /proc/modules && skip_all "sockfan already loaded by someone else"
+require_sockfan_ko
 grep -q 'sockfan_test\.tests=[^ ]*sockfan_kmod_cycles\.sh' /proc/cmdline ||
 	skip_all "runs in its own single-threaded TCG VM (make check: vm-cycles-*; SOCKFAN_VM_TESTS=sockfan_kmod_cycles.sh SOCKFAN_VM_TCG_THREAD=single selftests/vm/run.sh K)"
 

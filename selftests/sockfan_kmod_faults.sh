@@ -16,10 +16,7 @@ HELD=30
 require_root
 require_scenario_tools
 require_nginx
-[ -e /proc/modules ] ||
-	skip_all "kernel without loadable modules (CONFIG_MODULES off): tested in the VM"
-[ -e "$SOCKFAN_KO" ] || skip_all "$SOCKFAN_KO not built"
-grep -q '^sockfan ' /proc/modules && skip_all "sockfan already loaded by someone else"
+require_sockfan_ko
 
 tap_plan 10
 dmesg_before=$(dmesg | wc -l)

@@ -7,10 +7,7 @@
 source "$(dirname "$0")/lib.sh"
 
 require_root
-[ -e /proc/modules ] ||
-	skip_all "kernel without loadable modules (CONFIG_MODULES off): tested in the VM"
-[ -e "$SOCKFAN_KO" ] || skip_all "$SOCKFAN_KO not built"
-grep -q '^sockfan ' /proc/modules && skip_all "sockfan already loaded by someone else"
+require_sockfan_ko
 
 tap_plan 8
 dmesg_before=$(dmesg | wc -l)

@@ -106,8 +106,7 @@ static int gather(const struct fanout *f, const struct fan_row *r, struct explai
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		if (l->key.netns == r->netns && l->key.lport == r->port &&
-		    fanout_listener_shown(f, l))
+		if (fanout_listener_on(f, l, r->netns, r->port))
 			p->listeners[p->nlisteners++] = l;
 	}
 	return fanout_port_conns(f, r->netns, r->port, &p->conns, &p->nconns);

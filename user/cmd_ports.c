@@ -111,8 +111,7 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	size_t i, n, nl = 0;
 
 	for (i = 0; i < f->nlisteners; i++)
-		nl += f->listeners[i].key.netns == netns && f->listeners[i].key.lport == port &&
-		      fanout_listener_shown(f, &f->listeners[i]);
+		nl += fanout_listener_on(f, &f->listeners[i], netns, port);
 	if (fanout_port_conns(f, netns, port, &conns, &n))
 		return;
 	printf("\nport %u in netns %u: %zu listening socket%s, %zu connection socket%s on the same local port\n",
@@ -120,8 +119,7 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		if (l->key.netns != netns || l->key.lport != port ||
-		    !fanout_listener_shown(f, l))
+		if (!fanout_listener_on(f, l, netns, port))
 			continue;
 		fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
 		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u drops %-5u accepted %-6llu hits %-6s owner %s cookie %llu\n",

@@ -143,8 +143,7 @@ static void queue_of(const struct fanout *f, const struct fan_row *r, __u64 *qle
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		if (l->key.netns == r->netns && l->key.lport == r->port &&
-		    fanout_listener_shown(f, l)) {
+		if (fanout_listener_on(f, l, r->netns, r->port)) {
 			*qlen += l->qlen;
 			*drops += l->drops;
 		}

@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "fanout.h"
+#include "loop.h"
 #include "format.h"
 #include "sockfan.h"
 #include "source_bpf.h"
@@ -164,7 +164,6 @@ int cmd_trace(int argc, char **argv)
 {
 	struct trace_opts o = { 0 };
 	struct bpf_source *src;
-	struct timespec now;
 	struct fanout f;
 	int err;
 
@@ -181,8 +180,7 @@ int cmd_trace(int argc, char **argv)
 		return 1;
 	}
 	bpf_source_set_sink(src, on_event, &o);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	o.start_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
+	o.start_ns = mono_ns();
 	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
 	if (!o.json)
 		printf("%13s %-14s %-11s %-24s %-24s %-18s\n", "TIME(s)", "EVENT", "NETNS",

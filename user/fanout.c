@@ -428,6 +428,12 @@ bool fanout_listener_shown(const struct fanout *f, const struct fan_listener *l)
 	return !f->filter || filter_listener(f->filter, &l->key, l->pid);
 }
 
+bool fanout_listener_on(const struct fanout *f, const struct fan_listener *l,
+			__u32 netns, __u16 port)
+{
+	return l->key.netns == netns && l->key.lport == port && fanout_listener_shown(f, l);
+}
+
 static int collect_conn(const struct fan_conn *c, void *arg)
 {
 	struct conn_vec *cv = arg;

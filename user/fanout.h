@@ -113,6 +113,10 @@ int fanout_each_conn(const struct fanout *f,
 /* is @l among the sockets f->filter selects? */
 bool fanout_listener_shown(const struct fanout *f, const struct fan_listener *l);
 
+/* ... and a listener of local port @port in @netns? */
+bool fanout_listener_on(const struct fanout *f, const struct fan_listener *l,
+			__u32 netns, __u16 port);
+
 /*
  * Per-port rows of the selected sockets, sorted by netns then port;
  * counters that outlive sockets (accepted, closed, times, misses) stay

@@ -44,8 +44,7 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		if (l->key.netns != netns || l->key.lport != port ||
-		    !fanout_listener_shown(f, l))
+		if (!fanout_listener_on(f, l, netns, port))
 			continue;
 		printf("%s{\"cookie\":%llu,\"address\":\"%s\",\"port\":%u,\"backlog\":%u,\"qlen\":%u,\"drops\":%u,\"accepted\":%llu,",
 		       k++ ? "," : "", (unsigned long long)l->cookie,

@@ -378,10 +378,16 @@ int bpf_source_follow(struct bpf_source *s, unsigned long seconds)
 		}
 	} while (!stop_requested() &&
 		 (seconds == BPF_FOLLOW_UNTIL_STOPPED || mono_ns() < end));
-	/* drain what is queued before the caller prints, boundedly */
-	for (n = 0; n < 64 && bpf_source_poll(s, 0) > 0; n++)
-		;
+	bpf_source_drain(s);
 	return 0;
+}
+
+void bpf_source_drain(struct bpf_source *s)
+{
+	int i;
+
+	for (i = 0; i < 64 && bpf_source_poll(s, 0) > 0; i++)
+		;
 }
 
 __u64 bpf_source_lost(const struct bpf_source *s)

@@ -29,6 +29,12 @@ int bpf_source_follow_seeded(struct bpf_source *s, const struct fanout *f);
 /* apply records that arrive within @timeout_ms; returns count or -errno */
 int bpf_source_poll(struct bpf_source *s, int timeout_ms);
 
+/*
+ * Apply what is queued now, before a look: at most 64 polls, so that a
+ * steady stream (a SYN flood's misses) cannot hold the look back.
+ */
+void bpf_source_drain(struct bpf_source *s);
+
 #define BPF_FOLLOW_UNTIL_STOPPED	ULONG_MAX	/* for bpf_source_follow() */
 
 /*

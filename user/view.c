@@ -373,16 +373,10 @@ int view_wait(struct view *v, unsigned long ms, int fd)
 
 int view_refresh(struct view *v)
 {
-	int i;
-
 	if (!v->src)
 		return read_proc(v);
-	/*
-	 * drain what is queued, then read states as they are now; bounded,
-	 * so that a steady stream (a SYN flood's misses) cannot stall a look
-	 */
-	for (i = 0; i < 64 && bpf_source_poll(v->src, 0) > 0; i++)
-		;
+	/* what is queued, then states as they are now */
+	bpf_source_drain(v->src);
 	v->meta.records = v->f.events;
 	v->meta.lost = bpf_source_lost(v->src);
 	v->meta.malformed = bpf_source_malformed(v->src);
