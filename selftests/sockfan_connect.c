@@ -158,7 +158,7 @@ int main(int argc, char **argv)
 	int port = 0, n = 0, hold = 10, nsrc = 0, wait_s = -1, c, i, up;
 	struct sockaddr_storage daddr, saddr;
 	socklen_t dlen, slen;
-	int *fds, family;
+	int *fds, family, one = 1;
 
 	while ((c = getopt(argc, argv, "d:p:n:s:t:w:")) != -1) {
 		switch (c) {
@@ -210,6 +210,14 @@ int main(int argc, char **argv)
 			if (to_sockaddr(srcs[i % nsrc], 0, &saddr, &slen) != family)
 				ksft_exit_fail_msg("source %s is not of the destination's family\n",
 						   srcs[i % nsrc]);
+			/*
+			 * the port is chosen by connect(), unique per
+			 * four-tuple: bind() alone would search for a port
+			 * free on this address, slower with every socket
+			 */
+			if (setsockopt(fds[i], IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, &one,
+				       sizeof(one)))
+				ksft_exit_fail_msg("IP_BIND_ADDRESS_NO_PORT: %s\n", strerror(errno));
 			if (bind(fds[i], (struct sockaddr *)&saddr, slen))
 				ksft_exit_fail_msg("bind %s: %s\n", srcs[i % nsrc],
 						   strerror(errno));
