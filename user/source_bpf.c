@@ -65,14 +65,14 @@ enum hook_group_id {
 #define G(id)		(1U << (id))
 #define MAX_GROUP_PROGS	4
 
-static bool reset_tp_sees_misses(void);
+static bool reset_tp_sees_misses(const struct btf *btf);
 
 static const struct hook_group {
 	const char *role;
 	const char *name;		/* as printed */
 	const char *progs[MAX_GROUP_PROGS];
 	unsigned int counts;		/* FAN_COUNTS_* it makes known */
-	bool (*usable)(void);		/* NULL: wherever it loads */
+	bool (*usable)(const struct btf *btf);	/* NULL: wherever it loads */
 } groups[G_COUNT] = {
 	[G_STATE_BTF] = { "state", "tp_btf/inet_sock_set_state", { "state_btf" } },
 	[G_STATE_TP] = { "state", "tracepoint/sock/inet_sock_set_state", { "state_tp" } },
@@ -94,6 +94,7 @@ static const struct hook_group {
 };
 
 #define LOOKUP_ANY	(G(G_LOOKUP_FEXIT) | G(G_LOOKUP_KRETPROBE))
+#define TRACING_ANY	(G(G_ACCEPT_FEXIT) | G(G_LOOKUP_FEXIT) | G(G_MISS_FENTRY))
 #define MISS_ANY	(G(G_MISS_FENTRY) | G(G_MISS_KPROBE) | G(G_MISS_BTF))
 
 /*
@@ -127,9 +128,8 @@ static const struct {
  * without a socket: only kernels whose event carries a reason (6.10+)
  * report misses through it.
  */
-static bool reset_tp_sees_misses(void)
+static bool reset_tp_sees_misses(const struct btf *btf)
 {
-	struct btf *btf = btf__load_vmlinux_btf();
 	const struct btf_type *t;
 	const struct btf_member *m;
 	bool found = false;
@@ -143,8 +143,35 @@ static bool reset_tp_sees_misses(void)
 	for (i = 0, m = t ? btf_members(t) : NULL; t && i < btf_vlen(t); i++, m++)
 		if (!strcmp(btf__name_by_offset(btf, m->name_off), "reason"))
 			found = true;
-	btf__free(btf);
 	return found;
+}
+
+/*
+ * Whether this kernel lets us load a tracing (fexit) program: a two
+ * instruction one on inet_csk_accept.  Some refuse them (lockdown, a
+ * container's seccomp or LSM); finding that out by loading the whole
+ * object for the first plan costs a second object load.  0 or -errno.
+ */
+static int tracing_probe(const struct btf *btf)
+{
+	const struct bpf_insn insns[] = {
+		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+		{ .code = BPF_JMP | BPF_EXIT },
+	};
+	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT);
+	__s32 id;
+	int fd;
+
+	id = btf ? btf__find_by_name_kind(btf, "inet_csk_accept", BTF_KIND_FUNC) : -ENOENT;
+	if (id <= 0)
+		return -ENOENT;
+	opts.attach_btf_id = id;
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "sockfan_probe", "GPL", insns,
+			   ARRAY_SIZE(insns), &opts);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
 }
 
 static bool verbose_libbpf;
@@ -220,9 +247,11 @@ static void detach_all(struct bpf_source *s)
 		bpf_link__destroy(s->links[--s->nlinks]);
 }
 
-static int try_plan(struct bpf_source *s, const struct hook_plan *plan)
+/* @refused: groups the kernel is known to refuse, not even loaded */
+static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const struct btf *btf,
+		    unsigned int refused)
 {
-	unsigned int load = plan->required | plan->optional, g, r;
+	unsigned int load = (plan->required | plan->optional) & ~refused, g, r;
 	struct bpf_program *prog;
 	size_t len = 0;
 	int i, err;
@@ -231,7 +260,7 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan)
 	if (!s->skel)
 		return -errno ?: -EINVAL;
 	for (g = 0; g < G_COUNT; g++)
-		if (groups[g].usable && !groups[g].usable())
+		if (groups[g].usable && !groups[g].usable(btf))
 			load &= ~G(g);
 	bpf_object__for_each_program(prog, s->skel->obj)
 		bpf_program__set_autoload(prog, false);
@@ -280,9 +309,10 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan)
 int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
 {
 	struct bpf_source *s;
+	int err = -ENOENT, tracing;
 	struct stat st;
+	struct btf *btf;
 	size_t i;
-	int err = -ENOENT;
 
 	verbose_libbpf = log_libbpf;
 	libbpf_set_print(libbpf_print);
@@ -300,14 +330,24 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
 	if (!s)
 		return -ENOMEM;
 	s->f = f;
+	/* parsed once for the feature checks (libbpf parses its own) */
+	btf = btf__load_vmlinux_btf();
+	tracing = tracing_probe(btf);
+	if (tracing && log_libbpf)
+		fprintf(stderr, "sockfan: fentry/fexit programs refused here (%s): plans that need them are skipped\n",
+			strerror(-tracing));
 	for (i = 0; i < ARRAY_SIZE(plans); i++) {
-		err = try_plan(s, &plans[i]);
+		if (tracing && (plans[i].required & TRACING_ANY))
+			err = tracing;
+		else
+			err = try_plan(s, &plans[i], btf, tracing ? TRACING_ANY : 0);
 		if (!err)
 			break;
 		if (log_libbpf)
 			fprintf(stderr, "sockfan: hook plan %zu of %zu: %s, trying the next one\n",
 				i + 1, ARRAY_SIZE(plans), strerror(-err));
 	}
+	btf__free(btf);
 	if (err) {
 		fprintf(stderr, "sockfan: cannot load the BPF programs: %s (%s; run as root, or rerun with -v for libbpf's log)\n",
 			strerror(-err), err == -EPERM ? "permission denied" : "no hook plan fits this kernel");
