@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 26
+tap_plan 29
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -25,7 +25,7 @@ expect() {
 
 expect "no command: usage, exit 2" 2 'no command given' "$SOCKFAN"
 expect "unknown command: exit 2" 2 "unknown command 'frobnicate'" "$SOCKFAN" frobnicate
-expect "bad --source: exit 2" 2 "--source wants auto, bpf or proc, not 'carrier-pigeon'" \
+expect "bad --source: exit 2" 2 "--source wants auto, bpf, proc or diag, not 'carrier-pigeon'" \
 	"$SOCKFAN" ports --source carrier-pigeon
 expect "port out of range: exit 2" 2 '--port wants a port number 1-65535' \
 	"$SOCKFAN" ports --port 70000
@@ -45,6 +45,12 @@ expect "--count without --interval: exit 2" 2 '--count needs --interval' \
 	"$SOCKFAN" ports --count 3
 expect "--prom with --interval: exit 2" 2 'not with --interval' \
 	"$SOCKFAN" ports --prom --interval 1
+expect "--source diag --duration: exit 2" 2 'one sock_diag snapshot: --duration needs --source bpf$' \
+	"$SOCKFAN" ports --source diag --duration 1
+expect "top --source diag: exit 2" 2 'snapshot: looking again \(--interval, top\) needs' \
+	"$SOCKFAN" top --source diag
+expect "--source diag --no-seed: exit 2" 2 'snapshot: --no-seed would leave it nothing to show' \
+	"$SOCKFAN" ports --source diag --no-seed
 expect "explain without a port: exit 2" 2 'which port\? \(explain PORT\)' "$SOCKFAN" explain
 expect "explain port out of range: exit 2" 2 "PORT wants a port number 1-65535, not '0'" \
 	"$SOCKFAN" explain 0

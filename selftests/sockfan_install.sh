@@ -48,7 +48,7 @@ check "bash completion: commands" "$(complete_line sockfan '')" \
 	"ports top trace explain --verbose --help --version"
 check "bash completion: an option and its values" \
 	"$(complete_line sockfan explain 80 --d) / $(complete_line sockfan top --source '')" \
-	"--dst --duration --dot / auto bpf proc"
+	"--dst --duration --dot / auto bpf proc diag"
 
 # DKMS: build from the installed sources against Debian 6.1's headers
 kver=$(ls "$TOP/build/kernels" 2>/dev/null | grep -E '^6\.1\.[0-9]+-[0-9]+-amd64$' | head -n 1)

@@ -18,7 +18,7 @@ netns_new NS sfview || { diag "cannot create a network namespace"; exit $KSFT_FA
 in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
 	skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
 
-tap_plan 21
+tap_plan 25
 
 # two listen directives through the one nginx_start offers
 nginx_start "$NS" $PORT 1 "$PORT; listen [::]:$PORT ipv6only=on" || exit $KSFT_FAIL
@@ -79,6 +79,21 @@ check "ports --pid WORKER: the connections ss says it holds" \
 sf ports --pid $$ >"$TMP/nopid" 2>&1
 check "ports --pid of a process without sockets: no row" \
 	"$(sockfan_row "$TMP/nopid" $PORT)" ""
+
+# --- the snapshot without a tracer (what auto picks without the module) --
+in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --port $PORT >"$TMP/diag" 2>&1
+check "ports --source diag: listeners, connections, peers as ss; misses unknown" \
+	"$(awk -v p=$PORT '$1 ~ /^[0-9]+$/ && $2 == p { print $3, $4, $7, $11 }' "$TMP/diag")" \
+	"$(ss_view | awk '{ print $1, $2, $3, "-" }')"
+check "ports --source diag --port: four-tuples and accepting pids as ss -p" \
+	"$(sockfan_tuple_pids "$TMP/diag" | md5sum)" "$(ss_tuple_pids "$NS" $PORT | md5sum)"
+in_ns "$NS" "$SOCKFAN" ports --netns "$ino" >"$TMP/auto" 2>&1
+want=diag
+[ "$SOURCE" = proc ] && want=proc
+check "ports (auto, one look): source $want" "$(awk 'NR == 1 { print $3 }' "$TMP/auto")" "$want:"
+in_ns "$NS" "$SOCKFAN" explain $PORT --source diag --netns "$ino" >"$TMP/xdiag" 2>&1
+check "explain --source diag: the same answer as ss" \
+	"$(grep -c "Each of the $(ss_established "$NS" $PORT) connections has a socket of its own" "$TMP/xdiag")" 1
 
 # --- explain: the picture of one port ----------------------------------
 sf explain $PORT >"$TMP/explain" 2>"$TMP/explain.err"

@@ -262,10 +262,7 @@ int cmd_explain(int argc, char **argv)
 	if (!err && dot) {
 		explain_print_dot(&v.f, ports, n, now);
 	} else if (!err) {
-		if (v.meta.hooks)
-			printf("# source bpf: %s\n", v.meta.hooks);
-		else
-			printf("# source proc: %s\n", v.meta.proc_dir);
+		view_print_source(&v.meta, false);
 		if (!n)
 			printf("\nnothing on local port %u (no listener, no connection%s)\n",
 			       o.filter.port, filter_by_socket(&o.filter) ?

@@ -165,12 +165,7 @@ static int print_look(const struct view *v, enum ports_out out)
 		return ports_print_json(f, m);
 	if (out == OUT_PROM)
 		return ports_print_prom(f, m);
-	if (m->hooks)
-		printf("# source bpf: %s; %llu records, %llu lost, %llu malformed\n",
-		       m->hooks, (unsigned long long)m->records,
-		       (unsigned long long)m->lost, (unsigned long long)m->malformed);
-	else
-		printf("# source proc: %s\n", m->proc_dir);
+	view_print_source(m, true);
 	if (print_table(f))
 		return -ENOMEM;
 	if (flt->port)

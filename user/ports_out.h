@@ -13,7 +13,7 @@
 
 /* where the numbers come from, as the text output's "# source" line */
 struct ports_meta {
-	const char *source;		/* "bpf" or "proc" */
+	const char *source;		/* "bpf", "proc" or "diag" */
 	const char *hooks;		/* bpf: the hooks in use */
 	const char *proc_dir;		/* proc: the directory read */
 	__u64 records, lost, malformed;	/* bpf */

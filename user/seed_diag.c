@@ -52,14 +52,25 @@ struct owner {
 	char comm[SOCKFAN_COMM_LEN];
 };
 
+/*
+ * The inodes whose owner the model shows (listeners, and connections on
+ * their ports), sorted: the /proc scan stops once each has an owner, so
+ * that the clients of a busy host are not read through for nothing.
+ */
+struct wanted {
+	__u32 *inode;
+	bool *found;
+	size_t n, nfound;
+};
+
 struct owners {
 	struct owner *v;
 	size_t n, cap;
-	int loaded;
 };
 
 struct seed_ctx {
 	struct fanout *f;
+	struct diag_vec dv;	/* seed: every namespace's sockets, then applied */
 	struct owners owners;
 };
 
@@ -85,7 +96,26 @@ static void read_comm(__u32 pid, char *comm)
 	fclose(fp);
 }
 
-static void owners_scan_pid(struct owners *o, __u32 pid)
+static int inode_cmp(const void *a, const void *b)
+{
+	const __u32 *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+/* true when @ino is wanted and had no owner yet */
+static bool wanted_take(struct wanted *w, __u32 ino)
+{
+	__u32 *p = bsearch(&ino, w->inode, w->n, sizeof(*w->inode), inode_cmp);
+
+	if (!p || w->found[p - w->inode])
+		return false;
+	w->found[p - w->inode] = true;
+	w->nfound++;
+	return true;
+}
+
+static void owners_scan_pid(struct owners *o, struct wanted *w, __u32 pid)
 {
 	char path[64], link[64], comm[SOCKFAN_COMM_LEN] = "";
 	unsigned long ino;
@@ -97,7 +127,7 @@ static void owners_scan_pid(struct owners *o, __u32 pid)
 	dir = opendir(path);
 	if (!dir)
 		return;
-	while ((d = readdir(dir))) {
+	while (w->nfound < w->n && (d = readdir(dir))) {
 		if (d->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%u/fd/%.16s", pid, d->d_name);
@@ -105,7 +135,7 @@ static void owners_scan_pid(struct owners *o, __u32 pid)
 		if (len <= 0)
 			continue;
 		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &ino) != 1)
+		if (sscanf(link, "socket:[%lu]", &ino) != 1 || !wanted_take(w, ino))
 			continue;
 		if (o->n == o->cap) {
 			size_t cap = o->cap ? o->cap * 2 : 256;
@@ -126,31 +156,28 @@ static void owners_scan_pid(struct owners *o, __u32 pid)
 	closedir(dir);
 }
 
-static void owners_load(struct owners *o)
+/* owners of the wanted inodes: tasks in pid order, until all are found */
+static void owners_load(struct owners *o, struct wanted *w)
 {
 	struct dirent *d;
 	DIR *dir;
 
-	o->loaded = 1;
 	dir = opendir("/proc");
 	if (!dir)
 		return;
-	while ((d = readdir(dir)))
+	while (w->nfound < w->n && (d = readdir(dir)))
 		if (d->d_name[0] >= '1' && d->d_name[0] <= '9')
-			owners_scan_pid(o, (__u32)strtoul(d->d_name, NULL, 10));
+			owners_scan_pid(o, w, (__u32)strtoul(d->d_name, NULL, 10));
 	closedir(dir);
 	qsort(o->v, o->n, sizeof(*o->v), owner_cmp);
 }
 
-static const struct owner *owner_of(struct owners *o, __u32 inode)
+static const struct owner *owner_of(const struct owners *o, __u32 inode)
 {
 	struct owner key = { .inode = inode };
 
 	if (!inode)
 		return NULL;
-	if (!o->loaded)
-		owners_load(o);
-	/* several tasks may share a socket: any one names the owner */
 	return bsearch(&key, o->v, o->n, sizeof(*o->v), owner_cmp);
 }
 
@@ -347,21 +374,58 @@ static int dump_netns(__u32 netns, __u32 states, struct diag_vec *dv)
 static int seed_netns(__u32 netns, void *arg)
 {
 	struct seed_ctx *ctx = arg;
-	struct diag_vec dv = { 0 };
-	int err, pass;
-	size_t i;
 
-	err = dump_netns(netns, LIVE_STATES, &dv);
-	if (err) {
-		free(dv.v);
-		return err;
+	return dump_netns(netns, LIVE_STATES, &ctx->dv);
+}
+
+static int port_key_cmp(const void *a, const void *b)
+{
+	const __u64 *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+static __u64 port_key(const struct diag_sock *s)
+{
+	return (__u64)s->key.netns << 16 | s->key.lport;
+}
+
+/*
+ * Listeners' inodes, and with @conn_owners those of connections on a
+ * port a listener holds (in the dump or already in the model): the
+ * sockets apply_sock() names an owner for.  Others (clients) are left out.
+ */
+static int wanted_build(const struct seed_ctx *ctx, bool conn_owners, struct wanted *w)
+{
+	const struct diag_vec *dv = &ctx->dv;
+	size_t i, nports = 0;
+	__u64 *ports;
+
+	ports = calloc(dv->n + 1, sizeof(*ports));
+	w->inode = calloc(dv->n + 1, sizeof(*w->inode));
+	w->found = calloc(dv->n + 1, sizeof(*w->found));
+	if (!ports || !w->inode || !w->found) {
+		free(ports);
+		return -ENOMEM;
 	}
-	/* listeners first, so connections can be matched to their port */
-	for (pass = 0; pass < 2; pass++)
-		for (i = 0; i < dv.n; i++)
-			if ((dv.v[i].state == TCP_LISTEN) == (pass == 0))
-				apply_sock(ctx, &dv.v[i]);
-	free(dv.v);
+	for (i = 0; i < dv->n; i++)
+		if (dv->v[i].state == TCP_LISTEN)
+			ports[nports++] = port_key(&dv->v[i]);
+	qsort(ports, nports, sizeof(*ports), port_key_cmp);
+	for (i = 0; i < dv->n; i++) {
+		const struct diag_sock *s = &dv->v[i];
+		__u64 key = port_key(s);
+
+		if (!s->inode)
+			continue;
+		if (s->state == TCP_LISTEN ||
+		    (conn_owners &&
+		     (bsearch(&key, ports, nports, sizeof(*ports), port_key_cmp) ||
+		      fanout_has_listener(ctx->f, s->key.netns, s->key.lport))))
+			w->inode[w->n++] = s->inode;
+	}
+	free(ports);
+	qsort(w->inode, w->n, sizeof(*w->inode), inode_cmp);
 	return 0;
 }
 
@@ -403,12 +467,30 @@ int diag_refresh(struct fanout *f, __u32 netns)
 	return for_netns(netns, refresh_netns, &ctx);
 }
 
-int seed_diag(struct fanout *f, __u32 netns)
+int seed_diag(struct fanout *f, __u32 netns, bool conn_owners)
 {
 	struct seed_ctx ctx = { .f = f };
-	int err;
+	struct wanted w = { 0 };
+	int err, pass;
+	size_t i;
 
 	err = for_netns(netns, seed_netns, &ctx);
+	if (!err)
+		err = wanted_build(&ctx, conn_owners, &w);
+	if (err == -ENOMEM)
+		fprintf(stderr, "sockfan: out of memory for %zu sockets of the sock_diag dump\n",
+			ctx.dv.n);
+	if (!err) {
+		owners_load(&ctx.owners, &w);
+		/* listeners first, so connections can be matched to their port */
+		for (pass = 0; pass < 2; pass++)
+			for (i = 0; i < ctx.dv.n; i++)
+				if ((ctx.dv.v[i].state == TCP_LISTEN) == (pass == 0))
+					apply_sock(&ctx, &ctx.dv.v[i]);
+	}
+	free(w.inode);
+	free(w.found);
 	free(ctx.owners.v);
+	free(ctx.dv.v);
 	return err;
 }

@@ -10,10 +10,11 @@
  * (0: every namespace) with NETLINK_SOCK_DIAG and apply them to @f as
  * SOCKFAN_F_SEEDED records: LISTEN for listeners, ESTABLISHED for
  * connections on a listening port, ACCEPT too when the socket has an
- * inode (accept() returned it).  Owners come from /proc/PID/fd.
+ * inode (accept() returned it).  Owners come from /proc/PID/fd: of the
+ * listeners, and with @conn_owners of the connections on their ports.
  * Returns 0 or a negative errno (message printed).
  */
-int seed_diag(struct fanout *f, __u32 netns);
+int seed_diag(struct fanout *f, __u32 netns, bool conn_owners);
 
 /*
  * Refresh what is a state rather than an event, from sock_diag, for the

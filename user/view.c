@@ -135,10 +135,12 @@ int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o)
 			o->source = VIEW_BPF;
 		else if (!strcmp(arg, "proc"))
 			o->source = VIEW_PROC;
+		else if (!strcmp(arg, "diag"))
+			o->source = VIEW_DIAG;
 		else if (!strcmp(arg, "auto"))
 			o->source = VIEW_AUTO;
 		else
-			return bad(cmd, "--source", "auto, bpf or proc", arg);
+			return bad(cmd, "--source", "auto, bpf, proc or diag", arg);
 		return 1;
 	case 'p':
 		if (!parse_uint(arg, 1, 65535, &v))
@@ -196,8 +198,17 @@ int view_opts_check(const char *cmd, struct view_opts *o)
 {
 	struct stat st;
 
-	if (o->source == VIEW_AUTO)
-		o->source = o->proc_dir || !stat(SOCKFAN_PROC_PATH, &st) ? VIEW_PROC : VIEW_BPF;
+	if (o->source == VIEW_AUTO && (o->proc_dir || !stat(SOCKFAN_PROC_PATH, &st)))
+		o->source = VIEW_PROC;
+	else if (o->source == VIEW_AUTO)
+		o->source = o->duration || o->interval_ms || !o->seed ? VIEW_BPF : VIEW_DIAG;
+	if (o->source == VIEW_DIAG && (o->duration || o->interval_ms || !o->seed)) {
+		fprintf(stderr, "%s %s: --source diag is one sock_diag snapshot: %s\n",
+			prog_name, cmd, o->duration ? "--duration needs --source bpf" :
+			o->interval_ms ? "looking again (--interval, top) needs --source bpf or proc" :
+			"--no-seed would leave it nothing to show");
+		return -1;
+	}
 	if (o->duration && o->source == VIEW_PROC) {
 		fprintf(stderr, "%s %s: --duration needs --source bpf (the module keeps its own totals)\n",
 			prog_name, cmd);
@@ -208,7 +219,7 @@ int view_opts_check(const char *cmd, struct view_opts *o)
 			prog_name, cmd, prog_name, cmd);
 		return -1;
 	}
-	if (o->proc_dir && o->source == VIEW_BPF) {
+	if (o->proc_dir && o->source != VIEW_PROC) {
 		fprintf(stderr, "%s %s: --proc-dir needs --source proc\n", prog_name, cmd);
 		return -1;
 	}
@@ -224,7 +235,9 @@ void view_usage(FILE *out)
 	fprintf(out,
 		"Source:\n"
 		"  -s, --source SRC    bpf: load the BPF programs; proc: read %s\n"
-		"                      (sockfan.ko); auto (default): proc if present, else bpf\n"
+		"                      (sockfan.ko); diag: one sock_diag snapshot, no events;\n"
+		"                      auto (default): proc if present, else diag for one\n"
+		"                      look, bpf to follow events (--duration, --interval, top)\n"
 		"  -d, --duration SEC  bpf: follow events for SEC seconds before the first\n"
 		"                      look (Ctrl-C looks early); default 0, a snapshot\n"
 		"      --proc-dir DIR  proc: read DIR instead of %s\n"
@@ -251,6 +264,26 @@ void filter_usage(FILE *out)
 		"  -4, -6              IPv4 or IPv6 sockets only\n");
 }
 
+/* what is queued, then (with @states) states as they are now */
+static int bpf_refresh(struct view *v, bool states)
+{
+	bpf_source_drain(v->src);
+	v->meta.records = v->f.events;
+	v->meta.lost = bpf_source_lost(v->src);
+	v->meta.malformed = bpf_source_malformed(v->src);
+	return states ? diag_refresh(&v->f, v->o->filter.netns) : 0;
+}
+
+/*
+ * Which task accepted a connection shows only in a port's details
+ * (--port, explain) and under --pid: elsewhere, a seed need not read
+ * every process's descriptors to learn it.
+ */
+static bool view_conn_tasks(const struct view_opts *o)
+{
+	return o->filter.port || o->filter.pid;
+}
+
 static int open_bpf(struct view *v)
 {
 	const struct view_opts *o = v->o;
@@ -263,7 +296,7 @@ static int open_bpf(struct view *v)
 	}
 	/* attach first, then snapshot: nothing falls between the two */
 	if (o->seed) {
-		err = seed_diag(&v->f, o->filter.netns);
+		err = seed_diag(&v->f, o->filter.netns, view_conn_tasks(o));
 		if (err)
 			return err;
 		bpf_source_follow_seeded(v->src, &v->f);
@@ -275,7 +308,8 @@ static int open_bpf(struct view *v)
 	err = bpf_source_follow(v->src, o->duration);
 	/* ^C ended --duration early ("look now"), not the looks after it */
 	stop_clear();
-	return err ?: view_refresh(v);
+	/* a snapshot's states were dumped a moment ago: once is enough */
+	return err ?: bpf_refresh(v, !o->seed || o->duration);
 }
 
 /*
@@ -283,7 +317,7 @@ static int open_bpf(struct view *v)
  * the totals the module kept: those are the port's, and a look that
  * counted them would change as old sockets close (top's rates).
  */
-static int seed_keeping_totals(struct fanout *f)
+static int seed_keeping_totals(struct fanout *f, bool conn_tasks)
 {
 	size_t i, n = f->nports;
 	__u64 *kept = calloc(n + 1, 2 * sizeof(*kept));
@@ -295,7 +329,7 @@ static int seed_keeping_totals(struct fanout *f)
 		kept[2 * i] = f->ports[i].accepted;
 		kept[2 * i + 1] = f->ports[i].closed;
 	}
-	err = seed_diag(f, netns_self());
+	err = seed_diag(f, netns_self(), conn_tasks);
 	/* ports are appended, never moved: the first n are the module's */
 	for (i = 0; i < n; i++) {
 		f->ports[i].accepted = kept[2 * i];
@@ -321,7 +355,7 @@ static int read_proc(struct view *v)
 	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES;
 	/* sockets older than the module: only this namespace, like the files */
 	if (!err && o->seed)
-		err = seed_keeping_totals(&v->f);
+		err = seed_keeping_totals(&v->f, view_conn_tasks(o));
 	return err;
 }
 
@@ -336,6 +370,10 @@ int view_open(struct view *v, const struct view_opts *o)
 	v->f.filter = &o->filter;
 	if (o->source == VIEW_BPF)
 		return open_bpf(v);
+	if (o->source == VIEW_DIAG) {
+		v->meta.source = "diag";
+		return seed_diag(&v->f, o->filter.netns, view_conn_tasks(o));
+	}
 	v->meta.source = "proc";
 	v->meta.proc_dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
 	return read_proc(v);
@@ -373,14 +411,21 @@ int view_wait(struct view *v, unsigned long ms, int fd)
 
 int view_refresh(struct view *v)
 {
-	if (!v->src)
-		return read_proc(v);
-	/* what is queued, then states as they are now */
-	bpf_source_drain(v->src);
-	v->meta.records = v->f.events;
-	v->meta.lost = bpf_source_lost(v->src);
-	v->meta.malformed = bpf_source_malformed(v->src);
-	return diag_refresh(&v->f, v->o->filter.netns);
+	return v->src ? bpf_refresh(v, true) : read_proc(v);
+}
+
+void view_print_source(const struct ports_meta *m, bool counts)
+{
+	if (m->hooks && counts)
+		printf("# source bpf: %s; %llu records, %llu lost, %llu malformed\n",
+		       m->hooks, (unsigned long long)m->records,
+		       (unsigned long long)m->lost, (unsigned long long)m->malformed);
+	else if (m->hooks)
+		printf("# source bpf: %s\n", m->hooks);
+	else if (m->proc_dir)
+		printf("# source proc: %s\n", m->proc_dir);
+	else
+		printf("# source diag: a sock_diag snapshot, no events (--duration SEC follows them)\n");
 }
 
 void view_close(struct view *v)

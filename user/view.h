@@ -14,7 +14,12 @@
 #include "filter.h"
 #include "ports_out.h"
 
-enum view_source { VIEW_AUTO, VIEW_BPF, VIEW_PROC };
+/*
+ * diag: a sock_diag snapshot and no tracer, what auto picks for a single
+ * look without the module: events would start at the look, so loading
+ * the BPF programs for it would cost time and add nothing.
+ */
+enum view_source { VIEW_AUTO, VIEW_BPF, VIEW_PROC, VIEW_DIAG };
 
 struct view_opts {
 	enum view_source source;
@@ -50,6 +55,12 @@ int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o);
 
 /* after parsing: reject combinations that cannot work; -1 (printed) */
 int view_opts_check(const char *cmd, struct view_opts *o);
+
+/*
+ * "# source ..." line of a look: bpf hooks (with @counts, records and
+ * losses), the proc directory, or the snapshot.
+ */
+void view_print_source(const struct ports_meta *m, bool counts);
 
 /* help text of the shared options; of the filters alone */
 void view_usage(FILE *out);
