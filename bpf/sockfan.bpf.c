@@ -31,6 +31,13 @@ struct {
 	__uint(max_entries, 1 << 22);
 } events SEC(".maps");
 
+/*
+ * Set by user space before load (--netns): events of other namespaces
+ * are not recorded at all, so a busy host's traffic neither fills the
+ * ring nor counts in "lost" for the namespace looked at.  0: all.
+ */
+const volatile __u32 netns_only;
+
 /* records the ring buffer had no room for: shown to the user, never hidden */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -149,6 +156,18 @@ static __always_inline bool is_tcp(const struct sock *sk)
 	return BPF_CORE_READ(sk, sk_protocol) == IPPROTO_TCP;
 }
 
+static __always_inline bool netns_wanted(__u32 netns)
+{
+	return !netns_only || netns == netns_only;
+}
+
+/* a TCP socket of the namespace looked at */
+static __always_inline bool sk_wanted(const struct sock *sk)
+{
+	return is_tcp(sk) &&
+	       netns_wanted(BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum));
+}
+
 /* Common body of both state-change hooks; @cookie 0 = read it from @sk. */
 static __always_inline int on_state(const struct sock *sk, int oldstate,
 				    int newstate, __u64 cookie)
@@ -157,7 +176,7 @@ static __always_inline int on_state(const struct sock *sk, int oldstate,
 	__u64 now, *bornp;
 	__u16 kind;
 
-	if (!is_tcp(sk))
+	if (!sk_wanted(sk))
 		return 0;
 	if (!cookie)
 		cookie = read_cookie(sk);
@@ -238,7 +257,7 @@ static __always_inline void on_accept(const struct sock *listener,
 	struct sockfan_event *e;
 	__u64 cookie, *bornp;
 
-	if (!is_tcp(child))
+	if (!sk_wanted(child))
 		return;
 	e = event_reserve(SOCKFAN_EV_ACCEPT);
 	if (!e)
@@ -361,7 +380,7 @@ static __always_inline void on_listener_hit(const struct sock *sk)
 {
 	struct sockfan_event *e;
 
-	if (!sk || !is_tcp(sk))
+	if (!sk || !sk_wanted(sk))
 		return;
 	e = event_reserve(SOCKFAN_EV_LOOKUP);
 	if (!e)
@@ -439,7 +458,7 @@ static __always_inline void on_reset(const struct sock *sk, const struct sk_buff
 	    bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
 		return;
 	/* nobody answers a RST with a RST: not a miss the kernel answers */
-	if (tcp.rst)
+	if (tcp.rst || !netns_wanted(BPF_CORE_READ(skb, dev, nd_net.net, ns.inum)))
 		return;
 	e = event_reserve(SOCKFAN_EV_LOOKUP);
 	if (!e)

@@ -28,6 +28,7 @@ struct bpf_source {
 	struct sockfan_bpf *skel;
 	struct ring_buffer *rb;
 	struct fanout *f;
+	__u32 netns;			/* recorded by the programs; 0: all */
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
 	char hooks[512];		/* the hooks in use, as printed */
@@ -259,6 +260,7 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	s->skel = sockfan_bpf__open();
 	if (!s->skel)
 		return -errno ?: -EINVAL;
+	s->skel->rodata->netns_only = s->netns;
 	for (g = 0; g < G_COUNT; g++)
 		if (groups[g].usable && !groups[g].usable(btf))
 			load &= ~G(g);
@@ -306,7 +308,7 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	return 0;
 }
 
-int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
+int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf)
 {
 	struct bpf_source *s;
 	int err = -ENOENT, tracing;
@@ -330,6 +332,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf)
 	if (!s)
 		return -ENOMEM;
 	s->f = f;
+	s->netns = netns;
 	/* parsed once for the feature checks (libbpf parses its own) */
 	btf = btf__load_vmlinux_btf();
 	tracing = tracing_probe(btf);

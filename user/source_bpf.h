@@ -11,10 +11,11 @@ struct bpf_source;
 
 /*
  * Load and attach the programs, choosing per hook the best variant this
- * kernel accepts; records will be applied to @f.  Returns 0 or a negative
- * errno, after printing what failed and what to do.
+ * kernel accepts; records will be applied to @f.  @netns (an inode; 0:
+ * all): the programs record only that namespace's sockets.  Returns 0 or
+ * a negative errno, after printing what failed and what to do.
  */
-int bpf_source_open(struct bpf_source **sp, struct fanout *f, bool log_libbpf);
+int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf);
 
 /* also hand every record to @fn (after the model has it): the trace */
 void bpf_source_set_sink(struct bpf_source *s,

@@ -289,7 +289,7 @@ static int open_bpf(struct view *v)
 	const struct view_opts *o = v->o;
 	int err;
 
-	err = bpf_source_open(&v->src, &v->f, verbose);
+	err = bpf_source_open(&v->src, &v->f, o->filter.netns, verbose);
 	if (err) {
 		v->src = NULL;
 		return err;
