@@ -116,8 +116,14 @@ stress: deps all
 BENCH_ROUNDS	?= 5
 BENCH_SECONDS	?= 5
 
-bench: deps cli
+bench: deps cli $(BUILD)/bench/apply
+	@$(BUILD)/bench/apply 100000 $(BENCH_ROUNDS) | tee $(BUILD)/bench/apply-$$(hostname)-$$(date +%Y%m%d-%H%M%S).txt
 	@bench/run.sh $(BENCH_ROUNDS) $(BENCH_SECONDS)
+
+# the command's side of the ring: records/s the model applies
+$(BUILD)/bench/apply: bench/apply.c $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -o $@ $^ $(LIBS)
 
 # --- man pages, from the reStructuredText in Documentation/ ---------------
 MANPAGES	:= $(BUILD)/man/sockfan.8 $(BUILD)/man/sockfan-proc.5

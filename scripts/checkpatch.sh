@@ -23,6 +23,7 @@ parts=(
 	"include|--ignore CAMELCASE|include/sockfan/*.h"
 	"user|--ignore PREFER_KERNEL_TYPES,SPLIT_STRING,PREFER_DEFINED_ATTRIBUTE_MACRO|user/*.[ch]"
 	"selftests|--ignore PREFER_KERNEL_TYPES|selftests/*.c"
+	"bench|--ignore PREFER_KERNEL_TYPES|bench/*.c"
 )
 
 n=0
