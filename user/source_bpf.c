@@ -29,6 +29,7 @@ struct bpf_source {
 	struct ring_buffer *rb;
 	struct fanout *f;
 	__u32 netns;			/* recorded by the programs; 0: all */
+	__u32 ring_bytes;		/* SOCKFAN_RING_KB; 0: the object's 4 MiB */
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
 	char hooks[512];		/* the hooks in use, as printed */
@@ -261,6 +262,8 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	if (!s->skel)
 		return -errno ?: -EINVAL;
 	s->skel->rodata->netns_only = s->netns;
+	if (s->ring_bytes)
+		bpf_map__set_max_entries(s->skel->maps.events, s->ring_bytes);
 	for (g = 0; g < G_COUNT; g++)
 		if (groups[g].usable && !groups[g].usable(btf))
 			load &= ~G(g);
@@ -308,6 +311,31 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	return 0;
 }
 
+/*
+ * SOCKFAN_RING_KB: the ring buffer's size in KiB, a power of two from 4
+ * (a page) to 1048576: larger for bursts on a big host, smaller where
+ * memory is tight.  0 (unset) keeps 4 MiB; -EINVAL (printed) if bad.
+ */
+static int ring_bytes_from_env(__u32 *bytes)
+{
+	const char *v = getenv("SOCKFAN_RING_KB");
+	unsigned long kb;
+	char *end;
+
+	*bytes = 0;
+	if (!v)
+		return 0;
+	errno = 0;
+	kb = strtoul(v, &end, 10);
+	if (errno || end == v || *end || kb < 4 || kb > 1048576 || (kb & (kb - 1))) {
+		fprintf(stderr, "sockfan: SOCKFAN_RING_KB wants a power of two from 4 to 1048576 (KiB), not '%s'\n",
+			v);
+		return -EINVAL;
+	}
+	*bytes = kb * 1024;
+	return 0;
+}
+
 int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf)
 {
 	struct bpf_source *s;
@@ -333,6 +361,10 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		return -ENOMEM;
 	s->f = f;
 	s->netns = netns;
+	if (ring_bytes_from_env(&s->ring_bytes)) {
+		free(s);
+		return -EINVAL;
+	}
 	/* parsed once for the feature checks (libbpf parses its own) */
 	btf = btf__load_vmlinux_btf();
 	tracing = tracing_probe(btf);
