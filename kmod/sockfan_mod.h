@@ -27,19 +27,23 @@
 
 #include <sockfan/sockfan.h>
 
+/*
+ * 128 bytes, one per tracked connection: what can be read from the held
+ * socket (its cookie) is not copied, and an accepted connection is told
+ * by its task (accept() runs in one; pid 0 is no user task).
+ */
 struct sockfan_conn {
 	struct hlist_node node;		/* in sockfan_table's conn hash */
 	struct rcu_head rcu;
 	/*
-	 * Held until CLOSE (dropped after a grace period): segs_in, the
-	 * segments the kernel's lookup delivered to it, is read live.
+	 * Held until CLOSE (dropped after a grace period): its identity
+	 * (pointer, cookie) and segs_in, the segments the kernel's lookup
+	 * delivered to it, are read from it.
 	 */
 	struct sock *sk;
 	struct sockfan_key key;
-	u64 cookie;
 	u64 listener;			/* cookie of its listener, 0 unknown */
 	u64 born_ns;			/* ESTABLISHED */
-	u64 accepted_ns;		/* accept() returned it, 0 queued */
 	u32 pid;			/* accepting task, 0 while queued */
 	char comm[SOCKFAN_COMM_LEN];
 };

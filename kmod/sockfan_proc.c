@@ -244,7 +244,7 @@ static int conns_show(struct seq_file *m, void *v)
 		seq_puts(m, "cookie family laddr lport raddr rport listener pid comm age_ms segs_in\n");
 		return 0;
 	}
-	seq_printf(m, "%llu %s ", c->cookie, family_name(&c->key));
+	seq_printf(m, "%llu %s ", sockfan_sk_cookie(c->sk), family_name(&c->key));
 	seq_addr(m, &c->key, c->key.laddr);
 	seq_printf(m, " %u ", c->key.lport);
 	seq_addr(m, &c->key, c->key.raddr);

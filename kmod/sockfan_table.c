@@ -252,14 +252,17 @@ static u64 guess_listener(const struct sockfan_key *key)
 	return any;
 }
 
-/* the entry of @sk (same four-tuple and cookie), under rcu or its bucket lock */
+/*
+ * The entry of @sk, in the bucket of @key, under rcu or its bucket lock.
+ * The entry holds @sk, so the pointer cannot name another socket meanwhile.
+ */
 static struct sockfan_conn *conn_find(struct sockfan_bucket *b,
-				      const struct sockfan_key *key, u64 cookie)
+				      const struct sockfan_key *key, const struct sock *sk)
 {
 	struct sockfan_conn *c;
 
 	hlist_for_each_entry_rcu(c, &b->head, node, lockdep_is_held(&b->lock))
-		if (c->cookie == cookie && key_eq(&c->key, key))
+		if (c->sk == sk && key_eq(&c->key, key))
 			return c;
 	return NULL;
 }
@@ -287,7 +290,8 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 		return;
 	}
 	sockfan_key_from_sk(&c->key, sk);
-	c->cookie = sockfan_sk_cookie(sk);
+	/* generated now: close and the /proc files read it from @sk */
+	sockfan_sk_cookie(sk);
 	c->born_ns = ktime_get_ns();
 	if (!listener) {
 		rcu_read_lock();
@@ -295,10 +299,8 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 		rcu_read_unlock();
 	}
 	c->listener = listener;
-	if (accepted) {
-		c->accepted_ns = c->born_ns;
+	if (accepted)
 		task_id(&c->pid, c->comm);
-	}
 
 	raw_spin_lock_irqsave(&slow_lock, flags);
 	p = port_get(c->key.netns, c->key.lport);
@@ -319,7 +321,7 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 	hlist_for_each_entry_safe(old, tmp, &b->head, node) {
 		if (!key_eq(&old->key, &c->key))
 			continue;
-		if (old->cookie == c->cookie) {
+		if (old->sk == sk) {
 			dup = true;	/* accepted first, now ESTABLISHED */
 		} else if (READ_ONCE(old->sk->sk_state) == TCP_CLOSE) {
 			/* its CLOSE was not seen: the four-tuple is free again */
@@ -389,7 +391,7 @@ void sockfan_close(struct sock *sk)
 		}
 		b = conn_bucket(&key);
 		raw_spin_lock_irqsave(&b->lock, flags);
-		c = conn_find(b, &key, cookie);
+		c = conn_find(b, &key, sk);
 		if (c)
 			hlist_del_rcu(&c->node);
 		raw_spin_unlock_irqrestore(&b->lock, flags);
@@ -414,7 +416,6 @@ void sockfan_close(struct sock *sk)
 void sockfan_accepted(struct sock *listener, struct sock *child)
 {
 	u64 lcookie = sockfan_sk_cookie(listener);
-	u64 cookie = sockfan_sk_cookie(child);
 	char comm[SOCKFAN_COMM_LEN];
 	struct sockfan_listener *l;
 	struct sockfan_bucket *b;
@@ -430,11 +431,10 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 	sockfan_key_from_sk(&key, child);
 	b = conn_bucket(&key);
 	raw_spin_lock_irqsave(&b->lock, flags);
-	c = conn_find(b, &key, cookie);
-	if (c && !c->accepted_ns) {
+	c = conn_find(b, &key, child);
+	if (c && !c->pid) {
 		c->listener = lcookie;
-		c->accepted_ns = ktime_get_ns();
-		wait = c->accepted_ns - c->born_ns;
+		wait = ktime_get_ns() - c->born_ns;
 		c->pid = pid;
 		memcpy(c->comm, comm, SOCKFAN_COMM_LEN);
 		hit = true;
