@@ -45,7 +45,7 @@ HDRS		:= $(wildcard include/sockfan/*.h user/*.h)
 .SECONDARY:
 
 .PHONY: all deps cli bpf kmod man run check clean checkpatch vmtest selftests \
-	install install-dkms uninstall fuzzers fuzz bench stress
+	install install-dkms uninstall fuzzers fuzz bench bench-vm stress
 
 all: cli kmod
 
@@ -124,6 +124,13 @@ bench: deps cli $(BUILD)/bench/apply
 $(BUILD)/bench/apply: bench/apply.c $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -o $@ $^ $(LIBS)
+
+# the same side by side in a VM, with the module as a tracer too; and the
+# module's /proc files at 100k connections
+BENCH_KERNELS	?= 6.1
+
+bench-vm: deps all
+	@BENCH_ROUNDS=$(BENCH_ROUNDS) BENCH_SECONDS=$(BENCH_SECONDS) bench/vm.sh $(BENCH_KERNELS)
 
 # --- man pages, from the reStructuredText in Documentation/ ---------------
 MANPAGES	:= $(BUILD)/man/sockfan.8 $(BUILD)/man/sockfan-proc.5

@@ -9,10 +9,13 @@
 #   keepalive  50 connections kept open
 # Each round runs every tracer once, in turn (interleaved, so drift hits
 # all alike): none, sockfan (BPF, `sockfan ports --duration`), and a
-# bpftrace counter on inet_sock_set_state as a peer.  A tracer's cost is
-# the median over rounds of (its req/s / none's req/s) in the same round.
-# Prints the table and writes it to build/bench/results-HOST-DATE.txt.
-# Not a test: numbers, not verdicts.
+# bpftrace counter on inet_sock_set_state as a peer; kmod (sockfan.ko
+# loaded) where modules load (bench/vm.sh runs this script in the VMs).
+# A tracer's cost is the median over rounds of (its req/s / none's req/s)
+# in the same round.  Prints the table and writes it to
+# build/bench/results-HOST-DATE.txt.  Not a test: numbers, not verdicts.
+# Environment: BENCH_TRACERS (default "none sockfan bpftrace"), SOCKFAN
+# (the CLI), SOCKFAN_KO (the module, for kmod), BENCH_OUT (results dir).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,9 +23,10 @@ rounds=${1:-5}
 secs=${2:-5}
 port=8088
 ns=sockfan-bench-$$
-out=$top/build/bench
-sockfan=$top/build/sockfan
-tracers=(none sockfan bpftrace)
+out=${BENCH_OUT:-$top/build/bench}
+sockfan=${SOCKFAN:-$top/build/sockfan}
+ko=${SOCKFAN_KO:-}
+read -ra tracers <<<"${BENCH_TRACERS:-none sockfan bpftrace}"
 loads=(new-conn keepalive)
 
 die() {
@@ -30,16 +34,24 @@ die() {
 	exit 1
 }
 [ "$(id -u)" = 0 ] || die "needs root (network namespace, BPF)"
-for t in nginx wrk bpftrace taskset; do
-	command -v $t >/dev/null || die "$t not installed (make deps)"
+need=(nginx wrk taskset)
+[[ " ${tracers[*]} " == *" bpftrace "* ]] && need+=(bpftrace)
+for t in "${need[@]}"; do
+	command -v "$t" >/dev/null || die "$t not installed (make deps)"
 done
+[ "${tracers[0]}" = none ] || die "BENCH_TRACERS must start with none (the baseline)"
 [ -x "$sockfan" ] || die "$sockfan not built (make)"
+if [[ " ${tracers[*]} " == *" kmod "* ]]; then
+	[ -f "$ko" ] || die "kmod needs SOCKFAN_KO=path/to/sockfan.ko"
+	[ -e /proc/modules ] || die "kmod: this kernel does not load modules"
+fi
 [ "$(nproc)" -ge 2 ] || die "needs 2 CPUs: one for nginx, one for wrk"
 mkdir -p "$out"
 tmp=$(mktemp -d)
 
 cleanup() {
 	[ -n "${tracer_pid:-}" ] && kill "$tracer_pid" 2>/dev/null
+	[ -n "${ko_loaded:-}" ] && rmmod sockfan 2>/dev/null
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 	sleep 0.3
 	ip netns del "$ns" 2>/dev/null
@@ -83,6 +95,10 @@ ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_ra
 tracer_start() {
 	tracer_pid=
 	case $1 in
+	kmod)
+		insmod "$ko" || die "insmod $ko failed"
+		ko_loaded=1
+		;;
 	sockfan)
 		ip netns exec "$ns" "$sockfan" ports --source bpf --no-seed --duration 3600 \
 			>"$tmp/sockfan.out" 2>"$tmp/sockfan.err" &
@@ -108,11 +124,15 @@ tracer_start() {
 # CPU seconds (user + system) the tracer's own process used so far
 tracer_cpu() {
 	[ -n "$tracer_pid" ] && [ -r "/proc/$tracer_pid/stat" ] || { echo 0; return; }
-	awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
+	awk -v hz="$(getconf CLK_TCK 2>/dev/null || echo 100)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' \
 		"/proc/$tracer_pid/stat"
 }
 
 tracer_stop() {
+	if [ -n "${ko_loaded:-}" ]; then
+		rmmod sockfan || die "rmmod sockfan failed"
+		ko_loaded=
+	fi
 	[ -n "$tracer_pid" ] || return 0
 	kill -INT "$tracer_pid" 2>/dev/null
 	wait "$tracer_pid" 2>/dev/null

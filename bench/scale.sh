@@ -9,9 +9,11 @@
 # per PER_PROC connections.  Measured per N:
 #   ramp      connections/s while they are made, and the BPF records
 #             sockfan followed meanwhile (records/s, lost)
-#   ports     wall time of `sockfan ports` (a snapshot through sock_diag)
-#   port      wall time of `sockfan ports --port` (every socket listed)
-#   ss        wall time of `ss -tn state established` for comparison
+#   ports     wall time of `sockfan ports` (auto: a sock_diag snapshot)
+#   bpf       the same with --source bpf (programs loaded and attached first)
+#   port      wall time of `sockfan ports --port` (every socket and its owner)
+#   ss        wall time of `ss -tn state established` for comparison, and of
+#             `ss -tnp` (its owner scan; up to 200k connections)
 # Prints and writes build/bench/scale-HOST-DATE.txt.  Not a test.
 set -uo pipefail
 
@@ -64,9 +66,16 @@ walltime() {
 }
 
 echo "# sockfan scale: $(uname -r), $(nproc) CPUs, $(free -g | awk '/^Mem:/ { print $2 }') GiB, $per_proc connections per process (ulimit -Hn $hard)" | tee "$result"
-printf '%-8s %10s %12s %8s %10s %10s %10s %10s\n' CONNS RAMP_CONN/S RECORDS/S LOST \
-	PORTS_S PORT_S SS_S SLAB_MB | tee -a "$result"
+printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s\n' CONNS RAMP_CONN/S RECORDS/S LOST \
+	PORTS_S BPF_S PORT_S SS_S SS_P_S SLAB_MB | tee -a "$result"
 for n in "${sizes[@]}"; do
+	# two sockets, their files and nginx's share: about 12 KiB a connection
+	avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+	if [ $((n * 12)) -gt $((avail * 9 / 10)) ]; then
+		echo "# $n: skipped, needs about $((n * 12 / 1024)) MiB, $((avail / 1024)) MiB available" |
+			tee -a "$result"
+		continue
+	fi
 	cleanup 2>/dev/null
 	tmp=$(mktemp -d)
 	ip netns add "$ns" && ip -n "$ns" link set lo up || die "cannot make a namespace"
@@ -75,9 +84,11 @@ for n in "${sizes[@]}"; do
 	sysctl -qw fs.nr_open=$((n + 100000)) 2>/dev/null
 	mkdir -p "$tmp/logs"
 	procs=$(((n + per_proc - 1) / per_proc))
+	# reuseport spreads by hash, not evenly: workers get 10% headroom
+	workers=$(((n + per_proc * 9 / 10 - 1) / (per_proc * 9 / 10)))
 	cat >"$tmp/nginx.conf" <<-CONF
 	user root;
-	worker_processes $procs;
+	worker_processes $workers;
 	pid $tmp/nginx.pid;
 	error_log $tmp/logs/error.log;
 	worker_rlimit_nofile $((per_proc + 1000));
@@ -102,8 +113,9 @@ for n in "${sizes[@]}"; do
 		ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && break
 		sleep 0.1
 	done
-	# about 60000 ephemeral ports per source address
-	srcs=$(seq 2 $((n / 60000 + 2)) | sed 's/^/127.0.1./' | paste -sd,)
+	# 20000 connections per source address: a third of the ephemeral
+	# ports, so that connect() finds a free one at once
+	srcs=$(seq 2 $((n / 20000 + 2)) | sed 's/^/127.0.1./' | paste -sd,)
 	slab0=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
 
 	ip netns exec "$ns" "$sockfan" ports --source bpf --no-seed --duration 3600 \
@@ -137,17 +149,17 @@ for n in "${sizes[@]}"; do
 	rps=$(echo "${records:-0} / ($t1 - $t0)" | bc -l | xargs printf '%.0f')
 	slab=$((($(awk '/^Slab:/ { print $2 }' /proc/meminfo) - slab0) / 1024))
 
-	ports_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns")
-	port_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns" --port $port)
+	ports_s=$(walltime ip netns exec "$ns" "$sockfan" ports --netns "/run/netns/$ns")
+	bpf_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns")
+	port_s=$(walltime ip netns exec "$ns" "$sockfan" ports --netns "/run/netns/$ns" --port $port)
 	ss_s=$(walltime ip netns exec "$ns" ss -Htn state established)
-	noseed_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --no-seed --netns "/run/netns/$ns")
-	ssp_s=$(walltime ip netns exec "$ns" ss -Htnp state established)
-	echo "#   $n: sockfan ports --no-seed (load + attach only) ${noseed_s} s; ss -p (process scan) ${ssp_s} s" | tee -a "$result"
-	estab=$(ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns" 2>/dev/null |
+	ssp_s=-
+	[ "$n" -le 200000 ] && ssp_s=$(walltime ip netns exec "$ns" ss -Htnp state established)
+	estab=$(ip netns exec "$ns" "$sockfan" ports --netns "/run/netns/$ns" 2>/dev/null |
 		awk -v p=$port '$2 == p { print $4 }')
-	printf '%-8s %10s %12s %8s %10s %10s %10s %10s\n' "$n" "$ramp" "$rps" "${lost:-?}" \
-		"$ports_s" "$port_s" "$ss_s" "$slab" | tee -a "$result"
+	printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s\n' "$n" "$ramp" "$rps" "${lost:-?}" \
+		"$ports_s" "$bpf_s" "$port_s" "$ss_s" "$ssp_s" "$slab" | tee -a "$result"
 	echo "#   $n: sockfan ports shows ESTAB ${estab:-?} on port $port" | tee -a "$result"
 done
-echo "# PORTS_S/PORT_S/SS_S: wall seconds; SLAB_MB: kernel slab growth with the connections" | tee -a "$result"
+echo "# *_S: wall seconds (PORTS: auto = sock_diag snapshot; BPF: --source bpf; PORT: --port, every socket with its owner; SS_P: ss -tnp); SLAB_MB: kernel slab growth with the connections" | tee -a "$result"
 echo "scale: results in $result"

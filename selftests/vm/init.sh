@@ -39,17 +39,36 @@ while read -r ko; do
 	insmod "$ko" || say "# insmod $ko failed: ss and seeding may fall back or fail"
 done </lib/modules/load.list
 
-cd /selftests || say "# /selftests missing from the image"
-# sockfan_test.timeout=S on the kernel command line: per-test timeout
-t=$(sed -n 's/.*sockfan_test\.timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
-[ -n "$t" ] && echo "timeout=$t" >sockfan/settings
-# sockfan_test.tests=a.sh,b.sh on the kernel command line: only those
-only=
-for t in $(sed -n 's/.*sockfan_test\.tests=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' '); do
-	only="$only -t sockfan:$t"
-done
-# shellcheck disable=SC2086 # word splitting wanted: -t NAME pairs
-./run_kselftest.sh $only 2>&1 | tee -a /tmp/tap.txt "$tap"
+# sockfan_bench=run.sh,3,5 (bench/vm.sh): that benchmark instead of the
+# tests, its output as TAP comments, one result for its exit code
+bench=$(sed -n 's/.*sockfan_bench=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
+if [ -n "$bench" ]; then
+	# shellcheck disable=SC2086 # word splitting wanted: script and arguments
+	set -- $bench
+	# the module and the CLI as the tests find them
+	SOCKFAN=/selftests/sockfan/sockfan SOCKFAN_KO=/selftests/sockfan/sockfan.ko \
+		BENCH_OUT=/tmp/bench BENCH_TRACERS="none kmod sockfan" \
+		bash "/bench/$@" >/tmp/bench.out 2>&1
+	rc=$?
+	sed 's/^/# /' /tmp/bench.out | tee -a /tmp/tap.txt "$tap"
+	if [ $rc = 0 ]; then
+		say "ok 1 bench $*"
+	else
+		say "not ok 1 bench $* (exit $rc)"
+	fi
+else
+	cd /selftests || say "# /selftests missing from the image"
+	# sockfan_test.timeout=S on the kernel command line: per-test timeout
+	t=$(sed -n 's/.*sockfan_test\.timeout=\([0-9]*\).*/\1/p' /proc/cmdline)
+	[ -n "$t" ] && echo "timeout=$t" >sockfan/settings
+	# sockfan_test.tests=a.sh,b.sh on the kernel command line: only those
+	only=
+	for t in $(sed -n 's/.*sockfan_test\.tests=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' '); do
+		only="$only -t sockfan:$t"
+	done
+	# shellcheck disable=SC2086 # word splitting wanted: -t NAME pairs
+	./run_kselftest.sh $only 2>&1 | tee -a /tmp/tap.txt "$tap"
+fi
 
 # WARN/BUG/Oops anywhere during the run, e.g. in a test that passed; the
 # taint notice of an unsigned out-of-tree module is not one of these

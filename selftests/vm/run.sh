@@ -22,6 +22,10 @@ only_tests=$(printf '%s' "${SOCKFAN_VM_TESTS:-}" | tr ' ' ',')
 # sockfan_test.timeout=S); SOCKFAN_VM_TCG_THREAD=single: one host thread for
 # all vCPUs (see selftests/sockfan_kmod_cycles.sh)
 extra_cmdline=${SOCKFAN_VM_CMDLINE:-}
+# SOCKFAN_VM_BENCH="run.sh 3 5": run that bench/ script with its arguments
+# instead of the tests (bench/vm.sh); SOCKFAN_VM_MEM: guest memory (1G)
+bench=$(printf '%s' "${SOCKFAN_VM_BENCH:-}" | tr ' ' ',')
+mem=${SOCKFAN_VM_MEM:-1G}
 # modules the tests need from the image package: sock_diag for ss and
 # sockfan's seeding; veth for tests wiring namespaces together
 modules=(inet_diag tcp_diag veth)
@@ -75,6 +79,10 @@ else
 	echo "# build/sockfan missing (run make cli): tests needing it skip"
 fi
 [ -z "$ko" ] || cp "$ko" "$tests/"
+if [ -n "$bench" ]; then
+	mkdir -p "$root/bench"
+	cp "$top"/bench/*.sh "$root/bench/" || fail "cannot copy bench/ into the image"
+fi
 
 # --- the root file system ----------------------------------------------
 # merged /usr as on Debian, so ldd's paths land where the loader looks
@@ -90,7 +98,9 @@ done
 # in Debian's busybox), nginx for the tests
 bins=("$tests/sockfan_connect" "$tests/sockfan_listen")
 [ -x "$tests/sockfan" ] && bins+=("$tests/sockfan")
-for b in bash ip ss nstat timeout setpriv pkill nginx; do
+extra_bins=()
+[ -n "$bench" ] && extra_bins=(wrk date getconf)
+for b in bash ip ss nstat timeout setpriv pkill nginx "${extra_bins[@]}"; do
 	p=$(command -v "$b") || fail "$b not installed on the host (run make deps)"
 	cp -L "$p" "$root/usr/bin/$b"
 	bins+=("$p")
@@ -154,6 +164,7 @@ install -m 755 "$here/init.sh" "$root/init" || fail "cannot install $here/init.s
 initrd=$out/initrd.gz
 # logs of a run with chosen tests apart from the full run's
 run=${only_tests:+-$(printf '%s' "$only_tests" | tr -c 'a-zA-Z0-9_\n' '_')}
+[ -n "$bench" ] && run=-bench-$(printf '%s' "$bench" | tr -c 'a-zA-Z0-9_\n' '_')
 console=$out/console$run.log
 taplog=$out/tap$run.log
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$initrd" ||
@@ -164,9 +175,9 @@ taplog=$out/tap$run.log
 start=$SECONDS
 rm -f "$console" "$taplog"
 flock /tmp/sockfan-vm.lock timeout "$vm_timeout" \
-	qemu-system-x86_64 -accel "tcg,thread=${SOCKFAN_VM_TCG_THREAD:-multi}" -m 1G -smp 2 -nodefaults -display none -no-reboot \
+	qemu-system-x86_64 -accel "tcg,thread=${SOCKFAN_VM_TCG_THREAD:-multi}" -m "$mem" -smp 2 -nodefaults -display none -no-reboot \
 	-kernel "$dir/vmlinuz" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 oops=panic${only_tests:+ sockfan_test.tests=$only_tests}${extra_cmdline:+ $extra_cmdline}" \
+	-append "console=ttyS0 quiet panic=-1 oops=panic${only_tests:+ sockfan_test.tests=$only_tests}${bench:+ sockfan_bench=$bench}${extra_cmdline:+ $extra_cmdline}" \
 	-serial "file:$console" -serial "file:$taplog" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 >>"$log" 2>&1
 qemu_rc=$?

@@ -1,0 +1,115 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# bench/scale-proc.sh [N]: the module's /proc files with N (default
+# 100000) idle connections, inside a VM (bench/vm.sh; modules do not load
+# on the CI host).  nginx in a fresh namespace holds N connections from
+# sockfan_connect with sockfan.ko loaded, then measured:
+#   ramp          connections/s while they are made (module loaded)
+#   ports, conns  wall time of `cat /proc/net/sockfan/ports` and of
+#                 `cat /proc/net/sockfan/conns` (one line per connection)
+#   cli           wall time of `sockfan ports --source proc`
+#   ss            wall time of `ss -tn state established`, for comparison
+#   slab          kernel slab growth, and the module's own share
+# Environment: SOCKFAN, SOCKFAN_KO, SOCKFAN_CONNECT.  Not a test.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+n=${1:-100000}
+port=8089
+ns=sockfan-scale-$$
+sockfan=${SOCKFAN:-$top/build/sockfan}
+ko=${SOCKFAN_KO:?SOCKFAN_KO=path/to/sockfan.ko}
+connect=${SOCKFAN_CONNECT:-$(dirname "$sockfan")/sockfan_connect}
+tmp=$(mktemp -d)
+
+die() {
+	echo "scale-proc: $*" >&2
+	exit 1
+}
+cleanup() {
+	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+	sleep 1
+	ip netns del "$ns" 2>/dev/null
+	rmmod sockfan 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+[ -x "$connect" ] || die "$connect missing (SOCKFAN_CONNECT)"
+
+# seconds a command takes, output discarded
+walltime() {
+	local t0 t1
+
+	t0=$(date +%s.%N)
+	"$@" >/dev/null 2>&1 || { echo fail; return; }
+	t1=$(date +%s.%N)
+	echo "$t1 - $t0" | bc -l | xargs printf '%.3f'
+}
+slab_kb() {
+	awk '/^Slab:/ { print $2 }' /proc/meminfo
+}
+
+sysctl -qw fs.nr_open=$((n + 100000))
+ulimit -n $((n + 1000)) || die "cannot raise the descriptor limit to $((n + 1000))"
+ip netns add "$ns" && ip -n "$ns" link set lo up || die "cannot make a namespace"
+ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
+	net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
+insmod "$ko" max_conns=$((n + 1000)) || die "insmod $ko failed"
+mkdir -p "$tmp/logs"
+cat >"$tmp/nginx.conf" <<CONF
+user root;
+worker_processes 1;
+pid $tmp/nginx.pid;
+error_log $tmp/logs/error.log;
+worker_rlimit_nofile $((n + 1000));
+events { worker_connections $((n + 500)); }
+http {
+	access_log off;
+	client_header_timeout 3600s;
+	server {
+		listen 127.0.0.1:$port backlog=65535;
+		location / { return 200 "sockfan\n"; }
+	}
+}
+CONF
+ip netns exec "$ns" nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' >"$tmp/nginx.out" 2>&1 &
+for _ in $(seq 100); do
+	ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && break
+	sleep 0.2
+done
+srcs=$(seq 2 $((n / 20000 + 2)) | sed 's/^/127.0.1./' | paste -sd,)
+slab0=$(slab_kb)
+t0=$(date +%s.%N)
+ip netns exec "$ns" "$connect" -d 127.0.0.1 -p $port -n "$n" -s "$srcs" -t 3600 \
+	>"$tmp/connect.out" 2>&1 &
+for _ in $(seq 36000); do
+	grep -q '^connected' "$tmp/connect.out" && break
+	grep -qi bail "$tmp/connect.out" && die "clients failed: $(head -n 3 "$tmp/connect.out")"
+	sleep 0.1
+done
+t1=$(date +%s.%N)
+grep -q '^connected' "$tmp/connect.out" || die "clients did not come up"
+sleep 2
+ramp=$(echo "$n / ($t1 - $t0)" | bc -l | xargs printf '%.0f')
+slab=$((($(slab_kb) - slab0) / 1024))
+
+in_ns() {
+	ip netns exec "$ns" "$@"
+}
+ports_s=$(walltime in_ns cat /proc/net/sockfan/ports)
+conns_s=$(walltime in_ns cat /proc/net/sockfan/conns)
+cli_s=$(walltime in_ns "$sockfan" ports --source proc)
+ss_s=$(walltime in_ns ss -Htn state established)
+lines=$(in_ns cat /proc/net/sockfan/conns | wc -l)
+
+echo "# sockfan scale, proc source: $(uname -r), $(nproc) CPUs, $n connections"
+printf '%-8s %10s %8s %8s %8s %8s %8s %10s\n' CONNS RAMP_CONN/S PORTS_S CONNS_S CLI_S SS_S \
+	SLAB_MB CONN_LINES
+printf '%-8s %10s %8s %8s %8s %8s %8s %10s\n' "$n" "$ramp" "$ports_s" "$conns_s" "$cli_s" \
+	"$ss_s" "$slab" "$((lines - 1))"
+echo "# /proc/net/sockfan/stats in the namespace:"
+in_ns cat /proc/net/sockfan/stats | sed 's/^/#   /'
+echo "# sockfan ports --source proc:"
+in_ns "$sockfan" ports --source proc 2>&1 | sed 's/^/#   /'
+echo "# *_S: wall seconds (PORTS, CONNS: cat of the /proc file; CLI: sockfan ports --source proc; SS: ss -tn); SLAB_MB: slab growth with the connections and the module"
