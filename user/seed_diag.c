@@ -70,6 +70,7 @@ struct owners {
 
 struct seed_ctx {
 	struct fanout *f;
+	bool details;		/* connections' owners and segs_in too */
 	struct diag_vec dv;	/* seed: every namespace's sockets, then applied */
 	struct owners owners;
 };
@@ -240,7 +241,7 @@ static int diag_push(struct diag_vec *dv, const struct nlmsghdr *h, __u32 netns)
 	return 0;
 }
 
-static int diag_dump(int fd, int family, __u32 states, __u32 netns,
+static int diag_dump(int fd, int family, __u32 states, bool info, __u32 netns,
 		     struct diag_vec *dv)
 {
 	struct {
@@ -256,8 +257,9 @@ static int diag_dump(int fd, int family, __u32 states, __u32 netns,
 			.sdiag_family = family,
 			.sdiag_protocol = IPPROTO_TCP,
 			.idiag_states = states,
+			/* tcp_info (segs_in) takes each socket's lock: asked only for details */
 			.idiag_ext = 1 << (INET_DIAG_SKMEMINFO - 1) |
-				     1 << (INET_DIAG_INFO - 1),
+				     (info ? 1 << (INET_DIAG_INFO - 1) : 0),
 		},
 	};
 	/* the union aligns the buffer for the headers parsed in place */
@@ -350,7 +352,7 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 }
 
 /* every TCP socket of @netns in @states, IPv4 and IPv6; message printed */
-static int dump_netns(__u32 netns, __u32 states, struct diag_vec *dv)
+static int dump_netns(__u32 netns, __u32 states, bool info, struct diag_vec *dv)
 {
 	int fd, err;
 
@@ -361,9 +363,9 @@ static int dump_netns(__u32 netns, __u32 states, struct diag_vec *dv)
 			strerror(-err));
 		return err;
 	}
-	err = diag_dump(fd, AF_INET, states, netns, dv);
+	err = diag_dump(fd, AF_INET, states, info, netns, dv);
 	if (!err)
-		err = diag_dump(fd, AF_INET6, states, netns, dv);
+		err = diag_dump(fd, AF_INET6, states, info, netns, dv);
 	close(fd);
 	if (err)
 		fprintf(stderr, "sockfan: sock_diag dump of netns %u failed: %s (need tcp_diag/inet_diag)\n",
@@ -375,7 +377,7 @@ static int seed_netns(__u32 netns, void *arg)
 {
 	struct seed_ctx *ctx = arg;
 
-	return dump_netns(netns, LIVE_STATES, &ctx->dv);
+	return dump_netns(netns, LIVE_STATES, ctx->details, &ctx->dv);
 }
 
 static int port_key_cmp(const void *a, const void *b)
@@ -391,11 +393,11 @@ static __u64 port_key(const struct diag_sock *s)
 }
 
 /*
- * Listeners' inodes, and with @conn_owners those of connections on a
+ * Listeners' inodes, and with details those of connections on a
  * port a listener holds (in the dump or already in the model): the
  * sockets apply_sock() names an owner for.  Others (clients) are left out.
  */
-static int wanted_build(const struct seed_ctx *ctx, bool conn_owners, struct wanted *w)
+static int wanted_build(const struct seed_ctx *ctx, struct wanted *w)
 {
 	const struct diag_vec *dv = &ctx->dv;
 	size_t i, nports = 0;
@@ -419,7 +421,7 @@ static int wanted_build(const struct seed_ctx *ctx, bool conn_owners, struct wan
 		if (!s->inode)
 			continue;
 		if (s->state == TCP_LISTEN ||
-		    (conn_owners &&
+		    (ctx->details &&
 		     (bsearch(&key, ports, nports, sizeof(*ports), port_key_cmp) ||
 		      fanout_has_listener(ctx->f, s->key.netns, s->key.lport))))
 			w->inode[w->n++] = s->inode;
@@ -437,7 +439,8 @@ static int refresh_netns(__u32 netns, void *arg)
 	size_t i;
 	int err;
 
-	err = dump_netns(netns, LIVE_STATES, &dv);
+	/* without details, only the listeners' queues are refreshed */
+	err = dump_netns(netns, ctx->details ? LIVE_STATES : 1U << TCP_LISTEN, ctx->details, &dv);
 	for (i = 0; !err && i < dv.n; i++) {
 		if (dv.v[i].state == TCP_LISTEN) {
 			update_queue(ctx->f, &dv.v[i]);
@@ -460,23 +463,23 @@ static int for_netns(__u32 netns, int (*fn)(__u32 netns, void *arg),
 	return netns_each(netns, fn, ctx);
 }
 
-int diag_refresh(struct fanout *f, __u32 netns)
+int diag_refresh(struct fanout *f, __u32 netns, bool details)
 {
-	struct seed_ctx ctx = { .f = f };
+	struct seed_ctx ctx = { .f = f, .details = details };
 
 	return for_netns(netns, refresh_netns, &ctx);
 }
 
-int seed_diag(struct fanout *f, __u32 netns, bool conn_owners)
+int seed_diag(struct fanout *f, __u32 netns, bool details)
 {
-	struct seed_ctx ctx = { .f = f };
+	struct seed_ctx ctx = { .f = f, .details = details };
 	struct wanted w = { 0 };
 	int err, pass;
 	size_t i;
 
 	err = for_netns(netns, seed_netns, &ctx);
 	if (!err)
-		err = wanted_build(&ctx, conn_owners, &w);
+		err = wanted_build(&ctx, &w);
 	if (err == -ENOMEM)
 		fprintf(stderr, "sockfan: out of memory for %zu sockets of the sock_diag dump\n",
 			ctx.dv.n);

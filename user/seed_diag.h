@@ -11,18 +11,20 @@
  * SOCKFAN_F_SEEDED records: LISTEN for listeners, ESTABLISHED for
  * connections on a listening port, ACCEPT too when the socket has an
  * inode (accept() returned it).  Owners come from /proc/PID/fd: of the
- * listeners, and with @conn_owners of the connections on their ports.
- * Returns 0 or a negative errno (message printed).
+ * listeners, and with @details of the connections on their ports, whose
+ * segs_in (tcp_info) is read then too.  Returns 0 or a negative errno
+ * (message printed).
  */
-int seed_diag(struct fanout *f, __u32 netns, bool conn_owners);
+int seed_diag(struct fanout *f, __u32 netns, bool details);
 
 /*
  * Refresh what is a state rather than an event, from sock_diag, for the
  * sockets of @f in @netns (0: all), as ss -tim shows it: a listener's
  * accept queue depth (Recv-Q), max backlog (Send-Q) and drops (sk_drops,
  * its ListenDrops); a connection's segs_in (segments the kernel's lookup
- * delivered to it).  Returns 0 or a negative errno (message printed).
+ * delivered to it), this last with @details only.  Returns 0 or a
+ * negative errno (message printed).
  */
-int diag_refresh(struct fanout *f, __u32 netns);
+int diag_refresh(struct fanout *f, __u32 netns, bool details);
 
 #endif /* SOCKFAN_SEED_DIAG_H */

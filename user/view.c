@@ -264,6 +264,17 @@ void filter_usage(FILE *out)
 		"  -4, -6              IPv4 or IPv6 sockets only\n");
 }
 
+/*
+ * Which task accepted a connection, and the segments it got (segs_in),
+ * show only in a port's details (--port, explain) and under --pid:
+ * elsewhere sock_diag is not asked for tcp_info (it locks each socket),
+ * nor is every process's descriptor table read.
+ */
+static bool view_conn_details(const struct view_opts *o)
+{
+	return o->filter.port || o->filter.pid;
+}
+
 /* what is queued, then (with @states) states as they are now */
 static int bpf_refresh(struct view *v, bool states)
 {
@@ -271,17 +282,7 @@ static int bpf_refresh(struct view *v, bool states)
 	v->meta.records = v->f.events;
 	v->meta.lost = bpf_source_lost(v->src);
 	v->meta.malformed = bpf_source_malformed(v->src);
-	return states ? diag_refresh(&v->f, v->o->filter.netns) : 0;
-}
-
-/*
- * Which task accepted a connection shows only in a port's details
- * (--port, explain) and under --pid: elsewhere, a seed need not read
- * every process's descriptors to learn it.
- */
-static bool view_conn_tasks(const struct view_opts *o)
-{
-	return o->filter.port || o->filter.pid;
+	return states ? diag_refresh(&v->f, v->o->filter.netns, view_conn_details(v->o)) : 0;
 }
 
 static int open_bpf(struct view *v)
@@ -296,7 +297,7 @@ static int open_bpf(struct view *v)
 	}
 	/* attach first, then snapshot: nothing falls between the two */
 	if (o->seed) {
-		err = seed_diag(&v->f, o->filter.netns, view_conn_tasks(o));
+		err = seed_diag(&v->f, o->filter.netns, view_conn_details(o));
 		if (err)
 			return err;
 		bpf_source_follow_seeded(v->src, &v->f);
@@ -355,7 +356,7 @@ static int read_proc(struct view *v)
 	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES;
 	/* sockets older than the module: only this namespace, like the files */
 	if (!err && o->seed)
-		err = seed_keeping_totals(&v->f, view_conn_tasks(o));
+		err = seed_keeping_totals(&v->f, view_conn_details(o));
 	return err;
 }
 
@@ -372,7 +373,7 @@ int view_open(struct view *v, const struct view_opts *o)
 		return open_bpf(v);
 	if (o->source == VIEW_DIAG) {
 		v->meta.source = "diag";
-		return seed_diag(&v->f, o->filter.netns, view_conn_tasks(o));
+		return seed_diag(&v->f, o->filter.netns, view_conn_details(o));
 	}
 	v->meta.source = "proc";
 	v->meta.proc_dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
