@@ -11,6 +11,7 @@
  * grace period.
  */
 #include <linux/atomic.h>
+#include <linux/hash.h>
 #include <linux/jhash.h>
 #include <linux/log2.h>
 #include <linux/minmax.h>
@@ -51,6 +52,16 @@ static struct sockfan_pool listener_pool;
 static struct sockfan_pool port_pool;
 static atomic64_t drops = ATOMIC64_INIT(0);
 static atomic64_t events = ATOMIC64_INIT(0);
+
+/*
+ * Cookies of connections the table had no room for, for a moment: the
+ * ESTABLISHED and accept() hooks of one connection can run on two CPUs
+ * at once, both before the other records it, and its drop is counted
+ * once.  A later drop overwrites a slot: that race lasts microseconds.
+ */
+#define SOCKFAN_DROP_SLOTS_BITS	8
+static u64 dropped[1 << SOCKFAN_DROP_SLOTS_BITS];
+static DEFINE_RAW_SPINLOCK(drop_lock);
 
 /*
  * The same key the BPF programs build (bpf/sockfan.bpf.c, fill_key()):
@@ -267,6 +278,22 @@ static struct sockfan_conn *conn_find(struct sockfan_bucket *b,
 	return NULL;
 }
 
+/* count @sk's drop, unless the other hook of the same connection did */
+static void drop_once(struct sock *sk)
+{
+	u64 cookie = sockfan_sk_cookie(sk);
+	u64 *slot = &dropped[hash_64(cookie, SOCKFAN_DROP_SLOTS_BITS)];
+	unsigned long flags;
+	bool first;
+
+	raw_spin_lock_irqsave(&drop_lock, flags);
+	first = *slot != cookie;
+	*slot = cookie;
+	raw_spin_unlock_irqrestore(&drop_lock, flags);
+	if (first)
+		atomic64_inc(&drops);
+}
+
 /*
  * Start following passive connection @sk, coming from @listener (0 when
  * unknown); @accepted when accept() already returned it, which a Fast
@@ -276,17 +303,18 @@ static struct sockfan_conn *conn_find(struct sockfan_bucket *b,
  */
 static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_drop)
 {
-	struct sockfan_conn *c, *old;
+	struct sockfan_conn *c, *old, *dup = NULL;
+	bool full = false, merged = false;
 	struct hlist_node *tmp;
 	struct sockfan_bucket *b;
 	struct sockfan_port *p;
 	unsigned long flags;
-	bool dup = false;
+	u64 wait = 0;
 
 	c = sockfan_pool_get(&conn_pool);
 	if (!c) {
 		if (count_drop)
-			atomic64_inc(&drops);
+			drop_once(sk);
 		return;
 	}
 	sockfan_key_from_sk(&c->key, sk);
@@ -305,24 +333,26 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 	raw_spin_lock_irqsave(&slow_lock, flags);
 	p = port_get(c->key.netns, c->key.lport);
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
-	if (!p || atomic_inc_return(&conn_count) > sockfan_max_conns) {
-		if (p)
-			atomic_dec(&conn_count);
+	if (!p) {
 		if (count_drop)
-			atomic64_inc(&drops);
+			drop_once(sk);
 		sockfan_pool_put(&conn_pool, c);
 		return;
 	}
 
-	sock_hold(sk);
-	c->sk = sk;
+	/*
+	 * Look for the other hook's entry, count and insert under one bucket
+	 * lock: ESTABLISHED and accept() of this socket may race on two CPUs,
+	 * and whichever comes second must find the first's entry, not fill
+	 * the table's last place or drop what the first one recorded.
+	 */
 	b = conn_bucket(&c->key);
 	raw_spin_lock_irqsave(&b->lock, flags);
 	hlist_for_each_entry_safe(old, tmp, &b->head, node) {
 		if (!key_eq(&old->key, &c->key))
 			continue;
 		if (old->sk == sk) {
-			dup = true;	/* accepted first, now ESTABLISHED */
+			dup = old;
 		} else if (READ_ONCE(old->sk->sk_state) == TCP_CLOSE) {
 			/* its CLOSE was not seen: the four-tuple is free again */
 			hlist_del_rcu(&old->node);
@@ -335,20 +365,41 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 		}
 		/* else another live socket with this four-tuple (VRF): keep both */
 	}
-	if (!dup)
+	if (dup) {
+		/* ESTABLISHED recorded it a moment ago: this is its accept() */
+		if (accepted && !dup->pid) {
+			dup->listener = listener;
+			dup->pid = c->pid;
+			memcpy(dup->comm, c->comm, SOCKFAN_COMM_LEN);
+			wait = c->born_ns - dup->born_ns;
+			merged = true;
+		}
+	} else if (atomic_inc_return(&conn_count) > sockfan_max_conns) {
+		atomic_dec(&conn_count);
+		full = true;
+	} else {
+		sock_hold(sk);
+		c->sk = sk;
 		hlist_add_head_rcu(&c->node, &b->head);
+	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
 
-	if (dup) {
-		atomic_dec(&conn_count);
-		sock_put(sk);
+	if (dup || full) {
+		if (full && count_drop)
+			drop_once(sk);
 		sockfan_pool_put(&conn_pool, c);
-		return;
+		if (!merged)
+			return;
 	}
 	raw_spin_lock_irqsave(&slow_lock, flags);
-	p->established++;
+	if (!merged)
+		p->established++;
 	if (accepted)
 		p->accepted++;
+	if (merged) {
+		p->wait_ns += wait;
+		p->wait_max_ns = max(p->wait_max_ns, wait);
+	}
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
 	atomic64_inc(&events);
 }
