@@ -134,7 +134,15 @@ tracer_stop() {
 		ko_loaded=
 	fi
 	[ -n "$tracer_pid" ] || return 0
-	kill -INT "$tracer_pid" 2>/dev/null
+	# once a SIGINT left bpftrace running (a round stuck for minutes):
+	# again each second, then TERM, then KILL
+	for sig in INT INT INT INT INT TERM KILL; do
+		kill -"$sig" "$tracer_pid" 2>/dev/null || break
+		for _ in 1 2 3 4 5 6 7 8 9 10; do
+			kill -0 "$tracer_pid" 2>/dev/null || break 2
+			sleep 0.1
+		done
+	done
 	wait "$tracer_pid" 2>/dev/null
 	tracer_pid=
 }
