@@ -18,7 +18,7 @@ netns_new NS sfview || { diag "cannot create a network namespace"; exit $KSFT_FA
 in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
 	skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
 
-tap_plan 25
+tap_plan 26
 
 # two listen directives through the one nginx_start offers
 nginx_start "$NS" $PORT 1 "$PORT; listen [::]:$PORT ipv6only=on" || exit $KSFT_FAIL
@@ -94,6 +94,26 @@ check "ports (auto, one look): source $want" "$(awk 'NR == 1 { print $3 }' "$TMP
 in_ns "$NS" "$SOCKFAN" explain $PORT --source diag --netns "$ino" >"$TMP/xdiag" 2>&1
 check "explain --source diag: the same answer as ss" \
 	"$(grep -c "Each of the $(ss_established "$NS" $PORT) connections has a socket of its own" "$TMP/xdiag")" 1
+
+# a server that closes what it accepts while its clients stay: its
+# sockets end as time-wait minisockets that sock_diag lists as FIN-WAIT-2
+in_ns "$NS" /usr/bin/python3 - "$SOCKFAN" "$ino" >"$TMP/tw" 2>&1 <<-'PY'
+	import socket, subprocess, sys, time
+	srv = socket.socket()
+	srv.bind(("127.0.0.1", 8002))
+	srv.listen(8)
+	clients = [socket.create_connection(("127.0.0.1", 8002)) for _ in range(3)]
+	for _ in clients:
+	    srv.accept()[0].close()
+	time.sleep(1)
+	ss = subprocess.run(["ss", "-Htno", "sport = :8002"], capture_output=True, text=True).stdout
+	out = subprocess.run([sys.argv[1], "ports", "--source", "diag", "--netns", sys.argv[2],
+	                      "--port", "8002"], capture_output=True, text=True).stdout
+	row = [l.split() for l in out.splitlines() if l.split()[1:2] == ["8002"]]
+	print("timewait", ss.count("timewait"), "estab", row[0][3] if row else "?")
+PY
+check "time-wait minisockets (ss: FIN-WAIT-2, timer:timewait) are no connections" \
+	"$(cat "$TMP/tw")" "timewait 3 estab 0"
 
 # --- explain: the picture of one port ----------------------------------
 sf explain $PORT >"$TMP/explain" 2>"$TMP/explain.err"

@@ -23,6 +23,9 @@
 #include "seed_diag.h"
 #include "tcp_info.h"
 
+/* inet_diag_msg.idiag_timer of a time-wait minisocket (inet_twsk_diag_fill) */
+#define DIAG_TIMER_TIMEWAIT	3
+
 /* live TCP states: SYN_RECV children are request socks, not sockets yet */
 #define LIVE_STATES	((1U << TCP_LISTEN) | (1U << TCP_ESTABLISHED) | \
 			 (1U << TCP_FIN_WAIT1) | (1U << TCP_FIN_WAIT2) | \
@@ -215,6 +218,13 @@ static int diag_push(struct diag_vec *dv, const struct nlmsghdr *h, __u32 netns)
 	const struct inet_diag_msg *m = NLMSG_DATA(h);
 	struct diag_sock *s;
 
+	/*
+	 * A time-wait minisocket is dumped under its substate: an orphan
+	 * whose FIN was acked shows as FIN_WAIT2 after its socket closed
+	 * (tcp_time_wait()).  Not a connection any more (ss: timer:timewait).
+	 */
+	if (m->idiag_timer == DIAG_TIMER_TIMEWAIT)
+		return 0;
 	if (dv->n == dv->cap) {
 		size_t cap = dv->cap ? dv->cap * 2 : 256;
 
