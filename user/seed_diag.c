@@ -420,7 +420,8 @@ static int wanted_build(const struct seed_ctx *ctx, struct wanted *w)
 		free(ports);
 		return -ENOMEM;
 	}
-	for (i = 0; i < dv->n; i++)
+	/* the listening ports matter only for connections' owners */
+	for (i = 0; ctx->details && i < dv->n; i++)
 		if (dv->v[i].state == TCP_LISTEN)
 			ports[nports++] = port_key(&dv->v[i]);
 	qsort(ports, nports, sizeof(*ports), port_key_cmp);

@@ -318,7 +318,7 @@ static int open_bpf(struct view *v)
  * the totals the module kept: those are the port's, and a look that
  * counted them would change as old sockets close (top's rates).
  */
-static int seed_keeping_totals(struct fanout *f, bool conn_tasks)
+static int seed_keeping_totals(struct fanout *f, bool details)
 {
 	size_t i, n = f->nports;
 	__u64 *kept = calloc(n + 1, 2 * sizeof(*kept));
@@ -330,7 +330,7 @@ static int seed_keeping_totals(struct fanout *f, bool conn_tasks)
 		kept[2 * i] = f->ports[i].accepted;
 		kept[2 * i + 1] = f->ports[i].closed;
 	}
-	err = seed_diag(f, netns_self(), conn_tasks);
+	err = seed_diag(f, netns_self(), details);
 	/* ports are appended, never moved: the first n are the module's */
 	for (i = 0; i < n; i++) {
 		f->ports[i].accepted = kept[2 * i];
@@ -412,7 +412,10 @@ int view_wait(struct view *v, unsigned long ms, int fd)
 
 int view_refresh(struct view *v)
 {
-	return v->src ? bpf_refresh(v, true) : read_proc(v);
+	if (v->src)
+		return bpf_refresh(v, true);
+	/* diag is one snapshot, taken at open: it refuses looking again */
+	return v->o->source == VIEW_DIAG ? 0 : read_proc(v);
 }
 
 void view_print_source(const struct ports_meta *m, bool counts)
