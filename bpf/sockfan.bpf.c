@@ -6,7 +6,7 @@
  * Hooks come in alternatives; user space probes the kernel and enables
  * one program of each pair before load (bpf_program__set_autoload()):
  *   state change: tp_btf/inet_sock_set_state, else the classic tracepoint;
- *   accept:       fexit/inet_csk_accept, else the accept/accept4 syscall
+ *   accept:       fexit/inet_csk_accept, else the accept/accept4 syscall-exit
  *                 tracepoints, which find both sockets through the fd table;
  *   lookups:      listener lookups by fexit, else kretprobe, else none;
  *                 misses by fentry/kprobe on tcp_v{4,6}_send_reset(),
@@ -58,14 +58,6 @@ struct {
 	__type(value, __u64);
 } born SEC(".maps");
 
-/* accept(2) fallback: listening fd of a thread between enter and exit */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, __u32);
-} accept_fd SEC(".maps");
-
 /*
  * Wake the reader only once a batch has piled up: a wakeup per record
  * costs the reader more than the record (a context switch on a busy
@@ -116,18 +108,47 @@ static __always_inline void v4_mapped(__u8 *dst, __u32 addr)
 	__builtin_memcpy(dst + 12, &addr, 4);
 }
 
-/* Key of @sk as the kernel demultiplexes it: four-tuple + netns. */
-static __always_inline int fill_key(struct sockfan_key *k, const struct sock *sk)
+/*
+ * The part of a socket every hook reads, copied with one read: most hooks
+ * get plain pointers (classic tracepoints, the fd table, kprobes), and a
+ * bpf_probe_read_kernel() per field costs more than the rest of a hook.
+ * Fields are read from the copy through a struct sock_common pointer, so
+ * that CO-RE relocates their offsets as in the kernel (a struct holding
+ * one would be relocated as a whole, and fail); the room past it keeps a
+ * larger one of a newer kernel in.
+ */
+struct sk_head {
+	__u64 room[(sizeof(struct sock_common) + 64) / 8];
+	const struct sock *sk;		/* the socket itself, for the rest */
+	__u32 netns;
+};
+
+static __always_inline const struct sock_common *head_skc(const struct sk_head *h)
 {
-	const struct sock_common *skc = &sk->__sk_common;
-	__u16 family = BPF_CORE_READ(skc, skc_family);
+	return (const struct sock_common *)h->room;
+}
+
+static __always_inline int sk_head_read(struct sk_head *h, const struct sock *sk)
+{
+	if (bpf_probe_read_kernel(h->room, sizeof(h->room), sk))
+		return -1;
+	h->sk = sk;
+	h->netns = BPF_CORE_READ(head_skc(h)->skc_net.net, ns.inum);
+	return 0;
+}
+
+/* Key of the socket @h was read from, as the kernel demultiplexes it. */
+static __always_inline int fill_key(struct sockfan_key *k, const struct sk_head *h)
+{
+	const struct sock_common *skc = head_skc(h);
+	__u16 family = skc->skc_family;
 
 	if (family == AF_INET) {
-		v4_mapped(k->laddr, BPF_CORE_READ(skc, skc_rcv_saddr));
-		v4_mapped(k->raddr, BPF_CORE_READ(skc, skc_daddr));
+		v4_mapped(k->laddr, skc->skc_rcv_saddr);
+		v4_mapped(k->raddr, skc->skc_daddr);
 	} else if (family == AF_INET6) {
-		BPF_CORE_READ_INTO(&k->laddr, skc, skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(&k->raddr, skc, skc_v6_daddr.in6_u.u6_addr8);
+		__builtin_memcpy(k->laddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+		__builtin_memcpy(k->raddr, skc->skc_v6_daddr.in6_u.u6_addr8, 16);
 	} else {
 		return -1;
 	}
@@ -138,11 +159,15 @@ static __always_inline int fill_key(struct sockfan_key *k, const struct sock *sk
 	 * port field keeps it.  At LISTEN it is the other way round for a
 	 * socket that was never bind()ed: skc_num first.
 	 */
-	k->lport = BPF_CORE_READ(skc, skc_num);
-	if (!k->lport)
-		k->lport = bpf_ntohs(BPF_CORE_READ((struct inet_sock *)sk, inet_sport));
-	k->rport = bpf_ntohs(BPF_CORE_READ(skc, skc_dport));
-	k->netns = BPF_CORE_READ(skc, skc_net.net, ns.inum);
+	k->lport = skc->skc_num;
+	if (!k->lport) {
+		/* not inside BPF_CORE_READ(): h is ours, not the kernel's */
+		const struct inet_sock *inet = (const struct inet_sock *)h->sk;
+
+		k->lport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
+	}
+	k->rport = bpf_ntohs(skc->skc_dport);
+	k->netns = h->netns;
 	return 0;
 }
 
@@ -161,43 +186,41 @@ static __always_inline bool netns_wanted(__u32 netns)
 	return !netns_only || netns == netns_only;
 }
 
-/* a TCP socket of the namespace looked at */
-static __always_inline bool sk_wanted(const struct sock *sk)
+/* The record a state change makes, 0: none (most: the client side, FINs). */
+static __always_inline __u16 state_kind(int oldstate, int newstate)
 {
-	return is_tcp(sk) &&
-	       netns_wanted(BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum));
+	if (newstate == TCP_LISTEN)
+		return SOCKFAN_EV_LISTEN;
+	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)
+		return SOCKFAN_EV_ESTABLISHED;
+	if (newstate == TCP_CLOSE)
+		return SOCKFAN_EV_CLOSE;
+	return 0;
 }
 
-/* Common body of both state-change hooks; @cookie 0 = read it from @sk. */
-static __always_inline int on_state(const struct sock *sk, int oldstate,
+/*
+ * Common body of both state-change hooks, for a TCP socket whose change
+ * makes record @kind (state_kind()).
+ */
+static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldstate,
 				    int newstate, __u64 cookie)
 {
 	struct sockfan_event *e;
-	__u64 now, *bornp;
-	__u16 kind;
+	__u64 now, *bornp = NULL;
+	struct sk_head h;
 
-	if (!sk_wanted(sk))
-		return 0;
-	if (!cookie)
-		cookie = read_cookie(sk);
-
-	if (newstate == TCP_LISTEN) {
-		kind = SOCKFAN_EV_LISTEN;
-	} else if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED) {
-		kind = SOCKFAN_EV_ESTABLISHED;
-	} else if (newstate == TCP_CLOSE) {
-		/* only listeners and passive connections we follow */
-		if (oldstate != TCP_LISTEN && !bpf_map_lookup_elem(&born, &cookie))
+	/* only listeners and passive connections we follow */
+	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
+		bornp = bpf_map_lookup_elem(&born, &cookie);
+		if (!bornp)
 			return 0;
-		kind = SOCKFAN_EV_CLOSE;
-	} else {
-		return 0;
 	}
-
+	if (sk_head_read(&h, sk) || !netns_wanted(h.netns))
+		return 0;
 	e = event_reserve(kind);
 	if (!e)
 		return 0;
-	if (fill_key(&e->key, sk)) {
+	if (fill_key(&e->key, &h)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
@@ -221,7 +244,6 @@ static __always_inline int on_state(const struct sock *sk, int oldstate,
 			e->flags |= SOCKFAN_F_LISTENER;
 			break;
 		}
-		bornp = bpf_map_lookup_elem(&born, &cookie);
 		if (bornp && *bornp)
 			e->close.lifetime_ns = now - *bornp;
 		bpf_map_delete_elem(&born, &cookie);
@@ -231,22 +253,40 @@ static __always_inline int on_state(const struct sock *sk, int oldstate,
 	return 0;
 }
 
+/*
+ * The hot hook: it fires about ten times per connection, for both ends,
+ * and all but two of those are dropped here before any read.
+ */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 	     const int newstate)
 {
-	/* a BTF pointer: the helper also creates a cookie not made yet */
-	if (!is_tcp(sk))
+	__u16 kind = state_kind(oldstate, newstate);
+	__u64 cookie;
+
+	if (!kind || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	return on_state(sk, oldstate, newstate, bpf_get_socket_cookie((void *)sk));
+	/*
+	 * A BTF pointer: the helper makes the cookie of a new socket.  A
+	 * connection closing without one was never followed (the ones
+	 * followed got theirs at ESTABLISHED or from sock_diag's seed).
+	 */
+	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN)
+		cookie = sk->__sk_common.skc_cookie.counter;
+	else
+		cookie = bpf_get_socket_cookie((void *)sk);
+	return on_state(sk, kind, oldstate, newstate, cookie);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
 int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	if (ctx->protocol != IPPROTO_TCP)
+	__u16 kind = state_kind(ctx->oldstate, ctx->newstate);
+
+	if (!kind || ctx->protocol != IPPROTO_TCP)
 		return 0;
-	return on_state(ctx->skaddr, ctx->oldstate, ctx->newstate, 0);
+	return on_state(ctx->skaddr, kind, ctx->oldstate, ctx->newstate,
+			read_cookie(ctx->skaddr));
 }
 
 /* accept(2) handed @child, dequeued from @listener, to the current task */
@@ -256,19 +296,20 @@ static __always_inline void on_accept(const struct sock *listener,
 {
 	struct sockfan_event *e;
 	__u64 cookie, *bornp;
+	struct sk_head h;
 
-	if (!sk_wanted(child))
+	if (!is_tcp(child) || sk_head_read(&h, child) || !netns_wanted(h.netns))
 		return;
 	e = event_reserve(SOCKFAN_EV_ACCEPT);
 	if (!e)
 		return;
-	if (fill_key(&e->key, child)) {
+	if (fill_key(&e->key, &h)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
-	cookie = read_cookie(child);
+	cookie = head_skc(&h)->skc_cookie.counter;
 	e->cookie = cookie;
-	e->state = BPF_CORE_READ(child, __sk_common.skc_state);
+	e->state = head_skc(&h)->skc_state;
 	event_task(e);
 	e->accept.listener = listener_cookie ? listener_cookie : read_cookie(listener);
 	e->accept.qlen = BPF_CORE_READ(listener, sk_ack_backlog);
@@ -296,21 +337,9 @@ int BPF_PROG(accept_fexit, struct sock *sk)
 	return 0;
 }
 
-static __always_inline int accept_enter(long fd)
+/* socket behind file descriptor @fd in table @fds of @max, or NULL */
+static __always_inline const struct sock *fd_sock(struct file **fds, unsigned int max, __u32 fd)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u32 val = fd;
-
-	bpf_map_update_elem(&accept_fd, &tid, &val, BPF_ANY);
-	return 0;
-}
-
-/* socket behind file descriptor @fd of the current task, or NULL */
-static __always_inline const struct sock *fd_sock(__u32 fd)
-{
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct file **fds = BPF_CORE_READ(task, files, fdt, fd);
-	unsigned int max = BPF_CORE_READ(task, files, fdt, max_fds);
 	struct socket *sock;
 	struct file *file;
 
@@ -324,43 +353,36 @@ static __always_inline const struct sock *fd_sock(__u32 fd)
 	return BPF_CORE_READ(sock, sk);
 }
 
+/*
+ * accept(2) fallback, at syscall exit only: the listening descriptor is
+ * the first argument, still in the task's saved user registers.  (An
+ * enter hook keeping it in a map by thread cost more than all the rest.)
+ */
 static __always_inline int accept_exit(long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct task_struct *task = bpf_get_current_task_btf();
 	const struct sock *listener, *child;
-	__u32 *fdp, fd;
+	struct fdtable *fdt;
+	struct pt_regs *regs;
+	__u32 fd;
 
-	fdp = bpf_map_lookup_elem(&accept_fd, &tid);
-	if (!fdp)
-		return 0;
-	fd = *fdp;
-	bpf_map_delete_elem(&accept_fd, &tid);
 	if (ret < 0)
 		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	/* accept succeeded, so both descriptors are sockets */
-	listener = fd_sock(fd);
-	child = fd_sock(ret);
+	fdt = task->files->fdt;
+	listener = fd_sock(fdt->fd, fdt->max_fds, fd);
+	child = fd_sock(fdt->fd, fdt->max_fds, ret);
 	if (listener && child)
 		on_accept(listener, child, 0);
 	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_accept4")
-int accept4_enter(struct trace_event_raw_sys_enter *ctx)
-{
-	return accept_enter(ctx->args[0]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept4")
 int accept4_exit(struct trace_event_raw_sys_exit *ctx)
 {
 	return accept_exit(ctx->ret);
-}
-
-SEC("tracepoint/syscalls/sys_enter_accept")
-int accept_enter_tp(struct trace_event_raw_sys_enter *ctx)
-{
-	return accept_enter(ctx->args[0]);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
@@ -379,17 +401,18 @@ int accept_exit_tp(struct trace_event_raw_sys_exit *ctx)
 static __always_inline void on_listener_hit(const struct sock *sk)
 {
 	struct sockfan_event *e;
+	struct sk_head h;
 
-	if (!sk || !sk_wanted(sk))
+	if (!sk || !is_tcp(sk) || sk_head_read(&h, sk) || !netns_wanted(h.netns))
 		return;
 	e = event_reserve(SOCKFAN_EV_LOOKUP);
 	if (!e)
 		return;
-	if (fill_key(&e->key, sk)) {
+	if (fill_key(&e->key, &h)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
-	e->cookie = read_cookie(sk);
+	e->cookie = head_skc(&h)->skc_cookie.counter;
 	e->state = TCP_LISTEN;
 	e->lookup.listener = e->cookie;
 	e->lookup.result = SOCKFAN_LOOKUP_LISTENER;
