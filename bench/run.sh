@@ -12,8 +12,11 @@
 # bpftrace counter on inet_sock_set_state as a peer; kmod (sockfan.ko
 # loaded) where modules load (bench/vm.sh runs this script in the VMs).
 # A tracer's cost is the median over rounds of (its req/s / none's req/s)
-# in the same round.  Prints the table and writes it to
-# build/bench/results-HOST-DATE.txt.  Not a test: numbers, not verdicts.
+# in the same round.  Then, for sockfan, one more new-conn run with the
+# kernel counting its BPF programs' run time: nanoseconds per connection
+# per hook, a figure without the req/s noise.  Prints the table and
+# writes it to build/bench/results-HOST-DATE.txt.  Not a test: numbers,
+# not verdicts.
 # Environment: BENCH_TRACERS (default "none sockfan bpftrace"), SOCKFAN
 # (the CLI), SOCKFAN_KO (the module, for kmod), BENCH_OUT (results dir).
 set -uo pipefail
@@ -169,6 +172,61 @@ for ((r = 1; r <= rounds; r++)); do
 		done
 	done
 done
+# BPF programs loaded now: "id name run_cnt run_time_ns" lines
+bpf_progs() {
+	bpftool prog show -j | python3 -c '
+import json, sys
+for p in json.load(sys.stdin):
+	print(p["id"], p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))'
+}
+
+# connections the namespace's TCP accepted so far (PassiveOpens)
+passive_opens() {
+	ip netns exec "$ns" awk '$1 == "Tcp:" {
+		if (!c) { for (i = 2; i <= NF; i++) if ($i == "PassiveOpens") c = i; next }
+		print $c }' /proc/net/snmp
+}
+
+# What sockfan's hooks cost per connection, as the kernel counts it: one
+# more new-conn run with kernel.bpf_stats_enabled, apart from the rounds
+# (the count itself adds two clock reads per call).  Req/s ratios carry
+# a few percent of noise here; this does not.
+hook_cost() {
+	local stats=/proc/sys/kernel/bpf_stats_enabled old o0 o1 rps
+
+	if [[ " ${tracers[*]} " != *" sockfan "* ]]; then
+		return
+	elif [ ! -w "$stats" ] || ! command -v bpftool >/dev/null || ! command -v python3 >/dev/null; then
+		echo "# hook cost: not measured (needs bpftool, python3 and a writable $stats)"
+		return
+	fi
+	old=$(cat "$stats")
+	bpf_progs >"$tmp/progs0"
+	echo 1 >"$stats"
+	tracer_start sockfan
+	o0=$(passive_opens)
+	rps=$(load_run new-conn)
+	o1=$(passive_opens)
+	bpf_progs >"$tmp/progs1"
+	tracer_stop
+	echo "$old" >"$stats"
+	awk -v conns=$((o1 - o0)) -v rps="${rps:-0}" '
+		BEGIN { n = 0 }
+		FILENAME == ARGV[1] { seen[$1] = 1; next }
+		!($1 in seen) && $3 > 0 { name[n] = $2; cnt[n] = $3; ns[n] = $4; n++ }
+		END {
+			printf "# hook cost (kernel.bpf_stats_enabled), one more new-conn run: %d connections, %.0f req/s\n", conns, rps
+			printf "# %-16s %10s %8s %8s\n", "HOOK", "CALLS/CONN", "NS/CALL", "NS/CONN"
+			for (i = 0; i < n && conns > 0; i++) {
+				printf "# %-16s %10.2f %8.0f %8.0f\n", name[i], cnt[i] / conns, ns[i] / cnt[i], ns[i] / conns
+				total += ns[i] / conns
+			}
+			if (conns > 0)
+				printf "# %-16s %10s %8s %8.0f (%.1f%% of one CPU at that rate)\n", "all", "", "", total, total * rps / 1e7
+		}' "$tmp/progs0" "$tmp/progs1"
+}
+hook_cost >"$tmp/hooks"
+
 lost=$(awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' \
 	"$tmp/sockfan.out" 2>/dev/null)
 
@@ -200,6 +258,7 @@ result=$out/results-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
 		done
 	done
 	echo "# sockfan ring buffer: ${lost:-?} records lost in its last run"
+	cat "$tmp/hooks" 2>/dev/null
 	echo "# raw: round load tracer req/s tracer-process-CPU-seconds"
 	sed 's/^/# /' "$tmp/raw"
 } | tee "$result"
