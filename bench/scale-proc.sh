@@ -110,6 +110,8 @@ printf '%-8s %10s %8s %8s %8s %8s %8s %10s\n' "$n" "$ramp" "$ports_s" "$conns_s"
 	"$ss_s" "$slab" "$((lines - 1))"
 echo "# /proc/net/sockfan/stats in the namespace:"
 in_ns cat /proc/net/sockfan/stats | sed 's/^/#   /'
+echo "# nginx's error log, last 10 of $(wc -l <"$tmp/logs/error.log") lines (why it closed any):"
+tail -n 10 "$tmp/logs/error.log" | sed 's/^/#   /'
 echo "# sockfan ports --source proc:"
 in_ns "$sockfan" ports --source proc 2>&1 | sed 's/^/#   /'
 echo "# *_S: wall seconds (PORTS, CONNS: cat of the /proc file; CLI: sockfan ports --source proc; SS: ss -tn); SLAB_MB: slab growth with the connections and the module"
