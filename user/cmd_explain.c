@@ -69,11 +69,8 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, bool *dot)
 			prog_name, argv[optind]);
 		return -1;
 	}
-	if (optind + 1 < argc) {
-		fprintf(stderr, "%s explain: unexpected argument '%s'\n", prog_name,
-			argv[optind + 1]);
+	if (view_no_more_args("explain", argc, argv, optind + 1))
 		return -1;
-	}
 	if (o->interval_ms) {
 		fprintf(stderr, "%s explain: draws once; for a live view use %s top\n",
 			prog_name, prog_name);

@@ -63,10 +63,8 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s ports: unexpected argument '%s'\n", prog_name, argv[optind]);
+	if (view_no_more_args("ports", argc, argv, optind))
 		return -1;
-	}
 	if (*out == OUT_PROM && o->interval_ms) {
 		fprintf(stderr, "%s ports: --prom writes one exposition; for a textfile collector run it per scrape (a timer), not with --interval\n",
 			prog_name);

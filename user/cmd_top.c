@@ -68,10 +68,8 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, struct top_sta
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s top: unexpected argument '%s'\n", prog_name, argv[optind]);
+	if (view_no_more_args("top", argc, argv, optind))
 		return -1;
-	}
 	if (!o->interval_ms)
 		o->interval_ms = 1000;
 	return view_opts_check("top", o);

@@ -153,10 +153,8 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 			return -1;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s trace: unexpected argument '%s'\n", prog_name, argv[optind]);
+	if (view_no_more_args("trace", argc, argv, optind))
 		return -1;
-	}
 	return 0;
 }
 

@@ -46,6 +46,14 @@ static size_t append_opts(struct option *to, size_t n, size_t cap, const struct 
 	return n;
 }
 
+int view_no_more_args(const char *cmd, int argc, char **argv, int first)
+{
+	if (first >= argc)
+		return 0;
+	fprintf(stderr, "%s %s: unexpected argument '%s'\n", prog_name, cmd, argv[first]);
+	return -1;
+}
+
 int view_getopt(int argc, char **argv, enum view_optset set, const char *shortopts,
 		const struct option *longopts)
 {

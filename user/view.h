@@ -44,6 +44,12 @@ enum view_optset {
 int view_getopt(int argc, char **argv, enum view_optset set, const char *shortopts,
 		const struct option *longopts);
 
+/*
+ * After the options: -1 (printed, naming @cmd) if argv[@first] exists,
+ * 0 if not.  @first: optind, past the command's positional arguments.
+ */
+int view_no_more_args(const char *cmd, int argc, char **argv, int first);
+
 /* defaults: auto source, seeded, one look */
 void view_opts_init(struct view_opts *o);
 
