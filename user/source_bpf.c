@@ -30,6 +30,7 @@ struct bpf_source {
 	struct fanout *f;
 	__u32 netns;			/* recorded by the programs; 0: all */
 	__u32 ring_bytes;		/* SOCKFAN_RING_KB; 0: the object's 4 MiB */
+	__u32 born_entries;		/* connections followed at once */
 	struct bpf_link *links[MAX_LINKS];
 	size_t nlinks;
 	char hooks[512];		/* the hooks in use, as printed */
@@ -263,6 +264,7 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	s->skel->rodata->netns_only = s->netns;
 	if (s->ring_bytes)
 		bpf_map__set_max_entries(s->skel->maps.events, s->ring_bytes);
+	bpf_map__set_max_entries(s->skel->maps.born, s->born_entries);
 	for (g = 0; g < G_COUNT; g++)
 		if (groups[g].usable && !groups[g].usable(btf))
 			load &= ~G(g);
@@ -335,6 +337,34 @@ static int ring_bytes_from_env(__u32 *bytes)
 	return 0;
 }
 
+/*
+ * How many passive connections the programs can follow at once (the
+ * born map): room for twice the TCP sockets the host holds now (the
+ * "alloc" of /proc/net/sockstat counts every namespace's), at least
+ * 262144, at most 16 Mi.  The map is an LRU: past its size it forgets
+ * the least recently used, whose CLOSE then goes unwritten.
+ */
+static __u32 born_entries(void)
+{
+	unsigned long alloc = 0;
+	__u32 n = 1U << 18;
+	char line[256], *p;
+	FILE *fp;
+
+	fp = fopen("/proc/net/sockstat", "r");
+	if (!fp)
+		return n;
+	while (fgets(line, sizeof(line), fp)) {
+		p = strstr(line, " alloc ");
+		if (!strncmp(line, "TCP:", 4) && p)
+			alloc = strtoul(p + strlen(" alloc "), NULL, 10);
+	}
+	fclose(fp);
+	while (n < 2 * alloc && n < (1U << 24))
+		n <<= 1;
+	return n;
+}
+
 int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf)
 {
 	struct bpf_source *s;
@@ -360,6 +390,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		return -ENOMEM;
 	s->f = f;
 	s->netns = netns;
+	s->born_entries = born_entries();
 	if (ring_bytes_from_env(&s->ring_bytes)) {
 		free(s);
 		return -EINVAL;
