@@ -251,15 +251,65 @@ static int diag_push(struct diag_vec *dv, const struct nlmsghdr *h, __u32 netns)
 	return 0;
 }
 
+/*
+ * Ports a socket's local port must be one of, as sock_diag bytecode (ss's
+ * "sport = :P1 or sport = :P2 ..."): per port a comparison that goes on
+ * to a jump to the end (match) when true and past the jump when false;
+ * false on the last one jumps beyond the end (no match).  12 bytes a
+ * port, and jumps are 16-bit: a few thousand ports at most.
+ */
+#define PORT_BC_MAX	4096
+
+struct port_bc {
+	struct rtattr rta;
+	struct inet_diag_bc_op op[3 * PORT_BC_MAX];
+};
+
+static int port_cmp(const void *a, const void *b)
+{
+	return (int)*(const __u16 *)a - (int)*(const __u16 *)b;
+}
+
+/*
+ * @bc for local ports @ports (@n of them, sorted here): its length, or 0
+ * when there are too many for a filter (dump them all).
+ */
+static size_t port_bc_build(struct port_bc *bc, __u16 *ports, size_t n)
+{
+	size_t len, i, k = 0, u = 0;
+
+	if (!n || n > PORT_BC_MAX)
+		return 0;
+	qsort(ports, n, sizeof(*ports), port_cmp);
+	for (i = 0; i < n; i++)
+		if (!u || ports[u - 1] != ports[i])
+			ports[u++] = ports[i];
+	len = u * 12 - 4;
+	for (i = 0; i < u; i++) {
+		bc->op[k++] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 8, 12 };
+		bc->op[k++] = (struct inet_diag_bc_op){ 0, 0, ports[i] };
+		if (i + 1 < u) {
+			bc->op[k] = (struct inet_diag_bc_op){ INET_DIAG_BC_JMP, 4,
+							      len - k * sizeof(bc->op[0]) };
+			k++;
+		}
+	}
+	bc->rta.rta_type = INET_DIAG_REQ_BYTECODE;
+	bc->rta.rta_len = RTA_LENGTH(len);
+	return len;
+}
+
+/* @bc: NULL, or only sockets whose local port it matches */
 static int diag_dump(int fd, int family, __u32 states, bool info, __u32 netns,
-		     struct diag_vec *dv)
+		     const struct port_bc *bc, struct diag_vec *dv)
 {
 	struct {
 		struct nlmsghdr nlh;
 		struct inet_diag_req_v2 r;
+		struct port_bc bc;
 	} req = {
 		.nlh = {
-			.nlmsg_len = sizeof(req),
+			.nlmsg_len = NLMSG_LENGTH(sizeof(req.r)),
 			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
 			.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,
 		},
@@ -282,7 +332,11 @@ static int diag_dump(int fd, int family, __u32 states, bool info, __u32 netns,
 	ssize_t len;
 	int err;
 
-	if (send(fd, &req, sizeof(req), 0) < 0)
+	if (bc) {
+		memcpy(&req.bc, bc, bc->rta.rta_len);
+		req.nlh.nlmsg_len += RTA_ALIGN(bc->rta.rta_len);
+	}
+	if (send(fd, &req, req.nlh.nlmsg_len, 0) < 0)
 		return -errno;
 	for (;;) {
 		len = recv(fd, buf, sizeof(rx), 0);
@@ -361,10 +415,62 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 		c->segs_in = s->segs_in;
 }
 
-/* every TCP socket of @netns in @states, IPv4 and IPv6; message printed */
-static int dump_netns(__u32 netns, __u32 states, bool info, struct diag_vec *dv)
+/*
+ * Local ports listened on in @netns: in the dump from @start on and in
+ * the model.  @ports has room for both; how many were found.
+ */
+static size_t listen_ports(const struct fanout *f, __u32 netns, const struct diag_vec *dv,
+			   size_t start, __u16 *ports)
 {
-	int fd, err;
+	size_t i, n = 0;
+
+	for (i = start; i < dv->n; i++)
+		if (dv->v[i].state == TCP_LISTEN)
+			ports[n++] = dv->v[i].key.lport;
+	for (i = 0; i < f->nlisteners; i++)
+		if (f->listeners[i].key.netns == netns)
+			ports[n++] = f->listeners[i].key.lport;
+	return n;
+}
+
+/* the other @states of @netns, on the ports listened on only */
+static int dump_passive(int fd, const struct fanout *f, __u32 netns, __u32 states, bool info,
+			size_t start, struct diag_vec *dv)
+{
+	struct port_bc *bc = calloc(1, sizeof(*bc));
+	__u16 *ports = calloc(dv->n - start + f->nlisteners + 1, sizeof(*ports));
+	const struct port_bc *filter;
+	int err = -ENOMEM;
+	size_t n;
+
+	if (bc && ports) {
+		n = listen_ports(f, netns, dv, start, ports);
+		/* no port listened on: no passive connection either */
+		err = 0;
+		if (n) {
+			/* too many ports for a filter: all, sorted out here */
+			filter = port_bc_build(bc, ports, n) ? bc : NULL;
+			err = diag_dump(fd, AF_INET, states, info, netns, filter, dv);
+			if (!err)
+				err = diag_dump(fd, AF_INET6, states, info, netns, filter, dv);
+		}
+	}
+	free(ports);
+	free(bc);
+	return err;
+}
+
+/*
+ * Every TCP socket of @netns in @states, IPv4 and IPv6; message printed.
+ * Listeners come first; connections only on the ports they listen on,
+ * filtered by the kernel: a host's own outgoing connections (a proxy's,
+ * or the clients of a loopback test) are neither filled in nor parsed.
+ */
+static int dump_netns(const struct fanout *f, __u32 netns, __u32 states, bool info,
+		      struct diag_vec *dv)
+{
+	size_t start = dv->n;
+	int fd, err = 0;
 
 	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
 	if (fd < 0) {
@@ -373,9 +479,14 @@ static int dump_netns(__u32 netns, __u32 states, bool info, struct diag_vec *dv)
 			strerror(-err));
 		return err;
 	}
-	err = diag_dump(fd, AF_INET, states, info, netns, dv);
-	if (!err)
-		err = diag_dump(fd, AF_INET6, states, info, netns, dv);
+	if (states & (1U << TCP_LISTEN)) {
+		err = diag_dump(fd, AF_INET, 1U << TCP_LISTEN, info, netns, NULL, dv);
+		if (!err)
+			err = diag_dump(fd, AF_INET6, 1U << TCP_LISTEN, info, netns, NULL, dv);
+	}
+	states &= ~(1U << TCP_LISTEN);
+	if (!err && states)
+		err = dump_passive(fd, f, netns, states, info, start, dv);
 	close(fd);
 	if (err)
 		fprintf(stderr, "sockfan: sock_diag dump of netns %u failed: %s (need tcp_diag/inet_diag)\n",
@@ -387,7 +498,7 @@ static int seed_netns(__u32 netns, void *arg)
 {
 	struct seed_ctx *ctx = arg;
 
-	return dump_netns(netns, LIVE_STATES, ctx->details, &ctx->dv);
+	return dump_netns(ctx->f, netns, LIVE_STATES, ctx->details, &ctx->dv);
 }
 
 static int port_key_cmp(const void *a, const void *b)
@@ -451,7 +562,8 @@ static int refresh_netns(__u32 netns, void *arg)
 	int err;
 
 	/* without details, only the listeners' queues are refreshed */
-	err = dump_netns(netns, ctx->details ? LIVE_STATES : 1U << TCP_LISTEN, ctx->details, &dv);
+	err = dump_netns(ctx->f, netns, ctx->details ? LIVE_STATES : 1U << TCP_LISTEN,
+			 ctx->details, &dv);
 	for (i = 0; !err && i < dv.n; i++) {
 		if (dv.v[i].state == TCP_LISTEN) {
 			update_queue(ctx->f, &dv.v[i]);
