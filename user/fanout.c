@@ -10,20 +10,26 @@
 #include <string.h>
 
 #include "fanout.h"
+#include "sockfan.h"
 
 #define FAN_MIN_BUCKETS	1024
 
+/*
+ * The key is six 64-bit words: mixed a word at a time (a multiply per
+ * word; FNV's per byte cost a million lookups a quarter of a second),
+ * high bits folded down for the bucket mask.
+ */
 static size_t key_hash(const struct sockfan_key *k)
 {
-	const unsigned char *p = (const unsigned char *)k;
-	__u64 h = 1469598103934665603ULL;	/* FNV-1a */
+	__u64 w[sizeof(*k) / sizeof(__u64)], h = 0;
 	size_t i;
 
-	for (i = 0; i < sizeof(*k); i++) {
-		h ^= p[i];
-		h *= 1099511628211ULL;
-	}
-	return (size_t)(h ^ (h >> 32));
+	memcpy(w, k, sizeof(w));
+	for (i = 0; i < ARRAY_SIZE(w); i++)
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ULL;
+	h ^= h >> 32;
+	h *= 0xff51afd7ed558ccdULL;
+	return (size_t)(h ^ (h >> 29));
 }
 
 static bool key_eq(const struct sockfan_key *a, const struct sockfan_key *b)
@@ -46,16 +52,53 @@ int fanout_init(struct fanout *f)
 	return f->buckets ? 0 : -ENOMEM;
 }
 
+/*
+ * Connections are carved from blocks and closed ones are kept for reuse:
+ * a million calloc()s, and as many free()s at exit, cost more than
+ * everything else a snapshot does with them.
+ */
+#define CONN_BLOCK	4096
+
+struct fan_conn_block {
+	struct fan_conn_block *next;
+	struct fan_conn c[CONN_BLOCK];
+};
+
+static struct fan_conn *conn_alloc(struct fanout *f)
+{
+	struct fan_conn_block *b;
+	struct fan_conn *c = f->free_conns;
+
+	if (c) {
+		f->free_conns = c->next;
+	} else {
+		if (!f->blocks || f->block_used == CONN_BLOCK) {
+			b = malloc(sizeof(*b));
+			if (!b)
+				return NULL;
+			b->next = f->blocks;
+			f->blocks = b;
+			f->block_used = 0;
+		}
+		c = &f->blocks->c[f->block_used++];
+	}
+	memset(c, 0, sizeof(*c));
+	return c;
+}
+
+static void conn_release(struct fanout *f, struct fan_conn *c)
+{
+	c->next = f->free_conns;
+	f->free_conns = c;
+}
+
 void fanout_free(struct fanout *f)
 {
-	struct fan_conn *c, *next;
-	size_t i;
+	struct fan_conn_block *b, *next;
 
-	for (i = 0; i < f->nbuckets; i++) {
-		for (c = f->buckets[i]; c; c = next) {
-			next = c->next;
-			free(c);
-		}
+	for (b = f->blocks; b; b = next) {
+		next = b->next;
+		free(b);
 	}
 	free(f->buckets);
 	free(f->listeners);
@@ -63,7 +106,7 @@ void fanout_free(struct fanout *f)
 	memset(f, 0, sizeof(*f));
 }
 
-/* keep chains short: double the table when it holds 2 conns per bucket */
+/* keep chains short: double the table when it holds a conn per bucket */
 static void conns_grow(struct fanout *f)
 {
 	size_t n = f->nbuckets * 2, i, b;
@@ -103,11 +146,11 @@ static struct fan_conn *conn_get(struct fanout *f, const struct sockfan_event *e
 
 	if (*pp || !create)
 		return *pp;
-	if (f->nconns >= f->nbuckets * 2) {
+	if (f->nconns >= f->nbuckets) {
 		conns_grow(f);
 		pp = conn_slot(f, &e->key, e->cookie);
 	}
-	c = calloc(1, sizeof(*c));
+	c = conn_alloc(f);
 	if (!c)
 		return NULL;
 	c->key = e->key;
@@ -129,7 +172,7 @@ static void conn_del(struct fanout *f, const struct sockfan_event *e)
 	if (!c)
 		return;
 	*pp = c->next;
-	free(c);
+	conn_release(f, c);
 	f->nconns--;
 }
 
@@ -417,9 +460,8 @@ static int conn_cmp(const void *a, const void *b)
 struct conn_vec {
 	const struct fan_conn **v;
 	size_t n;
-	__u32 netns;		/* filter, with port, when any_port is false */
+	__u32 netns;		/* the port's: only its connections */
 	__u16 port;
-	bool any_port;
 	const struct fan_filter *filter;
 };
 
@@ -440,7 +482,7 @@ static int collect_conn(const struct fan_conn *c, void *arg)
 
 	if (cv->filter && !filter_conn(cv->filter, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0))
 		return 0;
-	if (cv->any_port || (c->key.netns == cv->netns && c->key.lport == cv->port))
+	if (c->key.netns == cv->netns && c->key.lport == cv->port)
 		cv->v[cv->n++] = c;
 	return 0;
 }
@@ -488,26 +530,67 @@ static struct fan_row *row_find(struct fan_row *rows, size_t n, __u32 netns,
 }
 
 /*
+ * What a row needs of a connection, copied out so that sorting a million
+ * compares neighbours in memory instead of chasing two pointers each.
+ */
+struct peer_rec {
+	__u32 netns;
+	__u16 lport;
+	__u8 raddr[16];
+};
+
+struct peer_vec {
+	struct peer_rec *v;
+	size_t n;
+	const struct fan_filter *filter;
+};
+
+static int peer_cmp(const void *a, const void *b)
+{
+	const struct peer_rec *x = a, *y = b;
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	if (x->lport != y->lport)
+		return x->lport < y->lport ? -1 : 1;
+	return memcmp(x->raddr, y->raddr, sizeof(x->raddr));
+}
+
+static int collect_peer(const struct fan_conn *c, void *arg)
+{
+	struct peer_vec *pv = arg;
+	struct peer_rec *p;
+
+	if (pv->filter && !filter_conn(pv->filter, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0))
+		return 0;
+	p = &pv->v[pv->n++];
+	p->netns = c->key.netns;
+	p->lport = c->key.lport;
+	memcpy(p->raddr, c->key.raddr, sizeof(p->raddr));
+	return 0;
+}
+
+/*
  * A port gets a row while it has a listener or live passive connections;
  * counters of a port that has neither are history, not fan-out.
  */
 int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 {
-	struct conn_vec cv = { .any_port = true, .filter = f->filter };
+	struct peer_vec cv = { .filter = f->filter };
 	bool by_socket = f->filter && filter_by_socket(f->filter);
-	struct fan_row *rows, *r;
+	struct fan_row *rows, *r = NULL;
 	size_t i, n = 0, max;
-	int err;
 
-	err = conns_sorted(f, &cv);
-	if (err)
-		return err;
+	cv.v = malloc((f->nconns + 1) * sizeof(*cv.v));
 	max = f->nlisteners + f->nports + 1;
 	rows = calloc(max, sizeof(*rows));
-	if (!rows) {
+	if (!rows || !cv.v) {
+		free(rows);
 		free(cv.v);
 		return -ENOMEM;
 	}
+	fanout_each_conn(f, collect_peer, &cv);
+	qsort(cv.v, cv.n, sizeof(*cv.v), peer_cmp);
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
@@ -525,21 +608,23 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 		}
 	}
 	for (i = 0; i < cv.n; i++) {
-		const struct fan_conn *c = cv.v[i];
+		const struct peer_rec *c = &cv.v[i], *prev = i ? c - 1 : NULL;
+		bool new_port = !prev || prev->netns != c->netns || prev->lport != c->lport;
 
-		r = row_find(rows, n, c->key.netns, c->key.lport);
-		if (!r) {
-			if (n == max)
-				continue;
-			r = &rows[n++];
-			r->netns = c->key.netns;
-			r->port = c->key.lport;
+		/* sorted by port: a row is looked up once per port */
+		if (new_port) {
+			r = row_find(rows, n, c->netns, c->lport);
+			if (!r && n < max) {
+				r = &rows[n++];
+				r->netns = c->netns;
+				r->port = c->lport;
+			}
 		}
+		if (!r)
+			continue;
 		r->established++;
 		/* sorted by remote address within a port: count changes */
-		if (i == 0 || cv.v[i - 1]->key.netns != c->key.netns ||
-		    cv.v[i - 1]->key.lport != c->key.lport ||
-		    memcmp(cv.v[i - 1]->key.raddr, c->key.raddr, 16))
+		if (new_port || memcmp(prev->raddr, c->raddr, sizeof(c->raddr)))
 			r->peers++;
 	}
 	for (i = 0; i < f->nports; i++) {

@@ -56,10 +56,15 @@ struct fan_port {
 	__u64 misses;		/* segments that found no socket (RST) */
 };
 
+struct fan_conn_block;
+
 struct fanout {
 	struct fan_conn **buckets;
 	size_t nbuckets;
 	size_t nconns;
+	struct fan_conn_block *blocks;	/* where connections live (fanout.c) */
+	size_t block_used;
+	struct fan_conn *free_conns;	/* closed ones, for reuse */
 	struct fan_listener *listeners;
 	size_t nlisteners, listeners_cap;
 	struct fan_port *ports;
