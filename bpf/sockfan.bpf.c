@@ -206,7 +206,7 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 				    int newstate, __u64 cookie)
 {
 	struct sockfan_event *e;
-	__u64 now, *bornp = NULL;
+	__u64 now, born_ns = 0, *bornp;
 	struct sk_head h;
 
 	/* only listeners and passive connections we follow */
@@ -214,6 +214,9 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 		bornp = bpf_map_lookup_elem(&born, &cookie);
 		if (!bornp)
 			return 0;
+		born_ns = *bornp;
+		/* forgotten even if the record finds no room below */
+		bpf_map_delete_elem(&born, &cookie);
 	}
 	if (sk_head_read(&h, sk) || !netns_wanted(h.netns))
 		return 0;
@@ -244,9 +247,8 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 			e->flags |= SOCKFAN_F_LISTENER;
 			break;
 		}
-		if (bornp && *bornp)
-			e->close.lifetime_ns = now - *bornp;
-		bpf_map_delete_elem(&born, &cookie);
+		if (born_ns)
+			e->close.lifetime_ns = now - born_ns;
 		break;
 	}
 	event_submit(e);
