@@ -278,12 +278,13 @@ static size_t port_bc_build(struct port_bc *bc, __u16 *ports, size_t n)
 {
 	size_t len, i, k = 0, u = 0;
 
-	if (!n || n > PORT_BC_MAX)
-		return 0;
+	/* a port comes once per family, reuseport member and source */
 	qsort(ports, n, sizeof(*ports), port_cmp);
 	for (i = 0; i < n; i++)
 		if (!u || ports[u - 1] != ports[i])
 			ports[u++] = ports[i];
+	if (!u || u > PORT_BC_MAX)
+		return 0;
 	len = u * 12 - 4;
 	for (i = 0; i < u; i++) {
 		bc->op[k++] = (struct inet_diag_bc_op){ INET_DIAG_BC_S_EQ, 8, 12 };
@@ -416,8 +417,10 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 }
 
 /*
- * Local ports listened on in @netns: in the dump from @start on and in
- * the model.  @ports has room for both; how many were found.
+ * Local ports of @netns whose connections matter: listened on in the
+ * dump from @start on, and the model's (listeners', and ports it counts
+ * connections on, whose listener may have closed since).  @ports has
+ * room for all; how many were found, duplicates included.
  */
 static size_t listen_ports(const struct fanout *f, __u32 netns, const struct diag_vec *dv,
 			   size_t start, __u16 *ports)
@@ -430,6 +433,9 @@ static size_t listen_ports(const struct fanout *f, __u32 netns, const struct dia
 	for (i = 0; i < f->nlisteners; i++)
 		if (f->listeners[i].key.netns == netns)
 			ports[n++] = f->listeners[i].key.lport;
+	for (i = 0; i < f->nports; i++)
+		if (f->ports[i].netns == netns)
+			ports[n++] = f->ports[i].port;
 	return n;
 }
 
@@ -438,7 +444,7 @@ static int dump_passive(int fd, const struct fanout *f, __u32 netns, __u32 state
 			size_t start, struct diag_vec *dv)
 {
 	struct port_bc *bc = calloc(1, sizeof(*bc));
-	__u16 *ports = calloc(dv->n - start + f->nlisteners + 1, sizeof(*ports));
+	__u16 *ports = calloc(dv->n - start + f->nlisteners + f->nports + 1, sizeof(*ports));
 	const struct port_bc *filter;
 	int err = -ENOMEM;
 	size_t n;
