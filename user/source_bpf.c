@@ -341,13 +341,17 @@ static int ring_bytes_from_env(__u32 *bytes)
  * How many passive connections the programs can follow at once (the
  * born map): room for twice the TCP sockets the host holds now (the
  * "alloc" of /proc/net/sockstat counts every namespace's), at least
- * 262144, at most 16 Mi.  The map is an LRU: past its size it forgets
- * the least recently used, whose CLOSE then goes unwritten.
+ * 262144, at most 4 Mi (about 320 MiB: an LRU is allocated whole).  Past
+ * its size it forgets the least recently used, whose CLOSE then goes
+ * unwritten.
  */
+#define BORN_MIN	(1U << 18)
+#define BORN_MAX	(1U << 22)
+
 static __u32 born_entries(void)
 {
 	unsigned long alloc = 0;
-	__u32 n = 1U << 18;
+	__u32 n = BORN_MIN;
 	char line[256], *p;
 	FILE *fp;
 
@@ -360,7 +364,7 @@ static __u32 born_entries(void)
 			alloc = strtoul(p + strlen(" alloc "), NULL, 10);
 	}
 	fclose(fp);
-	while (n < 2 * alloc && n < (1U << 24))
+	while (n < 2 * alloc && n < BORN_MAX)
 		n <<= 1;
 	return n;
 }
@@ -406,6 +410,13 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 			err = tracing;
 		else
 			err = try_plan(s, &plans[i], btf, tracing ? TRACING_ANY : 0);
+		/* the map is allocated whole: where memory is tight, a smaller one */
+		while (err == -ENOMEM && s->born_entries > BORN_MIN) {
+			s->born_entries /= 2;
+			fprintf(stderr, "sockfan: no memory for the map of followed connections; trying %u entries\n",
+				s->born_entries);
+			err = try_plan(s, &plans[i], btf, tracing ? TRACING_ANY : 0);
+		}
 		if (!err)
 			break;
 		if (log_libbpf)
