@@ -22,6 +22,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 rounds=${1:-5}
 secs=${2:-5}
 port=8088
@@ -64,34 +65,8 @@ trap cleanup EXIT
 
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-mkdir -p "$tmp/logs"
-cat >"$tmp/nginx.conf" <<CONF
-user root;
-worker_processes 1;
-worker_cpu_affinity 01;
-pid $tmp/nginx.pid;
-error_log $tmp/logs/error.log;
-worker_rlimit_nofile 65536;
-events { worker_connections 16384; }
-http {
-	access_log off;
-	client_body_temp_path $tmp;
-	proxy_temp_path $tmp;
-	fastcgi_temp_path $tmp;
-	uwsgi_temp_path $tmp;
-	scgi_temp_path $tmp;
-	keepalive_requests 1000000;
-	server {
-		listen 127.0.0.1:$port backlog=4096;
-		location / { return 200 "sockfan\n"; }
-	}
-}
-CONF
-ip netns exec "$ns" nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' >/dev/null 2>&1 &
-for _ in $(seq 50); do
-	ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && break
-	sleep 0.1
-done
+nginx_start "$tmp" "$ns" $port main='worker_cpu_affinity 01;' \
+	http='keepalive_requests 1000000;' listen='backlog=4096' || die "nginx did not start"
 # new connections per request exhaust ephemeral ports without these
 ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
 

@@ -15,6 +15,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 n=${1:-100000}
 port=8089
 ns=sockfan-scale-$$
@@ -60,28 +61,9 @@ ip netns add "$ns" && ip -n "$ns" link set lo up || die "cannot make a namespace
 ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
 	net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
 insmod "$ko" max_conns=$((n + 1000)) || die "insmod $ko failed"
-mkdir -p "$tmp/logs"
-cat >"$tmp/nginx.conf" <<CONF
-user root;
-worker_processes 1;
-pid $tmp/nginx.pid;
-error_log $tmp/logs/error.log info;
-worker_rlimit_nofile $((slots + 1000));
-events { worker_connections $slots; }
-http {
-	access_log off;
-	client_header_timeout 3600s;
-	server {
-		listen 127.0.0.1:$port backlog=65535;
-		location / { return 200 "sockfan\n"; }
-	}
-}
-CONF
-ip netns exec "$ns" nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' >"$tmp/nginx.out" 2>&1 &
-for _ in $(seq 100); do
-	ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && break
-	sleep 0.2
-done
+# info level: a line per connection nginx closes, saying why
+nginx_start "$tmp" "$ns" $port slots=$slots log=info http='client_header_timeout 3600s;' \
+	listen='backlog=65535' || die "nginx did not start: $(cat "$tmp/nginx.out")"
 srcs=$(seq 2 $((n / 20000 + 2)) | sed 's/^/127.0.1./' | paste -sd,)
 slab0=$(slab_kb)
 t0=$(date +%s.%N)
@@ -114,7 +96,6 @@ printf '%-8s %10s %8s %8s %8s %8s %8s %10s\n' "$n" "$ramp" "$ports_s" "$conns_s"
 	"$ss_s" "$slab" "$((lines - 1))"
 echo "# /proc/net/sockfan/stats in the namespace:"
 in_ns cat /proc/net/sockfan/stats | sed 's/^/#   /'
-# info level: a line per connection nginx closed, saying why
 echo "# nginx's error log, $(wc -l <"$tmp/logs/error.log") lines, by message:"
 sed 's/^[^]]*\] [0-9#]*: \(\*[0-9]* \)\?//; s/, client: .*//' "$tmp/logs/error.log" |
 	sort | uniq -c | sort -rn | head -n 10 | sed 's/^/#   /'

@@ -18,6 +18,7 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+. "$(dirname "$0")/lib.sh"
 sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(100000 1000000)
 port=8089
@@ -82,39 +83,14 @@ for n in "${sizes[@]}"; do
 	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
 		net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
 	sysctl -qw fs.nr_open=$((n + 100000)) 2>/dev/null
-	mkdir -p "$tmp/logs"
 	procs=$(((n + per_proc - 1) / per_proc))
 	# reuseport spreads by hash, not evenly: workers get 10% headroom,
 	# which also keeps nginx from closing idle connections to free slots
 	# (it does once fewer than 1/16 are free)
 	workers=$(((n + per_proc * 9 / 10 - 1) / (per_proc * 9 / 10)))
-	cat >"$tmp/nginx.conf" <<-CONF
-	user root;
-	worker_processes $workers;
-	pid $tmp/nginx.pid;
-	error_log $tmp/logs/error.log;
-	worker_rlimit_nofile $((per_proc + 1000));
-	events { worker_connections $((per_proc + 500)); }
-	http {
-		access_log off;
-		client_body_temp_path $tmp;
-		proxy_temp_path $tmp;
-		fastcgi_temp_path $tmp;
-		uwsgi_temp_path $tmp;
-		scgi_temp_path $tmp;
-		client_header_timeout 3600s;
-		server {
-			listen 127.0.0.1:$port backlog=65535 reuseport;
-			location / { return 200 "sockfan\n"; }
-		}
-	}
-	CONF
-	ip netns exec "$ns" nginx -p "$tmp" -c "$tmp/nginx.conf" -g 'daemon off;' \
-		>"$tmp/nginx.out" 2>&1 &
-	for _ in $(seq 50); do
-		ip netns exec "$ns" ss -Hltn "sport = :$port" | grep -q . && break
-		sleep 0.1
-	done
+	nginx_start "$tmp" "$ns" $port workers=$workers slots=$((per_proc + 500)) \
+		http='client_header_timeout 3600s;' listen='backlog=65535 reuseport' ||
+		die "nginx did not start: $(cat "$tmp/nginx.out")"
 	# 20000 connections per source address: a third of the ephemeral
 	# ports, so that connect() finds a free one at once
 	srcs=$(seq 2 $((n / 20000 + 2)) | sed 's/^/127.0.1./' | paste -sd,)
