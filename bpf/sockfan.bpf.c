@@ -366,6 +366,8 @@ static __always_inline int accept_exit(long ret)
 	const struct sock *listener, *child;
 	struct fdtable *fdt;
 	struct pt_regs *regs;
+	struct file **fds;
+	unsigned int max;
 	__u32 fd;
 
 	if (ret < 0)
@@ -374,8 +376,10 @@ static __always_inline int accept_exit(long ret)
 	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	/* accept succeeded, so both descriptors are sockets */
 	fdt = task->files->fdt;
-	listener = fd_sock(fdt->fd, fdt->max_fds, fd);
-	child = fd_sock(fdt->fd, fdt->max_fds, ret);
+	fds = fdt->fd;
+	max = fdt->max_fds;
+	listener = fd_sock(fds, max, fd);
+	child = fd_sock(fds, max, ret);
 	if (listener && child)
 		on_accept(listener, child, 0);
 	return 0;

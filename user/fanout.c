@@ -476,11 +476,17 @@ bool fanout_listener_on(const struct fanout *f, const struct fan_listener *l,
 	return l->key.netns == netns && l->key.lport == port && fanout_listener_shown(f, l);
 }
 
+/* whether filter @flt (NULL: none) lets connection @c be shown */
+static bool conn_shown(const struct fan_filter *flt, const struct fan_conn *c)
+{
+	return !flt || filter_conn(flt, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0);
+}
+
 static int collect_conn(const struct fan_conn *c, void *arg)
 {
 	struct conn_vec *cv = arg;
 
-	if (cv->filter && !filter_conn(cv->filter, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0))
+	if (!conn_shown(cv->filter, c))
 		return 0;
 	if (c->key.netns == cv->netns && c->key.lport == cv->port)
 		cv->v[cv->n++] = c;
@@ -561,7 +567,7 @@ static int collect_peer(const struct fan_conn *c, void *arg)
 	struct peer_vec *pv = arg;
 	struct peer_rec *p;
 
-	if (pv->filter && !filter_conn(pv->filter, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0))
+	if (!conn_shown(pv->filter, c))
 		return 0;
 	p = &pv->v[pv->n++];
 	p->netns = c->key.netns;
@@ -576,21 +582,21 @@ static int collect_peer(const struct fan_conn *c, void *arg)
  */
 int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 {
-	struct peer_vec cv = { .filter = f->filter };
+	struct peer_vec pv = { .filter = f->filter };
 	bool by_socket = f->filter && filter_by_socket(f->filter);
 	struct fan_row *rows, *r = NULL;
 	size_t i, n = 0, max;
 
-	cv.v = malloc((f->nconns + 1) * sizeof(*cv.v));
+	pv.v = malloc((f->nconns + 1) * sizeof(*pv.v));
 	max = f->nlisteners + f->nports + 1;
 	rows = calloc(max, sizeof(*rows));
-	if (!rows || !cv.v) {
+	if (!rows || !pv.v) {
 		free(rows);
-		free(cv.v);
+		free(pv.v);
 		return -ENOMEM;
 	}
-	fanout_each_conn(f, collect_peer, &cv);
-	qsort(cv.v, cv.n, sizeof(*cv.v), peer_cmp);
+	fanout_each_conn(f, collect_peer, &pv);
+	qsort(pv.v, pv.n, sizeof(*pv.v), peer_cmp);
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
@@ -607,8 +613,8 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 			memcpy(r->owner_comm, l->comm, sizeof(r->owner_comm));
 		}
 	}
-	for (i = 0; i < cv.n; i++) {
-		const struct peer_rec *c = &cv.v[i], *prev = i ? c - 1 : NULL;
+	for (i = 0; i < pv.n; i++) {
+		const struct peer_rec *c = &pv.v[i], *prev = i ? c - 1 : NULL;
 		bool new_port = !prev || prev->netns != c->netns || prev->lport != c->lport;
 
 		/* sorted by port: a row is looked up once per port */
@@ -657,7 +663,7 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 			r->misses = p->misses;
 		}
 	}
-	free(cv.v);
+	free(pv.v);
 	qsort(rows, n, sizeof(*rows), row_cmp);
 	*rowsp = rows;
 	*np = n;

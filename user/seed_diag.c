@@ -422,7 +422,7 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
  * connections on, whose listener may have closed since).  @ports has
  * room for all; how many were found, duplicates included.
  */
-static size_t listen_ports(const struct fanout *f, __u32 netns, const struct diag_vec *dv,
+static size_t passive_ports(const struct fanout *f, __u32 netns, const struct diag_vec *dv,
 			   size_t start, __u16 *ports)
 {
 	size_t i, n = 0;
@@ -439,7 +439,7 @@ static size_t listen_ports(const struct fanout *f, __u32 netns, const struct dia
 	return n;
 }
 
-/* the other @states of @netns, on the ports listened on only */
+/* the other @states of @netns, on passive_ports() only */
 static int dump_passive(int fd, const struct fanout *f, __u32 netns, __u32 states, bool info,
 			size_t start, struct diag_vec *dv)
 {
@@ -450,7 +450,7 @@ static int dump_passive(int fd, const struct fanout *f, __u32 netns, __u32 state
 	size_t n;
 
 	if (bc && ports) {
-		n = listen_ports(f, netns, dv, start, ports);
+		n = passive_ports(f, netns, dv, start, ports);
 		/* no port listened on: no passive connection either */
 		err = 0;
 		if (n) {

@@ -373,6 +373,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 {
 	struct bpf_source *s;
 	int err = -ENOENT, tracing;
+	unsigned int refused;		/* groups try_plan() leaves out */
 	struct stat st;
 	struct btf *btf;
 	size_t i;
@@ -402,6 +403,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 	/* parsed once for the feature checks (libbpf parses its own) */
 	btf = btf__load_vmlinux_btf();
 	tracing = tracing_probe(btf);
+	refused = tracing ? TRACING_ANY : 0;
 	if (tracing && log_libbpf)
 		fprintf(stderr, "sockfan: fentry/fexit programs refused here (%s): plans that need them are skipped\n",
 			strerror(-tracing));
@@ -409,13 +411,13 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		if (tracing && (plans[i].required & TRACING_ANY))
 			err = tracing;
 		else
-			err = try_plan(s, &plans[i], btf, tracing ? TRACING_ANY : 0);
+			err = try_plan(s, &plans[i], btf, refused);
 		/* the map is allocated whole: where memory is tight, a smaller one */
 		while (err == -ENOMEM && s->born_entries > BORN_MIN) {
 			s->born_entries /= 2;
 			fprintf(stderr, "sockfan: no memory for the map of followed connections; trying %u entries\n",
 				s->born_entries);
-			err = try_plan(s, &plans[i], btf, tracing ? TRACING_ANY : 0);
+			err = try_plan(s, &plans[i], btf, refused);
 		}
 		if (!err)
 			break;
