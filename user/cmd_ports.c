@@ -25,7 +25,11 @@ static void ports_usage(FILE *out)
 		"With --port, also every socket on that port.\n\n"
 		"Output:\n"
 		"      --json          one JSON document (one line) per look\n"
-		"      --prom          Prometheus text format (node_exporter textfile collector)\n",
+		"      --prom          Prometheus text format (node_exporter textfile collector)\n"
+		"      --hook-cost     what the BPF programs cost: runs and run time of each as\n"
+		"                      the kernel counts them (BPF_ENABLE_STATS), and the sum\n"
+		"                      per passive handshake; needs --source bpf (the default\n"
+		"                      with it) and --duration or --interval\n",
 		prog_name);
 	view_usage(out);
 }
@@ -35,6 +39,7 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "prom", no_argument, NULL, 'M' },
+		{ "hook-cost", no_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -56,6 +61,9 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 			}
 			*out = c == 'j' ? OUT_JSON : OUT_PROM;
 			break;
+		case 'C':
+			o->hook_cost = true;
+			break;
 		case 'h':
 			ports_usage(stdout);
 			exit(0);
@@ -69,6 +77,19 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 		fprintf(stderr, "%s ports: --prom writes one exposition; for a textfile collector run it per scrape (a timer), not with --interval\n",
 			prog_name);
 		return -1;
+	}
+	if (o->hook_cost) {
+		if (o->source != VIEW_AUTO && o->source != VIEW_BPF) {
+			fprintf(stderr, "%s ports: --hook-cost measures the BPF programs: it needs --source bpf\n",
+				prog_name);
+			return -1;
+		}
+		if (!o->duration && !o->interval_ms) {
+			fprintf(stderr, "%s ports: --hook-cost needs time for the programs to run: --duration SEC or --interval SEC\n",
+				prog_name);
+			return -1;
+		}
+		o->source = VIEW_BPF;
 	}
 	return view_opts_check("ports", o);
 }

@@ -11,6 +11,7 @@
 
 #include "format.h"
 #include "ports_out.h"
+#include "source_bpf.h"
 
 static void json_u64_or_null(const char *key, __u64 v, bool known, const char *sep)
 {
@@ -73,6 +74,23 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	printf("]");
 }
 
+/* "hook_cost":{"handshakes":N,"programs":[{"prog":"state_btf","runs":N,"run_ns":N}]} */
+static void json_hook_cost(const struct ports_meta *m)
+{
+	int i;
+
+	printf(",\"hook_cost\":{\"handshakes\":%llu,\"programs\":[",
+	       (unsigned long long)m->handshakes);
+	for (i = 0; i < m->nhook_cost; i++) {
+		printf("%s{\"prog\":", i ? "," : "");
+		fput_json_str(stdout, m->hook_cost[i].prog);
+		printf(",\"runs\":%llu,\"run_ns\":%llu}",
+		       (unsigned long long)m->hook_cost[i].runs,
+		       (unsigned long long)m->hook_cost[i].run_ns);
+	}
+	printf("]}");
+}
+
 int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 {
 	__u16 port = f->filter ? f->filter->port : 0;
@@ -90,6 +108,8 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 		       (unsigned long long)m->records, (unsigned long long)m->lost,
 		       (unsigned long long)m->malformed);
 	}
+	if (m->hook_cost)
+		json_hook_cost(m);
 	if (m->proc_dir) {
 		printf(",\"proc_dir\":");
 		fput_json_str(stdout, m->proc_dir);

@@ -11,12 +11,18 @@
 
 #include "fanout.h"
 
+struct hook_cost;
+
 /* where the numbers come from, as the text output's "# source" line */
 struct ports_meta {
 	const char *source;		/* "bpf", "proc" or "diag" */
 	const char *hooks;		/* bpf: the hooks in use */
 	const char *proc_dir;		/* proc: the directory read */
 	__u64 records, lost, malformed;	/* bpf */
+	/* bpf --hook-cost: each program's runs and run time, NULL without */
+	const struct hook_cost *hook_cost;
+	int nhook_cost;
+	__u64 handshakes;		/* ESTABLISHED records meanwhile */
 };
 
 /* rows of @f as f->filter selects them; with a port filter, its sockets */

@@ -12,6 +12,7 @@
 
 #include "format.h"
 #include "ports_out.h"
+#include "source_bpf.h"
 #include "sockfan.h"
 
 enum prom_kind { GAUGE, COUNTER, SUMMARY };
@@ -72,6 +73,33 @@ static void sample(const struct prom_family *fam, const struct fan_row *r)
 	       (unsigned long long)fam->value(r));
 }
 
+/*
+ * --hook-cost: gauges, not counters: each run of sockfan counts afresh
+ * (a textfile collector runs it per scrape).
+ */
+static void prom_hook_cost(const struct ports_meta *m)
+{
+	int i;
+
+	printf("# HELP sockfan_bpf_prog_runs Runs of each attached BPF program during this sockfan run (--hook-cost).\n");
+	printf("# TYPE sockfan_bpf_prog_runs gauge\n");
+	for (i = 0; i < m->nhook_cost; i++) {
+		printf("sockfan_bpf_prog_runs{prog=");
+		fput_prom_label(stdout, m->hook_cost[i].prog);
+		printf("} %llu\n", (unsigned long long)m->hook_cost[i].runs);
+	}
+	printf("# HELP sockfan_bpf_prog_run_seconds Run time of each attached BPF program during this sockfan run, as the kernel counts it (--hook-cost).\n");
+	printf("# TYPE sockfan_bpf_prog_run_seconds gauge\n");
+	for (i = 0; i < m->nhook_cost; i++) {
+		printf("sockfan_bpf_prog_run_seconds{prog=");
+		fput_prom_label(stdout, m->hook_cost[i].prog);
+		printf("} %.9f\n", m->hook_cost[i].run_ns / 1e9);
+	}
+	printf("# HELP sockfan_handshakes Passive handshakes recorded during this sockfan run (--hook-cost).\n");
+	printf("# TYPE sockfan_handshakes gauge\n");
+	printf("sockfan_handshakes %llu\n", (unsigned long long)m->handshakes);
+}
+
 int ports_print_prom(const struct fanout *f, const struct ports_meta *m)
 {
 	const struct prom_family *fam;
@@ -87,6 +115,8 @@ int ports_print_prom(const struct fanout *f, const struct ports_meta *m)
 	printf(",hooks=");
 	fput_prom_label(stdout, m->hooks ? m->hooks : "");
 	printf("} 1\n");
+	if (m->hook_cost)
+		prom_hook_cost(m);
 	for (fam = families; fam < families + ARRAY_SIZE(families); fam++) {
 		if (fam->needs && !(f->counts & fam->needs))
 			continue;

@@ -22,7 +22,7 @@
 #include "source_bpf.h"
 #include "loop.h"
 
-#define MAX_LINKS	16
+#define MAX_LINKS	HOOK_COST_MAX
 
 struct bpf_source {
 	struct sockfan_bpf *skel;
@@ -32,11 +32,14 @@ struct bpf_source {
 	__u32 ring_bytes;		/* SOCKFAN_RING_KB; 0: the object's 4 MiB */
 	__u32 born_entries;		/* connections followed at once */
 	struct bpf_link *links[MAX_LINKS];
+	const struct bpf_program *link_progs[MAX_LINKS];	/* of each link */
 	size_t nlinks;
 	char hooks[512];		/* the hooks in use, as printed */
 	void (*sink)(const struct sockfan_event *e, void *arg);
 	void *sink_arg;
 	__u64 malformed;
+	__u64 handshakes;		/* ESTABLISHED records */
+	int stats_fd;			/* BPF_ENABLE_STATS, -1: not asked */
 	int budget;			/* records one poll may still apply */
 };
 
@@ -195,6 +198,8 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	fanout_apply(s->f, data);
+	if (((const struct sockfan_event *)data)->kind == SOCKFAN_EV_ESTABLISHED)
+		s->handshakes++;
 	if (s->sink)
 		s->sink(data, s->sink_arg);
 	/* a negative return ends the poll; this record is consumed */
@@ -238,6 +243,7 @@ static int attach_group(struct bpf_source *s, enum hook_group_id g)
 				bpf_link__destroy(s->links[--s->nlinks]);
 			return err ?: -EINVAL;
 		}
+		s->link_progs[s->nlinks] = prog;
 		s->links[s->nlinks++] = link;
 	}
 	return 0;
@@ -395,6 +401,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		return -ENOMEM;
 	s->f = f;
 	s->netns = netns;
+	s->stats_fd = -1;
 	s->born_entries = born_entries();
 	if (ring_bytes_from_env(&s->ring_bytes)) {
 		free(s);
@@ -531,11 +538,52 @@ __u64 bpf_source_malformed(const struct bpf_source *s)
 	return s->malformed;
 }
 
+int bpf_source_count_runs(struct bpf_source *s)
+{
+	if (s->stats_fd >= 0)
+		return 0;
+	s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (s->stats_fd < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "sockfan: cannot have the kernel count BPF run time (BPF_ENABLE_STATS): %s (needs CAP_SYS_ADMIN, Linux 5.8+)\n",
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc)
+{
+	struct bpf_prog_info info;
+	__u32 len;
+	size_t i;
+
+	for (i = 0; i < s->nlinks; i++) {
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(s->link_progs[i]), &info, &len))
+			return -errno;
+		memset(&hc[i], 0, sizeof(hc[i]));
+		snprintf(hc[i].prog, sizeof(hc[i].prog), "%s", bpf_program__name(s->link_progs[i]));
+		hc[i].runs = info.run_cnt;
+		hc[i].run_ns = info.run_time_ns;
+	}
+	return s->nlinks;
+}
+
+__u64 bpf_source_handshakes(const struct bpf_source *s)
+{
+	return s->handshakes;
+}
+
 void bpf_source_close(struct bpf_source *s)
 {
 	if (!s)
 		return;
 	ring_buffer__free(s->rb);
+	if (s->stats_fd >= 0)
+		close(s->stats_fd);
 	detach_all(s);
 	sockfan_bpf__destroy(s->skel);
 	free(s);

@@ -45,6 +45,29 @@ void bpf_source_drain(struct bpf_source *s);
  */
 int bpf_source_follow(struct bpf_source *s, unsigned long seconds);
 
+/*
+ * Have the kernel count the attached programs' runs and run time from
+ * now on: BPF_ENABLE_STATS, which kernel.bpf_stats_enabled=1 also does
+ * but for every program and until someone resets it; this lasts while @s
+ * does.  Costs the programs two clock reads a run.  0 or -errno (printed).
+ */
+int bpf_source_count_runs(struct bpf_source *s);
+
+/* per attached program: runs and run time since bpf_source_count_runs() */
+struct hook_cost {
+	char prog[16];		/* BPF_OBJ_NAME_LEN */
+	__u64 runs;
+	__u64 run_ns;
+};
+
+#define HOOK_COST_MAX	16
+
+/* fill @hc (HOOK_COST_MAX entries); how many, or -errno */
+int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc);
+
+/* ESTABLISHED records seen: passive handshakes, the cost's denominator */
+__u64 bpf_source_handshakes(const struct bpf_source *s);
+
 /* records the kernel side could not queue (ring buffer full) */
 __u64 bpf_source_lost(const struct bpf_source *s);
 

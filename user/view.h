@@ -13,6 +13,7 @@
 #include "fanout.h"
 #include "filter.h"
 #include "ports_out.h"
+#include "source_bpf.h"
 
 /*
  * diag: a sock_diag snapshot and no tracer, what auto picks for a single
@@ -28,6 +29,7 @@ struct view_opts {
 	unsigned long count;		/* looks; 0: until stopped */
 	const char *proc_dir;
 	bool seed;
+	bool hook_cost;			/* ports --hook-cost: programs' run time */
 	struct fan_filter filter;
 };
 
@@ -64,7 +66,8 @@ int view_opts_check(const char *cmd, struct view_opts *o);
 
 /*
  * "# source ..." line of a look: bpf hooks (with @counts, records and
- * losses), the proc directory, or the snapshot.
+ * losses), the proc directory, or the snapshot; and with --hook-cost a
+ * "# hook cost" line.
  */
 void view_print_source(const struct ports_meta *m, bool counts);
 
@@ -72,14 +75,13 @@ void view_print_source(const struct ports_meta *m, bool counts);
 void view_usage(FILE *out);
 void filter_usage(FILE *out);
 
-struct bpf_source;
-
 struct view {
 	const struct view_opts *o;
 	struct fanout f;
 	struct bpf_source *src;		/* NULL: the proc source */
 	struct ports_meta meta;
 	char hooks[512];
+	struct hook_cost hook_cost[HOOK_COST_MAX];
 };
 
 /*
