@@ -13,8 +13,9 @@
 # loaded) where modules load (bench/vm.sh runs this script in the VMs).
 # A tracer's cost is the median over rounds of (its req/s / none's req/s)
 # in the same round.  Then, for sockfan, one more new-conn run with the
-# kernel counting its BPF programs' run time: nanoseconds per connection
-# per hook, a figure without the req/s noise.  Prints the table and
+# kernel counting its BPF programs' run time (sockfan ports --hook-cost):
+# nanoseconds per connection per hook, a figure without the req/s noise,
+# here and in the VMs alike.  Prints the table and
 # writes it to build/bench/results-HOST-DATE.txt.  Not a test: numbers,
 # not verdicts.
 # Environment: BENCH_TRACERS (default "none sockfan bpftrace"), SOCKFAN
@@ -79,7 +80,7 @@ tracer_start() {
 		;;
 	sockfan)
 		ip netns exec "$ns" "$sockfan" ports --source bpf --no-seed --duration 3600 \
-			>"$tmp/sockfan.out" 2>"$tmp/sockfan.err" &
+			"${sockfan_args[@]}" >"$tmp/sockfan.out" 2>"$tmp/sockfan.err" &
 		tracer_pid=$!
 		for _ in $(seq 100); do
 			grep -q '^# attached' "$tmp/sockfan.err" && break
@@ -147,14 +148,6 @@ for ((r = 1; r <= rounds; r++)); do
 		done
 	done
 done
-# BPF programs loaded now: "id name run_cnt run_time_ns" lines
-bpf_progs() {
-	bpftool prog show -j | python3 -c '
-import json, sys
-for p in json.load(sys.stdin):
-	print(p["id"], p.get("name", "?"), p.get("run_cnt", 0), p.get("run_time_ns", 0))'
-}
-
 # connections the namespace's TCP accepted so far (PassiveOpens)
 passive_opens() {
 	ip netns exec "$ns" awk '$1 == "Tcp:" {
@@ -163,43 +156,47 @@ passive_opens() {
 }
 
 # What sockfan's hooks cost per connection, as the kernel counts it: one
-# more new-conn run with kernel.bpf_stats_enabled, apart from the rounds
-# (the count itself adds two clock reads per call).  Req/s ratios carry
-# a few percent of noise here; this does not.
+# more new-conn run with sockfan --hook-cost (BPF_ENABLE_STATS), apart
+# from the rounds (the count itself adds two clock reads per call).
+# Req/s ratios carry a few percent of noise here; this does not.
 hook_cost() {
-	local stats=/proc/sys/kernel/bpf_stats_enabled old o0 o1 rps
+	local o0 o1 rps
 
-	if [[ " ${tracers[*]} " != *" sockfan "* ]]; then
-		return
-	elif [ ! -w "$stats" ] || ! command -v bpftool >/dev/null || ! command -v python3 >/dev/null; then
-		echo "# hook cost: not measured (needs bpftool, python3 and a writable $stats)"
-		return
-	fi
-	old=$(cat "$stats")
-	bpf_progs >"$tmp/progs0"
-	echo 1 >"$stats"
+	[[ " ${tracers[*]} " == *" sockfan "* ]] || return
+	sockfan_args=(--hook-cost)
 	tracer_start sockfan
 	o0=$(passive_opens)
 	rps=$(load_run new-conn)
 	o1=$(passive_opens)
-	bpf_progs >"$tmp/progs1"
 	tracer_stop
-	echo "$old" >"$stats"
-	awk -v conns=$((o1 - o0)) -v rps="${rps:-0}" '
-		BEGIN { n = 0 }
-		FILENAME == ARGV[1] { seen[$1] = 1; next }
-		!($1 in seen) && $3 > 0 { name[n] = $2; cnt[n] = $3; ns[n] = $4; n++ }
-		END {
-			printf "# hook cost (kernel.bpf_stats_enabled), one more new-conn run: %d connections, %.0f req/s\n", conns, rps
+	sockfan_args=()
+	grep -q '^# hook cost:' "$tmp/sockfan.out" || {
+		echo "# hook cost: not measured: $(head -n 1 "$tmp/sockfan.err")"
+		return
+	}
+	# "# hook cost: P1 RUNS runs NS ns, P2 ...; T ns per handshake (H handshakes)"
+	awk -v opens=$((o1 - o0)) -v rps="${rps:-0}" '
+		/^# hook cost:/ {
+			sub(/^# hook cost: /, "")
+			split($0, part, "; ")
+			n = split(part[1], hook, ", ")
+			hs = part[2]
+			sub(/^.*\(/, "", hs)
+			hs += 0
+			printf "# hook cost (sockfan --hook-cost), one more new-conn run: %d handshakes (PassiveOpens %d), %.0f req/s\n", hs, opens, rps
 			printf "# %-16s %10s %8s %8s\n", "HOOK", "CALLS/CONN", "NS/CALL", "NS/CONN"
-			for (i = 0; i < n && conns > 0; i++) {
-				printf "# %-16s %10.2f %8.0f %8.0f\n", name[i], cnt[i] / conns, ns[i] / cnt[i], ns[i] / conns
-				total += ns[i] / conns
+			for (i = 1; i <= n && hs > 0; i++) {
+				split(hook[i], f, " ")
+				if (f[2] == 0)
+					continue
+				printf "# %-16s %10.2f %8d %8.0f\n", f[1], f[2] / hs, f[4], f[2] * f[4] / hs
+				total += f[2] * f[4] / hs
 			}
-			if (conns > 0)
+			if (hs > 0)
 				printf "# %-16s %10s %8s %8.0f (%.1f%% of one CPU at that rate)\n", "all", "", "", total, total * rps / 1e7
-		}' "$tmp/progs0" "$tmp/progs1"
+		}' "$tmp/sockfan.out"
 }
+sockfan_args=()
 hook_cost >"$tmp/hooks"
 
 lost=$(awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' \
