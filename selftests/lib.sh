@@ -368,6 +368,18 @@ ss_tuple_pids() {
 			print $3, $4, pid }' | norm_endpoints | sort
 }
 
+# "laddr:lport raddr:rport pid/comm" per connection: the process holding
+# it and its name, as ss -p prints them (users:(("nginx",pid=12,fd=5)))
+ss_tuple_tasks() {
+	in_ns "$1" ss -Htnp state established "sport = :$2" |
+		awk '{ t = "-"
+			if (match($0, /\(\("[^"]*",pid=[0-9]+/)) {
+				split(substr($0, RSTART + 3, RLENGTH - 3), f, /",pid=/)
+				t = f[2] "/" f[1]
+			}
+			print $3, $4, t }' | norm_endpoints | sort
+}
+
 # ss_pid_established NS PORT PID: connections on the port PID holds
 ss_pid_established() {
 	in_ns "$1" ss -Htnp state established "sport = :$2" | grep -c "pid=$3,"
@@ -463,6 +475,18 @@ sockfan_conns() {
 
 	[ "$2" = queued ] && what="in queue"
 	awk -v w=" $what " '$1 == "ESTAB" && index($0, w)' "$1" | wc -l
+}
+
+# "laddr:lport raddr:rport pid/comm" of the ESTAB lines: the accepting
+# task and its name ("-" while in queue)
+sockfan_tuple_tasks() {
+	awk '$1 == "ESTAB" {
+		t = "-"
+		for (i = 4; i < NF; i++)
+			if ($i == "accepted" && $(i + 1) == "by")
+				t = $(i + 2)
+		print $2, $3, t
+	}' "$1" | norm_endpoints | sort
 }
 
 # "laddr:lport raddr:rport pid" of the ESTAB lines: the accepting task

@@ -70,8 +70,10 @@ else
 		"$(sockfan_listener_field "$TMP/during" all hits | tr '\n' ' ')" \
 		"$(sockfan_listener_field "$TMP/during" all accepted | tr '\n' ' ')"
 fi
-check "four-tuples and accepting worker match ss" \
-	"$(sockfan_tuple_pids "$TMP/during" | md5sum)" "$(ss_tuple_pids "$NS" $PORT | md5sum)"
+check "four-tuples and accepting worker (pid/name) match ss -p" \
+	"$(sockfan_tuple_tasks "$TMP/during" | md5sum)" "$(ss_tuple_tasks "$NS" $PORT | md5sum)"
+sockfan_tuple_tasks "$TMP/during" | head -n 3 | sed 's/^/# sockfan: /'
+ss_tuple_tasks "$NS" $PORT | head -n 3 | sed 's/^/# ss:      /'
 
 check_no_record_lost "$TMP/during"
 tap_exit
