@@ -96,6 +96,15 @@ printf '%-8s %10s %8s %8s %8s %8s %8s %10s\n' "$n" "$ramp" "$ports_s" "$conns_s"
 	"$ss_s" "$slab" "$((lines - 1))"
 echo "# /proc/net/sockfan/stats in the namespace:"
 in_ns cat /proc/net/sockfan/stats | sed 's/^/#   /'
+# the module's own memory: a record per connection, and its hash, sized
+# at load; the slab's footprint per object from the kernel's /sys/kernel/slab
+stat_of() {
+	in_ns awk -v n="$1" '$1 == n { print $2 }' /proc/net/sockfan/stats
+}
+conn_bytes=$(stat_of conn_bytes)
+table_bytes=$(stat_of table_bytes)
+live=$(stat_of conns)
+echo "# module memory: ${conn_bytes:-?} bytes per tracked connection (slab footprint per object: $(cat /sys/kernel/slab/sockfan_conn/slab_size 2>/dev/null || echo ?)), and a hash of ${table_bytes:-?} bytes sized at load for max_conns $(stat_of max_conns); at $live connections $(((conn_bytes * live + table_bytes) / (live ? live : 1))) bytes per connection in all"
 echo "# nginx's error log, $(wc -l <"$tmp/logs/error.log") lines, by message:"
 sed 's/^[^]]*\] [0-9#]*: \(\*[0-9]* \)\?//; s/, client: .*//' "$tmp/logs/error.log" |
 	sort | uniq -c | sort -rn | head -n 10 | sed 's/^/#   /'

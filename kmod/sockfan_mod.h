@@ -28,9 +28,11 @@
 #include <sockfan/sockfan.h>
 
 /*
- * 128 bytes, one per tracked connection: what can be read from the held
- * socket (its cookie) is not copied, and an accepted connection is told
- * by its task (accept() runs in one; pid 0 is no user task).
+ * 112 bytes, one per tracked connection, so that with its share of the
+ * hash (8 to 16 bytes) a connection costs at most 128: what can be read
+ * from the held socket (its cookie) is not copied, an accepted connection
+ * is told by its task (accept() runs in one; pid 0 is no user task), and
+ * that task's name is looked up when read, as ss -p does.
  */
 struct sockfan_conn {
 	struct hlist_node node;		/* in sockfan_table's conn hash */
@@ -45,8 +47,9 @@ struct sockfan_conn {
 	u64 listener;			/* cookie of its listener, 0 unknown */
 	u64 born_ns;			/* ESTABLISHED */
 	u32 pid;			/* accepting task, 0 while queued */
-	char comm[SOCKFAN_COMM_LEN];
 };
+
+static_assert(sizeof(struct sockfan_conn) <= 112);
 
 struct sockfan_listener {
 	struct list_head node;
@@ -136,6 +139,8 @@ struct sockfan_stats {
 	u64 listeners;
 	u64 drops;			/* connections not recorded: table full */
 	u64 events;			/* hook invocations that changed state */
+	u64 conn_bytes;			/* memory of a tracked connection */
+	u64 table_bytes;		/* the connection hash, fixed at load */
 };
 
 void sockfan_stats_read(u32 netns, struct sockfan_stats *st);

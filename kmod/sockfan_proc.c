@@ -10,7 +10,10 @@
 #include <linux/capability.h>
 #include <linux/ctype.h>
 #include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/pid_namespace.h>
 #include <linux/proc_fs.h>
+#include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/tcp.h>
 #include <linux/timekeeping.h>
@@ -71,6 +74,19 @@ static void seq_task(struct seq_file *m, bool shown, u32 pid, const char *comm)
 	}
 }
 
+/* the name task group @tgid has now, "" once it is gone (as ss -p shows it) */
+static void tgid_comm(u32 tgid, char *comm)
+{
+	struct task_struct *t;
+
+	comm[0] = '\0';
+	rcu_read_lock();
+	t = pid_task(find_pid_ns(tgid, &init_pid_ns), PIDTYPE_TGID);
+	if (t)
+		strscpy_pad(comm, t->comm, SOCKFAN_COMM_LEN);
+	rcu_read_unlock();
+}
+
 static void seq_addr(struct seq_file *m, const struct sockfan_key *key, const u8 *addr)
 {
 	if (key->family == AF_INET)
@@ -113,9 +129,10 @@ static int stats_show(struct seq_file *m, void *v)
 	struct sockfan_stats st;
 
 	sockfan_stats_read(single_netns(m), &st);
-	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\nlookup_missed %lu\n",
+	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\nlookup_missed %lu\nconn_bytes %llu\ntable_bytes %llu\n",
 		   st.conns, st.listeners, sockfan_max_conns, st.drops, st.events,
-		   sockfan_accept_missed(), sockfan_lookup_missed());
+		   sockfan_accept_missed(), sockfan_lookup_missed(), st.conn_bytes,
+		   st.table_bytes);
 	return 0;
 }
 
@@ -237,8 +254,10 @@ static void *conns_next(struct seq_file *m, void *v, loff_t *pos)
 static int conns_show(struct seq_file *m, void *v)
 {
 	struct conns_iter *it = m->private;
+	char comm[SOCKFAN_COMM_LEN] = "";
 	struct sockfan_conn *c = v;
 	u64 now = ktime_get_ns();
+	u32 pid;
 
 	if (v == SEQ_START_TOKEN) {
 		seq_puts(m, "cookie family laddr lport raddr rport listener pid comm age_ms segs_in\n");
@@ -249,7 +268,10 @@ static int conns_show(struct seq_file *m, void *v)
 	seq_printf(m, " %u ", c->key.lport);
 	seq_addr(m, &c->key, c->key.raddr);
 	seq_printf(m, " %u %llu ", c->key.rport, READ_ONCE(c->listener));
-	seq_task(m, it->tasks, READ_ONCE(c->pid), c->comm);
+	pid = READ_ONCE(c->pid);
+	if (pid && it->tasks)
+		tgid_comm(pid, comm);
+	seq_task(m, it->tasks, pid, comm);
 	/* segments the kernel's lookup delivered to it, as ss -ti shows */
 	seq_printf(m, " %llu %u\n", div_u64(now - c->born_ns, NSEC_PER_MSEC),
 		   READ_ONCE(tcp_sk(c->sk)->segs_in));
