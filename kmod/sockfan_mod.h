@@ -31,8 +31,8 @@
  * 112 bytes, one per tracked connection, so that with its share of the
  * hash (8 to 16 bytes) a connection costs at most 128: what can be read
  * from the held socket (its cookie) is not copied, an accepted connection
- * is told by its task (accept() runs in one; pid 0 is no user task), and
- * that task's name is looked up when read, as ss -p does.
+ * is told by the process that accepted it (NULL: still queued), and that
+ * process's name is looked up when read, as ss -p does.
  */
 struct sockfan_conn {
 	struct hlist_node node;		/* in sockfan_table's conn hash */
@@ -46,7 +46,11 @@ struct sockfan_conn {
 	struct sockfan_key key;
 	u64 listener;			/* cookie of its listener, 0 unknown */
 	u64 born_ns;			/* ESTABLISHED */
-	u32 pid;			/* accepting task, 0 while queued */
+	/*
+	 * The accepting process, held (put when the record is freed): a
+	 * number could be reused by another process after it exits.
+	 */
+	struct pid *pid;
 };
 
 static_assert(sizeof(struct sockfan_conn) <= 112);

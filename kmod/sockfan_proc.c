@@ -11,7 +11,6 @@
 #include <linux/ctype.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
-#include <linux/pid_namespace.h>
 #include <linux/proc_fs.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
@@ -74,14 +73,18 @@ static void seq_task(struct seq_file *m, bool shown, u32 pid, const char *comm)
 	}
 }
 
-/* the name task group @tgid has now, "" once it is gone (as ss -p shows it) */
-static void tgid_comm(u32 tgid, char *comm)
+/*
+ * The name process @pid has now (its main thread's, as ss -p shows it),
+ * "" once it is gone.  Read without task_lock(), like /proc/PID/stat: a
+ * rename at that moment may show half of each name.
+ */
+static void process_comm(struct pid *pid, char *comm)
 {
 	struct task_struct *t;
 
 	comm[0] = '\0';
 	rcu_read_lock();
-	t = pid_task(find_pid_ns(tgid, &init_pid_ns), PIDTYPE_TGID);
+	t = pid_task(pid, PIDTYPE_TGID);
 	if (t)
 		strscpy_pad(comm, t->comm, SOCKFAN_COMM_LEN);
 	rcu_read_unlock();
@@ -257,7 +260,7 @@ static int conns_show(struct seq_file *m, void *v)
 	char comm[SOCKFAN_COMM_LEN] = "";
 	struct sockfan_conn *c = v;
 	u64 now = ktime_get_ns();
-	u32 pid;
+	struct pid *pid;
 
 	if (v == SEQ_START_TOKEN) {
 		seq_puts(m, "cookie family laddr lport raddr rport listener pid comm age_ms segs_in\n");
@@ -270,8 +273,8 @@ static int conns_show(struct seq_file *m, void *v)
 	seq_printf(m, " %u %llu ", c->key.rport, READ_ONCE(c->listener));
 	pid = READ_ONCE(c->pid);
 	if (pid && it->tasks)
-		tgid_comm(pid, comm);
-	seq_task(m, it->tasks, pid, comm);
+		process_comm(pid, comm);
+	seq_task(m, it->tasks, pid ? pid_nr(pid) : 0, comm);
 	/* segments the kernel's lookup delivered to it, as ss -ti shows */
 	seq_printf(m, " %llu %u\n", div_u64(now - c->born_ns, NSEC_PER_MSEC),
 		   READ_ONCE(tcp_sk(c->sk)->segs_in));

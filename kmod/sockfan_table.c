@@ -16,6 +16,8 @@
 #include <linux/log2.h>
 #include <linux/minmax.h>
 #include <linux/mm.h>
+#include <linux/pid.h>
+#include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sock_diag.h>
 #include <linux/sort.h>
@@ -95,15 +97,9 @@ u64 sockfan_sk_cookie(struct sock *sk)
 	return (u64)c[1] << 32 | c[0];
 }
 
-/* a connection keeps its task's pid only: 16 bytes less each (sockfan_mod.h) */
-static u32 current_tgid(void)
-{
-	return task_tgid_nr(current);
-}
-
 static void task_id(u32 *pid, char *comm)
 {
-	*pid = current_tgid();
+	*pid = task_tgid_nr(current);
 	/* like bpf_get_current_comm(): no task_lock() in atomic context */
 	strscpy_pad(comm, current->comm, SOCKFAN_COMM_LEN);
 }
@@ -113,6 +109,7 @@ static void conn_free_rcu(struct rcu_head *head)
 	struct sockfan_conn *c = container_of(head, struct sockfan_conn, rcu);
 
 	sock_put(c->sk);
+	put_pid(c->pid);
 	sockfan_pool_put(&conn_pool, c);
 }
 
@@ -333,8 +330,6 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 		rcu_read_unlock();
 	}
 	c->listener = listener;
-	if (accepted)
-		c->pid = current_tgid();
 
 	raw_spin_lock_irqsave(&slow_lock, flags);
 	p = port_get(c->key.netns, c->key.lport);
@@ -375,7 +370,7 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 		/* ESTABLISHED recorded it a moment ago: this is its accept() */
 		if (accepted && !dup->pid) {
 			dup->listener = listener;
-			dup->pid = c->pid;
+			dup->pid = get_pid(task_tgid(current));
 			wait = c->born_ns - dup->born_ns;
 			merged = true;
 		}
@@ -385,6 +380,8 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 	} else {
 		sock_hold(sk);
 		c->sk = sk;
+		if (accepted)
+			c->pid = get_pid(task_tgid(current));
 		hlist_add_head_rcu(&c->node, &b->head);
 	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
@@ -472,7 +469,6 @@ void sockfan_close(struct sock *sk)
 void sockfan_accepted(struct sock *listener, struct sock *child)
 {
 	u64 lcookie = sockfan_sk_cookie(listener);
-	u32 pid = current_tgid();
 	struct sockfan_listener *l;
 	struct sockfan_bucket *b;
 	struct sockfan_conn *c;
@@ -489,7 +485,7 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 	if (c && !c->pid) {
 		c->listener = lcookie;
 		wait = ktime_get_ns() - c->born_ns;
-		c->pid = pid;
+		c->pid = get_pid(task_tgid(current));
 		hit = true;
 	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
@@ -816,6 +812,7 @@ void sockfan_table_exit(void)
 	for (i = 0; i < (1U << conn_hash_bits); i++)
 		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node) {
 			sock_put(c->sk);
+			put_pid(c->pid);
 			sockfan_pool_put(&conn_pool, c);
 		}
 	list_for_each_entry_safe(l, ltmp, &listeners, node) {

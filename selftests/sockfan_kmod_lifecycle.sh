@@ -2,14 +2,20 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # sockfan.ko loads, creates /proc/net/sockfan/ in every network namespace
-# (also in one created after the load), rejects writes, unloads, removes
-# its files, and the kernel log has no WARN, BUG or Oops afterwards.
+# (also in one created after the load), says what a tracked connection
+# costs, names an accepting process that has exited as gone, rejects
+# writes, unloads, removes its files, and the kernel log has no WARN, BUG
+# or Oops afterwards.
 source "$(dirname "$0")/lib.sh"
 
+PORT=8090
+PY=/usr/bin/python3
+
 require_root
+require_scenario_tools
 require_sockfan_ko
 
-tap_plan 8
+tap_plan 11
 dmesg_before=$(dmesg | wc -l)
 
 insmod "$SOCKFAN_KO"
@@ -21,6 +27,46 @@ netns_new NS sflife
 check "files in a namespace made after the load" \
 	"$(in_ns "$NS" ls /proc/net/sockfan 2>/dev/null | sort | tr '\n' ' ')" \
 	"conns listeners ports stats "
+stat_of() {
+	awk -v n="$1" '$1 == n { print $2 }' /proc/net/sockfan/stats
+}
+# at most 128 bytes a connection with the default max_conns: the record,
+# and the hash sized at load for max_conns
+conn_bytes=$(stat_of conn_bytes)
+per_conn=$((conn_bytes + $(stat_of table_bytes) / $(stat_of max_conns)))
+check "stats: a record of at most 112 bytes, at most 128 with its share of the hash" \
+	"$([ "${conn_bytes:-999}" -le 112 ] && [ "$per_conn" -le 128 ] && echo yes || echo "no: $conn_bytes, $per_conn")" yes
+diag "conn_bytes $conn_bytes, $per_conn in all at max_conns $(stat_of max_conns);" \
+	"slab footprint per object $(cat /sys/kernel/slab/sockfan_conn/slab_size 2>/dev/null)"
+
+# a process accepts one connection, hands it to a child and exits: conns
+# keeps its pid and names it gone, as the pid may be reused
+if [ -x "$PY" ]; then
+	ip netns exec "$NS" "$PY" -c '
+import os, socket, time
+s = socket.socket()
+s.bind(("127.0.0.1", '$PORT'))
+s.listen(8)
+print(os.getpid(), flush=True)
+c, _ = s.accept()
+if os.fork() == 0:
+    time.sleep(30)
+os._exit(0)' >"$TMP/acceptor" 2>&1 &
+	PIDS+=($!)
+	wait_for 10 ss_has_listener "$NS" $PORT
+	acceptor=$(head -n 1 "$TMP/acceptor")
+	clients_start "$NS" 127.0.0.1 $PORT 1 "" 30 || exit $KSFT_FAIL
+	wait_for 10 sh -c "! kill -0 $acceptor 2>/dev/null"
+	check "conns: an accepting process that exited shows its pid and name -" \
+		"$(in_ns "$NS" awk -v p=$PORT '$4 == p { print $8, $9 }' /proc/net/sockfan/conns)" \
+		"$acceptor -"
+	check "ss -p: its child holds the connection now" \
+		"$(in_ns "$NS" ss -Htnp state established "sport = :$PORT" | grep -c 'python3')" 1
+else
+	tap_skip "conns: an accepting process that exited shows its pid and name -" \
+		"python3 not installed (make deps)"
+	tap_skip "ss -p: its child holds the connection now" "python3 not installed (make deps)"
+fi
 check "ports starts with its header line" \
 	"$(head -n 1 /proc/net/sockfan/ports)" \
 	"port listeners established accepted closed peers lifetime_us wait_us wait_max_us misses owner_pid owner_comm"
