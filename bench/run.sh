@@ -32,6 +32,8 @@ out=${BENCH_OUT:-$top/build/bench}
 sockfan=${SOCKFAN:-$top/build/sockfan}
 ko=${SOCKFAN_KO:-}
 read -ra tracers <<<"${BENCH_TRACERS:-none sockfan bpftrace}"
+# extra arguments of the sockfan tracer (hook_cost adds --hook-cost)
+sockfan_args=()
 loads=(new-conn keepalive)
 
 die() {
@@ -165,38 +167,43 @@ hook_cost() {
 	[[ " ${tracers[*]} " == *" sockfan "* ]] || return
 	sockfan_args=(--hook-cost)
 	tracer_start sockfan
+	sockfan_args=()
+	if ! kill -0 "$tracer_pid" 2>/dev/null; then
+		echo "# hook cost: not measured: sockfan --hook-cost did not start: $(tail -n 1 "$tmp/sockfan.err")"
+		tracer_pid=
+		return
+	fi
 	o0=$(passive_opens)
 	rps=$(load_run new-conn)
 	o1=$(passive_opens)
 	tracer_stop
-	sockfan_args=()
 	grep -q '^# hook cost:' "$tmp/sockfan.out" || {
-		echo "# hook cost: not measured: $(head -n 1 "$tmp/sockfan.err")"
+		echo "# hook cost: not measured: no '# hook cost' line from sockfan: $(tail -n 1 "$tmp/sockfan.err")"
 		return
 	}
-	# "# hook cost: P1 RUNS runs NS ns, P2 ...; T ns per handshake (H handshakes)"
+	# "# hook cost: P1 RUNS runs NS ns (N ns/run), P2 ...; T ns per
+	# handshake (H handshakes)": all from sockfan's exact totals
 	awk -v opens=$((o1 - o0)) -v rps="${rps:-0}" '
 		/^# hook cost:/ {
 			sub(/^# hook cost: /, "")
 			split($0, part, "; ")
 			n = split(part[1], hook, ", ")
-			hs = part[2]
-			sub(/^.*\(/, "", hs)
-			hs += 0
+			hs = 0
+			if (match(part[2], /\([0-9]+ handshakes\)/))
+				hs = substr(part[2], RSTART + 1, RLENGTH - 13) + 0
 			printf "# hook cost (sockfan --hook-cost), one more new-conn run: %d handshakes (PassiveOpens %d), %.0f req/s\n", hs, opens, rps
 			printf "# %-16s %10s %8s %8s\n", "HOOK", "CALLS/CONN", "NS/CALL", "NS/CONN"
 			for (i = 1; i <= n && hs > 0; i++) {
 				split(hook[i], f, " ")
 				if (f[2] == 0)
 					continue
-				printf "# %-16s %10.2f %8d %8.0f\n", f[1], f[2] / hs, f[4], f[2] * f[4] / hs
-				total += f[2] * f[4] / hs
+				printf "# %-16s %10.2f %8.0f %8.0f\n", f[1], f[2] / hs, f[4] / f[2], f[4] / hs
+				total += f[4]
 			}
 			if (hs > 0)
-				printf "# %-16s %10s %8s %8.0f (%.1f%% of one CPU at that rate)\n", "all", "", "", total, total * rps / 1e7
+				printf "# %-16s %10s %8s %8.0f (%.1f%% of one CPU at that rate)\n", "all", "", "", total / hs, total / hs * rps / 1e7
 		}' "$tmp/sockfan.out"
 }
-sockfan_args=()
 hook_cost >"$tmp/hooks"
 
 lost=$(awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' \

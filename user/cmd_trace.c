@@ -173,7 +173,7 @@ int cmd_trace(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return 1;
 	}
-	if (bpf_source_open(&src, &f, o.v.filter.netns, verbose)) {
+	if (bpf_source_open(&src, &f, o.v.filter.netns, verbose, false)) {
 		fanout_free(&f);
 		return 1;
 	}

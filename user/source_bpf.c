@@ -375,7 +375,22 @@ static __u32 born_entries(void)
 	return n;
 }
 
-int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf)
+/* BPF_ENABLE_STATS for as long as @s lives: 0 or -errno (printed) */
+static int enable_run_stats(struct bpf_source *s)
+{
+	s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+	if (s->stats_fd < 0) {
+		int err = -errno;
+
+		fprintf(stderr, "sockfan: cannot have the kernel count BPF run time (BPF_ENABLE_STATS): %s (needs CAP_SYS_ADMIN, Linux 5.8+)\n",
+			strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf,
+		    bool count_runs)
 {
 	struct bpf_source *s;
 	int err = -ENOENT, tracing;
@@ -407,6 +422,14 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		free(s);
 		return -EINVAL;
 	}
+	/* before anything attaches, so that every run is counted */
+	if (count_runs) {
+		err = enable_run_stats(s);
+		if (err) {
+			free(s);
+			return err;
+		}
+	}
 	/* parsed once for the feature checks (libbpf parses its own) */
 	btf = btf__load_vmlinux_btf();
 	tracing = tracing_probe(btf);
@@ -436,6 +459,8 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 	if (err) {
 		fprintf(stderr, "sockfan: cannot load the BPF programs: %s (%s; run as root, or rerun with -v for libbpf's log)\n",
 			strerror(-err), err == -EPERM ? "permission denied" : "no hook plan fits this kernel");
+		if (s->stats_fd >= 0)
+			close(s->stats_fd);
 		free(s);
 		return err;
 	}
@@ -445,6 +470,8 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		fprintf(stderr, "sockfan: cannot map the BPF ring buffer: %s\n", strerror(-err));
 		detach_all(s);
 		sockfan_bpf__destroy(s->skel);
+		if (s->stats_fd >= 0)
+			close(s->stats_fd);
 		free(s);
 		return err;
 	}
@@ -538,21 +565,6 @@ __u64 bpf_source_malformed(const struct bpf_source *s)
 	return s->malformed;
 }
 
-int bpf_source_count_runs(struct bpf_source *s)
-{
-	if (s->stats_fd >= 0)
-		return 0;
-	s->stats_fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
-	if (s->stats_fd < 0) {
-		int err = -errno;
-
-		fprintf(stderr, "sockfan: cannot have the kernel count BPF run time (BPF_ENABLE_STATS): %s (needs CAP_SYS_ADMIN, Linux 5.8+)\n",
-			strerror(-err));
-		return err;
-	}
-	return 0;
-}
-
 int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc)
 {
 	struct bpf_prog_info info;
@@ -562,8 +574,13 @@ int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc)
 	for (i = 0; i < s->nlinks; i++) {
 		memset(&info, 0, sizeof(info));
 		len = sizeof(info);
-		if (bpf_obj_get_info_by_fd(bpf_program__fd(s->link_progs[i]), &info, &len))
-			return -errno;
+		if (bpf_obj_get_info_by_fd(bpf_program__fd(s->link_progs[i]), &info, &len)) {
+			int err = -errno;
+
+			fprintf(stderr, "sockfan: cannot read the run time of BPF program %s (BPF_OBJ_GET_INFO_BY_FD): %s; rerun without --hook-cost\n",
+				bpf_program__name(s->link_progs[i]), strerror(-err));
+			return err;
+		}
 		memset(&hc[i], 0, sizeof(hc[i]));
 		snprintf(hc[i].prog, sizeof(hc[i].prog), "%s", bpf_program__name(s->link_progs[i]));
 		hc[i].runs = info.run_cnt;

@@ -12,10 +12,16 @@ struct bpf_source;
 /*
  * Load and attach the programs, choosing per hook the best variant this
  * kernel accepts; records will be applied to @f.  @netns (an inode; 0:
- * all): the programs record only that namespace's sockets.  Returns 0 or
- * a negative errno, after printing what failed and what to do.
+ * all): the programs record only that namespace's sockets.  @count_runs:
+ * have the kernel count the programs' runs and run time from before they
+ * attach (BPF_ENABLE_STATS, which kernel.bpf_stats_enabled=1 also does
+ * but for every program and until someone resets it; this lasts while
+ * the source does, and costs the programs two clock reads a run); see
+ * bpf_source_hook_cost().  Returns 0 or a negative errno, after printing
+ * what failed and what to do.
  */
-int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf);
+int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf,
+		    bool count_runs);
 
 /* also hand every record to @fn (after the model has it): the trace */
 void bpf_source_set_sink(struct bpf_source *s,
@@ -45,15 +51,7 @@ void bpf_source_drain(struct bpf_source *s);
  */
 int bpf_source_follow(struct bpf_source *s, unsigned long seconds);
 
-/*
- * Have the kernel count the attached programs' runs and run time from
- * now on: BPF_ENABLE_STATS, which kernel.bpf_stats_enabled=1 also does
- * but for every program and until someone resets it; this lasts while @s
- * does.  Costs the programs two clock reads a run.  0 or -errno (printed).
- */
-int bpf_source_count_runs(struct bpf_source *s);
-
-/* per attached program: runs and run time since bpf_source_count_runs() */
+/* per attached program: runs and run time, with @count_runs */
 struct hook_cost {
 	char prog[16];		/* BPF_OBJ_NAME_LEN */
 	__u64 runs;
@@ -62,7 +60,7 @@ struct hook_cost {
 
 #define HOOK_COST_MAX	16
 
-/* fill @hc (HOOK_COST_MAX entries); how many, or -errno */
+/* fill @hc (HOOK_COST_MAX entries); how many, or -errno (printed) */
 int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc);
 
 /* ESTABLISHED records seen: passive handshakes, the cost's denominator */

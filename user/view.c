@@ -294,11 +294,8 @@ static int bpf_refresh(struct view *v, bool states)
 	v->meta.malformed = bpf_source_malformed(v->src);
 	if (v->o->hook_cost) {
 		n = bpf_source_hook_cost(v->src, v->hook_cost);
-		if (n < 0) {
-			fprintf(stderr, "%s: reading the BPF programs' run time failed: %s\n",
-				prog_name, strerror(-n));
+		if (n < 0)
 			return n;
-		}
 		v->meta.hook_cost = v->hook_cost;
 		v->meta.nhook_cost = n;
 		v->meta.handshakes = bpf_source_handshakes(v->src);
@@ -311,15 +308,10 @@ static int open_bpf(struct view *v)
 	const struct view_opts *o = v->o;
 	int err;
 
-	err = bpf_source_open(&v->src, &v->f, o->filter.netns, verbose);
+	err = bpf_source_open(&v->src, &v->f, o->filter.netns, verbose, o->hook_cost);
 	if (err) {
 		v->src = NULL;
 		return err;
-	}
-	if (o->hook_cost) {
-		err = bpf_source_count_runs(v->src);
-		if (err)
-			return err;
 	}
 	/* attach first, then snapshot: nothing falls between the two */
 	if (o->seed) {
@@ -445,9 +437,11 @@ int view_refresh(struct view *v)
 }
 
 /*
- * "# hook cost: state_btf 1767100 runs 182 ns, ...; 2750 ns per handshake":
- * the kernel's count, and what a passive connection costs in all (the
- * programs also run for the client side and for other namespaces).
+ * "# hook cost: state_btf 1767100 runs 322245123 ns (182 ns/run), ...;
+ * 2750 ns per handshake (176710 handshakes)" ("-" per handshake before
+ * the first): the kernel's count since sockfan started, and what a
+ * passive connection costs in all (the programs also run for the client
+ * side and for other namespaces, and drop those).
  */
 static void print_hook_cost(const struct ports_meta *m)
 {
@@ -458,17 +452,16 @@ static void print_hook_cost(const struct ports_meta *m)
 	for (i = 0; i < m->nhook_cost; i++) {
 		const struct hook_cost *h = &m->hook_cost[i];
 
-		printf("%s %s %llu runs %llu ns", i ? "," : "", h->prog,
-		       (unsigned long long)h->runs,
+		printf("%s %s %llu runs %llu ns (%llu ns/run)", i ? "," : "", h->prog,
+		       (unsigned long long)h->runs, (unsigned long long)h->run_ns,
 		       (unsigned long long)(h->runs ? h->run_ns / h->runs : 0));
 		total += h->run_ns;
 	}
 	if (m->handshakes)
-		printf("; %llu ns per handshake (%llu handshakes)\n",
-		       (unsigned long long)(total / m->handshakes),
-		       (unsigned long long)m->handshakes);
+		printf("; %llu ns per handshake", (unsigned long long)(total / m->handshakes));
 	else
-		printf("; %llu ns in all, no handshake yet\n", (unsigned long long)total);
+		printf("; - ns per handshake");
+	printf(" (%llu handshakes)\n", (unsigned long long)m->handshakes);
 }
 
 void view_print_source(const struct ports_meta *m, bool counts)
