@@ -47,7 +47,7 @@ struct {
 } lost SEC(".maps");
 
 /*
- * Passive connections we follow, by socket cookie -> time the handshake
+ * Passive connections we follow, by born_key() -> time the handshake
  * completed (0: seeded by user space, time unknown).  It filters CLOSE
  * down to sockets that matter and gives accept wait and lifetime.
  */
@@ -186,6 +186,36 @@ static __always_inline bool netns_wanted(__u32 netns)
 	return !netns_only || netns == netns_only;
 }
 
+/*
+ * A followed connection's key in born: its cookie; where it has none yet
+ * (a socket gets one when first asked, and only a BTF pointer can ask:
+ * the classic tracepoint cannot), its address.  Kernel addresses have
+ * the top bit set, cookies count up from 1: the two never meet.
+ */
+static __always_inline __u64 born_key(__u64 cookie, const struct sock *sk)
+{
+	return cookie ? cookie : (__u64)sk;
+}
+
+/*
+ * The born entry of @sk and its key in *@key, or NULL.  Keyed by address
+ * at ESTABLISHED, a socket may have got its cookie since (sock_diag,
+ * SO_COOKIE): with @by_addr, that is tried after the cookie.
+ */
+static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, bool by_addr,
+					__u64 *key)
+{
+	__u64 *bornp;
+
+	*key = born_key(cookie, sk);
+	bornp = bpf_map_lookup_elem(&born, key);
+	if (!bornp && cookie && by_addr) {
+		*key = (__u64)sk;
+		bornp = bpf_map_lookup_elem(&born, key);
+	}
+	return bornp;
+}
+
 /* The record a state change makes, 0: none (most: the client side, FINs). */
 static __always_inline __u16 state_kind(int oldstate, int newstate)
 {
@@ -200,23 +230,24 @@ static __always_inline __u16 state_kind(int oldstate, int newstate)
 
 /*
  * Common body of both state-change hooks, for a TCP socket whose change
- * makes record @kind (state_kind()).
+ * makes record @kind (state_kind()).  @cookie: 0 if it has none yet,
+ * which only the classic tracepoint sees (@by_addr).
  */
 static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldstate,
-				    int newstate, __u64 cookie)
+				    int newstate, __u64 cookie, bool by_addr)
 {
+	__u64 now, born_ns = 0, *bornp, key;
 	struct sockfan_event *e;
-	__u64 now, born_ns = 0, *bornp;
 	struct sk_head h;
 
 	/* only listeners and passive connections we follow */
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
-		bornp = bpf_map_lookup_elem(&born, &cookie);
+		bornp = born_find(cookie, sk, by_addr, &key);
 		if (!bornp)
 			return 0;
 		born_ns = *bornp;
 		/* forgotten even if the record finds no room below */
-		bpf_map_delete_elem(&born, &cookie);
+		bpf_map_delete_elem(&born, &key);
 	}
 	if (sk_head_read(&h, sk) || !netns_wanted(h.netns))
 		return 0;
@@ -239,7 +270,8 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 		break;
 	case SOCKFAN_EV_ESTABLISHED:
 		/* softirq context: current task is unrelated, leave pid 0 */
-		bpf_map_update_elem(&born, &cookie, &now, BPF_ANY);
+		key = born_key(cookie, sk);
+		bpf_map_update_elem(&born, &key, &now, BPF_ANY);
 		break;
 	case SOCKFAN_EV_CLOSE:
 		e->close.oldstate = oldstate;
@@ -277,7 +309,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 		cookie = sk->__sk_common.skc_cookie.counter;
 	else
 		cookie = bpf_get_socket_cookie((void *)sk);
-	return on_state(sk, kind, oldstate, newstate, cookie);
+	return on_state(sk, kind, oldstate, newstate, cookie, false);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -288,7 +320,7 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (!kind || ctx->protocol != IPPROTO_TCP)
 		return 0;
 	return on_state(ctx->skaddr, kind, ctx->oldstate, ctx->newstate,
-			read_cookie(ctx->skaddr));
+			read_cookie(ctx->skaddr), true);
 }
 
 /* accept(2) handed @child, dequeued from @listener, to the current task */
@@ -297,7 +329,7 @@ static __always_inline void on_accept(const struct sock *listener,
 				      __u64 listener_cookie)
 {
 	struct sockfan_event *e;
-	__u64 cookie, *bornp;
+	__u64 cookie, *bornp, key;
 	struct sk_head h;
 
 	if (!is_tcp(child) || sk_head_read(&h, child) || !netns_wanted(h.netns))
@@ -316,7 +348,8 @@ static __always_inline void on_accept(const struct sock *listener,
 	e->accept.listener = listener_cookie ? listener_cookie : read_cookie(listener);
 	e->accept.qlen = BPF_CORE_READ(listener, sk_ack_backlog);
 	e->accept.max_backlog = BPF_CORE_READ(listener, sk_max_ack_backlog);
-	bornp = bpf_map_lookup_elem(&born, &cookie);
+	/* by address too: under the classic tracepoint ESTABLISHED had no cookie */
+	bornp = born_find(cookie, child, true, &key);
 	if (bornp && *bornp)
 		e->accept.wait_ns = e->ts_ns - *bornp;
 	event_submit(e);
