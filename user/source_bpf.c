@@ -106,6 +106,11 @@ static const struct hook_group {
  * From the most precise to the most portable.  A kernel that refuses
  * tracing programs (fentry/fexit: the CI host) fails the first plan at
  * load; one without kprobes fails only the kprobe groups, at attach.
+ * SOCKFAN_PLAN=N tries plan N alone (tests of the fallbacks):
+ *   1 fexit accept; lookups and misses by fexit/fentry, kprobes or tp_btf
+ *   2 tp_btf state, syscall-exit accept; kretprobe lookups, kprobe misses
+ *   3 tp_btf state, syscall-exit accept; misses by tp_btf (6.10+) only
+ *   4 the classic tracepoint for state, syscall-exit accept; nothing else
  */
 static const struct hook_plan {
 	unsigned int required;
@@ -344,6 +349,30 @@ static int ring_bytes_from_env(__u32 *bytes)
 }
 
 /*
+ * SOCKFAN_PLAN: the one plan to try, 1 to ARRAY_SIZE(plans) (*@only is
+ * that index), or unset (-1: each in turn).  -EINVAL (printed) if bad.
+ */
+static int plan_from_env(int *only)
+{
+	const char *v = getenv("SOCKFAN_PLAN");
+	unsigned long n;
+	char *end;
+
+	*only = -1;
+	if (!v)
+		return 0;
+	errno = 0;
+	n = strtoul(v, &end, 10);
+	if (errno || end == v || *end || n < 1 || n > ARRAY_SIZE(plans)) {
+		fprintf(stderr, "sockfan: SOCKFAN_PLAN wants a hook plan from 1 to %zu (see sockfan(8)), not '%s'\n",
+			ARRAY_SIZE(plans), v);
+		return -EINVAL;
+	}
+	*only = n - 1;
+	return 0;
+}
+
+/*
  * How many passive connections the programs can follow at once (the
  * born map): room for twice the TCP sockets the host holds now (the
  * "alloc" of /proc/net/sockstat counts every namespace's), at least
@@ -393,7 +422,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		    bool count_runs)
 {
 	struct bpf_source *s;
-	int err = -ENOENT, tracing;
+	int err = -ENOENT, tracing, only;
 	unsigned int refused;		/* groups try_plan() leaves out */
 	struct stat st;
 	struct btf *btf;
@@ -418,7 +447,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 	s->netns = netns;
 	s->stats_fd = -1;
 	s->born_entries = born_entries();
-	if (ring_bytes_from_env(&s->ring_bytes)) {
+	if (ring_bytes_from_env(&s->ring_bytes) || plan_from_env(&only)) {
 		free(s);
 		return -EINVAL;
 	}
@@ -438,6 +467,8 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		fprintf(stderr, "sockfan: fentry/fexit programs refused here (%s): plans that need them are skipped\n",
 			strerror(-tracing));
 	for (i = 0; i < ARRAY_SIZE(plans); i++) {
+		if (only >= 0 && i != (size_t)only)
+			continue;
 		if (tracing && (plans[i].required & TRACING_ANY))
 			err = tracing;
 		else
@@ -456,9 +487,13 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 				i + 1, ARRAY_SIZE(plans), strerror(-err));
 	}
 	btf__free(btf);
-	if (err) {
+	if (err && only >= 0)
+		fprintf(stderr, "sockfan: hook plan %d (SOCKFAN_PLAN) does not load here: %s (unset SOCKFAN_PLAN to let sockfan pick; -v shows libbpf's log)\n",
+			only + 1, strerror(-err));
+	else if (err)
 		fprintf(stderr, "sockfan: cannot load the BPF programs: %s (%s; run as root, or rerun with -v for libbpf's log)\n",
 			strerror(-err), err == -EPERM ? "permission denied" : "no hook plan fits this kernel");
+	if (err) {
 		if (s->stats_fd >= 0)
 			close(s->stats_fd);
 		free(s);
