@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 30
+tap_plan 31
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -53,6 +53,8 @@ expect "--source diag --no-seed: exit 2" 2 'snapshot: --no-seed would leave it n
 	"$SOCKFAN" ports --source diag --no-seed
 expect "bad SOCKFAN_RING_KB: named, exit 1" 1 'SOCKFAN_RING_KB wants a power of two from 4 to 1048576' \
 	env SOCKFAN_RING_KB=3000 "$SOCKFAN" trace --duration 1
+expect "bad SOCKFAN_PLAN: named, exit 1" 1 "SOCKFAN_PLAN wants a hook plan from 1 to 4 .*not '0'" \
+	env SOCKFAN_PLAN=0 "$SOCKFAN" trace --duration 1
 expect "explain without a port: exit 2" 2 'which port\? \(explain PORT\)' "$SOCKFAN" explain
 expect "explain port out of range: exit 2" 2 "PORT wants a port number 1-65535, not '0'" \
 	"$SOCKFAN" explain 0
