@@ -361,13 +361,6 @@ ss_tuples() {
 		awk '{ print $3, $4 }' | norm_endpoints | sort
 }
 
-# "laddr:lport raddr:rport pid" per connection: the process holding it
-ss_tuple_pids() {
-	in_ns "$1" ss -Htnp state established "sport = :$2" |
-		awk '{ pid = "-"; if (match($0, /pid=[0-9]+/)) pid = substr($0, RSTART + 4, RLENGTH - 4)
-			print $3, $4, pid }' | norm_endpoints | sort
-}
-
 # "laddr:lport raddr:rport pid/comm" per connection: the process holding
 # it and its name, as ss -p prints them (users:(("nginx",pid=12,fd=5)))
 ss_tuple_tasks() {
@@ -378,6 +371,11 @@ ss_tuple_tasks() {
 				t = f[2] "/" f[1]
 			}
 			print $3, $4, t }' | norm_endpoints | sort
+}
+
+# "laddr:lport raddr:rport pid" per connection: the process holding it
+ss_tuple_pids() {
+	ss_tuple_tasks "$@" | sed 's,/[^ ]*$,,'
 }
 
 # ss_pid_established NS PORT PID: connections on the port PID holds
@@ -492,12 +490,5 @@ sockfan_tuple_tasks() {
 # "laddr:lport raddr:rport pid" of the ESTAB lines: the accepting task
 # ("-" while in queue)
 sockfan_tuple_pids() {
-	awk '$1 == "ESTAB" {
-		pid = "-"
-		for (i = 4; i < NF; i++)
-			if ($i == "accepted" && $(i + 1) == "by")
-				pid = $(i + 2)
-		sub(/\/.*/, "", pid)
-		print $2, $3, pid
-	}' "$1" | norm_endpoints | sort
+	sockfan_tuple_tasks "$1" | sed 's,/[^ ]*$,,'
 }

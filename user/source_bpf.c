@@ -324,24 +324,37 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 }
 
 /*
+ * Environment variable @name as a whole number in *@v: 0 when unset (*@v
+ * untouched), 1 when set, -EINVAL when it is not a number.
+ */
+static int env_number(const char *name, unsigned long *v)
+{
+	const char *s = getenv(name);
+	char *end;
+
+	if (!s)
+		return 0;
+	errno = 0;
+	*v = strtoul(s, &end, 10);
+	return errno || end == s || *end || *s == '-' ? -EINVAL : 1;
+}
+
+/*
  * SOCKFAN_RING_KB: the ring buffer's size in KiB, a power of two from 4
  * (a page) to 1048576: larger for bursts on a big host, smaller where
  * memory is tight.  0 (unset) keeps 4 MiB; -EINVAL (printed) if bad.
  */
 static int ring_bytes_from_env(__u32 *bytes)
 {
-	const char *v = getenv("SOCKFAN_RING_KB");
-	unsigned long kb;
-	char *end;
+	unsigned long kb = 0;
+	int set = env_number("SOCKFAN_RING_KB", &kb);
 
 	*bytes = 0;
-	if (!v)
+	if (!set)
 		return 0;
-	errno = 0;
-	kb = strtoul(v, &end, 10);
-	if (errno || end == v || *end || kb < 4 || kb > 1048576 || (kb & (kb - 1))) {
+	if (set < 0 || kb < 4 || kb > 1048576 || (kb & (kb - 1))) {
 		fprintf(stderr, "sockfan: SOCKFAN_RING_KB wants a power of two from 4 to 1048576 (KiB), not '%s'\n",
-			v);
+			getenv("SOCKFAN_RING_KB"));
 		return -EINVAL;
 	}
 	*bytes = kb * 1024;
@@ -354,18 +367,15 @@ static int ring_bytes_from_env(__u32 *bytes)
  */
 static int plan_from_env(int *only)
 {
-	const char *v = getenv("SOCKFAN_PLAN");
-	unsigned long n;
-	char *end;
+	unsigned long n = 0;
+	int set = env_number("SOCKFAN_PLAN", &n);
 
 	*only = -1;
-	if (!v)
+	if (!set)
 		return 0;
-	errno = 0;
-	n = strtoul(v, &end, 10);
-	if (errno || end == v || *end || n < 1 || n > ARRAY_SIZE(plans)) {
+	if (set < 0 || n < 1 || n > ARRAY_SIZE(plans)) {
 		fprintf(stderr, "sockfan: SOCKFAN_PLAN wants a hook plan from 1 to %zu (see sockfan(8)), not '%s'\n",
-			ARRAY_SIZE(plans), v);
+			ARRAY_SIZE(plans), getenv("SOCKFAN_PLAN"));
 		return -EINVAL;
 	}
 	*only = n - 1;
