@@ -38,6 +38,12 @@ struct {
  */
 const volatile __u32 netns_only;
 
+/*
+ * Set by user space when the classic state tracepoint is in use: born
+ * has address keys then (born_key()), which accept and CLOSE look for.
+ */
+const volatile bool born_by_addr;
+
 /* records the ring buffer had no room for: shown to the user, never hidden */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -208,22 +214,24 @@ static __always_inline __u64 born_key(__u64 cookie, const struct sock *sk)
 }
 
 /*
- * The born entry of @sk and its key in *@key, or NULL.  Keyed by address
- * at ESTABLISHED, a socket may have got its cookie since (sock_diag,
- * SO_COOKIE): with @by_addr, that is tried after the cookie.
+ * The born entry of @sk and its key in *@key, or NULL.  With address keys
+ * (born_by_addr) the address comes first: a socket filed under it at
+ * ESTABLISHED may have got a cookie since (sock_diag, SO_COOKIE), and
+ * from user space's seeding an entry under that cookie too, without the
+ * time.
  */
-static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, bool by_addr,
-					__u64 *key)
+static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, __u64 *key)
 {
 	__u64 *bornp;
 
-	*key = born_key(cookie, sk);
-	bornp = bpf_map_lookup_elem(&born, key);
-	if (!bornp && cookie && by_addr) {
+	if (born_by_addr) {
 		*key = (__u64)sk;
 		bornp = bpf_map_lookup_elem(&born, key);
+		if (bornp || !cookie)
+			return bornp;
 	}
-	return bornp;
+	*key = cookie;
+	return cookie ? bpf_map_lookup_elem(&born, key) : NULL;
 }
 
 /* The record a state change makes, 0: none (most: the client side, FINs). */
@@ -241,31 +249,38 @@ static __always_inline __u16 state_kind(int oldstate, int newstate)
 /*
  * Common body of both state-change hooks, for a TCP socket whose change
  * makes record @kind (state_kind()).  @cookie: 0 if it has none yet,
- * which only the classic tracepoint sees (@by_addr).  @btf: @sk is a BTF
- * pointer (tp_btf), read in place instead of copied: 17 ns less a call
- * on the CI host.
+ * which only the classic tracepoint sees.  @btf: @sk is a BTF pointer
+ * (tp_btf), read in place instead of copied.
  */
 static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldstate,
-				    int newstate, __u64 cookie, bool by_addr, bool btf)
+				    int newstate, __u64 cookie, bool btf)
 {
 	__u64 now, born_ns = 0, *bornp, key;
 	const struct sock_common *skc;
 	struct sockfan_event *e;
+	struct net *net;
 	struct sk_head h;
 	__u32 netns;
 
 	/* only listeners and passive connections we follow */
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
-		bornp = born_find(cookie, sk, by_addr, &key);
+		bornp = born_find(cookie, sk, &key);
 		if (!bornp)
 			return 0;
 		born_ns = *bornp;
 		/* forgotten even if the record finds no room below */
 		bpf_map_delete_elem(&born, &key);
+		/* and under its cookie, if the seed filed it there too */
+		if (born_by_addr && cookie && key != cookie)
+			bpf_map_delete_elem(&born, &cookie);
 	}
 	if (btf) {
 		skc = &sk->__sk_common;
-		netns = sk->__sk_common.skc_net.net->ns.inum;
+		/* an __rcu pointer: kernels built with type tags want the check */
+		net = sk->__sk_common.skc_net.net;
+		if (!net)
+			return 0;
+		netns = net->ns.inum;
 	} else {
 		if (sk_head_read(&h, sk))
 			return 0;
@@ -332,7 +347,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 		cookie = sk->__sk_common.skc_cookie.counter;
 	else
 		cookie = bpf_get_socket_cookie((void *)sk);
-	return on_state(sk, kind, oldstate, newstate, cookie, false, true);
+	return on_state(sk, kind, oldstate, newstate, cookie, true);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -343,7 +358,7 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (!kind || ctx->protocol != IPPROTO_TCP)
 		return 0;
 	return on_state(ctx->skaddr, kind, ctx->oldstate, ctx->newstate,
-			read_cookie(ctx->skaddr), true, false);
+			read_cookie(ctx->skaddr), false);
 }
 
 /* accept(2) handed @child, dequeued from @listener, to the current task */
@@ -371,8 +386,7 @@ static __always_inline void on_accept(const struct sock *listener,
 	e->accept.listener = listener_cookie ? listener_cookie : read_cookie(listener);
 	e->accept.qlen = BPF_CORE_READ(listener, sk_ack_backlog);
 	e->accept.max_backlog = BPF_CORE_READ(listener, sk_max_ack_backlog);
-	/* by address too: under the classic tracepoint ESTABLISHED had no cookie */
-	bornp = born_find(cookie, child, true, &key);
+	bornp = born_find(cookie, child, &key);
 	if (bornp && *bornp)
 		e->accept.wait_ns = e->ts_ns - *bornp;
 	event_submit(e);

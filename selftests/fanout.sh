@@ -43,7 +43,7 @@ fi
 view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT $N $SRCS 60 || exit $KSFT_FAIL
 # the server accepts at once: wait until the accept queue is empty
-wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+wait_for 10 accept_queue_empty "$NS" $PORT
 view_end "$NS" $PORT "$TMP/during"
 check "sockfan ports --source $SOURCE exits 0" $? 0
 
@@ -67,7 +67,7 @@ check "restarted sockfan counts older connections (seed)" \
 view_begin "$NS" $PORT "$TMP/after" 6
 kill "$CLIENTS_PID"
 wait "$CLIENTS_PID" 2>/dev/null
-wait_for 10 test "$(ss_established "$NS" $PORT)" = 0 ||
+wait_for 10 none_established "$NS" $PORT ||
 	diag "clients did not close: ss still shows $(ss_established "$NS" $PORT)"
 # ss stops counting a connection when the client's FIN moves it out of
 # ESTABLISHED; it is closed only once the server has closed its end, a moment

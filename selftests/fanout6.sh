@@ -32,7 +32,7 @@ clients_start "$NS" ::1 $PORT $N6 ::1 60 || exit $KSFT_FAIL
 # an IPv4 client to the IPv4 address: only the dual-stack listener has it
 clients_start "$NS" 127.0.0.1 $PORT $N4 127.0.0.2 60 || exit $KSFT_FAIL
 # nginx accepts at once: wait until the accept queue is empty
-wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+wait_for 10 accept_queue_empty "$NS" $PORT
 view_end "$NS" $PORT "$TMP/during"
 check "sockfan ports --source $SOURCE exits 0" $? 0
 

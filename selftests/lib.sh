@@ -343,6 +343,16 @@ ss_accept_queue() {
 	in_ns "$1" ss -Hltn "sport = :$2" | awk '{ q += $2 } END { print q + 0 }'
 }
 
+# conditions for wait_for, which runs its command again each time (a
+# "$(...)" in its arguments would be expanded once, before it starts)
+accept_queue_empty() {
+	[ "$(ss_accept_queue "$1" "$2")" = 0 ]
+}
+
+none_established() {
+	[ "$(ss_established "$1" "$2")" = 0 ]
+}
+
 ss_peers() {
 	in_ns "$1" ss -Htn state established "sport = :$2" |
 		awk '{ a = $4; sub(/:[0-9]+$/, "", a); print a }' | sort -u | wc -l
@@ -375,7 +385,7 @@ ss_tuple_tasks() {
 
 # "laddr:lport raddr:rport pid" per connection: the process holding it
 ss_tuple_pids() {
-	ss_tuple_tasks "$@" | sed 's,/[^ ]*$,,'
+	ss_tuple_tasks "$@" | sed -E 's,^([^ ]+ [^ ]+ [0-9]+)/.*,\1,'
 }
 
 # ss_pid_established NS PORT PID: connections on the port PID holds
@@ -490,5 +500,5 @@ sockfan_tuple_tasks() {
 # "laddr:lport raddr:rport pid" of the ESTAB lines: the accepting task
 # ("-" while in queue)
 sockfan_tuple_pids() {
-	sockfan_tuple_tasks "$1" | sed 's,/[^ ]*$,,'
+	sockfan_tuple_tasks "$1" | sed -E 's,^([^ ]+ [^ ]+ [0-9]+)/.*,\1,'
 }

@@ -48,7 +48,7 @@ nginx_start "$NS" $PORT || exit $KSFT_FAIL
 opens=$(netns_mib "$NS" TcpPassiveOpens)
 view_begin "$NS" $PORT "$TMP/conns" 6 || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 60 || exit $KSFT_FAIL
-wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+wait_for 10 accept_queue_empty "$NS" $PORT
 view_end "$NS" $PORT "$TMP/conns"
 check "sockfan ports --source $SOURCE exits 0" $? 0
 opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))

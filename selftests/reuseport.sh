@@ -28,7 +28,7 @@ nginx_start "$NS" $PORT $WORKERS "$PORT reuseport" || exit $KSFT_FAIL
 view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT $N $SRCS 60 || exit $KSFT_FAIL
 # both workers accept at once: wait until every accept queue is empty
-wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+wait_for 10 accept_queue_empty "$NS" $PORT
 view_end "$NS" $PORT "$TMP/during"
 check "sockfan ports --source $SOURCE exits 0" $? 0
 

@@ -21,7 +21,7 @@ tap_plan 8
 netns_new NS sffmt || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 httpd_start "$NS" $PORT || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2,127.0.0.3 60 || exit $KSFT_FAIL
-wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+wait_for 10 accept_queue_empty "$NS" $PORT
 ino=$(netns_inode "$NS")
 
 in_ns "$NS" "$SOCKFAN" ports --source bpf --netns "$ino" --port $PORT --json \

@@ -36,7 +36,7 @@ wait_for 30 grep -q '^# attached' "$TMP/out.err" || {
 }
 stats_during=$(cat "$STATS" 2>/dev/null)
 clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 60 || exit $KSFT_FAIL
-wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+wait_for 10 accept_queue_empty "$NS" $PORT
 # the server's accept() records, then end the window the way ^C does
 sleep 1
 interrupt $viewer

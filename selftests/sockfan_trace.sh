@@ -29,12 +29,12 @@ wait_for 30 grep -q '^# attached' "$TMP/trace.err" ||
 
 httpd_start "$NS" $PORT || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 60 || exit $KSFT_FAIL
-wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+wait_for 10 accept_queue_empty "$NS" $PORT
 tuples=$(ss_tuples "$NS" $PORT)
 server=$(in_ns "$NS" ss -Hltnp "sport = :$PORT" | grep -o 'pid=[0-9]*' | head -n 1)
 kill "$CLIENTS_PID"
 wait "$CLIENTS_PID" 2>/dev/null
-wait_for 10 test "$(ss_established "$NS" $PORT)" = 0
+wait_for 10 none_established "$NS" $PORT
 for i in 1 2; do
 	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$CLOSED" 2>/dev/null
 done

@@ -24,7 +24,7 @@ tap_plan 26
 nginx_start "$NS" $PORT 1 "$PORT; listen [::]:$PORT ipv6only=on" || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT 4 127.0.0.2,127.0.0.3 120 || exit $KSFT_FAIL
 clients_start "$NS" ::1 $PORT 2 ::1 120 || exit $KSFT_FAIL
-wait_for 10 test "$(ss_accept_queue "$NS" $PORT)" = 0
+wait_for 10 accept_queue_empty "$NS" $PORT
 ino=$(netns_inode "$NS")
 
 # sf CMD ARGS...: sockfan in the namespace, on this test's source

@@ -5,6 +5,7 @@
  * the hooks are chosen at run time by trying plans from the most precise
  * to the most portable, and the chosen plan is reported to the user.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -273,6 +274,8 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	if (!s->skel)
 		return -errno ?: -EINVAL;
 	s->skel->rodata->netns_only = s->netns;
+	/* the classic tracepoint cannot make cookies: followed by address */
+	s->skel->rodata->born_by_addr = !!(load & G(G_STATE_TP));
 	if (s->ring_bytes)
 		bpf_map__set_max_entries(s->skel->maps.events, s->ring_bytes);
 	bpf_map__set_max_entries(s->skel->maps.born, s->born_entries);
@@ -336,7 +339,8 @@ static int env_number(const char *name, unsigned long *v)
 		return 0;
 	errno = 0;
 	*v = strtoul(s, &end, 10);
-	return errno || end == s || *end || *s == '-' ? -EINVAL : 1;
+	/* digits only: strtoul() would take blanks, a sign, and wrap a minus */
+	return !isdigit((unsigned char)*s) || errno || *end ? -EINVAL : 1;
 }
 
 /*
@@ -492,7 +496,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		}
 		if (!err)
 			break;
-		if (log_libbpf)
+		if (log_libbpf && only < 0)
 			fprintf(stderr, "sockfan: hook plan %zu of %zu: %s, trying the next one\n",
 				i + 1, ARRAY_SIZE(plans), strerror(-err));
 	}
