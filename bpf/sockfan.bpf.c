@@ -455,14 +455,20 @@ static __always_inline int accept_exit(long ret)
 	return 0;
 }
 
+/*
+ * A syscalls:sys_exit_* record is struct syscall_trace_exit (nr, ret),
+ * not raw_syscalls' sys_exit (id, ret).  The two agree only while struct
+ * trace_entry is 8 bytes: PREEMPT_RT's is 12, and reading ret where
+ * raw_syscalls has it goes past the record (the attach fails: EACCES).
+ */
 SEC("tracepoint/syscalls/sys_exit_accept4")
-int accept4_exit(struct trace_event_raw_sys_exit *ctx)
+int accept4_exit(struct syscall_trace_exit *ctx)
 {
 	return accept_exit(ctx->ret);
 }
 
 SEC("tracepoint/syscalls/sys_exit_accept")
-int accept_exit_tp(struct trace_event_raw_sys_exit *ctx)
+int accept_exit_tp(struct syscall_trace_exit *ctx)
 {
 	return accept_exit(ctx->ret);
 }
