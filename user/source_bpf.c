@@ -462,14 +462,14 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 	s->stats_fd = -1;
 	s->born_entries = born_entries();
 	if (ring_bytes_from_env(&s->ring_bytes) || plan_from_env(&only)) {
-		free(s);
+		bpf_source_close(s);
 		return -EINVAL;
 	}
 	/* before anything attaches, so that every run is counted */
 	if (count_runs) {
 		err = enable_run_stats(s);
 		if (err) {
-			free(s);
+			bpf_source_close(s);
 			return err;
 		}
 	}
@@ -508,20 +508,14 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 		fprintf(stderr, "sockfan: cannot load the BPF programs: %s (%s; run as root, or rerun with -v for libbpf's log)\n",
 			strerror(-err), err == -EPERM ? "permission denied" : "no hook plan fits this kernel");
 	if (err) {
-		if (s->stats_fd >= 0)
-			close(s->stats_fd);
-		free(s);
+		bpf_source_close(s);
 		return err;
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
 	if (!s->rb) {
 		err = -errno ?: -ENOMEM;
 		fprintf(stderr, "sockfan: cannot map the BPF ring buffer: %s\n", strerror(-err));
-		detach_all(s);
-		sockfan_bpf__destroy(s->skel);
-		if (s->stats_fd >= 0)
-			close(s->stats_fd);
-		free(s);
+		bpf_source_close(s);
 		return err;
 	}
 	*sp = s;
@@ -643,6 +637,7 @@ __u64 bpf_source_handshakes(const struct bpf_source *s)
 	return s->handshakes;
 }
 
+/* also on a partly opened source: its error paths end here */
 void bpf_source_close(struct bpf_source *s)
 {
 	if (!s)
