@@ -202,6 +202,12 @@ static __always_inline bool netns_wanted(__u32 netns)
 	return !netns_only || netns == netns_only;
 }
 
+/* @h read from @sk, a TCP socket of the namespace looked at; else false */
+static __always_inline bool sk_head_wanted(struct sk_head *h, const struct sock *sk)
+{
+	return is_tcp(sk) && !sk_head_read(h, sk) && netns_wanted(h->netns);
+}
+
 /*
  * A followed connection's key in born: its cookie; where it has none yet
  * (a socket gets one when first asked, and only a BTF pointer can ask:
@@ -370,7 +376,7 @@ static __always_inline void on_accept(const struct sock *listener,
 	__u64 cookie, *bornp, key;
 	struct sk_head h;
 
-	if (!is_tcp(child) || sk_head_read(&h, child) || !netns_wanted(h.netns))
+	if (!sk_head_wanted(&h, child))
 		return;
 	e = event_reserve(SOCKFAN_EV_ACCEPT);
 	if (!e)
@@ -485,7 +491,7 @@ static __always_inline void on_listener_hit(const struct sock *sk)
 	struct sockfan_event *e;
 	struct sk_head h;
 
-	if (!sk || !is_tcp(sk) || sk_head_read(&h, sk) || !netns_wanted(h.netns))
+	if (!sk || !sk_head_wanted(&h, sk))
 		return;
 	e = event_reserve(SOCKFAN_EV_LOOKUP);
 	if (!e)
