@@ -97,6 +97,12 @@ u64 sockfan_sk_cookie(struct sock *sk)
 	return (u64)c[1] << 32 | c[0];
 }
 
+/* the calling process, held for a connection's record (conn_free_rcu() puts it) */
+static struct pid *current_process(void)
+{
+	return get_pid(task_tgid(current));
+}
+
 static void task_id(u32 *pid, char *comm)
 {
 	*pid = task_tgid_nr(current);
@@ -370,7 +376,7 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 		/* ESTABLISHED recorded it a moment ago: this is its accept() */
 		if (accepted && !dup->pid) {
 			dup->listener = listener;
-			dup->pid = get_pid(task_tgid(current));
+			dup->pid = current_process();
 			wait = c->born_ns - dup->born_ns;
 			merged = true;
 		}
@@ -381,7 +387,7 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 		sock_hold(sk);
 		c->sk = sk;
 		if (accepted)
-			c->pid = get_pid(task_tgid(current));
+			c->pid = current_process();
 		hlist_add_head_rcu(&c->node, &b->head);
 	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
@@ -485,7 +491,7 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 	if (c && !c->pid) {
 		c->listener = lcookie;
 		wait = ktime_get_ns() - c->born_ns;
-		c->pid = get_pid(task_tgid(current));
+		c->pid = current_process();
 		hit = true;
 	}
 	raw_spin_unlock_irqrestore(&b->lock, flags);
