@@ -301,7 +301,7 @@ static size_t port_bc_build(struct port_bc *bc, __u16 *ports, size_t n)
 }
 
 /* @bc: NULL, or only sockets whose local port it matches */
-static int diag_dump(int fd, int family, __u32 states, bool info, __u32 netns,
+static int diag_dump_family(int fd, int family, __u32 states, bool info, __u32 netns,
 		     const struct port_bc *bc, struct diag_vec *dv)
 {
 	struct {
@@ -421,6 +421,15 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 		c->segs_in = s->segs_in;
 }
 
+/* diag_dump_family() for IPv4, then IPv6 */
+static int diag_dump(int fd, __u32 states, bool info, __u32 netns, const struct port_bc *bc,
+		     struct diag_vec *dv)
+{
+	int err = diag_dump_family(fd, AF_INET, states, info, netns, bc, dv);
+
+	return err ?: diag_dump_family(fd, AF_INET6, states, info, netns, bc, dv);
+}
+
 /*
  * Local ports of @netns whose connections matter: listened on in the
  * dump from @start on, and the model's (listeners', and ports it counts
@@ -461,9 +470,7 @@ static int dump_passive(int fd, const struct fanout *f, __u32 netns, __u32 state
 		if (n) {
 			/* too many ports for a filter: all, sorted out here */
 			filter = port_bc_build(bc, ports, n) ? bc : NULL;
-			err = diag_dump(fd, AF_INET, states, info, netns, filter, dv);
-			if (!err)
-				err = diag_dump(fd, AF_INET6, states, info, netns, filter, dv);
+			err = diag_dump(fd, states, info, netns, filter, dv);
 		}
 	}
 	free(ports);
@@ -490,11 +497,8 @@ static int dump_netns(const struct fanout *f, __u32 netns, __u32 states, bool in
 			strerror(-err));
 		return err;
 	}
-	if (states & (1U << TCP_LISTEN)) {
-		err = diag_dump(fd, AF_INET, 1U << TCP_LISTEN, info, netns, NULL, dv);
-		if (!err)
-			err = diag_dump(fd, AF_INET6, 1U << TCP_LISTEN, info, netns, NULL, dv);
-	}
+	if (states & (1U << TCP_LISTEN))
+		err = diag_dump(fd, 1U << TCP_LISTEN, info, netns, NULL, dv);
 	states &= ~(1U << TCP_LISTEN);
 	if (!err && states)
 		err = dump_passive(fd, f, netns, states, info, start, dv);
