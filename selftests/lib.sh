@@ -320,6 +320,16 @@ view_end() {
 	return $rc
 }
 
+# module_stat NAME [NS]: a value of /proc/net/sockfan/stats, in NS's
+# namespace (default: the caller's)
+module_stat() {
+	if [ -n "${2:-}" ]; then
+		in_ns "$2" awk -v n="$1" '$1 == n { print $2 }' /proc/net/sockfan/stats
+	else
+		awk -v n="$1" '$1 == n { print $2 }' /proc/net/sockfan/stats
+	fi
+}
+
 # sockfan_lost FILE: records the BPF ring buffer lost, from the summary
 sockfan_lost() {
 	awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' "$1"

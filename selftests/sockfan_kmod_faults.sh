@@ -33,11 +33,8 @@ all_accepted() {
 	[ "$(ss_accept_queue "$NS" $PORT)" = 0 ] && [ "$(ss_established "$NS" $PORT)" = $HELD ]
 }
 wait_for 10 all_accepted || diag "nginx has not accepted all $HELD: $(ss_accept_queue "$NS" $PORT) queued"
-stat_of() {
-	in_ns "$NS" awk -v n="$1" '$1 == n { print $2 }' /proc/net/sockfan/stats
-}
 check "table full: $CAP connections kept (max_conns), ss has $HELD" \
-	"$(stat_of conns) $(in_ns "$NS" tail -n +2 /proc/net/sockfan/conns | wc -l) $(ss_established "$NS" $PORT)" \
+	"$(module_stat conns "$NS") $(in_ns "$NS" tail -n +2 /proc/net/sockfan/conns | wc -l) $(ss_established "$NS" $PORT)" \
 	"$CAP $CAP $HELD"
 # the kernel's count of handshakes, not the clients': once in ~7 runs a
 # run showed one more (drops 23 for 30 clients), so say what nstat saw
@@ -45,7 +42,7 @@ opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens0))
 [ "$opens" = $HELD ] || diag "nstat: $opens passive opens for $HELD clients," \
 	"$(netns_mib "$NS" TcpExtTCPSynRetrans) SYNs sent again, $(netns_mib "$NS" TcpExtListenDrops) listen drops"
 check "table full: every connection left out is counted once in drops" \
-	"$(stat_of drops)" "$((opens - CAP))"
+	"$(module_stat drops "$NS")" "$((opens - CAP))"
 
 # --- garbage written to every file and to the parameter ------------------
 snapshot() {

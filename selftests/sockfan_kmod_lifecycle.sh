@@ -27,16 +27,13 @@ netns_new NS sflife
 check "files in a namespace made after the load" \
 	"$(in_ns "$NS" ls /proc/net/sockfan 2>/dev/null | sort | tr '\n' ' ')" \
 	"conns listeners ports stats "
-stat_of() {
-	awk -v n="$1" '$1 == n { print $2 }' /proc/net/sockfan/stats
-}
 # at most 128 bytes a connection with the default max_conns: the record,
 # and the hash sized at load for max_conns
-conn_bytes=$(stat_of conn_bytes)
-per_conn=$((conn_bytes + $(stat_of table_bytes) / $(stat_of max_conns)))
+conn_bytes=$(module_stat conn_bytes)
+per_conn=$((conn_bytes + $(module_stat table_bytes) / $(module_stat max_conns)))
 check "stats: a record of at most 112 bytes, at most 128 with its share of the hash" \
 	"$([ "${conn_bytes:-999}" -le 112 ] && [ "$per_conn" -le 128 ] && echo yes || echo "no: $conn_bytes, $per_conn")" yes
-diag "conn_bytes $conn_bytes, $per_conn in all at max_conns $(stat_of max_conns);" \
+diag "conn_bytes $conn_bytes, $per_conn in all at max_conns $(module_stat max_conns);" \
 	"slab footprint per object $(cat /sys/kernel/slab/sockfan_conn/slab_size 2>/dev/null)"
 
 # a process accepts one connection, hands it to a child and exits: conns
