@@ -74,13 +74,22 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	printf("]");
 }
 
-/* "hook_cost":{"handshakes":N,"programs":[{"prog":"state_btf","runs":N,"run_ns":N}]} */
+/*
+ * "hook_cost":{"handshakes":N,"stats_floor_ns":N,"programs":[{"prog":
+ * "state_btf","runs":N,"run_ns":N}]}: run_ns as the kernel counted it,
+ * stats_floor_ns of each run being the count's own (null: not known).
+ */
 static void json_hook_cost(const struct ports_meta *m)
 {
 	int i;
 
-	printf(",\"hook_cost\":{\"handshakes\":%llu,\"programs\":[",
+	printf(",\"hook_cost\":{\"handshakes\":%llu,\"stats_floor_ns\":",
 	       (unsigned long long)m->handshakes);
+	if (m->stats_floor_ns)
+		printf("%llu", (unsigned long long)m->stats_floor_ns);
+	else
+		printf("null");
+	printf(",\"programs\":[");
 	for (i = 0; i < m->nhook_cost; i++) {
 		printf("%s{\"prog\":", i ? "," : "");
 		fput_json_str(stdout, m->hook_cost[i].prog);

@@ -63,6 +63,13 @@ struct hook_cost {
 /* fill @hc (HOOK_COST_MAX entries); how many, or -errno (printed) */
 int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc);
 
+/*
+ * ns the kernel's count adds to each run it times (its clock reads),
+ * measured on an empty program; included in struct hook_cost's run_ns.
+ * 0: not known.
+ */
+__u64 bpf_source_stats_floor(const struct bpf_source *s);
+
 /* ESTABLISHED records seen: passive handshakes, the cost's denominator */
 __u64 bpf_source_handshakes(const struct bpf_source *s);
 
