@@ -8,9 +8,13 @@
 #   new-conn   a new connection per request (Connection: close)
 #   keepalive  50 connections kept open
 # Each round runs every tracer once, in turn (interleaved, so drift hits
-# all alike): none, sockfan (BPF, `sockfan ports --duration`), and a
-# bpftrace counter on inet_sock_set_state as a peer; kmod (sockfan.ko
-# loaded) where modules load (bench/vm.sh runs this script in the VMs).
+# all alike; each round starts one tracer further on): none, sockfan
+# (BPF, `sockfan ports --duration`), and a bpftrace counter on
+# inet_sock_set_state as a peer; kmod (sockfan.ko loaded) where modules
+# load (bench/vm.sh runs this script in the VMs); on request
+# bpftrace-accept, a counter on the accept4 syscall tracepoint: the price
+# of the hook sockfan falls back to where fexit is refused, before any
+# program of its own runs.
 # A tracer's cost is the median over rounds of (its req/s / none's req/s)
 # in the same round.  Then, for sockfan, one more new-conn run with the
 # kernel counting its BPF programs' run time (sockfan ports --hook-cost):
@@ -18,7 +22,8 @@
 # here and in the VMs alike.  Prints the table and
 # writes it to build/bench/results-HOST-DATE.txt.  Not a test: numbers,
 # not verdicts.
-# Environment: BENCH_TRACERS (default "none sockfan bpftrace"), SOCKFAN
+# Environment: BENCH_TRACERS (default "none sockfan bpftrace"; also kmod,
+# bpftrace-accept), SOCKFAN
 # (the CLI), SOCKFAN_KO (the module, for kmod), BENCH_OUT (results dir).
 set -uo pipefail
 
@@ -42,11 +47,17 @@ die() {
 }
 [ "$(id -u)" = 0 ] || die "needs root (network namespace, BPF)"
 need=(nginx wrk taskset)
-[[ " ${tracers[*]} " == *" bpftrace "* ]] && need+=(bpftrace)
+[[ " ${tracers[*]} " == *" bpftrace"* ]] && need+=(bpftrace)
 for t in "${need[@]}"; do
 	command -v "$t" >/dev/null || die "$t not installed (make deps)"
 done
 [ "${tracers[0]}" = none ] || die "BENCH_TRACERS must start with none (the baseline)"
+for t in "${tracers[@]}"; do
+	case $t in
+	none | sockfan | bpftrace | bpftrace-accept | kmod) ;;
+	*) die "BENCH_TRACERS: unknown tracer '$t' (none sockfan bpftrace bpftrace-accept kmod)" ;;
+	esac
+done
 [ -x "$sockfan" ] || die "$sockfan not built (make)"
 if [[ " ${tracers[*]} " == *" kmod "* ]]; then
 	[ -f "$ko" ] || die "kmod needs SOCKFAN_KO=path/to/sockfan.ko"
@@ -99,6 +110,19 @@ tracer_start() {
 		done
 		sleep 0.5
 		;;
+	bpftrace-accept)
+		# what the accept fallback's hook costs before any program runs:
+		# a syscall tracepoint sends every syscall of every task through
+		# the slow path (keep-alive makes no accept at all)
+		bpftrace -e 'tracepoint:syscalls:sys_exit_accept4 { @ = count(); }' \
+			>"$tmp/bpftrace.out" 2>&1 &
+		tracer_pid=$!
+		for _ in $(seq 100); do
+			grep -q '^Attaching' "$tmp/bpftrace.out" && break
+			sleep 0.1
+		done
+		sleep 0.5
+		;;
 	esac
 }
 
@@ -139,8 +163,13 @@ load_run() {
 
 echo "# $(uname -r), $rounds rounds x ${secs}s per tracer and load"
 for ((r = 1; r <= rounds; r++)); do
+	# Each round starts one tracer further on: a run inherits the
+	# previous run's TIME_WAIT sockets, and in a fixed order the same
+	# tracer would always follow the same one.
+	order=("${tracers[@]:$(((r - 1) % ${#tracers[@]}))}" \
+	       "${tracers[@]:0:$(((r - 1) % ${#tracers[@]}))}")
 	for load in "${loads[@]}"; do
-		for t in "${tracers[@]}"; do
+		for t in "${order[@]}"; do
 			tracer_start "$t"
 			cpu0=$(tracer_cpu)
 			rps=$(load_run "$load")
@@ -223,7 +252,7 @@ result=$out/results-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
 	echo "# $rounds interleaved rounds x ${secs}s; ratio = tracer req/s / no-tracer req/s"
 	echo "# in the same round, median over rounds; cost = 1 - ratio"
 	echo "# sockfan hooks: $(sed -n 's/^# attached: //p' "$tmp/sockfan.err" 2>/dev/null)"
-	printf '%-10s %-9s %12s %8s %8s\n' LOAD TRACER MEDIAN_RPS RATIO COST
+	printf '%-10s %-15s %12s %8s %8s\n' LOAD TRACER MEDIAN_RPS RATIO COST
 	for load in "${loads[@]}"; do
 		for t in "${tracers[@]}"; do
 			awk -v l="$load" -v t="$t" '
@@ -240,7 +269,7 @@ result=$out/results-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
 					m = int(n / 2)
 					mr = n % 2 ? rps[m] : (rps[m - 1] + rps[m]) / 2
 					mq = n % 2 ? ratio[m] : (ratio[m - 1] + ratio[m]) / 2
-					printf "%-10s %-9s %12.0f %8.4f %7.2f%%\n", l, t, mr, mq, (1 - mq) * 100
+					printf "%-10s %-15s %12.0f %8.4f %7.2f%%\n", l, t, mr, mq, (1 - mq) * 100
 				}' "$tmp/raw"
 		done
 	done

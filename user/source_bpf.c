@@ -439,8 +439,8 @@ static int prog_run_stats(int fd, __u64 *runs, __u64 *run_ns)
 /*
  * What the kernel's count adds to each run it times, in ns: the run time
  * of an empty program, run by BPF_PROG_TEST_RUN with the count on.  The
- * count reads the clock before and after a program (sched_clock(): about
- * 50 ns a run on a VM's TSC, more under emulation), and a hook's figure
+ * count reads the clock before and after a program (sched_clock(): 51-53
+ * ns a run on the CI host and in its TCG VMs alike), and a hook's figure
  * includes that; --hook-cost subtracts it.  The least of a few batches'
  * means: an interrupt inflates a batch, never shrinks one.  Run from a
  * syscall with warm caches, an empty program counts less than one in a
