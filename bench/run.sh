@@ -8,7 +8,7 @@
 #   new-conn   a new connection per request (Connection: close)
 #   keepalive  50 connections kept open
 # Each round runs every tracer once, in turn (interleaved, so drift hits
-# all alike; each round starts one tracer further on): none, sockfan
+# all alike; the order turns from round to round): none, sockfan
 # (BPF, `sockfan ports --duration`), and a bpftrace counter on
 # inet_sock_set_state as a peer; kmod (sockfan.ko loaded) where modules
 # load (bench/vm.sh runs this script in the VMs); on request
@@ -51,7 +51,7 @@ need=(nginx wrk taskset)
 for t in "${need[@]}"; do
 	command -v "$t" >/dev/null || die "$t not installed (make deps)"
 done
-[ "${tracers[0]}" = none ] || die "BENCH_TRACERS must start with none (the baseline)"
+[[ " ${tracers[*]} " == *" none "* ]] || die "BENCH_TRACERS must include none (the baseline)"
 for t in "${tracers[@]}"; do
 	case $t in
 	none | sockfan | bpftrace | bpftrace-accept | kmod) ;;
@@ -84,6 +84,17 @@ nginx_start "$tmp" "$ns" $port main='worker_cpu_affinity 01;' \
 # new connections per request exhaust ephemeral ports without these
 ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
 
+# bpftrace running PROGRAM, once it has attached
+bpftrace_start() {
+	bpftrace -e "$1" >"$tmp/bpftrace.out" 2>&1 &
+	tracer_pid=$!
+	for _ in $(seq 100); do
+		grep -q '^Attaching' "$tmp/bpftrace.out" && break
+		sleep 0.1
+	done
+	sleep 0.5
+}
+
 tracer_start() {
 	tracer_pid=
 	case $1 in
@@ -101,27 +112,13 @@ tracer_start() {
 		done
 		;;
 	bpftrace)
-		bpftrace -e 'tracepoint:sock:inet_sock_set_state { @[args->newstate] = count(); }' \
-			>"$tmp/bpftrace.out" 2>&1 &
-		tracer_pid=$!
-		for _ in $(seq 100); do
-			grep -q '^Attaching' "$tmp/bpftrace.out" && break
-			sleep 0.1
-		done
-		sleep 0.5
+		bpftrace_start 'tracepoint:sock:inet_sock_set_state { @[args->newstate] = count(); }'
 		;;
 	bpftrace-accept)
 		# what the accept fallback's hook costs before any program runs:
 		# a syscall tracepoint sends every syscall of every task through
 		# the slow path (keep-alive makes no accept at all)
-		bpftrace -e 'tracepoint:syscalls:sys_exit_accept4 { @ = count(); }' \
-			>"$tmp/bpftrace.out" 2>&1 &
-		tracer_pid=$!
-		for _ in $(seq 100); do
-			grep -q '^Attaching' "$tmp/bpftrace.out" && break
-			sleep 0.1
-		done
-		sleep 0.5
+		bpftrace_start 'tracepoint:syscalls:sys_exit_accept4 { @ = count(); }'
 		;;
 	esac
 }
@@ -163,11 +160,19 @@ load_run() {
 
 echo "# $(uname -r), $rounds rounds x ${secs}s per tracer and load"
 for ((r = 1; r <= rounds; r++)); do
-	# Each round starts one tracer further on: a run inherits the
-	# previous run's TIME_WAIT sockets, and in a fixed order the same
-	# tracer would always follow the same one.
-	order=("${tracers[@]:$(((r - 1) % ${#tracers[@]}))}" \
-	       "${tracers[@]:0:$(((r - 1) % ${#tracers[@]}))}")
+	# A run inherits the previous run's TIME_WAIT sockets: every other
+	# round goes backwards, and each pair of rounds starts one tracer
+	# further on, so that neither a tracer's place nor the one before it
+	# stays put (over 2N rounds of N tracers each takes each place twice).
+	k=$((((r - 1) / 2) % ${#tracers[@]}))
+	order=("${tracers[@]:k}" "${tracers[@]:0:k}")
+	if ((r % 2 == 0)); then
+		for ((i = 0, j = ${#order[@]} - 1; i < j; i++, j--)); do
+			t=${order[i]}
+			order[i]=${order[j]}
+			order[j]=$t
+		done
+	fi
 	for load in "${loads[@]}"; do
 		for t in "${order[@]}"; do
 			tracer_start "$t"
@@ -210,10 +215,11 @@ hook_cost() {
 		echo "# hook cost: not measured: no '# hook cost' line from sockfan: $(tail -n 1 "$tmp/sockfan.err")"
 		return
 	}
-	# "# hook cost: P1 RUNS runs NS ns (N ns/run), P2 ...; the count adds
-	# F ns/run; T ns per handshake without it (H handshakes)": all from
+	# "# hook cost: P1 RUNS runs NS ns (N ns/run), P2 ...; an empty run
+	# counts E ns; T ns per handshake beyond that (H handshakes)": all from
 	# sockfan's exact totals.  NS/CALL as the kernel counted; NET/CALL and
-	# NS/CONN without the F ns the count itself adds to each call.
+	# NS/CONN beyond the E ns an empty program's call counts (mostly the
+	# count's own clock reads), as sockfan's T.
 	awk -v opens=$((o1 - o0)) -v rps="${rps:-0}" '
 		/^# hook cost:/ {
 			sub(/^# hook cost: /, "")
@@ -222,21 +228,28 @@ hook_cost() {
 			hs = 0
 			if (match(part[3], /\([0-9]+ handshakes\)/))
 				hs = substr(part[3], RSTART + 1, RLENGTH - 13) + 0
-			fl = part[2] ~ /^the count adds [0-9]+ ns\/run$/ ? substr(part[2], 16) + 0 : 0
+			e = part[2] ~ /^an empty run counts [0-9]+ ns$/ ? substr(part[2], 21) + 0 : 0
 			printf "# hook cost (sockfan --hook-cost), one more new-conn run: %d handshakes (PassiveOpens %d), %.0f req/s\n", hs, opens, rps
-			printf "# counting adds %s ns to each call (an empty program'"'"'s run time), taken out of NET/CALL and NS/CONN\n", fl ? fl : "?"
+			if (e)
+				printf "# an empty program'"'"'s call counts %d ns (mostly the count'"'"'s clock reads): NET/CALL and NS/CONN are beyond that\n", e
+			else
+				printf "# an empty program'"'"'s call was not timed: NET/CALL and NS/CONN are as counted\n"
 			printf "# %-16s %10s %8s %8s %8s\n", "HOOK", "CALLS/CONN", "NS/CALL", "NET/CALL", "NS/CONN"
 			for (i = 1; i <= n && hs > 0; i++) {
 				split(hook[i], f, " ")
 				if (f[2] == 0)
 					continue
-				net = f[4] - fl * f[2]
+				net = f[4] - e * f[2]
 				if (net < 0)
 					net = 0
 				printf "# %-16s %10.2f %8.0f %8.0f %8.0f\n", f[1], f[2] / hs, f[4] / f[2], net / f[2], net / hs
-				total += net
 				gross += f[4]
+				runs += f[2]
 			}
+			# the total clamped as a whole, as sockfan does
+			total = gross - e * runs
+			if (total < 0)
+				total = 0
 			if (hs > 0)
 				printf "# %-16s %10s %8s %8s %8.0f (%.1f%% of one CPU at that rate; %.0f ns, %.1f%%, as counted)\n", "all", "", "", "", total / hs, total / hs * rps / 1e7, gross / hs, gross / hs * rps / 1e7
 		}' "$tmp/sockfan.out"

@@ -6,9 +6,9 @@
 # namespace takes N connections while sockfan follows with --hook-cost:
 # the handshakes it divides by must be the passive opens the kernel
 # counted (nstat TcpPassiveOpens), the state and accept programs must have
-# run for each of them and for a measured time, what the count itself
-# adds to a run must have been measured and be less than any program's
-# run, and the host-wide switch (kernel.bpf_stats_enabled) must stay as
+# run for each of them and for a measured time, what an empty program's
+# run counts must have been measured and be less than any program's run,
+# and the host-wide switch (kernel.bpf_stats_enabled) must stay as
 # it was.  Then --json and
 # --prom, read back by python and the Prometheus parser, and misuse.
 source "$(dirname "$0")/lib.sh"
@@ -47,18 +47,18 @@ check "--hook-cost exits 0" $? 0
 opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))
 sed 's/^/# /' "$TMP/out" "$TMP/out.err"
 
-# "# hook cost: P RUNS runs NS ns (N ns/run), ...; the count adds F
-# ns/run; T ns per handshake without it (H handshakes)" -> "H state-runs
-# accept-runs ran-without-time F least-ns/run"
+# "# hook cost: P RUNS runs NS ns (N ns/run), ...; an empty run counts
+# E ns; T ns per handshake beyond that (H handshakes)" -> "H state-runs
+# accept-runs ran-without-time E least-ns/run"
 got=$(awk '/^# hook cost:/ {
 	sub(/^# hook cost: /, "")
 	split($0, part, "; ")
 	hs = "none"
 	if (match(part[3], /\([0-9]+ handshakes\)$/))
 		hs = substr(part[3], RSTART + 1, RLENGTH - 13) + 0
-	floor = "none"
-	if (part[2] ~ /^the count adds [0-9]+ ns\/run$/)
-		floor = substr(part[2], 16) + 0
+	empty = "none"
+	if (part[2] ~ /^an empty run counts [0-9]+ ns$/)
+		empty = substr(part[2], 21) + 0
 	least = "none"
 	n = split(part[1], hook, ", ")
 	for (i = 1; i <= n; i++) {
@@ -72,9 +72,9 @@ got=$(awk '/^# hook cost:/ {
 		if (f[2] > 0 && (least == "none" || f[4] / f[2] < least))
 			least = f[4] / f[2]
 	}
-	print hs, st + 0, ac + 0, untimed + 0, floor, least
+	print hs, st + 0, ac + 0, untimed + 0, empty, least
 }' "$TMP/out")
-read -r handshakes state_runs accept_runs untimed floor least <<<"$got"
+read -r handshakes state_runs accept_runs untimed empty least <<<"$got"
 check "handshakes divided by = passive opens (nstat)" "${handshakes:-none}" "$opens"
 # each connection changes state twice at each end (SYN_SENT, ESTABLISHED;
 # SYN_RECV, ESTABLISHED): other sockets of the host can only add runs
@@ -83,9 +83,9 @@ check "state program ran for every state change: at least 4 per connection" \
 check "accept programs ran at least once per connection (python accept()s each)" \
 	"$([ "${accept_runs:-0}" -ge $N ] && echo yes || echo "no: $got")" yes
 check "each program that ran has a run time" "${untimed:-none}" 0
-# an empty program's run: the clock reads; every real program does more
-check "what the count adds per run is measured, above 0 and below every program's ns/run" \
-	"$(awk -v f="${floor:-none}" -v l="${least:-none}" 'BEGIN {
+# an empty program's run: mostly the clock reads; every real one does more
+check "an empty program's run is timed, above 0 and below every program's ns/run" \
+	"$(awk -v f="${empty:-none}" -v l="${least:-none}" 'BEGIN {
 		print (f != "none" && l != "none" && f > 0 && f < l) ? "yes" : "no: " f " vs " l }')" yes
 # BPF_ENABLE_STATS lasts as long as sockfan's descriptor: the global
 # switch is not touched (left on, it would cost every program on the host)
@@ -99,15 +99,15 @@ if [ -x "$PY" ]; then
 	got=$("$PY" - "$TMP/out.json" 2>&1 <<-'PY'
 		import json, sys
 		hc = json.load(open(sys.argv[1]))["hook_cost"]
-		print(type(hc["handshakes"]).__name__, type(hc["stats_floor_ns"]).__name__,
+		print(type(hc["handshakes"]).__name__, type(hc["empty_run_ns"]).__name__,
 		      sorted(set(k for p in hc["programs"] for k in p)),
 		      any(p["prog"].startswith("state") for p in hc["programs"]))
 	PY
 	)
-	check "--hook-cost --json parses: handshakes, stats_floor_ns, and prog/runs/run_ns per program" \
+	check "--hook-cost --json parses: handshakes, empty_run_ns, and prog/runs/run_ns per program" \
 		"$rc: $got" "0: int int ['prog', 'run_ns', 'runs'] True"
 else
-	tap_skip "--hook-cost --json parses: handshakes, stats_floor_ns, and prog/runs/run_ns per program" \
+	tap_skip "--hook-cost --json parses: handshakes, empty_run_ns, and prog/runs/run_ns per program" \
 		"python3 not installed (make deps; not in the VM image)"
 fi
 
@@ -123,13 +123,13 @@ if [ -x "$PY" ] && "$PY" -c 'import prometheus_client.parser' 2>/dev/null; then
 		    for s in fam.samples:
 		        if fam.name.startswith("sockfan_bpf_prog_run") and s.labels.get("prog"):
 		            names.add((fam.name, fam.type))
-		        if fam.name in ("sockfan_handshakes", "sockfan_bpf_stats_floor_seconds"):
+		        if fam.name in ("sockfan_handshakes", "sockfan_bpf_empty_run_seconds"):
 		            names.add((fam.name, fam.type))
 		print(" ".join("%s:%s" % n for n in sorted(names)))
 	PY
 	)
 	check "--hook-cost --prom parses (prometheus_client): per-program gauges" "$rc: $got" \
-		"0: sockfan_bpf_prog_run_seconds:gauge sockfan_bpf_prog_runs:gauge sockfan_bpf_stats_floor_seconds:gauge sockfan_handshakes:gauge"
+		"0: sockfan_bpf_empty_run_seconds:gauge sockfan_bpf_prog_run_seconds:gauge sockfan_bpf_prog_runs:gauge sockfan_handshakes:gauge"
 else
 	tap_skip "--hook-cost --prom parses (prometheus_client): per-program gauges" \
 		"python3-prometheus-client not installed (make deps; not in the VM image)"

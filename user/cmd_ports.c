@@ -27,10 +27,10 @@ static void ports_usage(FILE *out)
 		"      --json          one JSON document (one line) per look\n"
 		"      --prom          Prometheus text format (node_exporter textfile collector)\n"
 		"      --hook-cost     what the BPF programs cost: runs and run time of each as\n"
-		"                      the kernel counts them (BPF_ENABLE_STATS), what the\n"
-		"                      count adds per run, and the sum without it per passive\n"
-		"                      handshake; needs --source bpf (the default with it)\n"
-		"                      and --duration or --interval\n",
+		"                      the kernel counts them (BPF_ENABLE_STATS), what an\n"
+		"                      empty program's run counts, and the sum beyond that\n"
+		"                      per passive handshake; needs --source bpf (the\n"
+		"                      default with it) and --duration or --interval\n",
 		prog_name);
 	view_usage(out);
 }

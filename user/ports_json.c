@@ -75,18 +75,19 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 }
 
 /*
- * "hook_cost":{"handshakes":N,"stats_floor_ns":N,"programs":[{"prog":
+ * "hook_cost":{"handshakes":N,"empty_run_ns":N,"programs":[{"prog":
  * "state_btf","runs":N,"run_ns":N}]}: run_ns as the kernel counted it,
- * stats_floor_ns of each run being the count's own (null: not known).
+ * each run including what an empty program's counts, empty_run_ns (null:
+ * not known).
  */
 static void json_hook_cost(const struct ports_meta *m)
 {
 	int i;
 
-	printf(",\"hook_cost\":{\"handshakes\":%llu,\"stats_floor_ns\":",
+	printf(",\"hook_cost\":{\"handshakes\":%llu,\"empty_run_ns\":",
 	       (unsigned long long)m->handshakes);
-	if (m->stats_floor_ns)
-		printf("%llu", (unsigned long long)m->stats_floor_ns);
+	if (m->empty_run_ns)
+		printf("%llu", (unsigned long long)m->empty_run_ns);
 	else
 		printf("null");
 	printf(",\"programs\":[");

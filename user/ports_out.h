@@ -23,7 +23,7 @@ struct ports_meta {
 	const struct hook_cost *hook_cost;
 	int nhook_cost;
 	__u64 handshakes;		/* ESTABLISHED records meanwhile */
-	__u64 stats_floor_ns;		/* of each run's time, the count's; 0: ? */
+	__u64 empty_run_ns;		/* an empty program's counted run; 0: ? */
 };
 
 /* rows of @f as f->filter selects them; with a port filter, its sockets */

@@ -96,10 +96,10 @@ static void prom_hook_cost(const struct ports_meta *m)
 		printf("} %.9f\n", m->hook_cost[i].run_ns / 1e9);
 	}
 	/* not known: no sample, rather than a false 0 */
-	if (m->stats_floor_ns) {
-		printf("# HELP sockfan_bpf_stats_floor_seconds Of each counted run's time, what the kernel's count adds (its clock reads; an empty program's run time).\n");
-		printf("# TYPE sockfan_bpf_stats_floor_seconds gauge\n");
-		printf("sockfan_bpf_stats_floor_seconds %.9f\n", m->stats_floor_ns / 1e9);
+	if (m->empty_run_ns) {
+		printf("# HELP sockfan_bpf_empty_run_seconds What an empty BPF program's run counts (mostly the count's own clock reads), included in each run of sockfan_bpf_prog_run_seconds.\n");
+		printf("# TYPE sockfan_bpf_empty_run_seconds gauge\n");
+		printf("sockfan_bpf_empty_run_seconds %.9f\n", m->empty_run_ns / 1e9);
 	}
 	printf("# HELP sockfan_handshakes Passive handshakes recorded during this sockfan run (--hook-cost).\n");
 	printf("# TYPE sockfan_handshakes gauge\n");

@@ -41,7 +41,7 @@ struct bpf_source {
 	__u64 malformed;
 	__u64 handshakes;		/* ESTABLISHED records */
 	int stats_fd;			/* BPF_ENABLE_STATS, -1: not asked */
-	__u64 stats_floor_ns;		/* stats_floor(); 0: not known */
+	__u64 empty_run_ns;		/* stats_floor(); 0: not known */
 	int budget;			/* records one poll may still apply */
 };
 
@@ -158,6 +158,12 @@ static bool reset_tp_sees_misses(const struct btf *btf)
 	return found;
 }
 
+/* "r0 = 0; exit": the smallest program a kernel takes */
+static const struct bpf_insn return_zero[] = {
+	{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
+	{ .code = BPF_JMP | BPF_EXIT },
+};
+
 /*
  * Whether this kernel lets us load a tracing (fexit) program: a two
  * instruction one on inet_csk_accept.  Some refuse them (lockdown, a
@@ -166,10 +172,6 @@ static bool reset_tp_sees_misses(const struct btf *btf)
  */
 static int tracing_probe(const struct btf *btf)
 {
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
 	LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_FEXIT);
 	__s32 id;
 	int fd;
@@ -178,8 +180,8 @@ static int tracing_probe(const struct btf *btf)
 	if (id <= 0)
 		return -ENOENT;
 	opts.attach_btf_id = id;
-	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "sockfan_probe", "GPL", insns,
-			   ARRAY_SIZE(insns), &opts);
+	fd = bpf_prog_load(BPF_PROG_TYPE_TRACING, "sockfan_probe", "GPL", return_zero,
+			   ARRAY_SIZE(return_zero), &opts);
 	if (fd < 0)
 		return -errno;
 	close(fd);
@@ -436,50 +438,71 @@ static int prog_run_stats(int fd, __u64 *runs, __u64 *run_ns)
 	return 0;
 }
 
+/* mean counted ns of @n test runs of program @fd, in *@mean: 0 or -errno */
+static int test_run_mean(int fd, int n, __u64 *mean)
+{
+	__u64 runs0 = 0, ns0 = 0, runs1 = 0, ns1 = 0;
+	int err, i;
+
+	err = prog_run_stats(fd, &runs0, &ns0);
+	for (i = 0; !err && i < n; i++) {
+		LIBBPF_OPTS(bpf_test_run_opts, opts);
+
+		if (bpf_prog_test_run_opts(fd, &opts))
+			err = -errno;
+	}
+	if (!err)
+		err = prog_run_stats(fd, &runs1, &ns1);
+	if (err)
+		return err;
+	if (runs1 <= runs0)
+		return -ENODATA;
+	*mean = (ns1 - ns0) / (runs1 - runs0);
+	return 0;
+}
+
 /*
- * What the kernel's count adds to each run it times, in ns: the run time
- * of an empty program, run by BPF_PROG_TEST_RUN with the count on.  The
- * count reads the clock before and after a program (sched_clock(): 51-53
- * ns a run on the CI host and in its TCG VMs alike), and a hook's figure
- * includes that; --hook-cost subtracts it.  The least of a few batches'
- * means: an interrupt inflates a batch, never shrinks one.  Run from a
- * syscall with warm caches, an empty program counts less than one in a
- * hook (on the CI host 51 ns here, 65 on the state tracepoint): what is
- * taken out is at most what counting adds.  0 (printed) if the kernel
- * will not run one.
+ * What an empty program's run counts, in ns.  The kernel's count reads
+ * the clock before and after each program it runs (sched_clock(): 51-53
+ * ns a run on the CI host and in its TCG VMs alike), and that lands in
+ * every hook's figure, ten times per connection for the state hook;
+ * --hook-cost reports the programs' time beyond an empty run.  Run by
+ * BPF_PROG_TEST_RUN as a raw tracepoint, which is timed as tp_btf and
+ * tracepoint programs are (fexit's trampoline reads the clock in its own
+ * enter and exit helpers: close, not the same).  The figure also holds
+ * the call into the program, which runs uncounted too; an empty program
+ * on the state hook counted more (65 ns), with colder caches.  The least
+ * of a few batches' means: an interrupt inflates a batch, never shrinks
+ * one.  0 (printed) when not known.
  */
 static __u64 stats_floor(void)
 {
-	const struct bpf_insn insns[] = {
-		{ .code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0 },
-		{ .code = BPF_JMP | BPF_EXIT },
-	};
-	__u64 runs0 = 0, ns0 = 0, runs = 0, ns = 0, floor = 0;
-	int fd, b, i, err = 0;
+	__u64 mean, floor = ULLONG_MAX;
+	int fd, b, err;
 
-	fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "sockfan_floor", "GPL", insns,
-			   ARRAY_SIZE(insns), NULL);
-	if (fd < 0)
+	fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "sockfan_floor", "GPL", return_zero,
+			   ARRAY_SIZE(return_zero), NULL);
+	if (fd < 0) {
 		err = -errno;
-	for (b = 0; !err && b < FLOOR_BATCHES; b++) {
-		err = prog_run_stats(fd, &runs0, &ns0);
-		for (i = 0; !err && i < FLOOR_RUNS; i++) {
-			LIBBPF_OPTS(bpf_test_run_opts, opts);
-
-			if (bpf_prog_test_run_opts(fd, &opts))
-				err = -errno;
-		}
-		if (!err)
-			err = prog_run_stats(fd, &runs, &ns);
-		if (!err && runs > runs0 && (!floor || (ns - ns0) / (runs - runs0) < floor))
-			floor = (ns - ns0) / (runs - runs0);
+		goto out;
 	}
-	if (fd >= 0)
-		close(fd);
-	if (err)
-		fprintf(stderr, "sockfan: cannot measure what the kernel's count adds to each run (an empty program through BPF_PROG_TEST_RUN): %s; --hook-cost shows it included\n",
-			strerror(-err));
-	return err ? 0 : floor;
+	for (b = 0; b < FLOOR_BATCHES; b++) {
+		err = test_run_mean(fd, FLOOR_RUNS, &mean);
+		if (err)
+			break;
+		if (mean < floor)
+			floor = mean;
+	}
+	close(fd);
+out:
+	if (err) {
+		fprintf(stderr, "sockfan: cannot time an empty BPF program (BPF_PROG_TEST_RUN of a raw tracepoint): %s; --hook-cost shows run times as counted, clock reads included\n",
+			err == -ENODATA ? "the kernel counted none of its runs" : strerror(-err));
+		return 0;
+	}
+	if (!floor)
+		fprintf(stderr, "sockfan: an empty BPF program counted 0 ns a run (a coarse clock?); --hook-cost shows run times as counted\n");
+	return floor;
 }
 
 /* BPF_ENABLE_STATS for as long as @s lives: 0 or -errno (printed) */
@@ -493,7 +516,7 @@ static int enable_run_stats(struct bpf_source *s)
 			strerror(-err));
 		return err;
 	}
-	s->stats_floor_ns = stats_floor();
+	s->empty_run_ns = stats_floor();
 	return 0;
 }
 
@@ -691,9 +714,9 @@ int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc)
 	return s->nlinks;
 }
 
-__u64 bpf_source_stats_floor(const struct bpf_source *s)
+__u64 bpf_source_empty_run_ns(const struct bpf_source *s)
 {
-	return s->stats_floor_ns;
+	return s->empty_run_ns;
 }
 
 __u64 bpf_source_handshakes(const struct bpf_source *s)

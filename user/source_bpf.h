@@ -64,11 +64,11 @@ struct hook_cost {
 int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc);
 
 /*
- * ns the kernel's count adds to each run it times (its clock reads),
- * measured on an empty program; included in struct hook_cost's run_ns.
+ * With @count_runs: ns an empty program's run counts (mostly the count's
+ * own clock reads), which each run in struct hook_cost's run_ns includes.
  * 0: not known.
  */
-__u64 bpf_source_stats_floor(const struct bpf_source *s);
+__u64 bpf_source_empty_run_ns(const struct bpf_source *s);
 
 /* ESTABLISHED records seen: passive handshakes, the cost's denominator */
 __u64 bpf_source_handshakes(const struct bpf_source *s);

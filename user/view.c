@@ -299,7 +299,7 @@ static int bpf_refresh(struct view *v, bool states)
 		v->meta.hook_cost = v->hook_cost;
 		v->meta.nhook_cost = n;
 		v->meta.handshakes = bpf_source_handshakes(v->src);
-		v->meta.stats_floor_ns = bpf_source_stats_floor(v->src);
+		v->meta.empty_run_ns = bpf_source_empty_run_ns(v->src);
 	}
 	return states ? diag_refresh(&v->f, v->o->filter.netns, view_conn_details(v->o)) : 0;
 }
@@ -439,17 +439,18 @@ int view_refresh(struct view *v)
 
 /*
  * "# hook cost: state_btf 1767100 runs 322245123 ns (182 ns/run), ...;
- * the count adds 51 ns/run; 2050 ns per handshake without it (176710
+ * an empty run counts 51 ns; 2050 ns per handshake beyond that (176710
  * handshakes)": the kernel's count since sockfan started, as it counted
- * (bpftool shows the same), then what a passive connection costs in all
- * (the programs also run for the client side and for other namespaces,
- * and drop those) once the count's own clock reads are taken out.  "-"
- * for what is not known: the count's share, or per handshake before the
+ * (bpftool shows the same); what an empty program's run counts (mostly
+ * the count's own clock reads); then what a passive connection costs in
+ * all (the programs also run for the client side and for other
+ * namespaces, and drop those) beyond an empty run per call, or "as
+ * counted" where that is not known ("-").  "-" per handshake before the
  * first.
  */
 static void print_hook_cost(const struct ports_meta *m)
 {
-	__u64 total = 0, runs = 0, floor_ns;
+	__u64 total = 0, runs = 0, empty_ns;
 	int i;
 
 	printf("# hook cost:");
@@ -462,18 +463,19 @@ static void print_hook_cost(const struct ports_meta *m)
 		total += h->run_ns;
 		runs += h->runs;
 	}
-	if (m->stats_floor_ns)
-		printf("; the count adds %llu ns/run", (unsigned long long)m->stats_floor_ns);
+	if (m->empty_run_ns)
+		printf("; an empty run counts %llu ns", (unsigned long long)m->empty_run_ns);
 	else
-		printf("; the count adds - ns/run");
-	/* never below zero: the floor is measured, not exact */
-	floor_ns = m->stats_floor_ns * runs;
-	total = total > floor_ns ? total - floor_ns : 0;
+		printf("; an empty run counts - ns");
+	/* never below zero: the empty run is measured apart, not exact */
+	empty_ns = m->empty_run_ns * runs;
+	total = total > empty_ns ? total - empty_ns : 0;
 	if (m->handshakes)
-		printf("; %llu ns per handshake without it", (unsigned long long)(total / m->handshakes));
+		printf("; %llu ns", (unsigned long long)(total / m->handshakes));
 	else
-		printf("; - ns per handshake without it");
-	printf(" (%llu handshakes)\n", (unsigned long long)m->handshakes);
+		printf("; - ns");
+	printf(" per handshake %s (%llu handshakes)\n",
+	       m->empty_run_ns ? "beyond that" : "as counted", (unsigned long long)m->handshakes);
 }
 
 void view_print_source(const struct ports_meta *m, bool counts)
