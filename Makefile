@@ -116,7 +116,7 @@ stress: deps all
 BENCH_ROUNDS	?= 5
 BENCH_SECONDS	?= 5
 
-bench: deps cli $(BUILD)/bench/apply
+bench: deps cli $(BUILD)/bench/apply $(BUILD)/bench/syscall-loop
 	@$(BUILD)/bench/apply 100000 $(BENCH_ROUNDS) | tee $(BUILD)/bench/apply-$$(hostname)-$$(date +%Y%m%d-%H%M%S).txt
 	@bench/run.sh $(BENCH_ROUNDS) $(BENCH_SECONDS)
 
@@ -124,6 +124,11 @@ bench: deps cli $(BUILD)/bench/apply
 $(BUILD)/bench/apply: bench/apply.c $(filter-out $(BUILD)/user/main.o,$(USER_OBJS))
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $(WARN) $(INCLUDES) -o $@ $^ $(LIBS)
+
+# what a syscall tracepoint adds to every syscall (bench/run.sh runs it)
+$(BUILD)/bench/syscall-loop: bench/syscall_loop.c
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(WARN) -o $@ $<
 
 # the same side by side in a VM, with the module as a tracer too; and the
 # module's /proc files at 100k connections

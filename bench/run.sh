@@ -19,7 +19,10 @@
 # in the same round.  Then, for sockfan, one more new-conn run with the
 # kernel counting its BPF programs' run time (sockfan ports --hook-cost):
 # nanoseconds per connection per hook, a figure without the req/s noise,
-# here and in the VMs alike.  Prints the table and
+# here and in the VMs alike.  Then what a syscall tracepoint (the accept
+# fallback's hook) adds to every syscall, and so to each request, before
+# any program runs (bench/syscall-loop, and bpftrace: not in the VMs).
+# Prints the table and
 # writes it to build/bench/results-HOST-DATE.txt.  Not a test: numbers,
 # not verdicts.
 # Environment: BENCH_TRACERS (default "none sockfan bpftrace"; also kmod,
@@ -149,13 +152,15 @@ tracer_stop() {
 	tracer_pid=
 }
 
-# req/s of one wrk run
+# load_run LOAD [requests]: req/s of one wrk run (or the requests made)
 load_run() {
 	local hdr=()
 
 	[ "$1" = new-conn ] && hdr=(-H 'Connection: close')
 	ip netns exec "$ns" taskset -c 1 wrk -t 1 -c 50 -d "${secs}s" "${hdr[@]}" \
-		"http://127.0.0.1:$port/" 2>/dev/null | awk '/^Requests\/sec:/ { print $2 }'
+		"http://127.0.0.1:$port/" 2>/dev/null |
+		awk -v want="${2:-}" '/^Requests\/sec:/ && !want { print $2 }
+			/ requests in / && want { print $1 }'
 }
 
 echo "# $(uname -r), $rounds rounds x ${secs}s per tracer and load"
@@ -256,6 +261,57 @@ hook_cost() {
 }
 hook_cost >"$tmp/hooks"
 
+# median of the numbers on standard input
+median() {
+	sort -g | awk '{ v[NR] = $1 } END { if (NR) print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+# What the accept fallback's hook costs before any program of sockfan's
+# runs.  While a syscall tracepoint is attached, every syscall of every
+# task takes the kernel's slow path: priced per syscall (getppid in a
+# loop on CPU 0, without and with the tracepoint, 5 pairs), then per
+# request, from the syscalls nginx and wrk make per request of each load
+# (counted on raw_syscalls), at the no-tracer rates of the rounds above.
+syscall_floor() {
+	local loop=$top/build/bench/syscall-loop offs=() ons=() off on load req base
+
+	command -v bpftrace >/dev/null || {
+		echo "# syscall tracepoint floor: not measured: bpftrace not installed (make deps)"
+		return
+	}
+	[ -x "$loop" ] || {
+		echo "# syscall tracepoint floor: not measured: $loop not built (make bench)"
+		return
+	}
+	for _ in 1 2 3 4 5; do
+		offs+=("$(taskset -c 0 "$loop")")
+		bpftrace_start 'tracepoint:syscalls:sys_exit_accept4 { @ = count(); }'
+		ons+=("$(taskset -c 0 "$loop")")
+		tracer_stop
+	done
+	off=$(printf '%s\n' "${offs[@]}" | median)
+	on=$(printf '%s\n' "${ons[@]}" | median)
+	echo "# syscall tracepoint floor (the accept fallback's hook, before any program runs):"
+	awk -v a="$off" -v b="$on" 'BEGIN {
+		printf "#   getppid %.1f ns without, %.1f ns with: %+.1f ns on every syscall of every task (medians of 5 pairs)\n", a, b, b - a }'
+	for load in "${loads[@]}"; do
+		bpftrace_start 'tracepoint:raw_syscalls:sys_enter /comm == "nginx" || comm == "wrk"/ { @[comm] = count(); }'
+		req=$(load_run "$load" requests)
+		tracer_stop
+		base=$(awk -v l="$load" '$2 == l && $3 == "none" { print $4 }' "$tmp/raw" | median)
+		awk -v l="$load" -v req="${req:-0}" -v d="$(awk -v a="$off" -v b="$on" 'BEGIN { print b - a }')" \
+		    -v rps="${base:-0}" '
+			/^@\[(nginx|wrk)\]: [0-9]+$/ { n[substr($1, 3, length($1) - 4)] = $2 }
+			END {
+				if (!req || !rps) { printf "#   %s: not measured (no requests)\n", l; exit }
+				printf "#   %-9s nginx %.1f, wrk %.1f syscalls per request: %+.0f ns on nginx'"'"'s CPU (%.2f%% at %.0f req/s), %+.0f ns on wrk'"'"'s (%.2f%%)\n",
+					l, n["nginx"] / req, n["wrk"] / req, n["nginx"] / req * d, n["nginx"] / req * d * rps / 1e7, rps,
+					n["wrk"] / req * d, n["wrk"] / req * d * rps / 1e7
+			}' "$tmp/bpftrace.out"
+	done
+}
+syscall_floor >"$tmp/floor"
+
 lost=$(awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' \
 	"$tmp/sockfan.out" 2>/dev/null)
 
@@ -288,6 +344,7 @@ result=$out/results-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
 	done
 	echo "# sockfan ring buffer: ${lost:-?} records lost in its last run"
 	cat "$tmp/hooks" 2>/dev/null
+	cat "$tmp/floor" 2>/dev/null
 	echo "# raw: round load tracer req/s tracer-process-CPU-seconds"
 	sed 's/^/# /' "$tmp/raw"
 } | tee "$result"
