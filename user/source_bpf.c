@@ -41,7 +41,7 @@ struct bpf_source {
 	__u64 malformed;
 	__u64 handshakes;		/* ESTABLISHED records */
 	int stats_fd;			/* BPF_ENABLE_STATS, -1: not asked */
-	__u64 empty_run_ns;		/* stats_floor(); 0: not known */
+	__u64 empty_run_ns;		/* time_empty_run(); 0: not known */
 	int budget;			/* records one poll may still apply */
 };
 
@@ -421,8 +421,8 @@ static __u32 born_entries(void)
 	return n;
 }
 
-#define FLOOR_BATCHES	8
-#define FLOOR_RUNS	250
+#define EMPTY_RUN_BATCHES	8
+#define EMPTY_RUN_CALLS		250
 
 /* runs and run time the kernel counted for program @fd: 0 or -errno */
 static int prog_run_stats(int fd, __u64 *runs, __u64 *run_ns)
@@ -475,23 +475,23 @@ static int test_run_mean(int fd, int n, __u64 *mean)
  * of a few batches' means: an interrupt inflates a batch, never shrinks
  * one.  0 (printed) when not known.
  */
-static __u64 stats_floor(void)
+static __u64 time_empty_run(void)
 {
-	__u64 mean, floor = ULLONG_MAX;
+	__u64 mean, least = ULLONG_MAX;
 	int fd, b, err;
 
-	fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "sockfan_floor", "GPL", return_zero,
+	fd = bpf_prog_load(BPF_PROG_TYPE_RAW_TRACEPOINT, "sockfan_empty", "GPL", return_zero,
 			   ARRAY_SIZE(return_zero), NULL);
 	if (fd < 0) {
 		err = -errno;
 		goto out;
 	}
-	for (b = 0; b < FLOOR_BATCHES; b++) {
-		err = test_run_mean(fd, FLOOR_RUNS, &mean);
+	for (b = 0; b < EMPTY_RUN_BATCHES; b++) {
+		err = test_run_mean(fd, EMPTY_RUN_CALLS, &mean);
 		if (err)
 			break;
-		if (mean < floor)
-			floor = mean;
+		if (mean < least)
+			least = mean;
 	}
 	close(fd);
 out:
@@ -500,9 +500,9 @@ out:
 			err == -ENODATA ? "the kernel counted none of its runs" : strerror(-err));
 		return 0;
 	}
-	if (!floor)
+	if (!least)
 		fprintf(stderr, "sockfan: an empty BPF program counted 0 ns a run (a coarse clock?); --hook-cost shows run times as counted\n");
-	return floor;
+	return least;
 }
 
 /* BPF_ENABLE_STATS for as long as @s lives: 0 or -errno (printed) */
@@ -516,7 +516,7 @@ static int enable_run_stats(struct bpf_source *s)
 			strerror(-err));
 		return err;
 	}
-	s->empty_run_ns = stats_floor();
+	s->empty_run_ns = time_empty_run();
 	return 0;
 }
 
