@@ -163,6 +163,12 @@ load_run() {
 			/ requests in / && want { print $1 }'
 }
 
+# median of the numbers on standard input (nothing for none)
+median() {
+	sort -g | awk '{ v[NR] = $1 }
+		END { if (NR) printf "%.10g\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
 echo "# $(uname -r), $rounds rounds x ${secs}s per tracer and load"
 for ((r = 1; r <= rounds; r++)); do
 	# A run inherits the previous run's TIME_WAIT sockets: every other
@@ -224,7 +230,7 @@ hook_cost() {
 	# counts E ns; T ns per handshake beyond that (H handshakes)": all from
 	# sockfan's exact totals.  NS/CALL as the kernel counted; NET/CALL and
 	# NS/CONN beyond the E ns an empty program's call counts (mostly the
-	# count's own clock reads), as sockfan's T.
+	# count's own clock reads); the "all" row is sockfan's T.
 	awk -v opens=$((o1 - o0)) -v rps="${rps:-0}" '
 		/^# hook cost:/ {
 			sub(/^# hook cost: /, "")
@@ -249,22 +255,13 @@ hook_cost() {
 					net = 0
 				printf "# %-16s %10.2f %8.0f %8.0f %8.0f\n", f[1], f[2] / hs, f[4] / f[2], net / f[2], net / hs
 				gross += f[4]
-				runs += f[2]
 			}
-			# the total clamped as a whole, as sockfan does
-			total = gross - e * runs
-			if (total < 0)
-				total = 0
+			t = part[3] + 0
 			if (hs > 0)
-				printf "# %-16s %10s %8s %8s %8.0f (%.1f%% of one CPU at that rate; %.0f ns, %.1f%%, as counted)\n", "all", "", "", "", total / hs, total / hs * rps / 1e7, gross / hs, gross / hs * rps / 1e7
+				printf "# %-16s %10s %8s %8s %8.0f (%.1f%% of one CPU at that rate; %.0f ns, %.1f%%, as counted)\n", "all", "", "", "", t, t * rps / 1e7, gross / hs, gross / hs * rps / 1e7
 		}' "$tmp/sockfan.out"
 }
 hook_cost >"$tmp/hooks"
-
-# median of the numbers on standard input
-median() {
-	sort -g | awk '{ v[NR] = $1 } END { if (NR) print NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
-}
 
 # What the accept fallback's hook costs before any program of sockfan's
 # runs.  While a syscall tracepoint is attached, every syscall of every
@@ -324,22 +321,14 @@ result=$out/results-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
 	printf '%-10s %-15s %12s %8s %8s\n' LOAD TRACER MEDIAN_RPS RATIO COST
 	for load in "${loads[@]}"; do
 		for t in "${tracers[@]}"; do
-			awk -v l="$load" -v t="$t" '
+			mr=$(awk -v l="$load" -v t="$t" '$2 == l && $3 == t { print $4 }' "$tmp/raw" | median)
+			# per round: its req/s over none's in that round
+			mq=$(awk -v l="$load" -v t="$t" '
 				$2 == l && $3 == "none" { base[$1] = $4 }
 				$2 == l && $3 == t { v[$1] = $4 }
-				END {
-					n = 0
-					for (r in v) { rps[n] = v[r]; ratio[n] = base[r] ? v[r] / base[r] : 0; n++ }
-					# medians (n is small: insertion sort)
-					for (i = 1; i < n; i++) for (j = i; j > 0 && rps[j] < rps[j - 1]; j--) {
-						x = rps[j]; rps[j] = rps[j - 1]; rps[j - 1] = x }
-					for (i = 1; i < n; i++) for (j = i; j > 0 && ratio[j] < ratio[j - 1]; j--) {
-						x = ratio[j]; ratio[j] = ratio[j - 1]; ratio[j - 1] = x }
-					m = int(n / 2)
-					mr = n % 2 ? rps[m] : (rps[m - 1] + rps[m]) / 2
-					mq = n % 2 ? ratio[m] : (ratio[m - 1] + ratio[m]) / 2
-					printf "%-10s %-15s %12.0f %8.4f %7.2f%%\n", l, t, mr, mq, (1 - mq) * 100
-				}' "$tmp/raw"
+				END { for (r in v) printf "%.10g\n", base[r] ? v[r] / base[r] : 0 }' "$tmp/raw" | median)
+			awk -v l="$load" -v t="$t" -v mr="${mr:-0}" -v mq="${mq:-0}" 'BEGIN {
+				printf "%-10s %-15s %12.0f %8.4f %7.2f%%\n", l, t, mr, mq, (1 - mq) * 100 }'
 		done
 	done
 	echo "# sockfan ring buffer: ${lost:-?} records lost in its last run"
