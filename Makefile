@@ -44,13 +44,18 @@ HDRS		:= $(wildcard include/sockfan/*.h user/*.h)
 # keep the BPF object: bench and VM images reuse it
 .SECONDARY:
 
-.PHONY: all deps cli bpf kmod man run check clean checkpatch vmtest selftests \
+.PHONY: all deps linux-src cli bpf kmod man run check clean checkpatch vmtest selftests \
 	install install-dkms uninstall fuzzers fuzz bench bench-vm stress
 
 all: cli kmod
 
 deps:
 	@scripts/deps.sh
+
+# kselftest's lib.mk, headers and runner, and checkpatch.pl, from Debian's
+# linux-source: what selftests/ (the demo's client too) build with
+linux-src: deps
+	@scripts/linux-src.sh $(LINUX_SRC) >/dev/null
 
 # --- BPF ------------------------------------------------------------------
 # vmlinux.h from the running kernel's BTF when it has one; CO-RE relocates
@@ -174,10 +179,10 @@ uninstall:
 checkpatch:
 	@scripts/checkpatch.sh
 
-run: deps all
+run: deps all linux-src
 	@scripts/demo.sh
 
-check: deps all
+check: deps all linux-src
 	@scripts/check.sh
 
 clean:
