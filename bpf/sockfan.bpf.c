@@ -590,7 +590,7 @@ static __always_inline void on_reset(const struct sock *sk, const struct sk_buff
 	e->key.lport = bpf_ntohs(tcp.dest);
 	e->key.rport = bpf_ntohs(tcp.source);
 	e->key.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
-	e->lookup.result = SOCKFAN_LOOKUP_MISS;
+	e->lookup.result = tcp.syn && !tcp.ack ? SOCKFAN_LOOKUP_REFUSED : SOCKFAN_LOOKUP_STRAY;
 	e->lookup.count = 1;
 	event_submit(e);
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libFuzzer target: the /proc/net/sockfan parser and the model behind
- * it.  The first byte picks the file (conns, listeners, ports); the rest
+ * it.  The first byte picks the file (conns, listeners, ports, stats); the rest
  * is its text.  Whatever the text, the parser must accept it or reject
  * it with a message, never crash or leak (ASan, UBSan); an accepted file
  * must give rows and a port's sockets that the views can print.
@@ -15,7 +15,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char * const names[] = { "conns", "listeners", "ports" };
+static const char * const names[] = { "conns", "listeners", "ports", "stats" };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -34,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!fp)
 		fp = fopen("/dev/null", "r");
-	if (!proc_source_parse(&f, names[data[0] % 3], fp, "fuzz") &&
+	if (!proc_source_parse(&f, names[data[0] % 4], fp, "fuzz") &&
 	    !fanout_rows(&f, &rows, &n)) {
 		for (i = 0; i < n; i++) {
 			if (!fanout_port_conns(&f, rows[i].netns, rows[i].port, &conns, &nc))

@@ -8,7 +8,8 @@
  *  - lookups, the kernel's demultiplexing of incoming segments: a
  *    kretprobe on the listener lookups (which listener, which
  *    SO_REUSEPORT member, a SYN went to) and a kprobe on
- *    tcp_v{4,6}_send_reset() called without a socket (a miss).  Hits
+ *    tcp_v{4,6}_send_reset() called without a socket: a SYN is a
+ *    connection refused, anything else a stray segment.  Hits
  *    on established sockets are not probed per segment: the kernel
  *    counts them itself in segs_in, read from the held socket.
  * The tracepoint is a stable interface; the probes depend on functions
@@ -108,11 +109,17 @@ static struct kretprobe lookup_probes[ARRAY_SIZE(lookup_symbols)];
 static int reset_pre(struct kprobe *kp, struct pt_regs *regs)
 {
 	const struct sk_buff *skb = sockfan_reset_skb(regs);
+	const struct tcphdr *th = tcp_hdr(skb);
+	const struct net *net;
 
 	/* a socket answers itself; nobody answers a RST with a RST */
-	if (sockfan_reset_sk(regs) || !skb->dev || tcp_hdr(skb)->rst)
+	if (sockfan_reset_sk(regs) || !skb->dev || th->rst)
 		return 0;
-	sockfan_miss(dev_net(skb->dev)->ns.inum, ntohs(tcp_hdr(skb)->dest));
+	net = dev_net(skb->dev);
+	if (th->syn && !th->ack)
+		sockfan_refused(net->ns.inum, ntohs(th->dest));
+	else
+		sockfan_stray(net);
 	return 0;
 }
 

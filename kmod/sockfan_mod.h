@@ -84,8 +84,20 @@ struct sockfan_port {
 	u64 lifetime_ns;		/* sum over the closed connections */
 	u64 wait_ns;			/* sum of ESTABLISHED -> accept() */
 	u64 wait_max_ns;
-	u64 misses;			/* segments that found no socket: RST */
+	u64 refused;			/* SYNs that found no socket: RST */
 };
+
+/*
+ * What the module keeps per network namespace (net_generic()): counts
+ * that belong to no port of their own.
+ */
+struct sockfan_net {
+	/* segments that found no socket and were not SYNs (lookup strays) */
+	atomic64_t strays;
+};
+
+struct sockfan_net *sockfan_net(const struct net *net);
+u64 sockfan_strays(const struct net *net);
 
 /* module parameter: live connections kept at most */
 extern unsigned int sockfan_max_conns;
@@ -104,7 +116,8 @@ void sockfan_established(struct sock *sk);
 void sockfan_close(struct sock *sk);
 void sockfan_accepted(struct sock *listener, struct sock *child);
 void sockfan_listener_hit(const struct sock *listener);
-void sockfan_miss(u32 netns, u16 port);
+void sockfan_refused(u32 netns, u16 port);
+void sockfan_stray(const struct net *net);
 
 /*
  * Position in the connection hash for one netns, so that a seq_file read
@@ -131,7 +144,7 @@ struct sockfan_port_row {
 	u64 lifetime_ns;
 	u64 wait_ns;
 	u64 wait_max_ns;
-	u64 misses;
+	u64 refused;
 	u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];
 };

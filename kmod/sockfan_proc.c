@@ -112,14 +112,14 @@ static int ports_show(struct seq_file *m, void *v)
 	n = sockfan_ports_snapshot(single_netns(m), &rows);
 	if (n < 0)
 		return n;
-	seq_puts(m, "port listeners established accepted closed peers lifetime_us wait_us wait_max_us misses owner_pid owner_comm\n");
+	seq_puts(m, "port listeners established accepted closed peers lifetime_us wait_us wait_max_us refused owner_pid owner_comm\n");
 	for (i = 0; i < n; i++) {
 		seq_printf(m, "%u %u %u %llu %llu %u %llu %llu %llu %llu ", rows[i].port,
 			   rows[i].listeners, rows[i].established, rows[i].accepted,
 			   rows[i].closed, rows[i].peers,
 			   div_u64(rows[i].lifetime_ns, NSEC_PER_USEC),
 			   div_u64(rows[i].wait_ns, NSEC_PER_USEC),
-			   div_u64(rows[i].wait_max_ns, NSEC_PER_USEC), rows[i].misses);
+			   div_u64(rows[i].wait_max_ns, NSEC_PER_USEC), rows[i].refused);
 		seq_task(m, tasks, rows[i].owner_pid, rows[i].owner_comm);
 		seq_putc(m, '\n');
 	}
@@ -132,10 +132,10 @@ static int stats_show(struct seq_file *m, void *v)
 	struct sockfan_stats st;
 
 	sockfan_stats_read(single_netns(m), &st);
-	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\nlookup_missed %lu\nconn_bytes %llu\ntable_bytes %llu\n",
+	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\nlookup_missed %lu\nconn_bytes %llu\ntable_bytes %llu\nstrays %llu\n",
 		   st.conns, st.listeners, sockfan_max_conns, st.drops, st.events,
 		   sockfan_accept_missed(), sockfan_lookup_missed(), st.conn_bytes,
-		   st.table_bytes);
+		   st.table_bytes, sockfan_strays(seq_file_single_net(m)));
 	return 0;
 }
 
@@ -315,10 +315,20 @@ static void __net_exit sockfan_net_exit(struct net *net)
 	sockfan_table_forget_netns(net->ns.inum);
 }
 
+static unsigned int sockfan_net_id;
+
 static struct pernet_operations sockfan_net_ops = {
 	.init	= sockfan_net_init,
 	.exit	= sockfan_net_exit,
+	.id	= &sockfan_net_id,
+	.size	= sizeof(struct sockfan_net),
 };
+
+/* under rcu_read_lock(): net->gen is RCU-managed */
+struct sockfan_net *sockfan_net(const struct net *net)
+{
+	return net_generic(net, sockfan_net_id);
+}
 
 int sockfan_proc_init(void)
 {

@@ -539,11 +539,11 @@ void sockfan_listener_hit(const struct sock *sk)
 }
 
 /*
- * A segment to @port found no socket and is answered with RST.  A port
- * scan would make one entry per port: the pool bounds that, and what
- * does not fit is a drop.
+ * A SYN to @port found no socket and is answered with RST: a connection
+ * refused.  A port scan would make one entry per port: the pool bounds
+ * that, and what does not fit is a drop.
  */
-void sockfan_miss(u32 netns, u16 port)
+void sockfan_refused(u32 netns, u16 port)
 {
 	struct sockfan_port *p;
 	unsigned long flags;
@@ -551,11 +551,41 @@ void sockfan_miss(u32 netns, u16 port)
 	raw_spin_lock_irqsave(&slow_lock, flags);
 	p = port_get(netns, port);
 	if (p)
-		p->misses++;
+		p->refused++;
 	else
 		atomic64_inc(&drops);	/* the port's entry, not the RST */
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
 	atomic64_inc(&events);
+}
+
+/*
+ * Any other segment that found no socket: one for a connection that is
+ * gone, most often an outgoing one's ephemeral port.  It says nothing
+ * about a port, so it makes no port entry: the namespace counts it.
+ */
+void sockfan_stray(const struct net *net)
+{
+	struct sockfan_net *sn;
+
+	rcu_read_lock();
+	sn = sockfan_net(net);
+	if (sn)
+		atomic64_inc(&sn->strays);
+	rcu_read_unlock();
+	atomic64_inc(&events);
+}
+
+u64 sockfan_strays(const struct net *net)
+{
+	struct sockfan_net *sn;
+	u64 n = 0;
+
+	rcu_read_lock();
+	sn = sockfan_net(net);
+	if (sn)
+		n = atomic64_read(&sn->strays);
+	rcu_read_unlock();
+	return n;
 }
 
 /*
@@ -683,7 +713,7 @@ int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 			row->lifetime_ns = READ_ONCE(p->lifetime_ns);
 			row->wait_ns = READ_ONCE(p->wait_ns);
 			row->wait_max_ns = READ_ONCE(p->wait_max_ns);
-			row->misses = READ_ONCE(p->misses);
+			row->refused = READ_ONCE(p->refused);
 			owner = port_owner(netns, p->port);
 			if (owner) {
 				row->owner_pid = owner->pid;

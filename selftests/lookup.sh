@@ -6,13 +6,16 @@
 # listener lookups that chose it must be the SYNs the kernel turned into
 # passive opens (nstat TcpPassiveOpens), and each connection's
 # established hits (segs_in) what ss -ti shows.  Then 3 connects to a
-# port nobody listens on must show as 3 misses, the 3 RSTs nstat counts
-# (TcpOutRsts).  Listener hits need tracing programs (fexit) on the BPF
-# path; a kernel that refuses them says so and that check skips.
+# port nobody listens on must show as 3 refused SYNs, the 3 RSTs nstat
+# counts (TcpOutRsts); and 3 bare ACKs to another closed port (segments
+# for a connection that is gone) as 3 stray segments, which make no port
+# row.  Listener hits need tracing programs (fexit) on the BPF path; a
+# kernel that refuses them says so and that check skips.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8080
 CLOSED=8081
+STRAY_PORT=8082
 N=5
 MISSES=3
 
@@ -20,7 +23,7 @@ require_scenario_tools
 require_nginx
 source_setup "${1:?usage: lookup.sh bpf|proc}"
 
-tap_plan 6
+tap_plan 7
 
 # "raddr:rport segs_in" of the established sockets on PORT, per ss -ti
 ss_segs_in() {
@@ -37,8 +40,8 @@ sockfan_segs_in() {
 		norm_endpoints | sort
 }
 
-# the MISSES column of PORT's row in the table
-sockfan_misses() {
+# the REFUSED column of PORT's row in the table
+sockfan_refused() {
 	awk -v p="$2" '$1 ~ /^[0-9]+$/ && $2 == p { print $11; exit }' "$1"
 }
 
@@ -66,6 +69,28 @@ sockfan_segs_in "$TMP/conns" | sed 's/^/# sockfan: /'
 ss_segs_in "$NS" $PORT | sed 's/^/# ss:      /'
 
 rsts=$(netns_mib "$NS" TcpOutRsts)
+# send_acks NS PORT N: N bare ACKs from 127.0.0.1:40000 to PORT (raw
+# socket): no socket has them, and they are no SYN: strays
+send_acks() {
+	in_ns "$1" python3 - "$2" "$3" <<'PY'
+import socket, struct, sys
+port, n = int(sys.argv[1]), int(sys.argv[2])
+def csum(b):
+    if len(b) % 2:
+        b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+src = dst = socket.inet_aton("127.0.0.1")
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_TCP)
+for i in range(n):
+    tcp = struct.pack("!HHIIBBHHH", 40000, port, 1000 + i, 1, 5 << 4, 0x10, 1024, 0, 0)
+    c = csum(src + dst + struct.pack("!BBH", 0, socket.IPPROTO_TCP, len(tcp)) + tcp)
+    s.sendto(tcp[:16] + struct.pack("!H", c) + tcp[18:], ("127.0.0.1", 0))
+PY
+}
+
 view_begin "$NS" $CLOSED "$TMP/misses" 5 || exit $KSFT_FAIL
 refused=0
 for i in $(seq $MISSES); do
@@ -73,15 +98,24 @@ for i in $(seq $MISSES); do
 	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$CLOSED" 2>/dev/null ||
 		refused=$((refused + 1))
 done
-view_end "$NS" $CLOSED "$TMP/misses"
 rsts=$(($(netns_mib "$NS" TcpOutRsts) - rsts))
+strays=$(netns_mib "$NS" TcpOutRsts)
+send_acks "$NS" $STRAY_PORT $MISSES
+view_end "$NS" $CLOSED "$TMP/misses"
+strays=$(($(netns_mib "$NS" TcpOutRsts) - strays))
 check "$MISSES connects to a closed port refused, $MISSES RSTs (nstat)" "$refused $rsts" \
 	"$MISSES $MISSES"
 if grep -q 'miss=none' "$TMP/misses"; then
-	tap_skip "misses on the closed port = RSTs sent" \
+	tap_skip "refused SYNs on the closed port = RSTs sent" \
 		"no hook for misses here: $(grep -o 'miss=none([^)]*)' "$TMP/misses")"
+	tap_skip "bare ACKs: strays = RSTs sent, no row for their port" \
+		"no hook for misses here"
 else
-	check "misses on the closed port = RSTs sent" "$(sockfan_misses "$TMP/misses" $CLOSED)" "$rsts"
+	check "refused SYNs on the closed port = RSTs sent" \
+		"$(sockfan_refused "$TMP/misses" $CLOSED)" "$rsts"
+	check "bare ACKs: strays = RSTs sent, no row for their port" \
+		"$(sed -n 's/^# stray segments: \([0-9]*\) .*/\1/p' "$TMP/misses") $(sockfan_refused "$TMP/misses" $STRAY_PORT)" \
+		"$strays "
 fi
-check "no misses on the listening port" "$(sockfan_misses "$TMP/conns" $PORT)" 0
+check "no refused SYNs on the listening port" "$(sockfan_refused "$TMP/conns" $PORT)" 0
 tap_exit

@@ -6,7 +6,7 @@
 # connect and leave, and 2 connects hit a closed port.  Every line must
 # parse as JSON, and the stream must hold 1 listen, 3 established,
 # 3 accept (the four-tuples ss showed, the server's pid), 3 close and
-# 2 misses (where the kernel gives a hook for misses).
+# 2 refused SYNs (where the kernel gives a hook for misses).
 source "$(dirname "$0")/lib.sh"
 
 PORT=8000
@@ -58,7 +58,7 @@ sed 's/^/# /' "$TMP/trace.err"
 	    if e["event"] == "accept":
 	        accepts.append("%s:%d %s:%d pid=%d" % (e["local"], e["local_port"],
 	                       e["remote"], e["remote_port"], e["pid"]))
-	for k in ("listen", "established", "accept", "close", "miss"):
+	for k in ("listen", "established", "accept", "close", "refused"):
 	    print(k, kinds[k])
 	for a in sorted(accepts):
 	    print(a)
@@ -72,9 +72,9 @@ check "accept events: the four-tuples ss showed" \
 check "accept events: the server's pid" \
 	"$(awk '/pid=/ { print $3 }' "$TMP/parsed" | sort -u)" "$server"
 if grep -q 'miss=none' "$TMP/trace.err"; then
-	tap_skip "2 misses on the closed port" "no hook for misses here"
+	tap_skip "2 refused SYNs on the closed port" "no hook for misses here"
 else
-	check "2 misses on the closed port" "$(count miss)" 2
+	check "2 refused SYNs on the closed port" "$(count refused)" 2
 fi
 "$SOCKFAN" trace --port 0 >/dev/null 2>"$TMP/bad.err"
 check "trace --port 0: usage error, exit 2" "$?" 2

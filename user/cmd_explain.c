@@ -174,7 +174,7 @@ static void print_wrapped(const char *s)
 static void print_port(const struct fanout *f, const struct explain_port *p, __u64 now)
 {
 	const struct fan_row *r = p->row;
-	char ep[FMT_ADDR_LEN], task[48], hits[24], misses[24], answer[512];
+	char ep[FMT_ADDR_LEN], task[48], hits[24], refused[24], answer[512];
 	__u64 segs = 0, lhits = 0;
 	int n;
 	size_t i, orphans = 0;
@@ -223,9 +223,9 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 			 "No connection socket shares local port %u now.", r->port);
 	print_wrapped(answer);
 	snprintf(answer, sizeof(answer),
-		 "Lookups of incoming segments: %llu found a connection socket, %s found a listener, %s found no socket (answered with RST).",
+		 "Lookups of incoming segments: %llu found a connection socket, %s found a listener, %s SYNs found no socket (refused with RST).",
 		 (unsigned long long)segs, fmt_count(hits, sizeof(hits), lhits, known_hits),
-		 fmt_count(misses, sizeof(misses), r->misses, f->counts & FAN_COUNTS_MISSES));
+		 fmt_count(refused, sizeof(refused), r->refused, f->counts & FAN_COUNTS_MISSES));
 	print_wrapped(answer);
 }
 

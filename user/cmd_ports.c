@@ -97,7 +97,7 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 
 static int print_table(const struct fanout *f)
 {
-	char owner[48], life[16], wait[16], wmax[16], misses[24];
+	char owner[48], life[16], wait[16], wmax[16], refused[24];
 	struct fan_row *rows;
 	size_t i, n;
 
@@ -105,11 +105,11 @@ static int print_table(const struct fanout *f)
 		return -ENOMEM;
 	printf("%-11s %5s %6s %6s %8s %7s %6s %8s %8s %8s %7s  %s\n", "NETNS", "PORT",
 	       "LISTEN", "ESTAB", "ACCEPTED", "CLOSED", "PEERS", "LIFE_AVG", "WAIT_AVG",
-	       "WAIT_MAX", "MISSES", "OWNER");
+	       "WAIT_MAX", "REFUSED", "OWNER");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
-		fmt_count(misses, sizeof(misses), r->misses, f->counts & FAN_COUNTS_MISSES);
+		fmt_count(refused, sizeof(refused), r->refused, f->counts & FAN_COUNTS_MISSES);
 		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu %8s %8s %8s %7s  %s\n", r->netns,
 		       r->port, r->listeners, (unsigned long long)r->established,
 		       (unsigned long long)r->accepted, (unsigned long long)r->closed,
@@ -117,8 +117,12 @@ static int print_table(const struct fanout *f)
 		       fmt_duration(life, sizeof(life), r->lifetime_avg_ns),
 		       fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
 		       fmt_duration(wmax, sizeof(wmax), r->wait_max_ns),
-		       misses, fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
+		       refused, fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
 	}
+	/* they make no row: an ephemeral port of a closed outgoing connection */
+	if (f->counts & FAN_COUNTS_MISSES)
+		printf("# stray segments: %llu (in the namespaces shown; no socket, not a SYN: for connections already gone)\n",
+		       (unsigned long long)fanout_strays(f));
 	free(rows);
 	return 0;
 }

@@ -150,7 +150,7 @@ static void queue_of(const struct fanout *f, const struct fan_row *r, __u64 *qle
 
 static int draw(const struct view *v, struct top_state *t)
 {
-	char acc[16], cls[16], miss[16], wait[16], owner[48], clock[16], src[600];
+	char acc[16], cls[16], refused[16], wait[16], owner[48], clock[16], src[600];
 	const struct fanout *f = &v->f;
 	__u64 now = mono_ns(), estab = 0, qlen, drops;
 	double secs = t->prev ? (now - t->prev_ns) / 1e9 : 0;
@@ -180,8 +180,8 @@ static int draw(const struct view *v, struct top_state *t)
 	emit(t, "ports %zu, listening sockets %u, connection sockets %llu%s", n, listeners,
 	     (unsigned long long)estab, t->keys ? "    (q quits)" : "");
 	emit(t, "%s", "");
-	emit(t, "%-10s %5s %6s %6s %5s %8s %7s %5s %5s %6s %8s  %s", "NETNS", "PORT",
-	     "LISTEN", "ESTAB", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "DROPS", "MISS/s",
+	emit(t, "%-10s %5s %6s %6s %5s %8s %7s %5s %5s %9s %8s  %s", "NETNS", "PORT",
+	     "LISTEN", "ESTAB", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "DROPS", "REFUSED/s",
 	     "WAIT_AVG", "OWNER");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i], *p = prev_row(t, r);
@@ -189,14 +189,14 @@ static int draw(const struct view *v, struct top_state *t)
 		if (t->lines && shown + 5 >= t->lines)
 			break;
 		queue_of(f, r, &qlen, &drops);
-		emit(t, "%-10u %5u %6u %6llu %5llu %8s %7s %5llu %5llu %6s %8s  %s",
+		emit(t, "%-10u %5u %6u %6llu %5llu %8s %7s %5llu %5llu %9s %8s  %s",
 		     r->netns, r->port, r->listeners, (unsigned long long)r->established,
 		     (unsigned long long)r->peers,
 		     fmt_rate(acc, sizeof(acc), r->accepted, p ? p->accepted : 0, p ? secs : 0),
 		     fmt_rate(cls, sizeof(cls), r->closed, p ? p->closed : 0, p ? secs : 0),
 		     (unsigned long long)qlen, (unsigned long long)drops,
 		     f->counts & FAN_COUNTS_MISSES ?
-		     fmt_rate(miss, sizeof(miss), r->misses, p ? p->misses : 0, p ? secs : 0) : "-",
+		     fmt_rate(refused, sizeof(refused), r->refused, p ? p->refused : 0, p ? secs : 0) : "-",
 		     fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
 		     fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
 		shown++;

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * sockfan trace: the event stream, one line per listen, completed
- * handshake, accept, close and lookup miss, as the BPF programs see them
- * (the module keeps state, not a stream).  --json prints one object per
+ * handshake, accept, close, refused SYN and stray segment, as the BPF
+ * programs see them (the module keeps state, not a stream).  --json prints one object per
  * line.  Listener lookup hits are counted, not printed: one per SYN.
  */
 #include <stdio.h>
@@ -27,8 +27,8 @@ static void trace_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: %s trace [OPTIONS]\n\n"
-		"One line per listen, completed handshake, accept, close and lookup miss\n"
-		"(BPF source).\n\n"
+		"One line per listen, completed handshake, accept, close, refused SYN and\n"
+		"stray segment (no socket, not a SYN), from the BPF source.\n\n"
 		"  -d, --duration SEC  stop after SEC seconds; default: until Ctrl-C\n"
 		"      --json          one JSON object per line\n"
 		"  -v, --verbose       say which hooks were tried and show libbpf's log\n",
@@ -48,7 +48,7 @@ static const char *kind_name(__u16 kind, const struct sockfan_event *e)
 	case SOCKFAN_EV_CLOSE:
 		return e->flags & SOCKFAN_F_LISTENER ? "close-listener" : "close";
 	default:
-		return "miss";
+		return e->lookup.result == SOCKFAN_LOOKUP_STRAY ? "stray" : "refused";
 	}
 }
 
@@ -113,7 +113,7 @@ static void on_event(const struct sockfan_event *e, void *arg)
 {
 	struct trace_opts *o = arg;
 
-	if (e->kind == SOCKFAN_EV_LOOKUP && e->lookup.result != SOCKFAN_LOOKUP_MISS)
+	if (e->kind == SOCKFAN_EV_LOOKUP && e->lookup.result == SOCKFAN_LOOKUP_LISTENER)
 		return;		/* hits: one per SYN, counted by `ports` */
 	if (!filter_event(&o->v.filter, e))
 		return;

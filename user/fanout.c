@@ -395,10 +395,15 @@ static void on_lookup(struct fanout *f, const struct sockfan_event *e)
 		if (l)
 			l->hits += e->lookup.count;
 		break;
-	case SOCKFAN_LOOKUP_MISS:
+	case SOCKFAN_LOOKUP_REFUSED:
 		p = fanout_port(f, e->key.netns, e->key.lport);
 		if (p)
-			p->misses += e->lookup.count;
+			p->refused += e->lookup.count;
+		break;
+	case SOCKFAN_LOOKUP_STRAY:
+		p = fanout_port(f, e->key.netns, e->key.lport);
+		if (p)
+			p->strays += e->lookup.count;
 		break;
 	}
 }
@@ -576,6 +581,18 @@ static int collect_peer(const struct fan_conn *c, void *arg)
 	return 0;
 }
 
+__u64 fanout_strays(const struct fanout *f)
+{
+	const struct fan_filter *flt = f->filter;
+	__u64 n = 0;
+	size_t i;
+
+	for (i = 0; i < f->nports; i++)
+		if (!flt || !flt->netns || flt->netns == f->ports[i].netns)
+			n += f->ports[i].strays;
+	return n;
+}
+
 /*
  * A port gets a row while it has a listener or live passive connections;
  * counters of a port that has neither are history, not fan-out.
@@ -638,10 +655,11 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 
 		r = row_find(rows, n, f->ports[i].netns, f->ports[i].port);
 		/*
-		 * a port with no socket left shows when segments missed it,
-		 * unless the filter selects sockets (it has none to select)
+		 * a port with no socket left shows when SYNs to it were
+		 * refused, unless the filter selects sockets (it has none
+		 * to select); strays make no row (fanout_strays())
 		 */
-		if (!r && f->ports[i].misses && n < max && !by_socket &&
+		if (!r && f->ports[i].refused && n < max && !by_socket &&
 		    (!flt || ((!flt->netns || flt->netns == f->ports[i].netns) &&
 			      (!flt->port || flt->port == f->ports[i].port)))) {
 			r = &rows[n++];
@@ -660,7 +678,7 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 			r->lifetimes = p->lifetimes;
 			r->wait_sum_ns = p->wait_ns;
 			r->waits = p->waits;
-			r->misses = p->misses;
+			r->refused = p->refused;
 		}
 	}
 	free(pv.v);

@@ -53,7 +53,12 @@ struct fan_port {
 	__u64 wait_ns;		/* ESTABLISHED to accept() */
 	__u64 wait_max_ns;
 	__u64 waits;
-	__u64 misses;		/* segments that found no socket (RST) */
+	__u64 refused;		/* SYNs that found no socket: RST */
+	/*
+	 * other segments that found none (no row); port 0: those whose
+	 * port the source does not say (the module counts per namespace)
+	 */
+	__u64 strays;
 };
 
 struct fan_conn_block;
@@ -95,7 +100,7 @@ struct fan_row {
 	__u64 lifetimes;
 	__u64 wait_sum_ns;	/* over waits accepted connections */
 	__u64 waits;
-	__u64 misses;
+	__u64 refused;
 	__u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];
 };
@@ -124,10 +129,17 @@ bool fanout_listener_on(const struct fanout *f, const struct fan_listener *l,
 
 /*
  * Per-port rows of the selected sockets, sorted by netns then port;
- * counters that outlive sockets (accepted, closed, times, misses) stay
+ * counters that outlive sockets (accepted, closed, times, refused) stay
  * the port's own.  Caller frees *rows.
  */
 int fanout_rows(const struct fanout *f, struct fan_row **rows, size_t *n);
+
+/*
+ * Segments that found no socket and were not SYNs, over the namespaces
+ * f->filter selects, whatever the port: they make no row (an outgoing
+ * connection's ephemeral port is no service), so they are summed apart.
+ */
+__u64 fanout_strays(const struct fanout *f);
 
 /* selected connections of one port, sorted by remote address; caller frees */
 int fanout_port_conns(const struct fanout *f, __u32 netns, __u16 port,

@@ -124,7 +124,10 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 		printf(",\"proc_dir\":");
 		fput_json_str(stdout, m->proc_dir);
 	}
-	printf(",\"ports\":[");
+	/* segments that found no socket and were not SYNs: no port's own */
+	printf(",");
+	json_u64_or_null("strays", fanout_strays(f), f->counts & FAN_COUNTS_MISSES, ",");
+	printf("\"ports\":[");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
@@ -135,7 +138,7 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 		json_u64_or_null("lifetime_avg_ns", r->lifetime_avg_ns, r->lifetimes, ",");
 		json_u64_or_null("accept_wait_avg_ns", r->wait_avg_ns, r->waits, ",");
 		json_u64_or_null("accept_wait_max_ns", r->wait_max_ns, r->waits, ",");
-		json_u64_or_null("misses", r->misses, f->counts & FAN_COUNTS_MISSES, ",");
+		json_u64_or_null("refused", r->refused, f->counts & FAN_COUNTS_MISSES, ",");
 		json_task("owner", r->owner_pid, r->owner_comm);
 		if (port)
 			json_sockets(f, r->netns, r->port);

@@ -22,7 +22,7 @@ static __u64 connections(const struct fan_row *r) { return r->established; }
 static __u64 accepted(const struct fan_row *r) { return r->accepted; }
 static __u64 closed(const struct fan_row *r) { return r->closed; }
 static __u64 peers(const struct fan_row *r) { return r->peers; }
-static __u64 misses(const struct fan_row *r) { return r->misses; }
+static __u64 refused(const struct fan_row *r) { return r->refused; }
 static __u64 lifetimes(const struct fan_row *r) { return r->lifetimes; }
 static __u64 lifetime_ns(const struct fan_row *r) { return r->lifetime_sum_ns; }
 static __u64 waits(const struct fan_row *r) { return r->waits; }
@@ -55,8 +55,8 @@ static const struct prom_family families[] = {
 	FAMILY("sockfan_accept_wait_seconds", SUMMARY,
 	       "Time from handshake to accept() of accepted connections.", waits,
 	       .sum_ns = wait_ns),
-	FAMILY("sockfan_lookup_misses_total", COUNTER,
-	       "Segments to the port that found no socket (answered with RST).", misses,
+	FAMILY("sockfan_refused_syns_total", COUNTER,
+	       "SYNs to the port that found no socket: connections refused with RST.", refused,
 	       .needs = FAN_COUNTS_MISSES),
 };
 
@@ -130,6 +130,11 @@ int ports_print_prom(const struct fanout *f, const struct ports_meta *m)
 		       kind_names[fam->kind]);
 		for (i = 0; i < n; i++)
 			sample(fam, &rows[i]);
+	}
+	if (f->counts & FAN_COUNTS_MISSES) {
+		printf("# HELP sockfan_stray_segments_total Segments that found no socket and were not SYNs (for connections already gone); no port of their own.\n");
+		printf("# TYPE sockfan_stray_segments_total counter\n");
+		printf("sockfan_stray_segments_total %llu\n", (unsigned long long)fanout_strays(f));
 	}
 	/* the owner is a label set of its own, so counters keep stable labels */
 	printf("# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");

@@ -23,7 +23,8 @@
 
 static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen drops accepted hits pid comm";
 static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms segs_in";
-static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_us wait_us wait_max_us misses owner_pid owner_comm";
+static const char STATS_HDR[] = "name value";
+static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_us wait_us wait_max_us refused owner_pid owner_comm";
 
 struct proc_file {
 	const char *name;
@@ -167,6 +168,27 @@ static int read_conn(struct fanout *f, struct proc_file *pf)
 	return 0;
 }
 
+/*
+ * stats: "name value" lines.  Only strays are the model's (they belong
+ * to no port: filed under port 0, which no socket has); the rest
+ * describes the module itself, and names it adds later are skipped.
+ */
+static int read_stat(struct fanout *f, struct proc_file *pf)
+{
+	struct fan_port *p;
+	__u64 v;
+
+	if (strcmp(pf->fields[0], "strays"))
+		return 0;
+	if (field_u64(pf, 1, ~0ULL, &v))
+		return -EPROTO;
+	p = fanout_port(f, pf->netns, 0);
+	if (!p)
+		return -ENOMEM;
+	p->strays = v;
+	return 0;
+}
+
 static int read_port(struct fanout *f, struct proc_file *pf)
 {
 	__u64 v[10];
@@ -188,7 +210,7 @@ static int read_port(struct fanout *f, struct proc_file *pf)
 	p->wait_ns = v[7] * 1000ULL;
 	p->waits = v[3];
 	p->wait_max_ns = v[8] * 1000ULL;
-	p->misses = v[9];
+	p->refused = v[9];
 	return 0;
 }
 
@@ -201,6 +223,7 @@ static const struct proc_format {
 	{ "conns", CONNS_HDR, 11, read_conn },
 	{ "listeners", LISTENERS_HDR, 11, read_listener },
 	{ "ports", PORTS_HDR, 12, read_port },
+	{ "stats", STATS_HDR, 2, read_stat },
 };
 
 int proc_source_parse(struct fanout *f, const char *name, FILE *fp, const char *path)
@@ -281,5 +304,7 @@ int proc_source_read(struct fanout *f, const char *dir)
 		err = read_file(f, dir, "listeners");
 	if (!err)
 		err = read_file(f, dir, "ports");
+	if (!err)
+		err = read_file(f, dir, "stats");
 	return err;
 }

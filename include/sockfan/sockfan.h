@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define SOCKFAN_ABI_VERSION	1
+#define SOCKFAN_ABI_VERSION	2
 #define SOCKFAN_COMM_LEN	16
 
 /* /proc/net/sockfan/<file>, one directory per network namespace */
@@ -37,7 +37,15 @@ enum sockfan_kind {
 enum sockfan_lookup_result {
 	SOCKFAN_LOOKUP_ESTABLISHED = 1,	/* hit in the established hash */
 	SOCKFAN_LOOKUP_LISTENER,	/* hit a listener (reuseport member) */
-	SOCKFAN_LOOKUP_MISS,		/* no socket: the kernel answers RST */
+	/*
+	 * No socket, the kernel answers RST.  A SYN (without ACK) is a
+	 * connection refused: nobody listens on the port.  Anything else
+	 * is a stray: a segment for a connection that is gone (most often
+	 * an outgoing one, to its ephemeral port), which says nothing
+	 * about the port, so it is kept apart.
+	 */
+	SOCKFAN_LOOKUP_REFUSED,
+	SOCKFAN_LOOKUP_STRAY,
 };
 
 /* sockfan_event.flags */
