@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 31
+tap_plan 36
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -31,8 +31,17 @@ expect "port out of range: exit 2" 2 '--port wants a port number 1-65535' \
 	"$SOCKFAN" ports --port 70000
 expect "port not a number: exit 2" 2 "not '8o'" "$SOCKFAN" ports --port 8o
 expect "stray argument: exit 2" 2 "unexpected argument 'extra'" "$SOCKFAN" ports extra
-expect "unknown netns: exit 2" 2 'no such network namespace' \
+# a filter naming something this host does not have: a failure (1), no empty table
+expect "unknown netns name: exit 1" 1 'no such network namespace' \
 	"$SOCKFAN" ports --source bpf --netns no-such-ns-here
+expect "netns inode nobody has: exit 1" 1 '--netns 123: no network namespace has that inode' \
+	"$SOCKFAN" ports --netns 123
+expect "netns path that is no namespace: exit 1" 1 '/etc/passwd is not a network namespace' \
+	"$SOCKFAN" ports --netns /etc/passwd
+expect "--pid of no process: exit 1" 1 '--pid 999999: no such process' \
+	"$SOCKFAN" ports --pid 999999
+expect "trace --netns 123: exit 1" 1 '--netns 123: no network namespace has that inode' \
+	"$SOCKFAN" trace --netns 123 --duration 1
 expect "bad --src address: exit 2" 2 "--src wants an address with an optional /prefix .*not '10.0.0.300'" \
 	"$SOCKFAN" ports --src 10.0.0.300
 expect "prefix too long: exit 2" 2 "--dst wants .*not '10.0.0.0/33'" \
@@ -115,6 +124,15 @@ if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
 		unshare -m sh -c 'mount -t tmpfs none /sys/kernel/btf && exec "$0" top --source bpf -n 1 -i 1' "$SOCKFAN"
 else
 	tap_skip "no kernel BTF: clear error" "needs root and unshare for a private mount namespace"
+fi
+
+# like ss: a user sees the namespaces it may enter, and is told of the rest
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && netns_new NS sfcliu; then
+	expect "unprivileged snapshot: exit 0, other namespaces left out and said" 0 \
+		'network namespaces? left out: entering one needs CAP_SYS_ADMIN' \
+		setpriv --reuid=65534 --regid=65534 --clear-groups "$SOCKFAN" ports
+else
+	tap_skip "unprivileged snapshot" "needs root, setpriv and a network namespace"
 fi
 
 if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null; then

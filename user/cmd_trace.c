@@ -169,6 +169,8 @@ int cmd_trace(int argc, char **argv)
 		trace_usage(stderr);
 		return EXIT_USAGE;
 	}
+	if (view_check_targets("trace", &o.v))
+		return 1;
 	if (fanout_init(&f)) {
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return 1;

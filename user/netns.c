@@ -13,8 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <linux/nsfs.h>
 
 #include "netns.h"
 
@@ -52,6 +54,14 @@ static int seen_add(struct ns_seen *s, __u32 ino)
 	return 1;
 }
 
+/*
+ * Namespaces that could not be entered for want of privileges, while
+ * walking all of them: left out, as ss leaves out what it cannot see,
+ * and said once per run (every look walks them again).
+ */
+static unsigned int denied;
+static bool denied_said;
+
 /* enter the namespace at @path if it is new and wanted, run @fn there */
 static int visit(const char *path, struct ns_seen *seen, __u32 only,
 		 int (*fn)(__u32, void *), void *arg, int home)
@@ -72,6 +82,10 @@ static int visit(const char *path, struct ns_seen *seen, __u32 only,
 	if (setns(fd, CLONE_NEWNET)) {
 		err = -errno;
 		close(fd);
+		if (err == -EPERM && !only) {
+			denied++;
+			return 0;
+		}
 		fprintf(stderr, "sockfan: cannot enter network namespace %s: %s (run as root)\n",
 			path, strerror(-err));
 		return err;
@@ -122,5 +136,54 @@ int netns_each(__u32 only, int (*fn)(__u32 netns, void *arg), void *arg)
 		closedir(dir);
 	close(home);
 	free(seen.ino);
+	if (denied && !denied_said) {
+		fprintf(stderr, "sockfan: %u network namespace%s left out: entering one needs CAP_SYS_ADMIN (run as root to see them all)\n",
+			denied, denied == 1 ? "" : "s");
+		denied_said = true;
+	}
+	denied = 0;
 	return err;
+}
+
+static int stat_ino(const char *path, __u32 ino)
+{
+	struct stat st;
+
+	return !stat(path, &st) && (__u32)st.st_ino == ino;
+}
+
+int netns_find(__u32 ino)
+{
+	char path[512];
+	struct dirent *d;
+	int found = ino == netns_self();
+	DIR *dir;
+
+	dir = opendir("/run/netns");
+	while (!found && dir && (d = readdir(dir))) {
+		snprintf(path, sizeof(path), "/run/netns/%s", d->d_name);
+		found = d->d_name[0] != '.' && stat_ino(path, ino);
+	}
+	if (dir)
+		closedir(dir);
+	dir = opendir("/proc");
+	while (!found && dir && (d = readdir(dir))) {
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", d->d_name);
+		found = d->d_name[0] >= '1' && d->d_name[0] <= '9' && stat_ino(path, ino);
+	}
+	if (dir)
+		closedir(dir);
+	return found ? 0 : -ENOENT;
+}
+
+bool netns_is_net(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	bool net;
+
+	if (fd < 0)
+		return false;
+	net = ioctl(fd, NS_GET_NSTYPE) == CLONE_NEWNET;
+	close(fd);
+	return net;
 }

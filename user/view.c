@@ -6,10 +6,12 @@
  */
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "netns.h"
 #include "seed_diag.h"
@@ -78,23 +80,60 @@ void view_opts_init(struct view_opts *o)
 }
 
 /* --netns: an inode number, a name under /run/netns, or a path */
-static int parse_netns(const char *cmd, const char *arg, __u32 *netns)
+static void netns_path(char *path, size_t len, const char *arg)
+{
+	snprintf(path, len, strchr(arg, '/') ? "%s" : "/run/netns/%s", arg);
+}
+
+/*
+ * An inode, a name in /run/netns, or a path.  Whether it names a
+ * namespace is checked before the look (view_check_targets()): that is
+ * no usage error but a question about this host.
+ */
+static void parse_netns(struct view_opts *o, const char *arg)
 {
 	unsigned long ino;
 	char path[512];
 	struct stat st;
 
+	o->netns_arg = NULL;
 	if (parse_uint(arg, 1, 0xffffffffUL, &ino)) {
-		*netns = ino;
-		return 0;
+		o->filter.netns = ino;
+		return;
 	}
-	snprintf(path, sizeof(path), strchr(arg, '/') ? "%s" : "/run/netns/%s", arg);
-	if (stat(path, &st)) {
-		fprintf(stderr, "%s %s: --netns %s: no such network namespace (%s: %s; see ip netns list)\n",
-			prog_name, cmd, arg, path, strerror(errno));
-		return -1;
+	o->netns_arg = arg;
+	netns_path(path, sizeof(path), arg);
+	/* never 0 ("every namespace"): a path that is none matches nothing */
+	o->filter.netns = stat(path, &st) ? ~0U : (__u32)st.st_ino;
+}
+
+int view_check_targets(const char *cmd, const struct view_opts *o)
+{
+	const struct fan_filter *flt = &o->filter;
+	char path[512];
+
+	if (o->netns_arg) {
+		netns_path(path, sizeof(path), o->netns_arg);
+		if (access(path, F_OK)) {
+			fprintf(stderr, "%s %s: --netns %s: no such network namespace (%s: %s; see ip netns list)\n",
+				prog_name, cmd, o->netns_arg, path, strerror(errno));
+			return -ENOENT;
+		}
+		if (!netns_is_net(path)) {
+			fprintf(stderr, "%s %s: --netns %s: %s is not a network namespace (give a name from ip netns list, /proc/PID/ns/net, or an inode)\n",
+				prog_name, cmd, o->netns_arg, path);
+			return -ENOENT;
+		}
+	} else if (flt->netns && netns_find(flt->netns)) {
+		fprintf(stderr, "%s %s: --netns %u: no network namespace has that inode here (ls -l /proc/PID/ns/net, ip netns list)\n",
+			prog_name, cmd, flt->netns);
+		return -ENOENT;
 	}
-	*netns = (__u32)st.st_ino;
+	if (flt->pid && kill(flt->pid, 0) && errno == ESRCH) {
+		fprintf(stderr, "%s %s: --pid %u: no such process (ps -p %u): nothing it listens on or accepted can be shown\n",
+			prog_name, cmd, flt->pid, flt->pid);
+		return -ENOENT;
+	}
 	return 0;
 }
 
@@ -156,7 +195,8 @@ int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o)
 		flt->port = v;
 		return 1;
 	case 'N':
-		return parse_netns(cmd, arg, &flt->netns) ? -1 : 1;
+		parse_netns(o, arg);
+		return 1;
 	case 'S':
 	case 'D':
 		if (!filter_parse_prefix(arg, c == 'S' ? &flt->src : &flt->dst))
@@ -206,6 +246,7 @@ int view_opts_check(const char *cmd, struct view_opts *o)
 {
 	struct stat st;
 
+	o->cmd = cmd;
 	if (o->source == VIEW_AUTO && (o->proc_dir || !stat(SOCKFAN_PROC_PATH, &st)))
 		o->source = VIEW_PROC;
 	else if (o->source == VIEW_AUTO)
@@ -381,8 +422,13 @@ static int read_proc(struct view *v)
 
 int view_open(struct view *v, const struct view_opts *o)
 {
+	int err;
+
 	memset(v, 0, sizeof(*v));
 	v->o = o;
+	err = view_check_targets(o->cmd, o);
+	if (err)
+		return err;
 	if (fanout_init(&v->f)) {
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return -ENOMEM;

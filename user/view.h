@@ -28,6 +28,8 @@ struct view_opts {
 	unsigned long interval_ms;	/* between looks; 0: look once */
 	unsigned long count;		/* looks; 0: until stopped */
 	const char *proc_dir;
+	const char *netns_arg;		/* --netns as given, when not an inode */
+	const char *cmd;		/* for messages (view_opts_check()) */
 	bool seed;
 	bool hook_cost;			/* ports --hook-cost: programs' run time */
 	struct fan_filter filter;
@@ -63,6 +65,13 @@ int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o);
 
 /* after parsing: reject combinations that cannot work; -1 (printed) */
 int view_opts_check(const char *cmd, struct view_opts *o);
+
+/*
+ * Before looking: do the namespace and process the filters name exist?
+ * A look at something that is not there would be an empty table that
+ * reads as "nothing happened".  -ENOENT (printed, naming @cmd) if not.
+ */
+int view_check_targets(const char *cmd, const struct view_opts *o);
 
 /*
  * "# source ..." line of a look: bpf hooks (with @counts, records and
