@@ -57,11 +57,13 @@ check "distinct peers match ss" "$peers" "$(ss_peers "$NS" $PORT)"
 check "four-tuples match ss" "$(sockfan_tuples "$TMP/during" | md5sum)" \
 	"$(ss_tuples "$NS" $PORT | md5sum)"
 
-# a fresh sockfan sees the same through its snapshot of existing sockets
+# a fresh sockfan sees the same through its snapshot of existing sockets;
+# their accepts happened before it: a window counts none of them (the
+# module saw them, and its totals are since insmod)
 sockfan_view "$NS" $PORT "$TMP/seeded"
 read -r listen estab accepted closed peers <<<"$(sockfan_row "$TMP/seeded" $PORT)"
-check "restarted sockfan counts older connections (seed)" \
-	"$listen $estab $accepted $peers" "1 $N $N 3"
+check "restarted sockfan shows older connections (seed), accepts of its window only" \
+	"$listen $estab $accepted $peers" "1 $N $([ "$SOURCE" = proc ] && echo $N || echo 0) 3"
 
 # the clients leave: live state must follow
 view_begin "$NS" $PORT "$TMP/after" 6

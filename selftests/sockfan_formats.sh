@@ -16,7 +16,7 @@ require_scenario_tools
 [ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): it parses the output"
 [ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: the BPF path gives the numbers here"
 
-tap_plan 8
+tap_plan 10
 
 netns_new NS sffmt || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 httpd_start "$NS" $PORT || exit $KSFT_FAIL
@@ -64,10 +64,10 @@ if "$PY" -c 'import prometheus_client.parser' 2>/dev/null; then
 		    print(name, kind, int(v[0]) if v else "missing")
 	PY
 	)
-	# a snapshot knows no accept waits (count 0); accepted = established
-	# because the accept queue is empty (ss)
+	# the BPF window began at the look: the connections are older, so
+	# it counts no accept nor wait; the gauges are what ss shows
 	check "--prom parses (prometheus_client); samples as ss" "$(tr '\n' ' ' <<<"$got")" \
-		"sockfan_accept_wait_seconds summary 0 sockfan_accepted counter $(ss_established "$NS" $PORT) sockfan_connection_sockets gauge $(ss_established "$NS" $PORT) sockfan_listening_sockets gauge $(ss_listeners "$NS" $PORT) "
+		"sockfan_accept_wait_seconds summary 0 sockfan_accepted counter 0 sockfan_connection_sockets gauge $(ss_established "$NS" $PORT) sockfan_listening_sockets gauge $(ss_listeners "$NS" $PORT) "
 else
 	tap_skip "--prom parses (prometheus_client); samples as ss" \
 		"python3-prometheus-client not installed (make deps; not in the VM image)"
@@ -81,6 +81,19 @@ else
 	tap_skip "--prom passes promtool check metrics" \
 		"promtool (package prometheus) not installed (make deps; not in the VM image)"
 fi
+
+# the textfile collector's usage: a sock_diag snapshot per scrape.  A
+# snapshot counts nothing over time: a _total from it would fall when
+# clients leave, so it has none; it has the gauges
+in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --prom >"$TMP/diag.prom" 2>"$TMP/out.err"
+check "--prom of a snapshot: gauges as ss, no counter" \
+	"$(grep -c '_total{' "$TMP/diag.prom") $(sed -n "s/^sockfan_connection_sockets{.*port=\"$PORT\"} //p" "$TMP/diag.prom")" \
+	"0 $(ss_established "$NS" $PORT)"
+in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --json >"$TMP/diag.json" 2>"$TMP/out.err"
+check "--json of a snapshot: accepted and closed are null (unknown), not 0" \
+	"$("$PY" -c 'import json, sys
+p = json.load(open(sys.argv[1]))["ports"][0]
+print(p["accepted"], p["closed"])' "$TMP/diag.json" 2>&1)" "None None"
 
 "$SOCKFAN" ports --json --prom >/dev/null 2>"$TMP/both.err"
 check "--json with --prom: usage error, exit 2" "$?" 2

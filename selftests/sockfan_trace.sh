@@ -6,7 +6,9 @@
 # connect and leave, and 2 connects hit a closed port.  Every line must
 # parse as JSON, and the stream must hold 1 listen, 3 established,
 # 3 accept (the four-tuples ss showed, the server's pid), 3 close and
-# 2 refused SYNs (where the kernel gives a hook for misses).
+# 2 refused SYNs (where the kernel gives a hook for misses).  Then, as
+# people start it: a trace started after 2 connections were made must
+# show their close when they go, and no time before its start.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8000
@@ -18,7 +20,7 @@ require_scenario_tools
 [ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): server and JSON parser"
 [ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: sockfan trace needs the BPF path"
 
-tap_plan 7
+tap_plan 9
 
 netns_new NS sftrace || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 ino=$(netns_inode "$NS")
@@ -76,6 +78,27 @@ if grep -q 'miss=none' "$TMP/trace.err"; then
 else
 	check "2 refused SYNs on the closed port" "$(count refused)" 2
 fi
+# started after: connections older than the tracer
+clients_start "$NS" 127.0.0.1 $PORT 2 127.0.0.3 60 || exit $KSFT_FAIL
+wait_for 10 accept_queue_empty "$NS" $PORT
+in_ns "$NS" "$SOCKFAN" trace --json --netns "$ino" --port $PORT --duration 60 \
+	>"$TMP/late" 2>"$TMP/late.err" &
+tracer=$!
+wait_for 30 grep -q '^# attached' "$TMP/late.err" ||
+	{ diag "sockfan trace did not attach: $(cat "$TMP/late.err")"; exit $KSFT_FAIL; }
+kill "$CLIENTS_PID"
+wait "$CLIENTS_PID" 2>/dev/null
+wait_for 10 none_established "$NS" $PORT
+sleep 1
+interrupt "$tracer"
+wait "$tracer"
+sed 's/^/# late: /' "$TMP/late"
+check "started after 2 connections: their 2 closes" \
+	"$(grep -c '"event":"close"' "$TMP/late")" 2
+check "no event before the trace started (times 0-60 s)" \
+	"$("$PY" -c 'import json, sys
+print(sum(1 for l in open(sys.argv[1]) if not 0 <= json.loads(l)["ts_ns"] <= 60e9))' "$TMP/late")" 0
+
 "$SOCKFAN" trace --port 0 >/dev/null 2>"$TMP/bad.err"
 check "trace --port 0: usage error, exit 2" "$?" 2
 tap_exit

@@ -97,7 +97,8 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 
 static int print_table(const struct fanout *f)
 {
-	char owner[48], life[16], wait[16], wmax[16], refused[24];
+	char owner[48], life[16], wait[16], wmax[16], refused[24], acc[24], cls[24];
+	bool totals = f->counts & FAN_COUNTS_TOTALS;
 	struct fan_row *rows;
 	size_t i, n;
 
@@ -110,9 +111,10 @@ static int print_table(const struct fanout *f)
 		const struct fan_row *r = &rows[i];
 
 		fmt_count(refused, sizeof(refused), r->refused, f->counts & FAN_COUNTS_MISSES);
-		printf("%-11u %5u %6u %6llu %8llu %7llu %6llu %8s %8s %8s %7s  %s\n", r->netns,
+		printf("%-11u %5u %6u %6llu %8s %7s %6llu %8s %8s %8s %7s  %s\n", r->netns,
 		       r->port, r->listeners, (unsigned long long)r->established,
-		       (unsigned long long)r->accepted, (unsigned long long)r->closed,
+		       fmt_count(acc, sizeof(acc), r->accepted, totals),
+		       fmt_count(cls, sizeof(cls), r->closed, totals),
 		       (unsigned long long)r->peers,
 		       fmt_duration(life, sizeof(life), r->lifetime_avg_ns),
 		       fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
@@ -130,7 +132,7 @@ static int print_table(const struct fanout *f)
 /* the sockets behind one port: what answers "does one socket serve all?" */
 static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 {
-	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], hits[24];
+	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], hits[24], acc[24];
 	const struct fan_conn **conns;
 	size_t i, n, nl = 0;
 
@@ -146,9 +148,10 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 		if (!fanout_listener_on(f, l, netns, port))
 			continue;
 		fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
-		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u drops %-5u accepted %-6llu hits %-6s owner %s cookie %llu\n",
+		fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS);
+		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u drops %-5u accepted %-6s hits %-6s owner %s cookie %llu\n",
 		       fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen,
-		       l->drops, (unsigned long long)l->accepted, hits,
+		       l->drops, acc, hits,
 		       fmt_task(task, sizeof(task), l->pid, l->comm),
 		       (unsigned long long)l->cookie);
 	}

@@ -11,6 +11,7 @@
 
 #include "fanout.h"
 #include "loop.h"
+#include "seed_diag.h"
 #include "format.h"
 #include "sockfan.h"
 #include "source_bpf.h"
@@ -175,12 +176,23 @@ int cmd_trace(int argc, char **argv)
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return 1;
 	}
+	/* before attaching: no record is older, so no time is negative */
+	o.start_ns = mono_ns();
 	if (bpf_source_open(&src, &f, o.v.filter.netns, verbose, false)) {
 		fanout_free(&f);
 		return 1;
 	}
+	/*
+	 * Connections older than the trace close too: the programs follow
+	 * the ones a snapshot finds (the model only carries them there).
+	 */
+	if (seed_diag(&f, o.v.filter.netns, false) ||
+	    bpf_source_follow_seeded(src, &f)) {
+		bpf_source_close(src);
+		fanout_free(&f);
+		return 1;
+	}
 	bpf_source_set_sink(src, on_event, &o);
-	o.start_ns = mono_ns();
 	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
 	if (!o.json)
 		printf("%13s %-14s %-11s %-24s %-24s %-18s\n", "TIME(s)", "EVENT", "NETNS",

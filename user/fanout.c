@@ -313,25 +313,44 @@ static void on_established(struct fanout *f, const struct sockfan_event *e)
 	c->flags |= e->flags & SOCKFAN_F_SEEDED;
 }
 
-static void on_accept(struct fanout *f, const struct sockfan_event *e)
+static void accept_info(struct fan_conn *c, const struct sockfan_event *e)
 {
-	struct fan_conn *c = conn_get(f, e, true);
-	struct fan_listener *l;
-	struct fan_port *p;
-
-	if (!c || (c->flags & FAN_ACCEPTED))
-		return;		/* a socket is accepted once */
-	c->flags |= FAN_ACCEPTED;
 	if (!c->cookie)
 		c->cookie = e->cookie;
-	if (!(e->flags & SOCKFAN_F_SEEDED))
-		c->acc_ns = e->ts_ns;
 	if (e->accept.listener)
 		c->listener = e->accept.listener;
 	if (e->flags & SOCKFAN_F_TASK) {
 		c->pid = e->pid;
 		memcpy(c->comm, e->comm, sizeof(c->comm));
 	}
+}
+
+static void on_accept(struct fanout *f, const struct sockfan_event *e)
+{
+	struct fan_conn *c = conn_get(f, e, true);
+	struct fan_listener *l;
+	struct fan_port *p;
+
+	if (!c)
+		return;
+	/*
+	 * A snapshot shows a socket already accepted, not an accept: the
+	 * window's totals count what happened in it.  A hook's record may
+	 * come after a snapshot that already showed its accept (the ring is
+	 * read after the dump): it is still the window's.
+	 */
+	if (e->flags & SOCKFAN_F_SEEDED) {
+		if (c->flags & FAN_ACCEPTED)
+			return;
+		c->flags |= FAN_ACCEPTED;
+		accept_info(c, e);
+		return;
+	}
+	if (c->flags & FAN_ACCEPT_SEEN)
+		return;		/* a socket is accepted once */
+	c->flags |= FAN_ACCEPTED | FAN_ACCEPT_SEEN;
+	c->acc_ns = e->ts_ns;
+	accept_info(c, e);
 	p = fanout_port(f, e->key.netns, e->key.lport);
 	if (p) {
 		__u64 wait = e->accept.wait_ns;
@@ -349,8 +368,7 @@ static void on_accept(struct fanout *f, const struct sockfan_event *e)
 	l = listener_find(f, NULL, c->listener);
 	if (l) {
 		l->accepted++;
-		if (!(e->flags & SOCKFAN_F_SEEDED))
-			l->qlen = e->accept.qlen;
+		l->qlen = e->accept.qlen;
 	}
 }
 

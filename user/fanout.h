@@ -14,6 +14,7 @@
 #include "filter.h"
 
 #define FAN_ACCEPTED	(1U << 16)	/* conn flag: accept() returned it */
+#define FAN_ACCEPT_SEEN	(1U << 17)	/* ... and a hook saw it: in the totals */
 
 struct fan_conn {
 	struct sockfan_key key;
@@ -83,6 +84,11 @@ struct fanout {
 /* counters a capture path may lack (shown as "-", never as 0) */
 #define FAN_COUNTS_LISTENER_HITS	(1U << 0)
 #define FAN_COUNTS_MISSES		(1U << 1)
+/*
+ * accepted and closed: what happened in the window the source saw (BPF:
+ * since attach; the module: since insmod).  A snapshot saw no window.
+ */
+#define FAN_COUNTS_TOTALS		(1U << 2)
 
 /* one line of `sockfan ports` */
 struct fan_row {

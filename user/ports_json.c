@@ -47,10 +47,11 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 
 		if (!fanout_listener_on(f, l, netns, port))
 			continue;
-		printf("%s{\"cookie\":%llu,\"address\":\"%s\",\"port\":%u,\"backlog\":%u,\"qlen\":%u,\"drops\":%u,\"accepted\":%llu,",
+		printf("%s{\"cookie\":%llu,\"address\":\"%s\",\"port\":%u,\"backlog\":%u,\"qlen\":%u,\"drops\":%u,",
 		       k++ ? "," : "", (unsigned long long)l->cookie,
 		       fmt_addr(addr, sizeof(addr), &l->key, 0), port, l->backlog, l->qlen,
-		       l->drops, (unsigned long long)l->accepted);
+		       l->drops);
+		json_u64_or_null("accepted", l->accepted, f->counts & FAN_COUNTS_TOTALS, ",");
 		json_u64_or_null("hits", l->hits, f->counts & FAN_COUNTS_LISTENER_HITS, ",");
 		json_task("owner", l->pid, l->comm);
 		printf("}");
@@ -131,10 +132,12 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
-		printf("%s{\"netns\":%u,\"port\":%u,\"listeners\":%u,\"established\":%llu,\"accepted\":%llu,\"closed\":%llu,\"peers\":%llu,",
+		printf("%s{\"netns\":%u,\"port\":%u,\"listeners\":%u,\"established\":%llu,",
 		       k++ ? "," : "", r->netns, r->port, r->listeners,
-		       (unsigned long long)r->established, (unsigned long long)r->accepted,
-		       (unsigned long long)r->closed, (unsigned long long)r->peers);
+		       (unsigned long long)r->established);
+		json_u64_or_null("accepted", r->accepted, f->counts & FAN_COUNTS_TOTALS, ",");
+		json_u64_or_null("closed", r->closed, f->counts & FAN_COUNTS_TOTALS, ",");
+		printf("\"peers\":%llu,", (unsigned long long)r->peers);
 		json_u64_or_null("lifetime_avg_ns", r->lifetime_avg_ns, r->lifetimes, ",");
 		json_u64_or_null("accept_wait_avg_ns", r->wait_avg_ns, r->waits, ",");
 		json_u64_or_null("accept_wait_max_ns", r->wait_max_ns, r->waits, ",");

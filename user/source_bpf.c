@@ -306,7 +306,8 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 		s->skel = NULL;
 		return err;
 	}
-	s->f->counts = 0;
+	/* the hooks see every accept and close from now on */
+	s->f->counts = FAN_COUNTS_TOTALS;
 	for (r = 0; r < ARRAY_SIZE(optional_roles); r++) {
 		const char *name = optional_roles[r].none;
 

@@ -413,7 +413,7 @@ static int read_proc(struct view *v)
 	v->f.filter = &o->filter;
 	err = proc_source_read(&v->f, v->meta.proc_dir);
 	/* the module's probes count both (or log why one is missing) */
-	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES;
+	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES | FAN_COUNTS_TOTALS;
 	/* sockets older than the module: only this namespace, like the files */
 	if (!err && o->seed)
 		err = seed_keeping_totals(&v->f, view_conn_details(o));
