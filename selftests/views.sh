@@ -18,7 +18,7 @@ netns_new NS sfview || { diag "cannot create a network namespace"; exit $KSFT_FA
 in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
 	skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
 
-tap_plan 26
+tap_plan 28
 
 # two listen directives through the one nginx_start offers
 nginx_start "$NS" $PORT 1 "$PORT; listen [::]:$PORT ipv6only=on" || exit $KSFT_FAIL
@@ -58,6 +58,43 @@ check "top printed 2 frames" "$(grep -c '^sockfan top - ' "$TMP/top")" 2
 sed 's/^/# /' "$TMP/top"
 check "top: listeners, connections, peers of port $PORT as ss" "$(top_row "$TMP/top")" \
 	"$(ss_view)"
+# a burst of refused SYNs between two frames: its row has a rate in the
+# first frame it appears in (before, the row had no previous frame, and
+# the next frame's rate is 0 once the burst is over)
+sf top --interval 1 --count 3 >"$TMP/burst" 2>"$TMP/burst.err" &
+top_pid=$!
+wait_for 20 grep -q '^sockfan top - ' "$TMP/burst"
+for i in $(seq 20); do
+	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$((PORT + 1))" 2>/dev/null
+done
+wait "$top_pid"
+sed 's/^/# burst: /' "$TMP/burst"
+if grep -q 'miss=none' "$TMP/burst.err"; then
+	tap_skip "top: a burst of refused SYNs shows as a rate when its row appears" \
+		"no hook for misses here"
+else
+	check "top: a burst of refused SYNs shows as a rate when its row appears" \
+		"$(awk -v p=$((PORT + 1)) '$1 ~ /^[0-9]+$/ && $2 == p { print ($10 + 0 > 0) ? "rate" : $10; exit }' "$TMP/burst")" \
+		rate
+fi
+
+# --no-seed: what the window's records describe, though it never saw
+# the listener listen: 3 short connections, accepted and closed
+if [ "$SOURCE" = bpf ]; then
+	sf ports --no-seed --duration 4 >"$TMP/noseed" 2>"$TMP/noseed.err" &
+	view_pid=$!
+	wait_for 30 grep -q '^# attached' "$TMP/noseed.err"
+	for i in 1 2 3; do
+		in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT; exec 3>&-"
+	done
+	wait "$view_pid"
+	sed 's/^/# no-seed: /' "$TMP/noseed"
+	check "ports --no-seed --duration: the row its records describe (accepted, closed)" \
+		"$(awk -v p=$PORT '$1 ~ /^[0-9]+$/ && $2 == p { print $5, $6 }' "$TMP/noseed")" "3 3"
+else
+	tap_skip "ports --no-seed --duration" "--duration needs the BPF source"
+fi
+
 sf top -4 --interval 0.5 --count 1 >"$TMP/top4" 2>&1
 check "top -4: as ss -4" "$(top_row "$TMP/top4")" "$(ss_view -4)"
 sf top -6 --interval 0.5 --count 1 >"$TMP/top6" 2>&1

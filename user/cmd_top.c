@@ -22,9 +22,15 @@
 #include "view.h"
 
 struct top_state {
-	struct fan_row *prev;		/* last look's rows, for rates */
+	/*
+	 * The last look's counters of every port, not only of its rows: a
+	 * row that appears (a burst of refused SYNs makes one) has its rate
+	 * in the frame it appears in, from what its port had before (0 for
+	 * a port that did not exist).
+	 */
+	struct fan_port *prev;
 	size_t nprev;
-	__u64 prev_ns;
+	__u64 prev_ns;			/* 0: no look yet */
 	bool batch;
 	bool keys;			/* single keys are read (q quits) */
 	unsigned int lines, cols;	/* terminal size, 0: no limit */
@@ -113,14 +119,33 @@ static int fanout_cmp(const void *a, const void *b)
 	return (int)x->port - (int)y->port;
 }
 
-static const struct fan_row *prev_row(const struct top_state *t, const struct fan_row *r)
+static const struct fan_port *prev_port(const struct top_state *t, const struct fan_row *r)
 {
+	static const struct fan_port none;
 	size_t i;
 
 	for (i = 0; i < t->nprev; i++)
 		if (t->prev[i].netns == r->netns && t->prev[i].port == r->port)
 			return &t->prev[i];
-	return NULL;
+	return &none;
+}
+
+/* keep this look's port counters for the next look's rates */
+static int keep_counters(struct top_state *t, const struct fanout *f, __u64 now)
+{
+	struct fan_port *p = NULL;
+
+	if (f->nports) {
+		p = malloc(f->nports * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		memcpy(p, f->ports, f->nports * sizeof(*p));
+	}
+	free(t->prev);
+	t->prev = p;
+	t->nprev = f->nports;
+	t->prev_ns = now;
+	return 0;
 }
 
 /* per second since the last look; "-" on the first one */
@@ -153,7 +178,7 @@ static int draw(const struct view *v, struct top_state *t)
 	char acc[16], cls[16], refused[16], wait[16], owner[48], clock[16], src[600];
 	const struct fanout *f = &v->f;
 	__u64 now = mono_ns(), estab = 0, qlen, drops;
-	double secs = t->prev ? (now - t->prev_ns) / 1e9 : 0;
+	double secs = t->prev_ns ? (now - t->prev_ns) / 1e9 : 0;
 	unsigned int listeners = 0, shown = 0;
 	struct fan_row *rows;
 	time_t wall = time(NULL);
@@ -184,7 +209,8 @@ static int draw(const struct view *v, struct top_state *t)
 	     "LISTEN", "ESTAB", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "DROPS", "REFUSED/s",
 	     "WAIT_AVG", "OWNER");
 	for (i = 0; i < n; i++) {
-		const struct fan_row *r = &rows[i], *p = prev_row(t, r);
+		const struct fan_row *r = &rows[i];
+		const struct fan_port *p = prev_port(t, r);
 
 		if (t->lines && shown + 5 >= t->lines)
 			break;
@@ -192,11 +218,11 @@ static int draw(const struct view *v, struct top_state *t)
 		emit(t, "%-10u %5u %6u %6llu %5llu %8s %7s %5llu %5llu %9s %8s  %s",
 		     r->netns, r->port, r->listeners, (unsigned long long)r->established,
 		     (unsigned long long)r->peers,
-		     fmt_rate(acc, sizeof(acc), r->accepted, p ? p->accepted : 0, p ? secs : 0),
-		     fmt_rate(cls, sizeof(cls), r->closed, p ? p->closed : 0, p ? secs : 0),
+		     fmt_rate(acc, sizeof(acc), r->accepted, p->accepted, secs),
+		     fmt_rate(cls, sizeof(cls), r->closed, p->closed, secs),
 		     (unsigned long long)qlen, (unsigned long long)drops,
 		     f->counts & FAN_COUNTS_MISSES ?
-		     fmt_rate(refused, sizeof(refused), r->refused, p ? p->refused : 0, p ? secs : 0) : "-",
+		     fmt_rate(refused, sizeof(refused), r->refused, p->refused, secs) : "-",
 		     fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
 		     fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
 		shown++;
@@ -204,11 +230,8 @@ static int draw(const struct view *v, struct top_state *t)
 	if (t->batch)
 		printf("\n");
 	fflush(stdout);
-	free(t->prev);
-	t->prev = rows;
-	t->nprev = n;
-	t->prev_ns = now;
-	return 0;
+	free(rows);
+	return keep_counters(t, f, now);
 }
 
 /* single keys without Enter or echo, restored on the way out */

@@ -612,8 +612,8 @@ __u64 fanout_strays(const struct fanout *f)
 }
 
 /*
- * A port gets a row while it has a listener or live passive connections;
- * counters of a port that has neither are history, not fan-out.
+ * A port gets a row while it has a listener or live passive connections,
+ * or counted something (accepts, closes, refused SYNs) in the window.
  */
 int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 {
@@ -673,11 +673,13 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 
 		r = row_find(rows, n, f->ports[i].netns, f->ports[i].port);
 		/*
-		 * a port with no socket left shows when SYNs to it were
-		 * refused, unless the filter selects sockets (it has none
-		 * to select); strays make no row (fanout_strays())
+		 * a port with no socket (left, or known: --no-seed) shows
+		 * what its records counted: accepts, closes, refused SYNs,
+		 * unless the filter selects sockets (it has none to
+		 * select); strays make no row (fanout_strays())
 		 */
-		if (!r && f->ports[i].refused && n < max && !by_socket &&
+		if (!r && (f->ports[i].refused || f->ports[i].accepted || f->ports[i].closed) &&
+		    n < max && !by_socket &&
 		    (!flt || ((!flt->netns || flt->netns == f->ports[i].netns) &&
 			      (!flt->port || flt->port == f->ports[i].port)))) {
 			r = &rows[n++];
