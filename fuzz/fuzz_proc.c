@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libFuzzer target: the /proc/net/sockfan parser and the model behind
- * it.  The first byte picks the file (conns, listeners, ports, stats); the rest
+ * it.  The first byte picks the file (conns, listeners, ports, stats, or
+ * the kernel's /proc/net/netstat); the rest
  * is its text.  Whatever the text, the parser must accept it or reject
  * it with a message, never crash or leak (ASan, UBSan); an accepted file
  * must give rows and a port's sockets that the views can print.
@@ -9,8 +10,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "fanout.h"
+#include "netstat.h"
 #include "source_proc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -25,6 +28,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n, i, nc;
 	FILE *fp;
 
+	if (size >= 1 && data[0] % 5 == 4) {
+		struct netstat_listen ls;
+		char *text = strndup((const char *)data + 1, size - 1);
+
+		if (text)
+			netstat_listen_parse(text, &ls);
+		free(text);
+		return 0;
+	}
 	if (size < 1 || fanout_init(&f))
 		return 0;
 	fp = fmemopen((void *)(data + 1), size - 1, "r");
@@ -34,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!fp)
 		fp = fopen("/dev/null", "r");
-	if (!proc_source_parse(&f, names[data[0] % 4], fp, "fuzz") &&
+	if (!proc_source_parse(&f, names[data[0] % 5], fp, "fuzz") &&
 	    !fanout_rows(&f, &rows, &n)) {
 		for (i = 0; i < n; i++) {
 			if (!fanout_port_conns(&f, rows[i].netns, rows[i].port, &conns, &nc))

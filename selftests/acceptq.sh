@@ -8,7 +8,11 @@
 # ListenDrops): those clients give up after a while.  sockfan must show
 # the listener's backlog, queue depth and drops as ss and the MIB
 # counters do, and the queued connections as established but "in
-# queue", none accepted.
+# queue", none accepted.  Then a drop is not an overflow: a second
+# listener sets TCP_DEFER_ACCEPT, and 3 clients connect and send a byte.
+# Each handshake's bare ACK is dropped (TCPDeferAcceptDrop) and counted
+# in the listener's sk_drops, with no accept-queue overflow: sockfan's
+# namespace line must say so as nstat does.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8080
@@ -22,7 +26,7 @@ command -v nstat >/dev/null || skip_all "nstat (iproute2) not installed: it read
 [ -x "$LISTEN" ] || skip_all "sockfan_listen not built (make -C selftests)"
 source_setup "${1:?usage: acceptq.sh bpf|proc}"
 
-tap_plan 12
+tap_plan 14
 
 netns_new NS sfaq || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 # bounded: gone after 60 s even if cleanup never runs; ip netns exec
@@ -55,8 +59,8 @@ check "listener backlog = ss Send-Q" \
 	"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT backlog)" "$sendq"
 check "listener qlen = ss Recv-Q" \
 	"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT qlen)" "$recvq"
-check "listener drops = TcpExtListenDrops" \
-	"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT drops)" "$drops"
+check "listener sk_drops = TcpExtListenDrops" \
+	"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT sk_drops)" "$drops"
 check "established sockets on port $PORT match ss" "$estab" "$(ss_established "$NS" $PORT)"
 check "connections \"in queue\" = ss Recv-Q" "$(sockfan_conns "$TMP/during" queued)" "$recvq"
 check "no connection \"accepted by\" anyone" "$(sockfan_conns "$TMP/during" accepted)" 0
@@ -65,4 +69,30 @@ check "four-tuples match ss" "$(sockfan_tuples "$TMP/during" | md5sum)" \
 	"$(ss_tuples "$NS" $PORT | md5sum)"
 
 check_no_record_lost "$TMP/during"
+
+# --- a drop that is no overflow: TCP_DEFER_ACCEPT -------------------------
+DPORT=$((PORT + 1))
+ip netns exec "$NS" "$LISTEN" -a 127.0.0.1 -p $DPORT -b 16 -D 5 -t 60 >"$TMP/defer.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 ss_has_listener "$NS" $DPORT ||
+	{ diag "sockfan_listen -D did not listen: $(cat "$TMP/defer.out")"; exit $KSFT_FAIL; }
+over0=$(netns_mib "$NS" TcpExtListenOverflows)
+defer0=$(netns_mib "$NS" TcpExtTCPDeferAcceptDrop)
+for i in 1 2 3; do
+	# the byte ends the deferral: the connection joins the queue
+	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$DPORT; sleep 0.2; echo x >&3; sleep 20" &
+	PIDS+=($!)
+done
+wait_for 10 test "$(in_ns "$NS" ss -Htn state established "sport = :$DPORT" | wc -l)" = 3
+sockfan_view "$NS" $DPORT "$TMP/defer"
+sed 's/^/# defer: /' "$TMP/defer"
+over=$(netns_mib "$NS" TcpExtListenOverflows)
+deferred=$(netns_mib "$NS" TcpExtTCPDeferAcceptDrop)
+diag "nstat: ListenOverflows $over0 -> $over, TCPDeferAcceptDrop $defer0 -> $deferred"
+check "TCP_DEFER_ACCEPT: listener sk_drops = TCPDeferAcceptDrop, no new overflow (nstat)" \
+	"$(sockfan_listener_field "$TMP/defer" 127.0.0.1:$DPORT sk_drops) $over" \
+	"$((deferred - defer0)) $over0"
+check "namespace line: ListenOverflows and TCPDeferAcceptDrop as nstat" \
+	"$(sed -n 's/^# netns [0-9]* listen queues.*ListenOverflows \([0-9]*\), .*TCPDeferAcceptDrop \([0-9]*\)$/\1 \2/p' "$TMP/defer")" \
+	"$over $deferred"
 tap_exit

@@ -4,14 +4,17 @@
  * accept queue fills and the kernel starts dropping handshakes: the
  * selftests' full-queue server.  Bounded in time.
  *
- *   sockfan_listen -a ADDR -p PORT -b BACKLOG [-t SECONDS]
+ *   sockfan_listen -a ADDR -p PORT -b BACKLOG [-t SECONDS] [-D SECONDS]
  *
- * ADDR is an IPv4 or IPv6 literal.  Prints "listening" once listen()
+ * ADDR is an IPv4 or IPv6 literal.  -D sets TCP_DEFER_ACCEPT: the
+ * handshake's bare ACK is dropped (TCPDeferAcceptDrop, and the
+ * listener's sk_drops) until data comes.  Prints "listening" once listen()
  * returned, then sleeps until SECONDS pass (default 60) or a signal.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +27,7 @@
 
 static void print_usage(void)
 {
-	fprintf(stderr, "usage: sockfan_listen -a ADDR -p PORT -b BACKLOG [-t SECONDS]\n");
+	fprintf(stderr, "usage: sockfan_listen -a ADDR -p PORT -b BACKLOG [-t SECONDS] [-D SECONDS]\n");
 	exit(KSFT_FAIL);
 }
 
@@ -46,12 +49,12 @@ int main(int argc, char **argv)
 	struct sockaddr_storage ss = { 0 };
 	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&ss;
 	struct sockaddr_in *a4 = (struct sockaddr_in *)&ss;
-	long port = -1, backlog = -1, hold = 60;
+	long port = -1, backlog = -1, hold = 60, defer = 0;
 	const char *addr = NULL;
 	socklen_t len;
 	int opt, fd;
 
-	while ((opt = getopt(argc, argv, "a:p:b:t:")) != -1) {
+	while ((opt = getopt(argc, argv, "a:p:b:t:D:")) != -1) {
 		switch (opt) {
 		case 'a':
 			addr = optarg;
@@ -64,6 +67,9 @@ int main(int argc, char **argv)
 			break;
 		case 't':
 			hold = number(optarg, 1, MAX_HOLD, "seconds");
+			break;
+		case 'D':
+			defer = number(optarg, 1, MAX_HOLD, "defer seconds");
 			break;
 		default:
 			print_usage();
@@ -84,6 +90,11 @@ int main(int argc, char **argv)
 		return KSFT_FAIL;
 	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && defer &&
+	    setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &(int){ defer }, sizeof(int))) {
+		fprintf(stderr, "sockfan_listen: TCP_DEFER_ACCEPT: %s\n", strerror(errno));
+		return KSFT_FAIL;
+	}
 	if (fd < 0 || bind(fd, (struct sockaddr *)&ss, len) || listen(fd, backlog)) {
 		fprintf(stderr, "sockfan_listen: cannot listen on %s port %ld: %s\n",
 			addr, port, strerror(errno));

@@ -189,7 +189,7 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 		lhits += l->hits;
 		printf("LISTEN %s  owner %s  cookie %llu\n", fmt_endpoint(ep, sizeof(ep), &l->key, 0),
 		       fmt_task(task, sizeof(task), l->pid, l->comm), (unsigned long long)l->cookie);
-		printf("  |    backlog %u, in queue %u, dropped %u, accepted %s, chosen by %s listener lookups (SYNs)\n",
+		printf("  |    backlog %u, in queue %u, sk_drops %u, accepted %s, chosen by %s listener lookups (SYNs)\n",
 		       l->backlog, l->qlen, l->drops,
 		       fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS),
 		       fmt_count(hits, sizeof(hits), l->hits, known_hits));
@@ -224,8 +224,8 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 			 "No connection socket shares local port %u now.", r->port);
 	print_wrapped(answer);
 	snprintf(answer, sizeof(answer),
-		 "Lookups of incoming segments: %llu found a connection socket, %s found a listener, %s SYNs found no socket (refused with RST).",
-		 (unsigned long long)segs, fmt_count(hits, sizeof(hits), lhits, known_hits),
+		 "Lookups of incoming segments: %llu found one of the %zu connection sockets open now (closed ones took their counts along); in the window, %s found a listener and %s SYNs found no socket (refused with RST).",
+		 (unsigned long long)segs, p->nconns, fmt_count(hits, sizeof(hits), lhits, known_hits),
 		 fmt_count(refused, sizeof(refused), r->refused, f->counts & FAN_COUNTS_MISSES));
 	print_wrapped(answer);
 }

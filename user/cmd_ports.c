@@ -21,7 +21,10 @@ static void ports_usage(FILE *out)
 {
 	fprintf(out,
 		"Usage: %s ports [OPTIONS]\n\n"
-		"Per-port fan-out: listeners, connections, accepts, peers, times, misses.\n"
+		"Per-port fan-out.  Now: listening (LISTEN) and connection sockets (ESTAB),\n"
+		"their distinct remote addresses (PEERS).  Over the window (since sockfan\n"
+		"attached, or the module loaded; '-' for a snapshot): ACCEPTED, CLOSED, mean\n"
+		"lifetime and accept wait, longest wait, REFUSED SYNs.\n"
 		"With --port, also every socket on that port.\n\n"
 		"Output:\n"
 		"      --json          one JSON document (one line) per look\n"
@@ -95,6 +98,26 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 	return view_opts_check("ports", o);
 }
 
+/*
+ * The kernel's own split of what listeners drop, per namespace: a
+ * listener's sk_drops mixes accept-queue overflows with the rest.
+ */
+static void print_listen_counters(const struct fanout *f)
+{
+	size_t i;
+
+	for (i = 0; i < f->nnetns; i++) {
+		const struct fan_netns *n = &f->netns[i];
+
+		if (!n->listen_known || !fanout_netns_shown(f, n->netns))
+			continue;
+		printf("# netns %u listen queues (nstat, since the namespace was created): ListenOverflows %llu, ListenDrops %llu, TCPDeferAcceptDrop %llu\n",
+		       n->netns, (unsigned long long)n->listen_overflows,
+		       (unsigned long long)n->listen_drops,
+		       (unsigned long long)n->defer_accept_drops);
+	}
+}
+
 static int print_table(const struct fanout *f)
 {
 	char owner[48], life[16], wait[16], wmax[16], refused[24], acc[24], cls[24];
@@ -125,6 +148,7 @@ static int print_table(const struct fanout *f)
 	if (f->counts & FAN_COUNTS_MISSES)
 		printf("# stray segments: %llu (in the namespaces shown; no socket, not a SYN: for connections already gone)\n",
 		       (unsigned long long)fanout_strays(f));
+	print_listen_counters(f);
 	free(rows);
 	return 0;
 }
@@ -149,7 +173,7 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 			continue;
 		fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
 		fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS);
-		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u drops %-5u accepted %-6s hits %-6s owner %s cookie %llu\n",
+		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u sk_drops %-5u accepted %-6s hits %-6s owner %s cookie %llu\n",
 		       fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen,
 		       l->drops, acc, hits,
 		       fmt_task(task, sizeof(task), l->pid, l->comm),

@@ -205,8 +205,8 @@ static int draw(const struct view *v, struct top_state *t)
 	emit(t, "ports %zu, listening sockets %u, connection sockets %llu%s", n, listeners,
 	     (unsigned long long)estab, t->keys ? "    (q quits)" : "");
 	emit(t, "%s", "");
-	emit(t, "%-10s %5s %6s %6s %5s %8s %7s %5s %5s %9s %8s  %s", "NETNS", "PORT",
-	     "LISTEN", "ESTAB", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "DROPS", "REFUSED/s",
+	emit(t, "%-10s %5s %6s %6s %5s %8s %7s %5s %7s %9s %8s  %s", "NETNS", "PORT",
+	     "LISTEN", "ESTAB", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "SKDROPS", "REFUSED/s",
 	     "WAIT_AVG", "OWNER");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
@@ -215,7 +215,7 @@ static int draw(const struct view *v, struct top_state *t)
 		if (t->lines && shown + 5 >= t->lines)
 			break;
 		queue_of(f, r, &qlen, &drops);
-		emit(t, "%-10u %5u %6u %6llu %5llu %8s %7s %5llu %5llu %9s %8s  %s",
+		emit(t, "%-10u %5u %6u %6llu %5llu %8s %7s %5llu %7llu %9s %8s  %s",
 		     r->netns, r->port, r->listeners, (unsigned long long)r->established,
 		     (unsigned long long)r->peers,
 		     fmt_rate(acc, sizeof(acc), r->accepted, p->accepted, secs),

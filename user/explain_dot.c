@@ -54,7 +54,7 @@ static void dot_listener(const struct fanout *f, const struct explain_port *p, s
 
 	fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
 	snprintf(what, sizeof(what), "LISTEN %s", fmt_endpoint(ep, sizeof(ep), &l->key, 0));
-	snprintf(line, sizeof(line), "backlog %u, queue %u, drops %u, hits %s", l->backlog,
+	snprintf(line, sizeof(line), "backlog %u, queue %u, sk_drops %u, hits %s", l->backlog,
 		 l->qlen, l->drops, hits);
 	printf("    ");
 	dot_listener_id(p, i);

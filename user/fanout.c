@@ -103,6 +103,7 @@ void fanout_free(struct fanout *f)
 	free(f->buckets);
 	free(f->listeners);
 	free(f->ports);
+	free(f->netns);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -405,6 +406,7 @@ static void on_close(struct fanout *f, const struct sockfan_event *e)
 static void on_lookup(struct fanout *f, const struct sockfan_event *e)
 {
 	struct fan_listener *l;
+	struct fan_netns *n;
 	struct fan_port *p;
 
 	switch (e->lookup.result) {
@@ -419,9 +421,9 @@ static void on_lookup(struct fanout *f, const struct sockfan_event *e)
 			p->refused += e->lookup.count;
 		break;
 	case SOCKFAN_LOOKUP_STRAY:
-		p = fanout_port(f, e->key.netns, e->key.lport);
-		if (p)
-			p->strays += e->lookup.count;
+		n = fanout_netns(f, e->key.netns);
+		if (n)
+			n->strays += e->lookup.count;
 		break;
 	}
 }
@@ -599,15 +601,42 @@ static int collect_peer(const struct fan_conn *c, void *arg)
 	return 0;
 }
 
+bool fanout_netns_shown(const struct fanout *f, __u32 netns)
+{
+	return !f->filter || !f->filter->netns || f->filter->netns == netns;
+}
+
 __u64 fanout_strays(const struct fanout *f)
 {
-	const struct fan_filter *flt = f->filter;
 	__u64 n = 0;
 	size_t i;
 
-	for (i = 0; i < f->nports; i++)
-		if (!flt || !flt->netns || flt->netns == f->ports[i].netns)
-			n += f->ports[i].strays;
+	for (i = 0; i < f->nnetns; i++)
+		if (fanout_netns_shown(f, f->netns[i].netns))
+			n += f->netns[i].strays;
+	return n;
+}
+
+struct fan_netns *fanout_netns(struct fanout *f, __u32 netns)
+{
+	struct fan_netns *n;
+	size_t i;
+
+	for (i = 0; i < f->nnetns; i++)
+		if (f->netns[i].netns == netns)
+			return &f->netns[i];
+	if (f->nnetns == f->netns_cap) {
+		size_t cap = f->netns_cap ? f->netns_cap * 2 : 8;
+
+		n = realloc(f->netns, cap * sizeof(*n));
+		if (!n)
+			return NULL;
+		f->netns = n;
+		f->netns_cap = cap;
+	}
+	n = &f->netns[f->nnetns++];
+	memset(n, 0, sizeof(*n));
+	n->netns = netns;
 	return n;
 }
 

@@ -35,7 +35,12 @@ struct fan_listener {
 	__u64 accepted;		/* accept() returns seen on this socket */
 	__u32 backlog;
 	__u32 qlen;		/* accept-queue depth last seen */
-	__u32 drops;		/* listen drops (sk_drops) last seen */
+	/*
+	 * sk_drops last seen: every segment the listener dropped, accept
+	 * queue overflows (SYN or final ACK) and others alike (memory,
+	 * TCP_DEFER_ACCEPT's bare ACKs): not nstat's ListenDrops
+	 */
+	__u32 drops;
 	__u64 hits;		/* listener lookups that chose this socket */
 	__u32 pid;		/* task that called listen() */
 	__u32 flags;
@@ -55,11 +60,21 @@ struct fan_port {
 	__u64 wait_max_ns;
 	__u64 waits;
 	__u64 refused;		/* SYNs that found no socket: RST */
-	/*
-	 * other segments that found none (no row); port 0: those whose
-	 * port the source does not say (the module counts per namespace)
-	 */
+};
+
+/* what a network namespace counts as a whole, not per port */
+struct fan_netns {
+	__u32 netns;
+	/* segments that found no socket and were not SYNs (no port row) */
 	__u64 strays;
+	/*
+	 * The kernel's own listen-queue counters (nstat), since the
+	 * namespace was created: valid with @listen_known
+	 */
+	__u64 listen_overflows;		/* ListenOverflows */
+	__u64 listen_drops;		/* ListenDrops */
+	__u64 defer_accept_drops;	/* TCPDeferAcceptDrop */
+	bool listen_known;
 };
 
 struct fan_conn_block;
@@ -75,6 +90,8 @@ struct fanout {
 	size_t nlisteners, listeners_cap;
 	struct fan_port *ports;
 	size_t nports, ports_cap;
+	struct fan_netns *netns;
+	size_t nnetns, netns_cap;
 	__u64 events;		/* records applied */
 	unsigned int counts;	/* FAN_COUNTS_*: what the source can count */
 	/* what the views show (rows, a port's sockets); NULL: everything */
@@ -115,6 +132,11 @@ int fanout_init(struct fanout *f);
 void fanout_free(struct fanout *f);
 void fanout_apply(struct fanout *f, const struct sockfan_event *e);
 struct fan_port *fanout_port(struct fanout *f, __u32 netns, __u16 port);
+/* the namespace's own counters, made on first use; NULL: out of memory */
+struct fan_netns *fanout_netns(struct fanout *f, __u32 netns);
+
+/* is namespace @netns among those f->filter selects? */
+bool fanout_netns_shown(const struct fanout *f, __u32 netns);
 struct fan_listener *fanout_listener(struct fanout *f, __u64 cookie);
 
 /* :: or ::ffff:0.0.0.0: a listener bound to every address */

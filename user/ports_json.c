@@ -47,7 +47,7 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 
 		if (!fanout_listener_on(f, l, netns, port))
 			continue;
-		printf("%s{\"cookie\":%llu,\"address\":\"%s\",\"port\":%u,\"backlog\":%u,\"qlen\":%u,\"drops\":%u,",
+		printf("%s{\"cookie\":%llu,\"address\":\"%s\",\"port\":%u,\"backlog\":%u,\"qlen\":%u,\"sk_drops\":%u,",
 		       k++ ? "," : "", (unsigned long long)l->cookie,
 		       fmt_addr(addr, sizeof(addr), &l->key, 0), port, l->backlog, l->qlen,
 		       l->drops);
@@ -102,6 +102,26 @@ static void json_hook_cost(const struct ports_meta *m)
 	printf("]}");
 }
 
+/* per namespace: strays, and the kernel's listen-queue counters (nstat) */
+static void json_netns(const struct fanout *f)
+{
+	size_t i, k = 0;
+
+	printf("\"netns\":[");
+	for (i = 0; i < f->nnetns; i++) {
+		const struct fan_netns *n = &f->netns[i];
+
+		if (!fanout_netns_shown(f, n->netns))
+			continue;
+		printf("%s{\"netns\":%u,", k++ ? "," : "", n->netns);
+		json_u64_or_null("strays", n->strays, f->counts & FAN_COUNTS_MISSES, ",");
+		json_u64_or_null("listen_overflows", n->listen_overflows, n->listen_known, ",");
+		json_u64_or_null("listen_drops", n->listen_drops, n->listen_known, ",");
+		json_u64_or_null("defer_accept_drops", n->defer_accept_drops, n->listen_known, "}");
+	}
+	printf("],");
+}
+
 int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 {
 	__u16 port = f->filter ? f->filter->port : 0;
@@ -128,6 +148,7 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 	/* segments that found no socket and were not SYNs: no port's own */
 	printf(",");
 	json_u64_or_null("strays", fanout_strays(f), f->counts & FAN_COUNTS_MISSES, ",");
+	json_netns(f);
 	printf("\"ports\":[");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];

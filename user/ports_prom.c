@@ -7,6 +7,7 @@
  * left out, not exported as 0.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -109,6 +110,50 @@ static void prom_hook_cost(const struct ports_meta *m)
 	printf("sockfan_handshakes %llu\n", (unsigned long long)m->handshakes);
 }
 
+static const struct netns_family {
+	const char *name;
+	const char *help;
+	size_t off;		/* of the __u64 in struct fan_netns */
+	bool kernel;		/* the kernel's (listen_known), else a hook's */
+} netns_families[] = {
+	{ "sockfan_stray_segments_total",
+	  "Segments that found no socket and were not SYNs (for connections already gone); no port of their own.",
+	  offsetof(struct fan_netns, strays), false },
+	{ "sockfan_listen_overflows_total",
+	  "The kernel's ListenOverflows: SYNs and handshake ACKs dropped because an accept queue was full.",
+	  offsetof(struct fan_netns, listen_overflows), true },
+	{ "sockfan_listen_drops_total",
+	  "The kernel's ListenDrops: every SYN or handshake ACK a listener dropped, overflows included.",
+	  offsetof(struct fan_netns, listen_drops), true },
+	{ "sockfan_defer_accept_drops_total",
+	  "The kernel's TCPDeferAcceptDrop: bare ACKs a TCP_DEFER_ACCEPT listener waited past.",
+	  offsetof(struct fan_netns, defer_accept_drops), true },
+};
+
+/*
+ * Per namespace: counters of no port.  The kernel's are its own since
+ * the namespace was created, so they are monotonic whatever sockfan does.
+ */
+static void prom_netns(const struct fanout *f)
+{
+	const struct netns_family *fam;
+	size_t i;
+
+	for (fam = netns_families; fam < netns_families + ARRAY_SIZE(netns_families); fam++) {
+		if (!fam->kernel && !(f->counts & FAN_COUNTS_MISSES))
+			continue;
+		printf("# HELP %s %s\n# TYPE %s counter\n", fam->name, fam->help, fam->name);
+		for (i = 0; i < f->nnetns; i++) {
+			const struct fan_netns *n = &f->netns[i];
+
+			if (!fanout_netns_shown(f, n->netns) || (fam->kernel && !n->listen_known))
+				continue;
+			printf("%s{netns=\"%u\"} %llu\n", fam->name, n->netns,
+			       (unsigned long long)*(const __u64 *)((const char *)n + fam->off));
+		}
+	}
+}
+
 int ports_print_prom(const struct fanout *f, const struct ports_meta *m)
 {
 	const struct prom_family *fam;
@@ -134,11 +179,7 @@ int ports_print_prom(const struct fanout *f, const struct ports_meta *m)
 		for (i = 0; i < n; i++)
 			sample(fam, &rows[i]);
 	}
-	if (f->counts & FAN_COUNTS_MISSES) {
-		printf("# HELP sockfan_stray_segments_total Segments that found no socket and were not SYNs (for connections already gone); no port of their own.\n");
-		printf("# TYPE sockfan_stray_segments_total counter\n");
-		printf("sockfan_stray_segments_total %llu\n", (unsigned long long)fanout_strays(f));
-	}
+	prom_netns(f);
 	/* the owner is a label set of its own, so counters keep stable labels */
 	printf("# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");
 	printf("# TYPE sockfan_port_owner_info gauge\n");

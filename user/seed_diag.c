@@ -20,6 +20,7 @@
 
 
 #include "netns.h"
+#include "netstat.h"
 #include "seed_diag.h"
 #include "tcp_info.h"
 
@@ -38,7 +39,7 @@ struct diag_sock {
 	__u32 inode;
 	__u32 rqueue;		/* listener: accept-queue depth */
 	__u32 wqueue;		/* listener: max backlog */
-	__u32 drops;		/* sk_drops: a listener's ListenDrops */
+	__u32 drops;		/* sk_drops: all a listener dropped (fanout.h) */
 	__u64 segs_in;		/* tcp_info: segments delivered to it */
 	__u8 state;
 };
@@ -509,11 +510,31 @@ static int dump_netns(const struct fanout *f, __u32 netns, __u32 states, bool in
 	return err;
 }
 
+int seed_listen_counters(struct fanout *f, __u32 netns)
+{
+	struct netstat_listen ls;
+	struct fan_netns *n;
+	int err;
+
+	err = netstat_listen_read(&ls);
+	if (err)
+		return err;
+	n = fanout_netns(f, netns);
+	if (!n)
+		return -ENOMEM;
+	n->listen_overflows = ls.overflows;
+	n->listen_drops = ls.drops;
+	n->defer_accept_drops = ls.defer_accept;
+	n->listen_known = true;
+	return 0;
+}
+
 static int seed_netns(__u32 netns, void *arg)
 {
 	struct seed_ctx *ctx = arg;
 
-	return dump_netns(ctx->f, netns, LIVE_STATES, ctx->details, &ctx->dv);
+	return seed_listen_counters(ctx->f, netns) ?:
+	       dump_netns(ctx->f, netns, LIVE_STATES, ctx->details, &ctx->dv);
 }
 
 static int port_key_cmp(const void *a, const void *b)
@@ -576,6 +597,9 @@ static int refresh_netns(__u32 netns, void *arg)
 	size_t i;
 	int err;
 
+	err = seed_listen_counters(ctx->f, netns);
+	if (err)
+		return err;
 	/* without details, only the listeners' queues are refreshed */
 	err = dump_netns(ctx->f, netns, ctx->details ? LIVE_STATES : 1U << TCP_LISTEN,
 			 ctx->details, &dv);

@@ -18,10 +18,18 @@
 int seed_diag(struct fanout *f, __u32 netns, bool details);
 
 /*
+ * The kernel's listen-queue counters of the namespace the caller is in
+ * (ListenOverflows, ListenDrops, TCPDeferAcceptDrop), into @f's entry
+ * for @netns: 0 or a negative errno (printed).  seed_diag() and
+ * diag_refresh() read them too.
+ */
+int seed_listen_counters(struct fanout *f, __u32 netns);
+
+/*
  * Refresh what is a state rather than an event, from sock_diag, for the
  * sockets of @f in @netns (0: all), as ss -tim shows it: a listener's
- * accept queue depth (Recv-Q), max backlog (Send-Q) and drops (sk_drops,
- * its ListenDrops); a connection's segs_in (segments the kernel's lookup
+ * accept queue depth (Recv-Q), max backlog (Send-Q) and drops (sk_drops:
+ * overflows and other drops together); a connection's segs_in (segments the kernel's lookup
  * delivered to it), this last with @details only.  Returns 0 or a
  * negative errno (message printed).
  */

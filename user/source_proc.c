@@ -169,23 +169,23 @@ static int read_conn(struct fanout *f, struct proc_file *pf)
 }
 
 /*
- * stats: "name value" lines.  Only strays are the model's (they belong
- * to no port: filed under port 0, which no socket has); the rest
- * describes the module itself, and names it adds later are skipped.
+ * stats: "name value" lines.  Only strays are the model's (the
+ * namespace's, they belong to no port); the rest describes the module
+ * itself, and names it adds later are skipped.
  */
 static int read_stat(struct fanout *f, struct proc_file *pf)
 {
-	struct fan_port *p;
+	struct fan_netns *n;
 	__u64 v;
 
 	if (strcmp(pf->fields[0], "strays"))
 		return 0;
 	if (field_u64(pf, 1, ~0ULL, &v))
 		return -EPROTO;
-	p = fanout_port(f, pf->netns, 0);
-	if (!p)
+	n = fanout_netns(f, pf->netns);
+	if (!n)
 		return -ENOMEM;
-	p->strays = v;
+	n->strays = v;
 	return 0;
 }
 

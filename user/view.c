@@ -414,6 +414,8 @@ static int read_proc(struct view *v)
 	err = proc_source_read(&v->f, v->meta.proc_dir);
 	/* the module's probes count both (or log why one is missing) */
 	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES | FAN_COUNTS_TOTALS;
+	if (!err)
+		err = seed_listen_counters(&v->f, netns_self());
 	/* sockets older than the module: only this namespace, like the files */
 	if (!err && o->seed)
 		err = seed_keeping_totals(&v->f, view_conn_details(o));
