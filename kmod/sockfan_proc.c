@@ -112,7 +112,7 @@ static int ports_show(struct seq_file *m, void *v)
 	n = sockfan_ports_snapshot(single_netns(m), &rows);
 	if (n < 0)
 		return n;
-	seq_puts(m, "port listeners established accepted closed peers lifetime_us wait_us wait_max_us refused owner_pid owner_comm\n");
+	seq_puts(m, "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm\n");
 	for (i = 0; i < n; i++) {
 		seq_printf(m, "%u %u %u %llu %llu %u %llu %llu %llu %llu ", rows[i].port,
 			   rows[i].listeners, rows[i].established, rows[i].accepted,

@@ -77,7 +77,7 @@ mkdir -p "$TMP/proc"
 good_hdrs() {
 	echo "cookie family laddr lport backlog qlen drops accepted hits pid comm" >"$TMP/proc/listeners"
 	echo "cookie family laddr lport raddr rport listener pid comm age_ms segs_in" >"$TMP/proc/conns"
-	echo "port listeners established accepted closed peers lifetime_us wait_us wait_max_us refused owner_pid owner_comm" >"$TMP/proc/ports"
+	echo "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm" >"$TMP/proc/ports"
 	printf 'name value\nconns 2\nstrays 4\n' >"$TMP/proc/stats"
 }
 good_hdrs

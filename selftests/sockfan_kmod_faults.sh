@@ -18,7 +18,7 @@ require_scenario_tools
 require_nginx
 require_sockfan_ko
 
-tap_plan 10
+tap_plan 11
 dmesg_before=$(dmesg | wc -l)
 
 netns_new NS sffault || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
@@ -61,6 +61,11 @@ for f in ports listeners conns stats; do
 	done
 done
 check "writes to every /proc/net/sockfan file refused ($tried tried)" "$refused" "$tried"
+# the error a writer sees is the one sockfan-proc(5) names
+why=$(in_ns "$NS" sh -c 'printf 0 >/proc/net/sockfan/stats' 2>&1)
+diag "a write to stats: $why"
+check "a write fails with EACCES (Permission denied), as documented" \
+	"$(grep -c 'Permission denied' <<<"$why")" 1
 printf 1 2>/dev/null >/sys/module/sockfan/parameters/max_conns
 check "max_conns cannot be changed while loaded (0444)" \
 	"$? $(cat /sys/module/sockfan/parameters/max_conns)" "1 $CAP"

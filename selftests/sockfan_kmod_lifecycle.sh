@@ -66,7 +66,7 @@ else
 fi
 check "ports starts with its header line" \
 	"$(head -n 1 /proc/net/sockfan/ports)" \
-	"port listeners established accepted closed peers lifetime_us wait_us wait_max_us refused owner_pid owner_comm"
+	"port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm"
 echo garbage 2>/dev/null >/proc/net/sockfan/ports
 check "writing to ports is refused" $? 1
 rmmod sockfan

@@ -24,7 +24,7 @@
 static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen drops accepted hits pid comm";
 static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms segs_in";
 static const char STATS_HDR[] = "name value";
-static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_us wait_us wait_max_us refused owner_pid owner_comm";
+static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm";
 
 struct proc_file {
 	const char *name;
