@@ -9,13 +9,17 @@
 # accepted, owners are processes holding the sockets, and stats says
 # how many were seeded.  An accept() blocked since before the load that
 # returns afterwards reads accepted, not queued.  Then rmmod/insmod
-# while connections come and go: exact again once quiet.
+# while connections come and go: exact again once quiet.  Last, more
+# connections at load than the module keeps records ready for.
 source "$(dirname "$0")/lib.sh"
 
 PORT_ACC=8091		# python: accepts ACCEPTED, then blocks in accept()
 PORT_Q4=8092		# sockfan_listen on 127.0.0.1: never accepts
 PORT_Q6=8093		# sockfan_listen on ::, dual stack: never accepts
 PORT_STORM=8094		# nginx, for the storm
+PORT_MANY1=8095		# sockfan_listen, MANY queued each
+PORT_MANY2=8096
+MANY=3000
 ACCEPTED=3
 PY=/usr/bin/python3
 COMPARE=$TEST_DIR/seed_compare.py
@@ -27,7 +31,7 @@ require_sockfan_ko
 [ -x "$PY" ] || skip_all "python3 not installed (make deps)"
 [ -x "$LISTEN" ] || skip_all "sockfan_listen not built (make -C selftests)"
 
-tap_plan 11
+tap_plan 13
 dmesg_before=$(dmesg | wc -l)
 
 # compare NS OUT: seed_compare.py in NS; its diff and summary in OUT
@@ -136,6 +140,25 @@ check "reloaded while connections came and went: exact again once quiet" $? 0
 check "... the held ones all there: $((ACCEPTED + 1 + 5 + 10)) connections on 4 listeners (kernel and sockfan)" \
 	"$(summary "$TMP/cmp3" listeners) $(summary "$TMP/cmp3" conns) $(summary "$TMP/cmp3" sockfan_listeners) $(summary "$TMP/cmp3" sockfan_conns)" \
 	"4 $((ACCEPTED + 1 + 5 + 10)) 4 $((ACCEPTED + 1 + 5 + 10))"
+
+# --- case 3: more than the module keeps ready (4096 records) at load -------
+netns_new NS3 sfseedmany || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+for p in $PORT_MANY1 $PORT_MANY2; do
+	ip netns exec "$NS3" "$LISTEN" -a 127.0.0.1 -p $p -b 4096 -t 300 >"$TMP/listen-$p" 2>&1 &
+	PIDS+=($!)
+	wait_for 10 ss_has_listener "$NS3" $p || { diag "sockfan_listen on $p: $(cat "$TMP/listen-$p")"; exit $KSFT_FAIL; }
+	clients_start "$NS3" 127.0.0.1 $p $MANY 127.0.0.8 300 || exit $KSFT_FAIL
+done
+rmmod sockfan
+start=$EPOCHREALTIME
+insmod "$SOCKFAN_KO" || { diag "insmod $SOCKFAN_KO failed"; exit $KSFT_FAIL; }
+diag "insmod with $((2 * MANY)) queued connections took" \
+	"$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }') ms"
+compare "$NS3" "$TMP/cmp4"
+check "$((2 * MANY)) queued connections at load (past the module's ready records): exact" $? 0
+check "... all seeded, none dropped" \
+	"$(module_stat seeded_conns "$NS3") $(summary "$TMP/cmp4" queued) $(module_stat drops)" \
+	"$((2 * MANY)) $((2 * MANY)) 0"
 
 rmmod sockfan
 check "rmmod sockfan" $? 0
