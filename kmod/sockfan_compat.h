@@ -18,12 +18,19 @@
  *   of the latter, the same in all of them.
  * - sk_drops is an atomic_t up to 6.12 (later kernels spread it over NUMA
  *   nodes): read it through sockfan_sk_drops().
+ * - Seeding walks a netns's TCP tables: net->ipv4.tcp_death_row.hashinfo
+ *   on all three (its own established hash when the netns was made with
+ *   net.ipv4.tcp_child_ehash_entries, else the global tcp_hashinfo, which
+ *   6.12 no longer exports).  The listening hash (lhash2) is the global
+ *   one's in both cases, an hlist_nulls under each bucket's spinlock.
  */
 #ifndef _SOCKFAN_COMPAT_H
 #define _SOCKFAN_COMPAT_H
 
 #include <linux/ptrace.h>
 #include <linux/string.h>
+#include <net/inet_hashtables.h>
+#include <net/net_namespace.h>
 #include <net/sock.h>
 
 #define SOCKFAN_ACCEPT_SYMBOL	"inet_csk_accept"
@@ -66,6 +73,12 @@ static inline void sockfan_sk_v6_addrs(const struct sock *sk, u8 *laddr, u8 *rad
 static inline u32 sockfan_sk_drops(const struct sock *sk)
 {
 	return atomic_read(&sk->sk_drops);
+}
+
+/* the TCP hash tables @net's sockets are in (see above) */
+static inline struct inet_hashinfo *sockfan_tcp_hashinfo(const struct net *net)
+{
+	return net->ipv4.tcp_death_row.hashinfo;
 }
 
 #endif /* _SOCKFAN_COMPAT_H */

@@ -6,7 +6,8 @@
  * network namespace (Documentation/proc-format.rst).  Order matters on
  * the way in and out: the table exists before any hook can write to it
  * and the /proc files exist before hooks fill the table; on the way out
- * the hooks are gone before the files and the table go.
+ * the hooks are gone before the files and the table go.  What existed
+ * before the load is seeded once the hooks are attached (sockfan_seed.c).
  */
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -38,6 +39,9 @@ static int __init sockfan_init(void)
 	err = sockfan_hooks_init();
 	if (err)
 		goto out_proc;
+	/* after the hooks: what they see from now on is not missed */
+	if (sockfan_seed())
+		pr_warn("sockfan: out of memory: sockets from before the load are not shown\n");
 	return 0;
 
 out_proc:

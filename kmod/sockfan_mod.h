@@ -85,6 +85,8 @@ struct sockfan_port {
 	u64 wait_ns;			/* sum of ESTABLISHED -> accept() */
 	u64 wait_max_ns;
 	u64 refused;			/* SYNs that found no socket: RST */
+	u32 seeded_listeners;		/* found at load, not seen to listen */
+	u32 seeded_conns;		/* found at load, not seen to connect */
 };
 
 /*
@@ -118,6 +120,28 @@ void sockfan_accepted(struct sock *listener, struct sock *child);
 void sockfan_listener_hit(const struct sock *listener);
 void sockfan_refused(u32 netns, u16 port);
 void sockfan_stray(const struct net *net);
+
+/*
+ * Seeding (sockfan_seed.c) at load, with the hooks live: record what
+ * already exists, skipping what a hook recorded first.  The socket
+ * functions are called with the kernel's hash bucket lock held.
+ */
+bool sockfan_seed_listener(struct sock *sk);
+bool sockfan_seed_conn(struct sock *sk);
+void sockfan_seed_reserve(void);
+void sockfan_seed_queues(void);
+void sockfan_seed_owner(struct sock *sk, struct task_struct *task);
+int sockfan_seed(void);
+
+/*
+ * Accepted, read from the socket itself: accept() attached it to a
+ * file (sk_socket), or the file was closed since (SOCK_DEAD).  A child
+ * still in its listener's accept queue has neither.
+ */
+static inline bool sockfan_sk_accepted(const struct sock *sk)
+{
+	return READ_ONCE(sk->sk_socket) || sock_flag(sk, SOCK_DEAD);
+}
 
 /*
  * Position in the connection hash for one netns, so that a seq_file read
@@ -158,6 +182,8 @@ struct sockfan_stats {
 	u64 events;			/* hook invocations that changed state */
 	u64 conn_bytes;			/* memory of a tracked connection */
 	u64 table_bytes;		/* the connection hash, fixed at load */
+	u64 seeded_listeners;		/* this netns, found at load */
+	u64 seeded_conns;
 };
 
 void sockfan_stats_read(u32 netns, struct sockfan_stats *st);

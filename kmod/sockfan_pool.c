@@ -105,6 +105,24 @@ void *sockfan_pool_get(struct sockfan_pool *pool)
 	return f;
 }
 
+/*
+ * For callers that may allocate atomically (seeding, under the kernel's
+ * hash locks: spinlock_t, not raw): the pool first, then the slab when
+ * one bucket holds more than the pool (sockfan_pool_fill() between them).
+ */
+void *sockfan_pool_get_atomic(struct sockfan_pool *pool)
+{
+	return sockfan_pool_get(pool) ?: kmem_cache_zalloc(pool->cache, GFP_ATOMIC);
+}
+
+/* refill now, where it may sleep, rather than from the work item */
+void sockfan_pool_fill(struct sockfan_pool *pool)
+{
+	might_sleep();
+	if (READ_ONCE(pool->nfree) < pool->high)
+		pool_refill(&pool->refill);
+}
+
 /* back to the pool; any context (the refill work trims a full pool) */
 void sockfan_pool_put(struct sockfan_pool *pool, void *obj)
 {

@@ -22,6 +22,8 @@ struct sockfan_pool {
 int sockfan_pool_init(struct sockfan_pool *pool, const char *name,
 		      unsigned int size, unsigned int high);
 void *sockfan_pool_get(struct sockfan_pool *pool);
+void *sockfan_pool_get_atomic(struct sockfan_pool *pool);
+void sockfan_pool_fill(struct sockfan_pool *pool);
 void sockfan_pool_put(struct sockfan_pool *pool, void *obj);
 void sockfan_pool_exit(struct sockfan_pool *pool);
 

@@ -58,7 +58,8 @@ static bool may_see_tasks(struct seq_file *m, struct net *net)
 
 /*
  * "pid comm"; "0 -" when no task holds it (a connection still in the
- * accept queue); "0 ?" when one does but the reader may not know which.
+ * accept queue); "0 ?" when one does but the reader may not know which
+ * (conns_show() also prints it when the module does not know either).
  * The rest of the line is anyone's to see, as in /proc/net/tcp.
  */
 static void seq_task(struct seq_file *m, bool shown, u32 pid, const char *comm)
@@ -132,10 +133,11 @@ static int stats_show(struct seq_file *m, void *v)
 	struct sockfan_stats st;
 
 	sockfan_stats_read(single_netns(m), &st);
-	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\nlookup_missed %lu\nconn_bytes %llu\ntable_bytes %llu\nstrays %llu\n",
+	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\nlookup_missed %lu\nconn_bytes %llu\ntable_bytes %llu\nseeded_listeners %llu\nseeded_conns %llu\nstrays %llu\n",
 		   st.conns, st.listeners, sockfan_max_conns, st.drops, st.events,
 		   sockfan_accept_missed(), sockfan_lookup_missed(), st.conn_bytes,
-		   st.table_bytes, sockfan_strays(seq_file_single_net(m)));
+		   st.table_bytes, st.seeded_listeners, st.seeded_conns,
+		   sockfan_strays(seq_file_single_net(m)));
 	return 0;
 }
 
@@ -185,7 +187,8 @@ static int listeners_show(struct seq_file *m, void *v)
 		   READ_ONCE(l->sk->sk_max_ack_backlog), READ_ONCE(l->sk->sk_ack_backlog),
 		   sockfan_sk_drops(l->sk), READ_ONCE(l->accepted),
 		   (u64)atomic64_read(&l->hits));
-	seq_task(m, it->tasks, l->pid, l->comm);
+	/* a listener found at load gets its pid after its comm */
+	seq_task(m, it->tasks, smp_load_acquire(&l->pid), l->comm);
 	seq_putc(m, '\n');
 	return 0;
 }
@@ -274,7 +277,11 @@ static int conns_show(struct seq_file *m, void *v)
 	pid = READ_ONCE(c->pid);
 	if (pid && it->tasks)
 		process_comm(pid, comm);
-	seq_task(m, it->tasks, pid ? pid_nr(pid) : 0, comm);
+	if (!pid && sockfan_sk_accepted(c->sk))
+		/* accepted, by a process the module did not see accept it */
+		seq_puts(m, "0 ?");
+	else
+		seq_task(m, it->tasks, pid ? pid_nr(pid) : 0, comm);
 	/* segments the kernel's lookup delivered to it, as ss -ti shows */
 	seq_printf(m, " %llu %u\n", div_u64(now - c->born_ns, NSEC_PER_MSEC),
 		   READ_ONCE(tcp_sk(c->sk)->segs_in));

@@ -23,8 +23,10 @@
 #include <linux/sort.h>
 #include <linux/spinlock.h>
 #include <linux/timekeeping.h>
+#include <net/inet_connection_sock.h>
 #include <net/inet_sock.h>
 #include <net/ipv6.h>
+#include <net/request_sock.h>
 
 #include "sockfan_compat.h"
 #include "sockfan_mod.h"
@@ -303,15 +305,22 @@ static void drop_once(struct sock *sk)
 		atomic64_inc(&drops);
 }
 
+/* how conn_track() came to see a connection */
+#define TRACK_ACCEPTED		BIT(0)	/* accept() returned it already */
+#define TRACK_COUNT_DROP	BIT(1)	/* no room: count it in drops */
+#define TRACK_SEEDED		BIT(2)	/* found at load: @listener is final */
+
 /*
  * Start following passive connection @sk, coming from @listener (0 when
- * unknown); @accepted when accept() already returned it, which a Fast
- * Open child (and, rarely, an ordinary one) allows before ESTABLISHED.
- * A connection that cannot be recorded counts in drops once: when its
- * handshake completed, or when accept() is the first sight of it.
+ * unknown); TRACK_ACCEPTED when accept() already returned it, which a
+ * Fast Open child (and, rarely, an ordinary one) allows before
+ * ESTABLISHED.  A connection that cannot be recorded counts in drops
+ * once: when its handshake completed, when accept() is the first sight
+ * of it, or when it was found at load.  True when a record was added.
  */
-static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_drop)
+static bool conn_track(struct sock *sk, u64 listener, unsigned int how)
 {
+	bool accepted = how & TRACK_ACCEPTED, count_drop = how & TRACK_COUNT_DROP;
 	struct sockfan_conn *c, *old, *dup = NULL;
 	bool full = false, merged = false;
 	struct hlist_node *tmp;
@@ -320,17 +329,18 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 	unsigned long flags;
 	u64 wait = 0;
 
-	c = sockfan_pool_get(&conn_pool);
+	c = how & TRACK_SEEDED ? sockfan_pool_get_atomic(&conn_pool) :
+				 sockfan_pool_get(&conn_pool);
 	if (!c) {
 		if (count_drop)
 			drop_once(sk);
-		return;
+		return false;
 	}
 	sockfan_key_from_sk(&c->key, sk);
 	/* generated now: close and the /proc files read it from @sk */
 	sockfan_sk_cookie(sk);
 	c->born_ns = ktime_get_ns();
-	if (!listener) {
+	if (!listener && !(how & TRACK_SEEDED)) {
 		rcu_read_lock();
 		listener = guess_listener(&c->key);
 		rcu_read_unlock();
@@ -344,7 +354,7 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 		if (count_drop)
 			drop_once(sk);
 		sockfan_pool_put(&conn_pool, c);
-		return;
+		return false;
 	}
 
 	/*
@@ -397,11 +407,13 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 			drop_once(sk);
 		sockfan_pool_put(&conn_pool, c);
 		if (!merged)
-			return;
+			return false;
 	}
 	raw_spin_lock_irqsave(&slow_lock, flags);
 	if (!merged)
 		p->established++;
+	if (!dup && (how & TRACK_SEEDED))
+		p->seeded_conns++;
 	if (accepted)
 		p->accepted++;
 	if (merged) {
@@ -410,6 +422,7 @@ static void conn_track(struct sock *sk, u64 listener, bool accepted, bool count_
 	}
 	raw_spin_unlock_irqrestore(&slow_lock, flags);
 	atomic64_inc(&events);
+	return !dup;
 }
 
 /*
@@ -422,7 +435,7 @@ void sockfan_established(struct sock *sk)
 {
 	if (READ_ONCE(sk->sk_socket))
 		return;
-	conn_track(sk, 0, false, true);
+	conn_track(sk, 0, TRACK_COUNT_DROP);
 }
 
 void sockfan_close(struct sock *sk)
@@ -500,8 +513,8 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 		 * handed out before ESTABLISHED (Fast Open: still SYN_RECV),
 		 * or not recorded then, when its drop was counted already
 		 */
-		conn_track(child, lcookie, true,
-			   READ_ONCE(child->sk_state) == TCP_SYN_RECV);
+		conn_track(child, lcookie, TRACK_ACCEPTED |
+			   (READ_ONCE(child->sk_state) == TCP_SYN_RECV ? TRACK_COUNT_DROP : 0));
 	} else if (!hit) {
 		return;
 	}
@@ -586,6 +599,193 @@ u64 sockfan_strays(const struct net *net)
 		n = atomic64_read(&sn->strays);
 	rcu_read_unlock();
 	return n;
+}
+
+/*
+ * The listener of a connection found at load, when only one can be it:
+ * the one on the connection's address, else the one wildcard listener
+ * of its port and family.  0 (unknown) when several could be (a
+ * SO_REUSEPORT group): accept() was not seen, so there is nothing to
+ * tell them apart by.  Under rcu_read_lock().
+ */
+static u64 sole_listener(const struct sockfan_key *key)
+{
+	struct sockfan_listener *l;
+	unsigned int exact = 0, any = 0;
+	u64 e = 0, a = 0;
+
+	list_for_each_entry_rcu(l, &listeners, node) {
+		if (l->key.netns != key->netns || l->key.lport != key->lport ||
+		    l->key.family != key->family)
+			continue;
+		if (!memcmp(l->key.laddr, key->laddr, 16)) {
+			exact++;
+			e = l->cookie;
+		} else if (addr_any(l->key.laddr)) {
+			any++;
+			a = l->cookie;
+		}
+	}
+	if (exact)
+		return exact == 1 ? e : 0;
+	return any == 1 ? a : 0;
+}
+
+/*
+ * A listener found in the kernel's listening hash at load, under its
+ * bucket lock: its CLOSE unhashes it under that lock before the hook
+ * runs, so the hook finds this record.  Recorded unless the LISTEN hook
+ * did it first; who called listen() is not known (sockfan_seed_owner()
+ * names a process holding it).  True when a record was added.
+ */
+bool sockfan_seed_listener(struct sock *sk)
+{
+	struct sockfan_listener *l, *old;
+	struct sockfan_port *p;
+	unsigned long flags;
+	bool added = false;
+
+	l = sockfan_pool_get_atomic(&listener_pool);
+	if (!l) {
+		atomic64_inc(&drops);
+		return false;
+	}
+	sockfan_key_from_sk(&l->key, sk);
+	l->cookie = sockfan_sk_cookie(sk);
+	l->born_ns = ktime_get_ns();
+
+	raw_spin_lock_irqsave(&slow_lock, flags);
+	list_for_each_entry(old, &listeners, node)
+		if (old->sk == sk)
+			goto out;
+	p = port_get(l->key.netns, l->key.lport);
+	if (p) {
+		p->listeners++;
+		p->seeded_listeners++;
+		sock_hold(sk);
+		l->sk = sk;
+		list_add_tail_rcu(&l->node, &listeners);
+		added = true;
+	} else {
+		atomic64_inc(&drops);
+	}
+out:
+	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	if (!added)
+		sockfan_pool_put(&listener_pool, l);
+	return added;
+}
+
+/*
+ * A connection found in the kernel's established hash at load, under
+ * its bucket lock (its CLOSE unhashes it first, so the hook comes after
+ * and finds the record).  A passive one only if a listener of its
+ * netns is on its local port (the rule of the command's seeding,
+ * user/seed_diag.c): outgoing connections are not fan-out.  Its listener
+ * is sole_listener(); seed_queued() corrects it for those still
+ * queued.  True when a record was added.
+ */
+bool sockfan_seed_conn(struct sock *sk)
+{
+	struct sockfan_key key;
+	struct sockfan_port *p;
+	u64 listener = 0;
+	bool passive;
+
+	sockfan_key_from_sk(&key, sk);
+	rcu_read_lock();
+	p = port_find(key.netns, key.lport);
+	passive = p && READ_ONCE(p->listeners);
+	if (passive)
+		listener = sole_listener(&key);
+	rcu_read_unlock();
+	return passive && conn_track(sk, listener, TRACK_COUNT_DROP | TRACK_SEEDED);
+}
+
+/* free records for the next bucket of a walk; may sleep */
+void sockfan_seed_reserve(void)
+{
+	sockfan_pool_fill(&conn_pool);
+	sockfan_pool_fill(&listener_pool);
+	sockfan_pool_fill(&port_pool);
+}
+
+/*
+ * @child waits in the accept queue of the listener with cookie
+ * @listener (under the queue's lock): that is its listener, a fact.
+ */
+static void seed_queued(struct sock *child, u64 listener)
+{
+	struct sockfan_bucket *b;
+	struct sockfan_conn *c;
+	struct sockfan_key key;
+	unsigned long flags;
+
+	sockfan_key_from_sk(&key, child);
+	b = conn_bucket(&key);
+	raw_spin_lock_irqsave(&b->lock, flags);
+	c = conn_find(b, &key, child);
+	if (c && !c->pid)
+		WRITE_ONCE(c->listener, listener);
+	raw_spin_unlock_irqrestore(&b->lock, flags);
+}
+
+/*
+ * @task (a process, under task_lock()) holds @sk in its file table: the
+ * owner of a listener found at load, or the process of a connection
+ * whose accept() the module did not see, as ss -p finds them.  The
+ * first process named keeps it: for_each_process() goes oldest first.
+ */
+void sockfan_seed_owner(struct sock *sk, struct task_struct *task)
+{
+	struct sockfan_listener *l;
+	struct sockfan_bucket *b;
+	struct sockfan_conn *c;
+	struct sockfan_key key;
+	unsigned long flags;
+
+	if (READ_ONCE(sk->sk_state) == TCP_LISTEN) {
+		raw_spin_lock_irqsave(&slow_lock, flags);
+		list_for_each_entry(l, &listeners, node) {
+			if (l->sk == sk && !l->pid) {
+				strscpy_pad(l->comm, task->comm, SOCKFAN_COMM_LEN);
+				/* readers test pid, then read comm */
+				smp_store_release(&l->pid, task_tgid_nr(task));
+				break;
+			}
+		}
+		raw_spin_unlock_irqrestore(&slow_lock, flags);
+		return;
+	}
+	sockfan_key_from_sk(&key, sk);
+	b = conn_bucket(&key);
+	raw_spin_lock_irqsave(&b->lock, flags);
+	c = conn_find(b, &key, sk);
+	if (c && !c->pid)
+		WRITE_ONCE(c->pid, get_pid(task_tgid(task)));
+	raw_spin_unlock_irqrestore(&b->lock, flags);
+}
+
+/*
+ * Each listener's accept queue, under the queue's lock: the children
+ * waiting there are its own, a fact seed_queued() records.
+ */
+void sockfan_seed_queues(void)
+{
+	struct request_sock_queue *q;
+	struct sockfan_listener *l;
+	struct request_sock *req;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(l, &listeners, node) {
+		q = &inet_csk(l->sk)->icsk_accept_queue;
+		spin_lock_bh(&q->rskq_lock);
+		for (req = q->rskq_accept_head; req; req = req->dl_next)
+			if (req->sk)
+				seed_queued(req->sk, l->cookie);
+		spin_unlock_bh(&q->rskq_lock);
+	}
+	rcu_read_unlock();
 }
 
 /*
@@ -716,7 +916,8 @@ int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 			row->refused = READ_ONCE(p->refused);
 			owner = port_owner(netns, p->port);
 			if (owner) {
-				row->owner_pid = owner->pid;
+				/* set after its comm for a listener found at load */
+				row->owner_pid = smp_load_acquire(&owner->pid);
 				memcpy(row->owner_comm, owner->comm, SOCKFAN_COMM_LEN);
 			}
 		}
@@ -742,6 +943,8 @@ void sockfan_stats_read(u32 netns, struct sockfan_stats *st)
 {
 	struct sockfan_conn_cursor cur = { .netns = netns };
 	struct sockfan_listener *l;
+	struct sockfan_port *p;
+	u32 i;
 
 	memset(st, 0, sizeof(*st));
 	rcu_read_lock();
@@ -750,6 +953,14 @@ void sockfan_stats_read(u32 netns, struct sockfan_stats *st)
 	list_for_each_entry_rcu(l, &listeners, node)
 		if (l->key.netns == netns)
 			st->listeners++;
+	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++) {
+		hlist_for_each_entry_rcu(p, &port_hash[i], node) {
+			if (p->netns != netns)
+				continue;
+			st->seeded_listeners += READ_ONCE(p->seeded_listeners);
+			st->seeded_conns += READ_ONCE(p->seeded_conns);
+		}
+	}
 	rcu_read_unlock();
 	st->drops = atomic64_read(&drops);
 	st->events = atomic64_read(&events);

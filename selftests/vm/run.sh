@@ -163,7 +163,9 @@ done
 install -m 755 "$here/init.sh" "$root/init" || fail "cannot install $here/init.sh as /init"
 initrd=$out/initrd.gz
 # logs of a run with chosen tests apart from the full run's
+# (a long list is named by its checksum: a file name has 255 bytes at most)
 run=${only_tests:+-$(printf '%s' "$only_tests" | tr -c 'a-zA-Z0-9_\n' '_')}
+[ ${#run} -gt 64 ] && run=-tests-$(printf '%s' "$only_tests" | md5sum | cut -c1-12)
 [ -n "$bench" ] && run=-bench-$(printf '%s' "$bench" | tr -c 'a-zA-Z0-9_\n' '_')
 console=$out/console$run.log
 taplog=$out/tap$run.log
