@@ -257,6 +257,24 @@ static void *conns_next(struct seq_file *m, void *v, loff_t *pos)
 	return conns_fetch(m, *pos);
 }
 
+/*
+ * The socket's state now, as ss names it: an accepted socket its
+ * process never closes after the peer left is CLOSE-WAIT, not ESTAB.
+ */
+static const char *tcp_state_name(unsigned int state)
+{
+	static const char * const names[] = {
+		[TCP_ESTABLISHED] = "ESTAB",		[TCP_SYN_SENT] = "SYN-SENT",
+		[TCP_SYN_RECV] = "SYN-RECV",		[TCP_FIN_WAIT1] = "FIN-WAIT-1",
+		[TCP_FIN_WAIT2] = "FIN-WAIT-2",		[TCP_TIME_WAIT] = "TIME-WAIT",
+		[TCP_CLOSE] = "UNCONN",			[TCP_CLOSE_WAIT] = "CLOSE-WAIT",
+		[TCP_LAST_ACK] = "LAST-ACK",		[TCP_LISTEN] = "LISTEN",
+		[TCP_CLOSING] = "CLOSING",		[TCP_NEW_SYN_RECV] = "NEW-SYN-RECV",
+	};
+
+	return state < ARRAY_SIZE(names) && names[state] ? names[state] : "?";
+}
+
 static int conns_show(struct seq_file *m, void *v)
 {
 	struct conns_iter *it = m->private;
@@ -266,7 +284,7 @@ static int conns_show(struct seq_file *m, void *v)
 	struct pid *pid;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(m, "cookie family laddr lport raddr rport listener pid comm age_ms segs_in\n");
+		seq_puts(m, "cookie family laddr lport raddr rport listener pid comm age_ms segs_in state\n");
 		return 0;
 	}
 	seq_printf(m, "%llu %s ", sockfan_sk_cookie(c->sk), family_name(&c->key));
@@ -283,8 +301,8 @@ static int conns_show(struct seq_file *m, void *v)
 	else
 		seq_task(m, it->tasks, pid ? pid_nr(pid) : 0, comm);
 	/* segments the kernel's lookup delivered to it, as ss -ti shows */
-	seq_printf(m, " %llu %u\n", div_u64(now - c->born_ns, NSEC_PER_MSEC),
-		   READ_ONCE(tcp_sk(c->sk)->segs_in));
+	seq_printf(m, " %llu %u %s\n", div_u64(now - c->born_ns, NSEC_PER_MSEC),
+		   READ_ONCE(tcp_sk(c->sk)->segs_in), tcp_state_name(READ_ONCE(c->sk->sk_state)));
 	return 0;
 }
 

@@ -456,9 +456,30 @@ sum_lines() {
 }
 
 # --- sockfan's view ------------------------------------------------------
+# sockfan_col FILE PORT NAME...: the named columns of PORT's row in a
+# table of sockfan ports or top, found by the header's names (so a new
+# column moves nothing); the first table's row, or with COL_LAST=1 the
+# last one's (top's last frame)
+sockfan_col() {
+	local file=$1 port=$2
+
+	shift 2
+	awk -v p="$port" -v names="$*" -v last="${COL_LAST:-0}" '
+		$1 == "NETNS" && $2 == "PORT" { for (i = 1; i <= NF; i++) col[$i] = i; next }
+		$1 ~ /^[0-9]+$/ && $2 == p && !done {
+			n = split(names, want, " ")
+			r = ""
+			for (j = 1; j <= n; j++)
+				r = r (j > 1 ? " " : "") (want[j] in col ? $(col[want[j]]) : "?")
+			kept = r
+			done = !last
+		}
+		END { if (kept != "") print kept }' "$file"
+}
+
 # sockfan_row FILE PORT: "LISTEN ESTAB ACCEPTED CLOSED PEERS" of the port
 sockfan_row() {
-	awk -v p="$2" '$1 ~ /^[0-9]+$/ && $2 == p { print $3, $4, $5, $6, $7; exit }' "$1"
+	sockfan_col "$1" "$2" LISTEN ESTAB ACCEPTED CLOSED PEERS
 }
 
 # four-tuples of the ESTAB lines of `sockfan ports --port`, normalised as

@@ -42,7 +42,7 @@ sockfan_segs_in() {
 
 # the REFUSED column of PORT's row in the table
 sockfan_refused() {
-	awk -v p="$2" '$1 ~ /^[0-9]+$/ && $2 == p { print $11; exit }' "$1"
+	sockfan_col "$1" "$2" REFUSED
 }
 
 netns_new NS sflook || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }

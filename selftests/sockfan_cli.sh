@@ -76,21 +76,21 @@ expect "explain --interval: points to top" 2 'draws once; for a live view use so
 mkdir -p "$TMP/proc"
 good_hdrs() {
 	echo "cookie family laddr lport backlog qlen drops accepted hits pid comm" >"$TMP/proc/listeners"
-	echo "cookie family laddr lport raddr rport listener pid comm age_ms segs_in" >"$TMP/proc/conns"
+	echo "cookie family laddr lport raddr rport listener pid comm age_ms segs_in state" >"$TMP/proc/conns"
 	echo "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm" >"$TMP/proc/ports"
 	printf 'name value\nconns 2\nstrays 4\n' >"$TMP/proc/stats"
 }
 good_hdrs
 echo "7 inet 0.0.0.0 80 511 0 0 2 5 100 nginx" >>"$TMP/proc/listeners"
-echo "9 inet 10.0.0.1 80 10.0.0.2 5555 7 101 nginx 10 4" >>"$TMP/proc/conns"
-echo "11 inet 10.0.0.1 80 10.0.0.3 5556 7 0 - 5 1" >>"$TMP/proc/conns"
+echo "9 inet 10.0.0.1 80 10.0.0.2 5555 7 101 nginx 10 4 ESTAB" >>"$TMP/proc/conns"
+echo "11 inet 10.0.0.1 80 10.0.0.3 5556 7 0 - 5 1 ESTAB" >>"$TMP/proc/conns"
 echo "80 1 2 5 3 2 3000 500 200 0 100 nginx" >>"$TMP/proc/ports"
 "$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>&1
 check "well-formed files: 1 listener, 2 established, 5 accepted, 3 closed, 2 peers" \
 	"$(sockfan_row "$TMP/out" 80)" "1 2 5 3 2"
 
 # "0 ?": accepted, by a task the reader may not know; "0 -": in the queue
-echo "13 inet 10.0.0.1 80 10.0.0.4 5557 7 0 ? 7 1" >>"$TMP/proc/conns"
+echo "13 inet 10.0.0.1 80 10.0.0.4 5557 7 0 ? 7 1 CLOSE-WAIT" >>"$TMP/proc/conns"
 "$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>&1
 check "a hidden task ('0 ?') is accepted, '0 -' is in queue" \
 	"$(sockfan_conns "$TMP/out" accepted) $(sockfan_conns "$TMP/out" queued)" "2 1"
@@ -101,7 +101,7 @@ expect "record with a missing field: line named" 1 'listeners line 2: wrong numb
 	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
 
 good_hdrs
-echo "9 inet 10.0.0.300 80 10.0.0.2 5555 7 101 nginx 10 4" >>"$TMP/proc/conns"
+echo "9 inet 10.0.0.300 80 10.0.0.2 5555 7 101 nginx 10 4 ESTAB" >>"$TMP/proc/conns"
 expect "bad address: line named" 1 'conns line 2: IPv4 address expected' \
 	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
 

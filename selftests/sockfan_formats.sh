@@ -53,7 +53,8 @@ if "$PY" -c 'import prometheus_client.parser' 2>/dev/null; then
 		seen = {}
 		for fam in text_string_to_metric_families(open(sys.argv[1]).read()):
 		    for s in fam.samples:
-		        if s.labels.get("port") == sys.argv[2]:
+		        # connection sockets come by state: ESTAB is what ss counts
+		        if s.labels.get("port") == sys.argv[2] and s.labels.get("state", "ESTAB") == "ESTAB":
 		            seen[(fam.name, fam.type, s.name)] = s.value
 		# the parser names a counter family without _total; a summary's
 		# samples are _sum and _count
@@ -89,7 +90,7 @@ fi
 # gauges
 in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --prom >"$TMP/diag.prom" 2>"$TMP/out.err"
 check "--prom of a snapshot: gauges as ss, no accepted/closed counter" \
-	"$(grep -cE '^sockfan_(accepted|closed)_total' "$TMP/diag.prom") $(sed -n "s/^sockfan_connection_sockets{.*port=\"$PORT\"} //p" "$TMP/diag.prom")" \
+	"$(grep -cE '^sockfan_(accepted|closed)_total' "$TMP/diag.prom") $(sed -n "s/^sockfan_connection_sockets{.*port=\"$PORT\",state=\"ESTAB\"} //p" "$TMP/diag.prom")" \
 	"0 $(ss_established "$NS" $PORT)"
 in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --json >"$TMP/diag.json" 2>"$TMP/out.err"
 check "--json of a snapshot: accepted and closed are null (unknown), not 0" \

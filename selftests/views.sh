@@ -37,7 +37,7 @@ sf() {
 
 # "LISTEN ESTAB PEERS" of the port in the last frame of top's output
 top_row() {
-	awk -v p=$PORT '$1 ~ /^[0-9]+$/ && $2 == p { r = $3 " " $4 " " $5 } END { print r }' "$1"
+	COL_LAST=1 sockfan_col "$1" $PORT LISTEN ESTAB PEERS
 }
 
 # ss with a filter: "listeners established peers", as top_row prints them
@@ -74,7 +74,7 @@ if grep -q 'miss=none' "$TMP/burst.err"; then
 		"no hook for misses here"
 else
 	check "top: a burst of refused SYNs shows as a rate when its row appears" \
-		"$(awk -v p=$((PORT + 1)) '$1 ~ /^[0-9]+$/ && $2 == p { print ($10 + 0 > 0) ? "rate" : $10; exit }' "$TMP/burst")" \
+		"$(sockfan_col "$TMP/burst" $((PORT + 1)) REFUSED/s | awk '{ print ($1 + 0 > 0) ? "rate" : $1 }')" \
 		rate
 fi
 
@@ -90,7 +90,7 @@ if [ "$SOURCE" = bpf ]; then
 	wait "$view_pid"
 	sed 's/^/# no-seed: /' "$TMP/noseed"
 	check "ports --no-seed --duration: the row its records describe (accepted, closed)" \
-		"$(awk -v p=$PORT '$1 ~ /^[0-9]+$/ && $2 == p { print $5, $6 }' "$TMP/noseed")" "3 3"
+		"$(sockfan_col "$TMP/noseed" $PORT ACCEPTED CLOSED)" "3 3"
 else
 	tap_skip "ports --no-seed --duration" "--duration needs the BPF source"
 fi
@@ -120,7 +120,7 @@ check "ports --pid of a process without sockets: no row" \
 # --- the snapshot without a tracer (what auto picks without the module) --
 in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --port $PORT >"$TMP/diag" 2>&1
 check "ports --source diag: listeners, connections, peers as ss; misses unknown" \
-	"$(awk -v p=$PORT '$1 ~ /^[0-9]+$/ && $2 == p { print $3, $4, $7, $11 }' "$TMP/diag")" \
+	"$(sockfan_col "$TMP/diag" $PORT LISTEN ESTAB PEERS REFUSED)" \
 	"$(ss_view | awk '{ print $1, $2, $3, "-" }')"
 check "ports --source diag --port: four-tuples and accepting pids as ss -p" \
 	"$(sockfan_tuple_pids "$TMP/diag" | md5sum)" "$(ss_tuple_pids "$NS" $PORT | md5sum)"

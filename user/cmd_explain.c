@@ -119,10 +119,10 @@ static void print_conn(const struct fan_conn *c, bool last, __u64 now)
 {
 	char local[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], age[16], wait[16];
 
-	printf("  %s ESTAB  %s <-> %s  cookie %llu\n", last ? "`--" : "+--",
+	printf("  %s %-10s %s <-> %s  cookie %llu\n", last ? "`--" : "+--", fmt_state(c->state),
 	       fmt_endpoint(local, sizeof(local), &c->key, 0),
 	       fmt_endpoint(peer, sizeof(peer), &c->key, 1), (unsigned long long)c->cookie);
-	printf("  %s        ", last ? "   " : "|  ");
+	printf("  %s             ", last ? "   " : "|  ");
 	if (c->flags & FAN_ACCEPTED)
 		printf("accepted by %s", fmt_task(task, sizeof(task), c->pid, c->comm));
 	else
@@ -171,6 +171,19 @@ static void print_wrapped(const char *s)
 	}
 }
 
+/* " (18 ESTAB, 2 CLOSE-WAIT)": a CLOSE-WAIT pile-up is a leak, not load */
+static void print_states(const struct fan_row *r)
+{
+	unsigned int s, k = 0;
+
+	for (s = 0; s < FMT_TCP_STATES; s++)
+		if (r->states[s])
+			printf("%s%llu %s", k++ ? ", " : " (", (unsigned long long)r->states[s],
+			       fmt_state(s));
+	if (k)
+		printf(")");
+}
+
 static void print_port(const struct fanout *f, const struct explain_port *p, __u64 now)
 {
 	const struct fan_row *r = p->row;
@@ -180,9 +193,11 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 	size_t i, orphans = 0;
 	bool known_hits = f->counts & FAN_COUNTS_LISTENER_HITS;
 
-	printf("\nnetns %u, local port %u: %zu listening socket%s, %zu connection socket%s\n\n",
+	printf("\nnetns %u, local port %u: %zu listening socket%s, %zu connection socket%s",
 	       r->netns, r->port, p->nlisteners, p->nlisteners == 1 ? "" : "s", p->nconns,
 	       p->nconns == 1 ? "" : "s");
+	print_states(r);
+	printf("\n\n");
 	for (i = 0; i < p->nlisteners; i++) {
 		const struct fan_listener *l = p->listeners[i];
 

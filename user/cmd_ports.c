@@ -5,6 +5,7 @@
  * its local port, told apart by their four-tuples.
  */
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -127,15 +128,19 @@ static int print_table(const struct fanout *f)
 
 	if (fanout_rows(f, &rows, &n))
 		return -ENOMEM;
-	printf("%-11s %5s %6s %6s %8s %7s %6s %8s %8s %8s %7s  %s\n", "NETNS", "PORT",
-	       "LISTEN", "ESTAB", "ACCEPTED", "CLOSED", "PEERS", "LIFE_AVG", "WAIT_AVG",
-	       "WAIT_MAX", "REFUSED", "OWNER");
+	printf("%-11s %5s %6s %6s %10s %5s %8s %7s %6s %8s %8s %8s %7s  %s\n", "NETNS", "PORT",
+	       "LISTEN", "ESTAB", "CLOSE-WAIT", "OTHER", "ACCEPTED", "CLOSED", "PEERS",
+	       "LIFE_AVG", "WAIT_AVG", "WAIT_MAX", "REFUSED", "OWNER");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
 		fmt_count(refused, sizeof(refused), r->refused, f->counts & FAN_COUNTS_MISSES);
-		printf("%-11u %5u %6u %6llu %8s %7s %6llu %8s %8s %8s %7s  %s\n", r->netns,
-		       r->port, r->listeners, (unsigned long long)r->established,
+		printf("%-11u %5u %6u %6llu %10llu %5llu %8s %7s %6llu %8s %8s %8s %7s  %s\n",
+		       r->netns, r->port, r->listeners,
+		       (unsigned long long)r->states[TCP_ESTABLISHED],
+		       (unsigned long long)r->states[TCP_CLOSE_WAIT],
+		       (unsigned long long)(r->conns - r->states[TCP_ESTABLISHED] -
+					    r->states[TCP_CLOSE_WAIT]),
 		       fmt_count(acc, sizeof(acc), r->accepted, totals),
 		       fmt_count(cls, sizeof(cls), r->closed, totals),
 		       (unsigned long long)r->peers,
@@ -173,8 +178,8 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 			continue;
 		fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
 		fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS);
-		printf("  LISTEN %-24s %-24s backlog %-5u qlen %-5u sk_drops %-5u accepted %-6s hits %-6s owner %s cookie %llu\n",
-		       fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen,
+		printf("  %-10s %-24s %-24s backlog %-5u qlen %-5u sk_drops %-5u accepted %-6s hits %-6s owner %s cookie %llu\n",
+		       "LISTEN", fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen,
 		       l->drops, acc, hits,
 		       fmt_task(task, sizeof(task), l->pid, l->comm),
 		       (unsigned long long)l->cookie);
@@ -182,8 +187,8 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	for (i = 0; i < n; i++) {
 		const struct fan_conn *c = conns[i];
 
-		printf("  ESTAB  %-24s %-24s %s %-14s listener %-6llu segs_in %-6llu cookie %llu\n",
-		       fmt_endpoint(ep, sizeof(ep), &c->key, 0),
+		printf("  %-10s %-24s %-24s %s %-14s listener %-6llu segs_in %-6llu cookie %llu\n",
+		       fmt_state(c->state), fmt_endpoint(ep, sizeof(ep), &c->key, 0),
 		       fmt_endpoint(peer, sizeof(peer), &c->key, 1),
 		       c->flags & FAN_ACCEPTED ? "accepted by" : "in queue   ",
 		       c->flags & FAN_ACCEPTED ? fmt_task(task, sizeof(task), c->pid, c->comm) : "",

@@ -7,6 +7,7 @@
  * frame after another, like top -b.
  */
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -110,8 +111,8 @@ static int fanout_cmp(const void *a, const void *b)
 {
 	const struct fan_row *x = a, *y = b;
 
-	if (x->established != y->established)
-		return x->established > y->established ? -1 : 1;
+	if (x->conns != y->conns)
+		return x->conns > y->conns ? -1 : 1;
 	if (x->accepted != y->accepted)
 		return x->accepted > y->accepted ? -1 : 1;
 	if (x->netns != y->netns)
@@ -189,7 +190,7 @@ static int draw(const struct view *v, struct top_state *t)
 	qsort(rows, n, sizeof(*rows), fanout_cmp);
 	for (i = 0; i < n; i++) {
 		listeners += rows[i].listeners;
-		estab += rows[i].established;
+		estab += rows[i].conns;
 	}
 	strftime(clock, sizeof(clock), "%H:%M:%S", localtime(&wall));
 	term_size(t);
@@ -205,8 +206,8 @@ static int draw(const struct view *v, struct top_state *t)
 	emit(t, "ports %zu, listening sockets %u, connection sockets %llu%s", n, listeners,
 	     (unsigned long long)estab, t->keys ? "    (q quits)" : "");
 	emit(t, "%s", "");
-	emit(t, "%-10s %5s %6s %6s %5s %8s %7s %5s %7s %9s %8s  %s", "NETNS", "PORT",
-	     "LISTEN", "ESTAB", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "SKDROPS", "REFUSED/s",
+	emit(t, "%-10s %5s %6s %6s %10s %5s %8s %7s %5s %7s %9s %8s  %s", "NETNS", "PORT",
+	     "LISTEN", "ESTAB", "CLOSE-WAIT", "PEERS", "ACCEPT/s", "CLOSE/s", "QLEN", "SKDROPS", "REFUSED/s",
 	     "WAIT_AVG", "OWNER");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
@@ -215,8 +216,10 @@ static int draw(const struct view *v, struct top_state *t)
 		if (t->lines && shown + 5 >= t->lines)
 			break;
 		queue_of(f, r, &qlen, &drops);
-		emit(t, "%-10u %5u %6u %6llu %5llu %8s %7s %5llu %7llu %9s %8s  %s",
-		     r->netns, r->port, r->listeners, (unsigned long long)r->established,
+		emit(t, "%-10u %5u %6u %6llu %10llu %5llu %8s %7s %5llu %7llu %9s %8s  %s",
+		     r->netns, r->port, r->listeners,
+		     (unsigned long long)r->states[TCP_ESTABLISHED],
+		     (unsigned long long)r->states[TCP_CLOSE_WAIT],
 		     (unsigned long long)r->peers,
 		     fmt_rate(acc, sizeof(acc), r->accepted, p->accepted, secs),
 		     fmt_rate(cls, sizeof(cls), r->closed, p->closed, secs),

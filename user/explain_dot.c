@@ -69,7 +69,8 @@ static void dot_conn(const struct explain_port *p, size_t i, __u64 now)
 	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], who[64], age[16], what[80];
 	char line[64], stats[64];
 
-	snprintf(what, sizeof(what), "ESTAB %s", fmt_endpoint(ep, sizeof(ep), &c->key, 0));
+	snprintf(what, sizeof(what), "%s %s", fmt_state(c->state),
+		 fmt_endpoint(ep, sizeof(ep), &c->key, 0));
 	snprintf(line, sizeof(line), "<-> %s", fmt_endpoint(peer, sizeof(peer), &c->key, 1));
 	if (c->flags & FAN_ACCEPTED)
 		snprintf(who, sizeof(who), "accepted by %s",

@@ -6,6 +6,7 @@
  * showed its effect, must leave the model unchanged.
  */
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -307,6 +308,10 @@ static void on_established(struct fanout *f, const struct sockfan_event *e)
 		c->cookie = e->cookie;
 	if (!c->est_ns && !(e->flags & SOCKFAN_F_SEEDED))
 		c->est_ns = e->ts_ns;
+	if (e->state)
+		c->state = e->state;
+	else if (!c->state)
+		c->state = TCP_ESTABLISHED;
 	if (e->accept.listener)
 		c->listener = e->accept.listener;
 	else if (!c->listener)
@@ -316,6 +321,9 @@ static void on_established(struct fanout *f, const struct sockfan_event *e)
 
 static void accept_info(struct fan_conn *c, const struct sockfan_event *e)
 {
+	/* the child's state when accept() took it: newer than its handshake's */
+	if (e->state)
+		c->state = e->state;
 	if (!c->cookie)
 		c->cookie = e->cookie;
 	if (e->accept.listener)
@@ -567,6 +575,7 @@ static struct fan_row *row_find(struct fan_row *rows, size_t n, __u32 netns,
 struct peer_rec {
 	__u32 netns;
 	__u16 lport;
+	__u16 state;
 	__u8 raddr[16];
 };
 
@@ -597,8 +606,18 @@ static int collect_peer(const struct fan_conn *c, void *arg)
 	p = &pv->v[pv->n++];
 	p->netns = c->key.netns;
 	p->lport = c->key.lport;
+	p->state = c->state;
 	memcpy(p->raddr, c->key.raddr, sizeof(p->raddr));
 	return 0;
+}
+
+void fanout_conn_state(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
+		       unsigned int state)
+{
+	struct fan_conn *c = fanout_conn(f, k, cookie);
+
+	if (c && state)
+		c->state = state;
 }
 
 bool fanout_netns_shown(const struct fanout *f, __u32 netns)
@@ -692,7 +711,8 @@ int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
 		}
 		if (!r)
 			continue;
-		r->established++;
+		r->conns++;
+		r->states[c->state < FMT_TCP_STATES ? c->state : 0]++;
 		/* sorted by remote address within a port: count changes */
 		if (new_port || memcmp(prev->raddr, c->raddr, sizeof(c->raddr)))
 			r->peers++;

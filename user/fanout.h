@@ -12,6 +12,7 @@
 #include <sockfan/sockfan.h>
 
 #include "filter.h"
+#include "format.h"
 
 #define FAN_ACCEPTED	(1U << 16)	/* conn flag: accept() returned it */
 #define FAN_ACCEPT_SEEN	(1U << 17)	/* ... and a hook saw it: in the totals */
@@ -25,6 +26,7 @@ struct fan_conn {
 	__u64 segs_in;		/* segments the kernel's lookup delivered to it */
 	__u32 pid;		/* accepting task */
 	__u32 flags;		/* FAN_ACCEPTED, SOCKFAN_F_SEEDED */
+	__u32 state;		/* TCP state last known (fmt_state()), 0: unknown */
 	char comm[SOCKFAN_COMM_LEN];
 	struct fan_conn *next;	/* hash chain */
 };
@@ -112,7 +114,9 @@ struct fan_row {
 	__u32 netns;
 	__u16 port;
 	__u32 listeners;
-	__u64 established;
+	__u64 conns;		/* live connection sockets, every state */
+	/* ... by TCP state (fmt_state()): ESTAB, CLOSE-WAIT, ...; [0] unknown */
+	__u64 states[FMT_TCP_STATES];
 	__u64 accepted;
 	__u64 closed;
 	__u64 peers;		/* distinct remote addresses */
@@ -143,6 +147,14 @@ struct fan_listener *fanout_listener(struct fanout *f, __u64 cookie);
 bool fanout_addr_any(const __u8 *a);
 struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
 bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);
+
+/*
+ * What the kernel says a connection's state is now (a snapshot's, the
+ * module's): ESTABLISHED, CLOSE_WAIT, ...  Unknown connections are left
+ * alone.
+ */
+void fanout_conn_state(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
+		       unsigned int state);
 
 /* visit every live connection; stops early when @fn returns non-zero */
 int fanout_each_conn(const struct fanout *f,

@@ -100,6 +100,26 @@ void fput_prom_label(FILE *fp, const char *s)
 	fputc('"', fp);
 }
 
+static const char * const tcp_state_names[FMT_TCP_STATES] = {
+	"?", "ESTAB", "SYN-SENT", "SYN-RECV", "FIN-WAIT-1", "FIN-WAIT-2", "TIME-WAIT",
+	"UNCONN", "CLOSE-WAIT", "LAST-ACK", "LISTEN", "CLOSING", "NEW-SYN-RECV",
+};
+
+const char *fmt_state(unsigned int state)
+{
+	return tcp_state_names[state < FMT_TCP_STATES ? state : 0];
+}
+
+unsigned int fmt_state_parse(const char *name)
+{
+	unsigned int i;
+
+	for (i = 1; i < FMT_TCP_STATES; i++)
+		if (!strcmp(name, tcp_state_names[i]))
+			return i;
+	return 0;
+}
+
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm)
 {
 	if (!pid)

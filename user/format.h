@@ -31,6 +31,17 @@ void fput_dot_str(FILE *fp, const char *s);
 /* @s as a Prometheus label value, quotes included */
 void fput_prom_label(FILE *fp, const char *s);
 
+/*
+ * TCP states (the kernel's numbers, TCP_ESTABLISHED 1 ... TCP_NEW_SYN_RECV
+ * 12) by the names ss gives them: "ESTAB", "CLOSE-WAIT", ...; "?" for 0
+ * (unknown) or a number past them.
+ */
+#define FMT_TCP_STATES	13
+const char *fmt_state(unsigned int state);
+
+/* the state named @name as fmt_state() names it, or 0 */
+unsigned int fmt_state_parse(const char *name);
+
 /* "1234/nginx", or "-" when @pid is 0 */
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm);
 

@@ -6,6 +6,7 @@
  * The document is one line, so that --interval prints JSON lines.
  */
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -64,8 +65,9 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 			printf("%s{\"cookie\":%llu,\"local\":\"%s\",\"local_port\":%u,",
 			       i ? "," : "", (unsigned long long)c->cookie,
 			       fmt_addr(addr, sizeof(addr), &c->key, 0), c->key.lport);
-			printf("\"remote\":\"%s\",\"remote_port\":%u,\"listener\":%llu,\"segs_in\":%llu,",
+			printf("\"remote\":\"%s\",\"remote_port\":%u,\"state\":\"%s\",\"listener\":%llu,\"segs_in\":%llu,",
 			       fmt_addr(addr, sizeof(addr), &c->key, 1), c->key.rport,
+			       fmt_state(c->state),
 			       (unsigned long long)c->listener, (unsigned long long)c->segs_in);
 			json_task("accepted_by", c->flags & FAN_ACCEPTED ? c->pid : 0, c->comm);
 			printf("}");
@@ -100,6 +102,19 @@ static void json_hook_cost(const struct ports_meta *m)
 		       (unsigned long long)m->hook_cost[i].run_ns);
 	}
 	printf("]}");
+}
+
+/* "states":{"ESTAB":3,"CLOSE-WAIT":1}: every state a connection is in */
+static void json_states(const struct fan_row *r)
+{
+	unsigned int s, k = 0;
+
+	printf("\"states\":{");
+	for (s = 0; s < FMT_TCP_STATES; s++)
+		if (r->states[s])
+			printf("%s\"%s\":%llu", k++ ? "," : "", fmt_state(s),
+			       (unsigned long long)r->states[s]);
+	printf("},");
 }
 
 /* per namespace: strays, and the kernel's listen-queue counters (nstat) */
@@ -153,9 +168,12 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
-		printf("%s{\"netns\":%u,\"port\":%u,\"listeners\":%u,\"established\":%llu,",
+		printf("%s{\"netns\":%u,\"port\":%u,\"listeners\":%u,\"connections\":%llu,\"established\":%llu,\"close_wait\":%llu,",
 		       k++ ? "," : "", r->netns, r->port, r->listeners,
-		       (unsigned long long)r->established);
+		       (unsigned long long)r->conns,
+		       (unsigned long long)r->states[TCP_ESTABLISHED],
+		       (unsigned long long)r->states[TCP_CLOSE_WAIT]);
+		json_states(r);
 		json_u64_or_null("accepted", r->accepted, f->counts & FAN_COUNTS_TOTALS, ",");
 		json_u64_or_null("closed", r->closed, f->counts & FAN_COUNTS_TOTALS, ",");
 		printf("\"peers\":%llu,", (unsigned long long)r->peers);

@@ -7,6 +7,7 @@
  * left out, not exported as 0.
  */
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,7 @@
 enum prom_kind { GAUGE, COUNTER, SUMMARY };
 
 static __u64 listening(const struct fan_row *r) { return r->listeners; }
-static __u64 connections(const struct fan_row *r) { return r->established; }
+
 static __u64 accepted(const struct fan_row *r) { return r->accepted; }
 static __u64 closed(const struct fan_row *r) { return r->closed; }
 static __u64 peers(const struct fan_row *r) { return r->peers; }
@@ -43,9 +44,6 @@ struct prom_family {
 
 static const struct prom_family families[] = {
 	FAMILY("sockfan_listening_sockets", GAUGE, "Sockets in LISTEN on the port.", listening),
-	FAMILY("sockfan_connection_sockets", GAUGE,
-	       "Live passive connections on the port: one socket each, sharing its local address and port.",
-	       connections),
 	/* a snapshot saw no accept nor close: no counter rather than one that falls */
 	FAMILY("sockfan_accepted_total", COUNTER, "Connections handed out by accept().", accepted,
 	       .needs = FAN_COUNTS_TOTALS),
@@ -108,6 +106,25 @@ static void prom_hook_cost(const struct ports_meta *m)
 	printf("# HELP sockfan_handshakes Passive handshakes recorded during this sockfan run (--hook-cost).\n");
 	printf("# TYPE sockfan_handshakes gauge\n");
 	printf("sockfan_handshakes %llu\n", (unsigned long long)m->handshakes);
+}
+
+/*
+ * Connection sockets by TCP state: ESTAB and CLOSE-WAIT always (a
+ * CLOSE-WAIT pile-up is what one alerts on), others while there are some.
+ */
+static void prom_connection_states(const struct fan_row *rows, size_t n)
+{
+	size_t i;
+	unsigned int s;
+
+	printf("# HELP sockfan_connection_sockets Live passive connections on the port by TCP state (as ss names it): one socket each, sharing its local address and port.\n");
+	printf("# TYPE sockfan_connection_sockets gauge\n");
+	for (i = 0; i < n; i++)
+		for (s = 0; s < FMT_TCP_STATES; s++)
+			if (rows[i].states[s] || s == TCP_ESTABLISHED || s == TCP_CLOSE_WAIT)
+				printf("sockfan_connection_sockets{netns=\"%u\",port=\"%u\",state=\"%s\"} %llu\n",
+				       rows[i].netns, rows[i].port, fmt_state(s),
+				       (unsigned long long)rows[i].states[s]);
 }
 
 static const struct netns_family {
@@ -180,6 +197,7 @@ int ports_print_prom(const struct fanout *f, const struct ports_meta *m)
 			sample(fam, &rows[i]);
 	}
 	prom_netns(f);
+	prom_connection_states(rows, n);
 	/* the owner is a label set of its own, so counters keep stable labels */
 	printf("# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");
 	printf("# TYPE sockfan_port_owner_info gauge\n");

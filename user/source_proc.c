@@ -8,11 +8,13 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
+#include "format.h"
 #include "netns.h"
 #include "sockfan.h"
 #include "source_proc.h"
@@ -22,7 +24,7 @@
 #define PROC_LINE_MAX	1024	/* far above any record the module prints */
 
 static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen drops accepted hits pid comm";
-static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms segs_in";
+static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms segs_in state";
 static const char STATS_HDR[] = "name value";
 static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm";
 
@@ -142,6 +144,9 @@ static int read_conn(struct fanout *f, struct proc_file *pf)
 	    field_u64(pf, 7, ~0U, &pid) || field_u64(pf, 9, ~0ULL, &age) ||
 	    field_u64(pf, 10, ~0U, &segs))
 		return -EPROTO;
+	e.state = fmt_state_parse(pf->fields[11]);
+	if (!e.state || e.state == TCP_LISTEN)
+		return bad(pf, "TCP state of a connection expected (ESTAB, CLOSE-WAIT, ...)");
 	e.cookie = cookie;
 	e.key.lport = lport;
 	e.key.rport = rport;
@@ -220,7 +225,7 @@ static const struct proc_format {
 	int nfields;
 	int (*fn)(struct fanout *f, struct proc_file *pf);
 } formats[] = {
-	{ "conns", CONNS_HDR, 11, read_conn },
+	{ "conns", CONNS_HDR, 12, read_conn },
 	{ "listeners", LISTENERS_HDR, 11, read_listener },
 	{ "ports", PORTS_HDR, 12, read_port },
 	{ "stats", STATS_HDR, 2, read_stat },
