@@ -101,7 +101,11 @@ static __always_inline struct sockfan_event *event_reserve(__u16 kind)
 
 static __always_inline void event_task(struct sockfan_event *e)
 {
-	e->pid = bpf_get_current_pid_tgid() >> 32;
+	__u64 id = bpf_get_current_pid_tgid();
+
+	/* threads of one process share the pid: haproxy's accept in each */
+	e->pid = id >> 32;
+	e->tid = (__u32)id;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	e->flags |= SOCKFAN_F_TASK;
 }

@@ -507,13 +507,18 @@ sockfan_listener_field() {
 	}' "$1"
 }
 
-# sockfan_conns FILE accepted|queued: how many ESTAB lines say
-# "accepted by PID/COMM" or "in queue"
+# the first word of a connection line of `sockfan ports --port`: its
+# state as ss names it
+CONN_STATES='^(ESTAB|SYN-RECV|FIN-WAIT-1|FIN-WAIT-2|CLOSE-WAIT|LAST-ACK|CLOSING|[?])$'
+
+# sockfan_conns FILE accepted|queued [STATE]: how many connection lines
+# (of STATE, default any) say "accepted by PID/COMM" or "in queue"
 sockfan_conns() {
-	local what="accepted by"
+	local what="accepted by" states=${3:-$CONN_STATES}
 
 	[ "$2" = queued ] && what="in queue"
-	awk -v w=" $what " '$1 == "ESTAB" && index($0, w)' "$1" | wc -l
+	[ -n "${3:-}" ] && states="^$3\$"
+	awk -v w=" $what " -v s="$states" '$1 ~ s && index($0, w)' "$1" | wc -l
 }
 
 # "laddr:lport raddr:rport pid/comm" of the ESTAB lines: the accepting

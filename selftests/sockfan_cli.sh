@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 36
+tap_plan 37
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -94,6 +94,8 @@ echo "13 inet 10.0.0.1 80 10.0.0.4 5557 7 0 ? 7 1 CLOSE-WAIT" >>"$TMP/proc/conns
 "$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>&1
 check "a hidden task ('0 ?') is accepted, '0 -' is in queue" \
 	"$(sockfan_conns "$TMP/out" accepted) $(sockfan_conns "$TMP/out" queued)" "2 1"
+check "the module's state column: one CLOSE-WAIT, counted apart from ESTAB" \
+	"$(sockfan_conns "$TMP/out" accepted CLOSE-WAIT) $(sockfan_col "$TMP/out" 80 ESTAB CLOSE-WAIT)" "1 2 1"
 
 good_hdrs
 echo "7 inet 0.0.0.0 80 511 0 0 2 5 100" >>"$TMP/proc/listeners"

@@ -124,7 +124,7 @@ static void print_conn(const struct fan_conn *c, bool last, __u64 now)
 	       fmt_endpoint(peer, sizeof(peer), &c->key, 1), (unsigned long long)c->cookie);
 	printf("  %s             ", last ? "   " : "|  ");
 	if (c->flags & FAN_ACCEPTED)
-		printf("accepted by %s", fmt_task(task, sizeof(task), c->pid, c->comm));
+		printf("accepted by %s", fmt_thread(task, sizeof(task), c->pid, c->tid, c->comm));
 	else
 		printf("in the accept queue, not accepted yet");
 	printf(", age %s", fmt_since(age, sizeof(age), now, c->est_ns));

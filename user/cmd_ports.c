@@ -191,7 +191,7 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 		       fmt_state(c->state), fmt_endpoint(ep, sizeof(ep), &c->key, 0),
 		       fmt_endpoint(peer, sizeof(peer), &c->key, 1),
 		       c->flags & FAN_ACCEPTED ? "accepted by" : "in queue   ",
-		       c->flags & FAN_ACCEPTED ? fmt_task(task, sizeof(task), c->pid, c->comm) : "",
+		       c->flags & FAN_ACCEPTED ? fmt_thread(task, sizeof(task), c->pid, c->tid, c->comm) : "",
 		       (unsigned long long)c->listener, (unsigned long long)c->segs_in,
 		       (unsigned long long)c->cookie);
 	}

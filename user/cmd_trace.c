@@ -66,7 +66,7 @@ static void print_json(const struct sockfan_event *e, const struct trace_opts *o
 	       e->key.rport);
 	if (e->flags & SOCKFAN_F_TASK) {
 		snprintf(comm, sizeof(comm), "%.*s", SOCKFAN_COMM_LEN, e->comm);
-		printf(",\"pid\":%u,\"comm\":", e->pid);
+		printf(",\"pid\":%u,\"tid\":%u,\"comm\":", e->pid, e->tid);
 		fput_json_str(stdout, comm);
 	}
 	switch (e->kind) {
@@ -94,7 +94,8 @@ static void print_text(const struct sockfan_event *e, const struct trace_opts *o
 	       (unsigned long long)(ts / 1000 % 1000000), kind_name(e->kind, e), e->key.netns,
 	       fmt_endpoint(local, sizeof(local), &e->key, 0),
 	       e->key.rport ? fmt_endpoint(remote, sizeof(remote), &e->key, 1) : "-",
-	       fmt_task(task, sizeof(task), e->flags & SOCKFAN_F_TASK ? e->pid : 0, e->comm));
+	       fmt_thread(task, sizeof(task), e->flags & SOCKFAN_F_TASK ? e->pid : 0, e->tid,
+			  e->comm));
 	switch (e->kind) {
 	case SOCKFAN_EV_LISTEN:
 		printf(" backlog=%u", e->listen.backlog);

@@ -74,7 +74,7 @@ static void dot_conn(const struct explain_port *p, size_t i, __u64 now)
 	snprintf(line, sizeof(line), "<-> %s", fmt_endpoint(peer, sizeof(peer), &c->key, 1));
 	if (c->flags & FAN_ACCEPTED)
 		snprintf(who, sizeof(who), "accepted by %s",
-			 fmt_task(task, sizeof(task), c->pid, c->comm));
+			 fmt_thread(task, sizeof(task), c->pid, c->tid, c->comm));
 	else
 		snprintf(who, sizeof(who), "in the accept queue");
 	fmt_duration(age, sizeof(age), c->est_ns && now > c->est_ns ? now - c->est_ns : 0);

@@ -330,6 +330,7 @@ static void accept_info(struct fan_conn *c, const struct sockfan_event *e)
 		c->listener = e->accept.listener;
 	if (e->flags & SOCKFAN_F_TASK) {
 		c->pid = e->pid;
+		c->tid = e->tid;
 		memcpy(c->comm, e->comm, sizeof(c->comm));
 	}
 }

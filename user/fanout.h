@@ -24,7 +24,8 @@ struct fan_conn {
 	__u64 est_ns;		/* handshake completed, 0 if unknown */
 	__u64 acc_ns;		/* accept() returned it, 0 if not (yet) */
 	__u64 segs_in;		/* segments the kernel's lookup delivered to it */
-	__u32 pid;		/* accepting task */
+	__u32 pid;		/* accepting task: process */
+	__u32 tid;		/* ... and thread (0: unknown); comm is its name */
 	__u32 flags;		/* FAN_ACCEPTED, SOCKFAN_F_SEEDED */
 	__u32 state;		/* TCP state last known (fmt_state()), 0: unknown */
 	char comm[SOCKFAN_COMM_LEN];

@@ -120,6 +120,14 @@ unsigned int fmt_state_parse(const char *name)
 	return 0;
 }
 
+const char *fmt_thread(char *buf, size_t len, __u32 pid, __u32 tid, const char *comm)
+{
+	if (!pid || !tid || tid == pid)
+		return fmt_task(buf, len, pid, comm);
+	snprintf(buf, len, "%u/%u/%.*s", pid, tid, SOCKFAN_COMM_LEN, comm[0] ? comm : "?");
+	return buf;
+}
+
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm)
 {
 	if (!pid)

@@ -42,6 +42,12 @@ const char *fmt_state(unsigned int state);
 /* the state named @name as fmt_state() names it, or 0 */
 unsigned int fmt_state_parse(const char *name);
 
+/*
+ * "1234/nginx"; a thread other than the main one as "1234/1240/haproxy"
+ * (pid/tid/thread name: threads of one process share the pid)
+ */
+const char *fmt_thread(char *buf, size_t len, __u32 pid, __u32 tid, const char *comm);
+
 /* "1234/nginx", or "-" when @pid is 0 */
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm);
 

@@ -22,7 +22,8 @@ static void json_u64_or_null(const char *key, __u64 v, bool known, const char *s
 		printf("\"%s\":null%s", key, sep);
 }
 
-static void json_task(const char *key, __u32 pid, const char *comm)
+/* {"pid":P,"comm":C}, with "tid" when the thread is known: null if !@pid */
+static void json_thread(const char *key, __u32 pid, __u32 tid, const char *comm)
 {
 	char name[SOCKFAN_COMM_LEN + 1];
 
@@ -31,9 +32,17 @@ static void json_task(const char *key, __u32 pid, const char *comm)
 		return;
 	}
 	snprintf(name, sizeof(name), "%.*s", SOCKFAN_COMM_LEN, comm);
-	printf("\"%s\":{\"pid\":%u,\"comm\":", key, pid);
+	printf("\"%s\":{\"pid\":%u,", key, pid);
+	if (tid)
+		printf("\"tid\":%u,", tid);
+	printf("\"comm\":");
 	fput_json_str(stdout, name);
 	printf("}");
+}
+
+static void json_task(const char *key, __u32 pid, const char *comm)
+{
+	json_thread(key, pid, 0, comm);
 }
 
 static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
@@ -69,7 +78,8 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 			       fmt_addr(addr, sizeof(addr), &c->key, 1), c->key.rport,
 			       fmt_state(c->state),
 			       (unsigned long long)c->listener, (unsigned long long)c->segs_in);
-			json_task("accepted_by", c->flags & FAN_ACCEPTED ? c->pid : 0, c->comm);
+			json_thread("accepted_by", c->flags & FAN_ACCEPTED ? c->pid : 0, c->tid,
+				    c->comm);
 			printf("}");
 		}
 		free(conns);

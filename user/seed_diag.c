@@ -609,8 +609,11 @@ static int refresh_netns(__u32 netns, void *arg)
 			continue;
 		}
 		c = fanout_conn(ctx->f, &dv.v[i].key, dv.v[i].cookie);
-		if (c)
+		if (c) {
 			c->segs_in = dv.v[i].segs_in;
+			/* the hooks follow no FIN: the kernel says ESTAB or CLOSE-WAIT */
+			fanout_conn_state(ctx->f, &dv.v[i].key, dv.v[i].cookie, dv.v[i].state);
+		}
 	}
 	free(dv.v);
 	return err;

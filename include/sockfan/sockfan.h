@@ -103,10 +103,10 @@ struct sockfan_event {
 	struct sockfan_key key;
 	__u32 pid;		/* tgid, valid with SOCKFAN_F_TASK */
 	__u32 flags;		/* SOCKFAN_F_* */
-	char  comm[SOCKFAN_COMM_LEN];
+	char  comm[SOCKFAN_COMM_LEN];	/* the thread's name (tid's) */
 	__u16 kind;		/* enum sockfan_kind */
 	__u16 state;		/* TCP state after the event */
-	__u32 __pad;
+	__u32 tid;		/* thread id, valid with SOCKFAN_F_TASK (0: unknown) */
 	union {
 		struct sockfan_listen_info listen;
 		struct sockfan_accept_info accept;	/* ESTABLISHED, ACCEPT */
