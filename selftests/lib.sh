@@ -538,3 +538,16 @@ sockfan_tuple_tasks() {
 sockfan_tuple_pids() {
 	sockfan_tuple_tasks "$1" | sed -E 's,^([^ ]+ [^ ]+ [0-9]+)/.*,\1,'
 }
+
+# "laddr:lport raddr:rport pid" of the ESTAB lines: the process holding
+# the socket now ("held by", what ss -p shows; "-" when not known)
+sockfan_tuple_holders() {
+	awk '$1 == "ESTAB" {
+		t = "-"
+		for (i = 4; i < NF; i++)
+			if ($i == "held" && $(i + 1) == "by")
+				t = $(i + 2)
+		sub(/\/.*/, "", t)
+		print $2, $3, t
+	}' "$1" | norm_endpoints | sort
+}

@@ -9,18 +9,23 @@
 # accepted ones per listener as the kernel did: a listener's "accepted"
 # must equal the connections that its worker holds according to ss, and
 # its lookup hits (the SYNs the kernel steered to it) the same number.
+# Then a sockfan started after the connections (one look): it saw no
+# accept, so it must not file them under a listener it cannot know (the
+# BPF path; the module saw them accepted), and must give the spread per
+# process holding them, as ss -p does.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8080
 N=20
 WORKERS=2
 SRCS=127.0.0.2,127.0.0.3,127.0.0.4
+PY3=/usr/bin/python3
 
 require_scenario_tools
 require_nginx
 source_setup "${1:?usage: reuseport.sh bpf|proc}"
 
-tap_plan 11
+tap_plan 14
 
 netns_new NS sfrp || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 nginx_start "$NS" $PORT $WORKERS "$PORT reuseport" || exit $KSFT_FAIL
@@ -76,4 +81,33 @@ sockfan_tuple_tasks "$TMP/during" | head -n 3 | sed 's/^/# sockfan: /'
 ss_tuple_tasks "$NS" $PORT | head -n 3 | sed 's/^/# ss:      /'
 
 check_no_record_lost "$TMP/during"
+
+# --- started after the connections --------------------------------------
+sockfan_view "$NS" $PORT "$TMP/after.json" --json
+"$PY3" - "$TMP/after.json" >"$TMP/after.txt" 2>&1 <<'PY'
+import collections, json, sys
+p = json.load(open(sys.argv[1]))["ports"][0]
+conns = p["connection_sockets"]
+known = sum(1 for c in conns if c["listener"])
+print("listener_known", known)
+held = collections.Counter(c["held_by"]["pid"] if c["held_by"] else 0 for c in conns)
+print("held", " ".join("%d:%d" % kv for kv in sorted(held.items())))
+PY
+sed 's/^/# after: /' "$TMP/after.txt"
+if [ "$SOURCE" = bpf ]; then
+	check "started after: no connection filed under a listener it was not seen to leave" \
+		"$(awk '$1 == "listener_known" { print $2 }' "$TMP/after.txt")" 0
+else
+	check "started after: the module's listeners, which saw the accepts, are kept" \
+		"$(awk '$1 == "listener_known" { print $2 }' "$TMP/after.txt")" $N
+fi
+check "started after: connections per holding process as ss -p" \
+	"$(awk '$1 == "held" { $1 = ""; print substr($0, 2) }' "$TMP/after.txt")" \
+	"$(ss_tuple_pids "$NS" $PORT | awk '{ n[$3]++ } END { for (p in n) print p ":" n[p] }' |
+	   sort -n | tr '\n' ' ' | sed 's/ $//')"
+sockfan_view "$NS" $PORT "$TMP/after"
+check "started after: ports --port says the spread per holding process" \
+	"$(sed -n 's/^  held: *//p' "$TMP/after" | grep -oE '[0-9]+ by [0-9]+' | awk '{ print $3 ":" $1 }' | sort -n | tr '\n' ' ' | sed 's/ $//')" \
+	"$(ss_tuple_pids "$NS" $PORT | awk '{ n[$3]++ } END { for (p in n) print p ":" n[p] }' |
+	   sort -n | tr '\n' ' ' | sed 's/ $//')"
 tap_exit

@@ -124,8 +124,9 @@ in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --port $PORT >"$TMP/di
 check "ports --source diag: listeners, connections, peers as ss; misses unknown" \
 	"$(sockfan_col "$TMP/diag" $PORT LISTEN ESTAB PEERS REFUSED)" \
 	"$(ss_view | awk '{ print $1, $2, $3, "-" }')"
-check "ports --source diag --port: four-tuples and accepting pids as ss -p" \
-	"$(sockfan_tuple_pids "$TMP/diag" | md5sum)" "$(ss_tuple_pids "$NS" $PORT | md5sum)"
+# a snapshot saw no accept: who holds each socket is what ss -p says
+check "ports --source diag --port: four-tuples and holding pids as ss -p" \
+	"$(sockfan_tuple_holders "$TMP/diag" | md5sum)" "$(ss_tuple_pids "$NS" $PORT | md5sum)"
 in_ns "$NS" "$SOCKFAN" ports --netns "$ino" >"$TMP/auto" 2>&1
 want=diag
 [ "$SOURCE" = proc ] && want=proc
@@ -164,9 +165,9 @@ check "explain: listening and connection sockets as ss" \
 check "explain: four-tuples as ss" \
 	"$(awk '$2 == "ESTAB" { print $3, $5 }' "$TMP/explain" | norm_endpoints | sort | md5sum)" \
 	"$(ss_tuples "$NS" $PORT | md5sum)"
-check "explain: accepting pid of each connection as ss -p" \
+check "explain: holding pid of each connection as ss -p" \
 	"$(awk '$2 == "ESTAB" { t = $3 " " $5 }
-		/accepted by/ { for (i = 1; i < NF; i++) if ($i == "by") { p = $(i + 1); sub(/\/.*/, "", p) }
+		/held by/ { for (i = 1; i < NF; i++) if ($i == "held") { p = $(i + 2); sub(/\/.*/, "", p) }
 			print t, p }' "$TMP/explain" | norm_endpoints | sort | md5sum)" \
 	"$(ss_tuple_pids "$NS" $PORT | md5sum)"
 check "explain answers the question with the count" \

@@ -13,6 +13,7 @@
 
 #include "explain.h"
 #include "format.h"
+#include "spread.h"
 #include "loop.h"
 #include "sockfan.h"
 #include "view.h"
@@ -123,10 +124,14 @@ static void print_conn(const struct fan_conn *c, bool last, __u64 now)
 	       fmt_endpoint(local, sizeof(local), &c->key, 0),
 	       fmt_endpoint(peer, sizeof(peer), &c->key, 1), (unsigned long long)c->cookie);
 	printf("  %s             ", last ? "   " : "|  ");
-	if (c->flags & FAN_ACCEPTED)
-		printf("accepted by %s", fmt_thread(task, sizeof(task), c->pid, c->tid, c->comm));
+	if (c->flags & FAN_ACCEPTED && c->pid)
+		printf("accepted by %s", fmt_acceptor(task, sizeof(task), c));
+	else if (c->flags & FAN_ACCEPTED)
+		printf("accepted before sockfan looked");
 	else
 		printf("in the accept queue, not accepted yet");
+	if (c->hold_pid)
+		printf(", held by %s", fmt_task(task, sizeof(task), c->hold_pid, c->hold_comm));
 	printf(", age %s", fmt_since(age, sizeof(age), now, c->est_ns));
 	if (c->acc_ns && c->est_ns && c->acc_ns > c->est_ns)
 		printf(", waited %s in queue",
@@ -216,10 +221,13 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 		orphans += !explain_parent(p, p->conns[i]);
 	}
 	if (orphans) {
-		printf("listener not known (closed, or not selected by the filters)\n");
+		printf("listener not known (one of a SO_REUSEPORT group, accepted before sockfan looked; closed; or not selected by the filters)\n");
 		print_children(p, NULL, now);
 		printf("\n");
 	}
+	/* a reuseport group's balance, and where a master's accepts went */
+	print_spread(stdout, "Accepted: ", p->conns, p->nconns, false);
+	print_spread(stdout, "Held now: ", p->conns, p->nconns, true);
 	n = snprintf(answer, sizeof(answer), "Does one socket serve all clients?  No: ");
 	if (p->nlisteners)
 		n += snprintf(answer + n, sizeof(answer) - n, "the listening socket%s only accept%s. ",

@@ -12,6 +12,7 @@
 
 #include "fanout.h"
 #include "format.h"
+#include "spread.h"
 #include "sockfan.h"
 #include "loop.h"
 #include "view.h"
@@ -161,7 +162,7 @@ static int print_table(const struct fanout *f)
 /* the sockets behind one port: what answers "does one socket serve all?" */
 static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 {
-	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], hits[24], acc[24];
+	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], holder[48], hits[24], acc[24];
 	const struct fan_conn **conns;
 	size_t i, n, nl = 0;
 
@@ -187,14 +188,17 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	for (i = 0; i < n; i++) {
 		const struct fan_conn *c = conns[i];
 
-		printf("  %-10s %-24s %-24s %s %-14s listener %-6llu segs_in %-6llu cookie %llu\n",
+		printf("  %-10s %-24s %-24s %s %-14s held by %-14s listener %-6llu segs_in %-6llu cookie %llu\n",
 		       fmt_state(c->state), fmt_endpoint(ep, sizeof(ep), &c->key, 0),
 		       fmt_endpoint(peer, sizeof(peer), &c->key, 1),
 		       c->flags & FAN_ACCEPTED ? "accepted by" : "in queue   ",
-		       c->flags & FAN_ACCEPTED ? fmt_thread(task, sizeof(task), c->pid, c->tid, c->comm) : "",
+		       fmt_acceptor(task, sizeof(task), c),
+		       fmt_task(holder, sizeof(holder), c->hold_pid, c->hold_comm),
 		       (unsigned long long)c->listener, (unsigned long long)c->segs_in,
 		       (unsigned long long)c->cookie);
 	}
+	print_spread(stdout, "  accepted: ", conns, n, false);
+	print_spread(stdout, "  held:     ", conns, n, true);
 	free(conns);
 }
 

@@ -17,7 +17,7 @@
 /* label=".." of three or four lines */
 static void dot_label(const char *l1, const char *l2, const char *l3, const char *l4)
 {
-	char buf[320];
+	char buf[400];
 
 	snprintf(buf, sizeof(buf), "%s\n%s\n%s%s%s", l1, l2, l3, l4 ? "\n" : "",
 		 l4 ? l4 : "");
@@ -66,15 +66,20 @@ static void dot_listener(const struct fanout *f, const struct explain_port *p, s
 static void dot_conn(const struct explain_port *p, size_t i, __u64 now)
 {
 	const struct fan_conn *c = p->conns[i];
-	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], who[64], age[16], what[80];
+	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], holder[48], who[128], age[16];
+	char what[80];
 	char line[64], stats[64];
 
 	snprintf(what, sizeof(what), "%s %s", fmt_state(c->state),
 		 fmt_endpoint(ep, sizeof(ep), &c->key, 0));
 	snprintf(line, sizeof(line), "<-> %s", fmt_endpoint(peer, sizeof(peer), &c->key, 1));
-	if (c->flags & FAN_ACCEPTED)
-		snprintf(who, sizeof(who), "accepted by %s",
-			 fmt_thread(task, sizeof(task), c->pid, c->tid, c->comm));
+	if (c->hold_pid)
+		snprintf(who, sizeof(who), "%s %s, held by %s",
+			 c->flags & FAN_ACCEPTED ? "accepted by" : "in queue",
+			 fmt_acceptor(task, sizeof(task), c),
+			 fmt_task(holder, sizeof(holder), c->hold_pid, c->hold_comm));
+	else if (c->flags & FAN_ACCEPTED)
+		snprintf(who, sizeof(who), "accepted by %s", fmt_acceptor(task, sizeof(task), c));
 	else
 		snprintf(who, sizeof(who), "in the accept queue");
 	fmt_duration(age, sizeof(age), c->est_ns && now > c->est_ns ? now - c->est_ns : 0);

@@ -273,14 +273,15 @@ bool fanout_addr_any(const __u8 *a)
 
 /*
  * The listener a connection came through when the record does not say
- * (a handshake is traced without its listener): the one bound to its
- * address, else the wildcard one, on its port.  In a SO_REUSEPORT group
- * that is a guess until accept() names the real one; the module guesses
- * the same way.
+ * (a handshake is traced without its listener, a snapshot shows none):
+ * the one bound to its address, else the wildcard one, on its port, when
+ * only one can be it.  In a SO_REUSEPORT group several can: 0, unknown
+ * until accept() names the real one, never a guess shown as a fact.
  */
-static __u64 guess_listener(const struct fanout *f, const struct sockfan_key *k)
+static __u64 sole_listener(const struct fanout *f, const struct sockfan_key *k)
 {
-	__u64 any = 0;
+	unsigned int exact = 0, wild = 0;
+	__u64 e = 0, w = 0;
 	size_t i;
 
 	for (i = 0; i < f->nlisteners; i++) {
@@ -290,12 +291,17 @@ static __u64 guess_listener(const struct fanout *f, const struct sockfan_key *k)
 		if (l->key.netns != k->netns || l->key.lport != k->lport ||
 		    l->key.family != k->family)
 			continue;
-		if (!memcmp(l->key.laddr, k->laddr, 16))
-			return l->cookie;
-		if (!any && fanout_addr_any(l->key.laddr))
-			any = l->cookie;
+		if (!memcmp(l->key.laddr, k->laddr, 16)) {
+			exact++;
+			e = l->cookie;
+		} else if (fanout_addr_any(l->key.laddr)) {
+			wild++;
+			w = l->cookie;
+		}
 	}
-	return any;
+	if (exact)
+		return exact == 1 ? e : 0;
+	return wild == 1 ? w : 0;
 }
 
 static void on_established(struct fanout *f, const struct sockfan_event *e)
@@ -315,7 +321,7 @@ static void on_established(struct fanout *f, const struct sockfan_event *e)
 	if (e->accept.listener)
 		c->listener = e->accept.listener;
 	else if (!c->listener)
-		c->listener = guess_listener(f, &e->key);
+		c->listener = sole_listener(f, &e->key);
 	c->flags |= e->flags & SOCKFAN_F_SEEDED;
 }
 
@@ -511,9 +517,11 @@ bool fanout_listener_on(const struct fanout *f, const struct fan_listener *l,
 }
 
 /* whether filter @flt (NULL: none) lets connection @c be shown */
+/* --pid: the task that accepted it, or the one that holds it now */
 static bool conn_shown(const struct fan_filter *flt, const struct fan_conn *c)
 {
-	return !flt || filter_conn(flt, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0);
+	return !flt || filter_conn(flt, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0) ||
+	       (flt->pid && c->hold_pid == flt->pid && filter_conn(flt, &c->key, c->hold_pid));
 }
 
 static int collect_conn(const struct fan_conn *c, void *arg)
@@ -619,6 +627,71 @@ void fanout_conn_state(struct fanout *f, const struct sockfan_key *k, __u64 cook
 
 	if (c && state)
 		c->state = state;
+}
+
+const char *fmt_acceptor(char *buf, size_t len, const struct fan_conn *c)
+{
+	if (!(c->flags & FAN_ACCEPTED))
+		snprintf(buf, len, "%s", "");
+	else if (!c->pid)
+		snprintf(buf, len, "%s", "?");
+	else
+		fmt_thread(buf, len, c->pid, c->tid, c->comm);
+	return buf;
+}
+
+static int task_count_cmp(const void *a, const void *b)
+{
+	const struct fan_task_count *x = a, *y = b;
+
+	if (x->n != y->n)
+		return x->n > y->n ? -1 : 1;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+int fanout_task_spread(const struct fan_conn **conns, size_t n, bool holders,
+		       struct fan_task_count **out, size_t *nout)
+{
+	struct fan_task_count *v = calloc(n + 1, sizeof(*v));
+	size_t i, j, k = 0;
+
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const struct fan_conn *c = conns[i];
+		__u32 pid = holders ? c->hold_pid : c->pid;
+		__u32 tid = holders ? 0 : c->tid;
+
+		if (!holders && !(c->flags & FAN_ACCEPTED))
+			continue;	/* still queued: nobody's */
+		for (j = 0; j < k; j++)
+			if (v[j].pid == pid && v[j].tid == tid)
+				break;
+		if (j == k) {
+			v[k].pid = pid;
+			v[k].tid = tid;
+			memcpy(v[k].comm, holders ? c->hold_comm : c->comm, sizeof(v[k].comm));
+			k++;
+		}
+		v[j].n++;
+	}
+	qsort(v, k, sizeof(*v), task_count_cmp);
+	*out = v;
+	*nout = k;
+	return 0;
+}
+
+void fanout_conn_holder(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
+			__u32 pid, const char *comm)
+{
+	struct fan_conn *c = fanout_conn(f, k, cookie);
+
+	if (!c || !pid)
+		return;
+	c->hold_pid = pid;
+	memcpy(c->hold_comm, comm, sizeof(c->hold_comm));
 }
 
 bool fanout_netns_shown(const struct fanout *f, __u32 netns)

@@ -28,6 +28,15 @@ struct fan_conn {
 	__u32 tid;		/* ... and thread (0: unknown); comm is its name */
 	__u32 flags;		/* FAN_ACCEPTED, SOCKFAN_F_SEEDED */
 	__u32 state;		/* TCP state last known (fmt_state()), 0: unknown */
+	/*
+	 * Who holds it now (a process with it in its fd table, as ss -p
+	 * shows), 0: not known.  Not the same fact as who accepted it: a
+	 * master that accepts and hands the socket to a worker (PostgreSQL's
+	 * postmaster and its backends), or a connection older than sockfan,
+	 * whose accept was never seen.
+	 */
+	__u32 hold_pid;
+	char hold_comm[SOCKFAN_COMM_LEN];
 	char comm[SOCKFAN_COMM_LEN];
 	struct fan_conn *next;	/* hash chain */
 };
@@ -156,6 +165,32 @@ bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);
  */
 void fanout_conn_state(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
 		       unsigned int state);
+
+/*
+ * Who accepted @c: "1234/nginx" (pid/tid/name for another thread); "?"
+ * when accepted by a task not seen doing it (before sockfan started);
+ * "" while it is queued
+ */
+const char *fmt_acceptor(char *buf, size_t len, const struct fan_conn *c);
+
+/* connections per task, for how a SO_REUSEPORT group shares its load */
+struct fan_task_count {
+	__u32 pid;		/* 0: not known */
+	__u32 tid;
+	char comm[SOCKFAN_COMM_LEN];
+	size_t n;
+};
+
+/*
+ * The tasks that accepted @conns (@holders: that hold them now), most
+ * connections first; *@out is the caller's to free.  0 or -ENOMEM.
+ */
+int fanout_task_spread(const struct fan_conn **conns, size_t n, bool holders,
+		       struct fan_task_count **out, size_t *nout);
+
+/* a process that holds the connection now (sock_diag's inode, /proc/PID/fd) */
+void fanout_conn_holder(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
+			__u32 pid, const char *comm);
 
 /* visit every live connection; stops early when @fn returns non-zero */
 int fanout_each_conn(const struct fanout *f,

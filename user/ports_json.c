@@ -78,8 +78,12 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 			       fmt_addr(addr, sizeof(addr), &c->key, 1), c->key.rport,
 			       fmt_state(c->state),
 			       (unsigned long long)c->listener, (unsigned long long)c->segs_in);
+			printf("\"accepted\":%s,", c->flags & FAN_ACCEPTED ? "true" : "false");
+			/* null: queued, or accepted before sockfan looked */
 			json_thread("accepted_by", c->flags & FAN_ACCEPTED ? c->pid : 0, c->tid,
 				    c->comm);
+			printf(",");
+			json_task("held_by", c->hold_pid, c->hold_comm);
 			printf("}");
 		}
 		free(conns);

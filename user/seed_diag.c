@@ -410,7 +410,12 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 	/* passive connections only: the local port is a listening port */
 	if (!fanout_has_listener(ctx->f, s->key.netns, s->key.lport))
 		return;
-	/* no listener in the record: the model takes the port's (as for events) */
+	/*
+	 * No listener in the record: the model takes the port's when only
+	 * one can be it.  Who holds the socket is no accept() seen: a
+	 * master may have accepted it for a worker, so it is the holder.
+	 */
+	e.flags &= ~SOCKFAN_F_TASK;
 	e.kind = SOCKFAN_EV_ESTABLISHED;
 	fanout_apply(ctx->f, &e);
 	if (s->inode) {
@@ -420,6 +425,8 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 	c = fanout_conn(ctx->f, &s->key, s->cookie);
 	if (c)
 		c->segs_in = s->segs_in;
+	if (o)
+		fanout_conn_holder(ctx->f, &s->key, s->cookie, o->pid, o->comm);
 }
 
 /* diag_dump_family() for IPv4, then IPv6 */
