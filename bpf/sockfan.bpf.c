@@ -552,6 +552,86 @@ int BPF_KRETPROBE(lookup6_kret, const struct sock *ret)
 	return 0;
 }
 
+/*
+ * Accept-queue overflows, per listener: the kernel's own test
+ * (sk_acceptq_is_full()) at the entry of the two functions that make it,
+ * for a SYN (tcp_conn_request()) and for the handshake's last ACK
+ * (tcp_v{4,6}_syn_recv_sock()); each then counts ListenOverflows and
+ * drops the segment.  Needs fentry or kprobes: no tracepoint is there.
+ */
+static __always_inline void on_overflow_check(const struct sock *sk)
+{
+	struct sockfan_event *e;
+	struct sk_head h;
+
+	if (!sk || BPF_CORE_READ(sk, sk_ack_backlog) <= BPF_CORE_READ(sk, sk_max_ack_backlog))
+		return;
+	if (!sk_head_wanted(&h, sk))
+		return;
+	e = event_reserve(SOCKFAN_EV_OVERFLOW);
+	if (!e)
+		return;
+	if (fill_key_head(&e->key, &h)) {
+		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
+		return;
+	}
+	e->cookie = head_skc(&h)->skc_cookie.counter;
+	e->state = TCP_LISTEN;
+	e->accept.qlen = BPF_CORE_READ(sk, sk_ack_backlog);
+	e->accept.max_backlog = BPF_CORE_READ(sk, sk_max_ack_backlog);
+	event_submit(e);
+}
+
+/* an IPv4 segment on a dual-stack socket goes on to tcp_v4_syn_recv_sock() */
+static __always_inline bool v6_syn_recv_counts(const struct sk_buff *skb)
+{
+	return BPF_CORE_READ(skb, protocol) != bpf_htons(0x0800);
+}
+
+SEC("fentry/tcp_conn_request")
+int BPF_PROG(overflow_syn_fentry, void *rsk_ops, void *af_ops, const struct sock *sk)
+{
+	on_overflow_check(sk);
+	return 0;
+}
+
+SEC("fentry/tcp_v4_syn_recv_sock")
+int BPF_PROG(overflow_ack4_fentry, const struct sock *sk)
+{
+	on_overflow_check(sk);
+	return 0;
+}
+
+SEC("fentry/tcp_v6_syn_recv_sock")
+int BPF_PROG(overflow_ack6_fentry, const struct sock *sk, const struct sk_buff *skb)
+{
+	if (v6_syn_recv_counts(skb))
+		on_overflow_check(sk);
+	return 0;
+}
+
+SEC("kprobe/tcp_conn_request")
+int BPF_KPROBE(overflow_syn_kprobe, void *rsk_ops, void *af_ops, const struct sock *sk)
+{
+	on_overflow_check(sk);
+	return 0;
+}
+
+SEC("kprobe/tcp_v4_syn_recv_sock")
+int BPF_KPROBE(overflow_ack4_kprobe, const struct sock *sk)
+{
+	on_overflow_check(sk);
+	return 0;
+}
+
+SEC("kprobe/tcp_v6_syn_recv_sock")
+int BPF_KPROBE(overflow_ack6_kprobe, const struct sock *sk, const struct sk_buff *skb)
+{
+	if (v6_syn_recv_counts(skb))
+		on_overflow_check(sk);
+	return 0;
+}
+
 /* a reset for @skb with no socket (@sk NULL): key from the headers */
 static __always_inline void on_reset(const struct sock *sk, const struct sk_buff *skb)
 {

@@ -16,6 +16,9 @@
  *   tcp_v{4,6}_send_reset() gained a reason in 6.10: sockfan reads only
  *   the return value of the former and the first two arguments (sk, skb)
  *   of the latter, the same in all of them.
+ * - Accept-queue overflows are decided in tcp_conn_request() and
+ *   tcp_v{4,6}_syn_recv_sock(), whose listener argument has the same
+ *   place on all three.
  * - sk_drops is an atomic_t up to 6.12 (later kernels spread it over NUMA
  *   nodes): read it through sockfan_sk_drops().
  * - Seeding walks a netns's TCP tables: net->ipv4.tcp_death_row.hashinfo
@@ -69,7 +72,34 @@ static inline void sockfan_sk_v6_addrs(const struct sock *sk, u8 *laddr, u8 *rad
 #endif
 }
 
-/* drops counted on @sk: for a listener, tcp_listendrop() (ListenDrops) */
+/*
+ * Where the accept queue's overflow is decided: tcp_conn_request(rsk_ops,
+ * af_ops, sk, skb) for a SYN, tcp_v{4,6}_syn_recv_sock(sk, skb, ...) for
+ * the last ACK, the same arguments on all three kernels.
+ */
+#define SOCKFAN_OVERFLOW_SYN_SYMBOL	"tcp_conn_request"
+#define SOCKFAN_OVERFLOW_ACK_SYMBOLS \
+	"tcp_v4_syn_recv_sock", "tcp_v6_syn_recv_sock"
+
+static inline const struct sock *sockfan_syn_listener(struct pt_regs *regs)
+{
+	return (const struct sock *)regs_get_kernel_argument(regs, 2);
+}
+
+static inline const struct sock *sockfan_syn_recv_listener(struct pt_regs *regs)
+{
+	return (const struct sock *)regs_get_kernel_argument(regs, 0);
+}
+
+static inline const struct sk_buff *sockfan_syn_recv_skb(struct pt_regs *regs)
+{
+	return (const struct sk_buff *)regs_get_kernel_argument(regs, 1);
+}
+
+/*
+ * Every segment @sk dropped (sk_drops): for a listener, accept-queue
+ * overflows and other drops alike, e.g. TCP_DEFER_ACCEPT's bare ACKs
+ */
 static inline u32 sockfan_sk_drops(const struct sock *sk)
 {
 	return atomic_read(&sk->sk_drops);

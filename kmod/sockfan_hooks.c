@@ -127,6 +127,42 @@ static struct kprobe reset_probes[ARRAY_SIZE(reset_symbols)];
 static bool lookup_on[ARRAY_SIZE(lookup_probes)];
 static bool reset_on[ARRAY_SIZE(reset_probes)];
 
+/*
+ * Accept-queue overflows per listener: the kernel's own test, at the
+ * entry of the functions that make it and then count ListenOverflows.
+ * An IPv4 segment on a dual-stack listener goes on from
+ * tcp_v6_syn_recv_sock() to tcp_v4_syn_recv_sock(), which counts it.
+ */
+static const char * const overflow_symbols[] = {
+	SOCKFAN_OVERFLOW_SYN_SYMBOL, SOCKFAN_OVERFLOW_ACK_SYMBOLS
+};
+
+static struct kprobe overflow_probes[ARRAY_SIZE(overflow_symbols)];
+static bool overflow_on[ARRAY_SIZE(overflow_probes)];
+
+static void overflow_check(const struct sock *sk)
+{
+	if (sk && sk->sk_protocol == IPPROTO_TCP && sk_acceptq_is_full(sk))
+		sockfan_listener_overflow(sk);
+}
+
+static int overflow_syn_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	overflow_check(sockfan_syn_listener(regs));
+	return 0;
+}
+
+/* tcp_v{4,6}_syn_recv_sock(sk, skb, ...) */
+static int overflow_ack_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	const struct sk_buff *skb = sockfan_syn_recv_skb(regs);
+
+	if (kp == &overflow_probes[2] && skb->protocol == htons(ETH_P_IP))
+		return 0;
+	overflow_check(sockfan_syn_recv_listener(regs));
+	return 0;
+}
+
 unsigned long sockfan_accept_missed(void)
 {
 	return accept_probe.nmissed;
@@ -170,6 +206,15 @@ static void lookup_hooks_init(void)
 			pr_warn("sockfan: no miss counts from %s (kprobe: %d)\n",
 				reset_symbols[i], err);
 	}
+	for (i = 0; i < ARRAY_SIZE(overflow_probes); i++) {
+		overflow_probes[i].symbol_name = overflow_symbols[i];
+		overflow_probes[i].pre_handler = i ? overflow_ack_pre : overflow_syn_pre;
+		err = register_kprobe(&overflow_probes[i]);
+		overflow_on[i] = !err;
+		if (err)
+			pr_warn("sockfan: no overflow counts from %s (kprobe: %d)\n",
+				overflow_symbols[i], err);
+	}
 }
 
 static void lookup_hooks_exit(void)
@@ -182,6 +227,9 @@ static void lookup_hooks_exit(void)
 	for (i = 0; i < ARRAY_SIZE(reset_probes); i++)
 		if (reset_on[i])
 			unregister_kprobe(&reset_probes[i]);
+	for (i = 0; i < ARRAY_SIZE(overflow_probes); i++)
+		if (overflow_on[i])
+			unregister_kprobe(&overflow_probes[i]);
 }
 
 int sockfan_hooks_init(void)

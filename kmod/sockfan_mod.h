@@ -68,6 +68,7 @@ struct sockfan_listener {
 	u64 born_ns;
 	u64 accepted;			/* accept() calls that returned a child */
 	atomic64_t hits;		/* listener lookups that chose it */
+	atomic64_t overflows;		/* segments dropped: its queue was full */
 	u32 pid;			/* the task that called listen() */
 	char comm[SOCKFAN_COMM_LEN];
 };
@@ -118,6 +119,7 @@ void sockfan_established(struct sock *sk);
 void sockfan_close(struct sock *sk);
 void sockfan_accepted(struct sock *listener, struct sock *child);
 void sockfan_listener_hit(const struct sock *listener);
+void sockfan_listener_overflow(const struct sock *listener);
 void sockfan_refused(u32 netns, u16 port);
 void sockfan_stray(const struct net *net);
 

@@ -551,6 +551,21 @@ void sockfan_listener_hit(const struct sock *sk)
 	rcu_read_unlock();
 }
 
+/* @sk's accept queue was full: the kernel drops the segment (ListenOverflows) */
+void sockfan_listener_overflow(const struct sock *sk)
+{
+	struct sockfan_listener *l;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(l, &listeners, node) {
+		if (l->sk == sk) {
+			atomic64_inc(&l->overflows);
+			break;
+		}
+	}
+	rcu_read_unlock();
+}
+
 /*
  * A SYN to @port found no socket and is answered with RST: a connection
  * refused.  A port scan would make one entry per port: the pool bounds

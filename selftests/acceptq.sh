@@ -26,7 +26,7 @@ command -v nstat >/dev/null || skip_all "nstat (iproute2) not installed: it read
 [ -x "$LISTEN" ] || skip_all "sockfan_listen not built (make -C selftests)"
 source_setup "${1:?usage: acceptq.sh bpf|proc}"
 
-tap_plan 14
+tap_plan 15
 
 netns_new NS sfaq || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 # bounded: gone after 60 s even if cleanup never runs; ip netns exec
@@ -61,6 +61,15 @@ check "listener qlen = ss Recv-Q" \
 	"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT qlen)" "$recvq"
 check "listener sk_drops = TcpExtListenDrops" \
 	"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT sk_drops)" "$drops"
+# the only listener of the namespace: its overflows are all the kernel counted
+if grep -q 'overflow=none' "$TMP/during.err" "$TMP/during" 2>/dev/null; then
+	tap_skip "listener overflows = TcpExtListenOverflows" \
+		"no hook for overflows here: $(grep -oh -m 1 'overflow=none([^)]*)' "$TMP/during.err" "$TMP/during" | head -n 1)"
+else
+	check "listener overflows = TcpExtListenOverflows" \
+		"$(sockfan_listener_field "$TMP/during" 127.0.0.1:$PORT overflows)" \
+		"$(netns_mib "$NS" TcpExtListenOverflows)"
+fi
 check "established sockets on port $PORT match ss" "$estab" "$(ss_established "$NS" $PORT)"
 check "connections \"in queue\" = ss Recv-Q" "$(sockfan_conns "$TMP/during" queued)" "$recvq"
 check "no connection \"accepted by\" anyone" "$(sockfan_conns "$TMP/during" accepted)" 0

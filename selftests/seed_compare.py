@@ -84,7 +84,9 @@ def holders():
 
 
 def sockfan_view():
-    _, ls = table('/proc/net/sockfan/listeners')
+    hdr, ls = table('/proc/net/sockfan/listeners')
+    global LISTENER_PID
+    LISTENER_PID = hdr.index('pid')
     _, cs = table('/proc/net/sockfan/conns')
     _, ps = table('/proc/net/sockfan/ports')
     listeners = {(v[1], norm(v[2]), int(v[3])): v for v in ls}
@@ -130,7 +132,7 @@ def main():
             bad.append('connection %s %s:%d %s:%d names listener %d, not one of its port' %
                        (k + (listener,)))
     for k in sorted(set(k_listeners) & set(s_listeners)):
-        pid = int(s_listeners[k][9])
+        pid = int(s_listeners[k][LISTENER_PID])
         if pid not in held.get(k_listeners[k], set()):
             bad.append('listener %s %s:%d names pid %d, held by %s' %
                        (k + (pid, sorted(held.get(k_listeners[k], set())) or 'none')))

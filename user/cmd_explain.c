@@ -192,7 +192,7 @@ static void print_states(const struct fan_row *r)
 static void print_port(const struct fanout *f, const struct explain_port *p, __u64 now)
 {
 	const struct fan_row *r = p->row;
-	char ep[FMT_ADDR_LEN], task[48], hits[24], refused[24], acc[24], answer[512];
+	char ep[FMT_ADDR_LEN], task[48], hits[24], refused[24], acc[24], ovf[24], answer[512];
 	__u64 segs = 0, lhits = 0;
 	int n;
 	size_t i, orphans = 0;
@@ -209,8 +209,10 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 		lhits += l->hits;
 		printf("LISTEN %s  owner %s  cookie %llu\n", fmt_endpoint(ep, sizeof(ep), &l->key, 0),
 		       fmt_task(task, sizeof(task), l->pid, l->comm), (unsigned long long)l->cookie);
-		printf("  |    backlog %u, in queue %u, sk_drops %u, accepted %s, chosen by %s listener lookups (SYNs)\n",
-		       l->backlog, l->qlen, l->drops,
+		printf("  |    backlog %u, in queue %u, overflows %s, sk_drops %u, accepted %s, chosen by %s listener lookups (SYNs)\n",
+		       l->backlog, l->qlen,
+		       fmt_count(ovf, sizeof(ovf), l->overflows, f->counts & FAN_COUNTS_OVERFLOWS),
+		       l->drops,
 		       fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS),
 		       fmt_count(hits, sizeof(hits), l->hits, known_hits));
 		print_children(p, l, now);

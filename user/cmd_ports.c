@@ -163,6 +163,7 @@ static int print_table(const struct fanout *f)
 static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 {
 	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], holder[48], hits[24], acc[24];
+	char ovf[24];
 	const struct fan_conn **conns;
 	size_t i, n, nl = 0;
 
@@ -179,8 +180,9 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 			continue;
 		fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
 		fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS);
-		printf("  %-10s %-24s %-24s backlog %-5u qlen %-5u sk_drops %-5u accepted %-6s hits %-6s owner %s cookie %llu\n",
-		       "LISTEN", fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen,
+		fmt_count(ovf, sizeof(ovf), l->overflows, f->counts & FAN_COUNTS_OVERFLOWS);
+		printf("  %-10s %-24s %-24s backlog %-5u qlen %-5u overflows %-5s sk_drops %-5u accepted %-6s hits %-6s owner %s cookie %llu\n",
+		       "LISTEN", fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen, ovf,
 		       l->drops, acc, hits,
 		       fmt_task(task, sizeof(task), l->pid, l->comm),
 		       (unsigned long long)l->cookie);

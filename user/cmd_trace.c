@@ -48,6 +48,8 @@ static const char *kind_name(__u16 kind, const struct sockfan_event *e)
 		return "accept";
 	case SOCKFAN_EV_CLOSE:
 		return e->flags & SOCKFAN_F_LISTENER ? "close-listener" : "close";
+	case SOCKFAN_EV_OVERFLOW:
+		return "overflow";
 	default:
 		return e->lookup.result == SOCKFAN_LOOKUP_STRAY ? "stray" : "refused";
 	}

@@ -443,6 +443,14 @@ static void on_lookup(struct fanout *f, const struct sockfan_event *e)
 	}
 }
 
+static void on_overflow(struct fanout *f, const struct sockfan_event *e)
+{
+	struct fan_listener *l = listener_find(f, &e->key, e->cookie);
+
+	if (l)
+		l->overflows++;
+}
+
 void fanout_apply(struct fanout *f, const struct sockfan_event *e)
 {
 	switch (e->kind) {
@@ -457,6 +465,9 @@ void fanout_apply(struct fanout *f, const struct sockfan_event *e)
 		break;
 	case SOCKFAN_EV_CLOSE:
 		on_close(f, e);
+		break;
+	case SOCKFAN_EV_OVERFLOW:
+		on_overflow(f, e);
 		break;
 	case SOCKFAN_EV_LOOKUP:
 		on_lookup(f, e);

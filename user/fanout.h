@@ -54,6 +54,7 @@ struct fan_listener {
 	 */
 	__u32 drops;
 	__u64 hits;		/* listener lookups that chose this socket */
+	__u64 overflows;	/* SYNs and final ACKs dropped: its queue was full */
 	__u32 pid;		/* task that called listen() */
 	__u32 flags;
 	char comm[SOCKFAN_COMM_LEN];
@@ -118,6 +119,8 @@ struct fanout {
  * since attach; the module: since insmod).  A snapshot saw no window.
  */
 #define FAN_COUNTS_TOTALS		(1U << 2)
+/* accept-queue overflows per listener (a hook the kernel may not give) */
+#define FAN_COUNTS_OVERFLOWS		(1U << 3)
 
 /* one line of `sockfan ports` */
 struct fan_row {

@@ -62,6 +62,7 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 		       fmt_addr(addr, sizeof(addr), &l->key, 0), port, l->backlog, l->qlen,
 		       l->drops);
 		json_u64_or_null("accepted", l->accepted, f->counts & FAN_COUNTS_TOTALS, ",");
+		json_u64_or_null("overflows", l->overflows, f->counts & FAN_COUNTS_OVERFLOWS, ",");
 		json_u64_or_null("hits", l->hits, f->counts & FAN_COUNTS_LISTENER_HITS, ",");
 		json_task("owner", l->pid, l->comm);
 		printf("}");

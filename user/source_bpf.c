@@ -67,6 +67,8 @@ enum hook_group_id {
 	G_MISS_FENTRY,
 	G_MISS_KPROBE,
 	G_MISS_BTF,
+	G_OVERFLOW_FENTRY,
+	G_OVERFLOW_KPROBE,
 	G_COUNT,
 };
 
@@ -98,11 +100,21 @@ static const struct hook_group {
 			    { "reset4_kprobe", "reset6_kprobe" }, FAN_COUNTS_MISSES },
 	[G_MISS_BTF] = { "miss", "tp_btf/tcp_send_reset", { "reset_btf" }, FAN_COUNTS_MISSES,
 			 reset_tp_sees_misses },
+	[G_OVERFLOW_FENTRY] = { "overflow",
+				"fentry/tcp_conn_request,tcp_v{4,6}_syn_recv_sock",
+				{ "overflow_syn_fentry", "overflow_ack4_fentry",
+				  "overflow_ack6_fentry" }, FAN_COUNTS_OVERFLOWS },
+	[G_OVERFLOW_KPROBE] = { "overflow",
+				"kprobe/tcp_conn_request,tcp_v{4,6}_syn_recv_sock",
+				{ "overflow_syn_kprobe", "overflow_ack4_kprobe",
+				  "overflow_ack6_kprobe" }, FAN_COUNTS_OVERFLOWS },
 };
 
 #define LOOKUP_ANY	(G(G_LOOKUP_FEXIT) | G(G_LOOKUP_KRETPROBE))
-#define TRACING_ANY	(G(G_ACCEPT_FEXIT) | G(G_LOOKUP_FEXIT) | G(G_MISS_FENTRY))
+#define TRACING_ANY	(G(G_ACCEPT_FEXIT) | G(G_LOOKUP_FEXIT) | G(G_MISS_FENTRY) | \
+			 G(G_OVERFLOW_FENTRY))
 #define MISS_ANY	(G(G_MISS_FENTRY) | G(G_MISS_KPROBE) | G(G_MISS_BTF))
+#define OVERFLOW_ANY	(G(G_OVERFLOW_FENTRY) | G(G_OVERFLOW_KPROBE))
 
 /*
  * From the most precise to the most portable.  A kernel that refuses
@@ -118,9 +130,9 @@ static const struct hook_plan {
 	unsigned int required;
 	unsigned int optional;
 } plans[] = {
-	{ G(G_STATE_BTF) | G(G_ACCEPT_FEXIT), LOOKUP_ANY | MISS_ANY },
+	{ G(G_STATE_BTF) | G(G_ACCEPT_FEXIT), LOOKUP_ANY | MISS_ANY | OVERFLOW_ANY },
 	{ G(G_STATE_BTF) | G(G_ACCEPT_SYSCALL), G(G_LOOKUP_KRETPROBE) | G(G_MISS_KPROBE) |
-						G(G_MISS_BTF) },
+						G(G_MISS_BTF) | G(G_OVERFLOW_KPROBE) },
 	{ G(G_STATE_BTF) | G(G_ACCEPT_SYSCALL), G(G_MISS_BTF) },
 	{ G(G_STATE_TP) | G(G_ACCEPT_SYSCALL), 0 },
 };
@@ -133,6 +145,7 @@ static const struct {
 } optional_roles[] = {
 	{ "lookup", "none(listener hits need fexit or kretprobe)", LOOKUP_ANY },
 	{ "miss", "none(needs fentry or kprobe, or tcp_send_reset of 6.10+)", MISS_ANY },
+	{ "overflow", "none(per-listener overflows need fentry or kprobe)", OVERFLOW_ANY },
 };
 
 /*

@@ -23,7 +23,7 @@
 #define MAX_FIELDS	16
 #define PROC_LINE_MAX	1024	/* far above any record the module prints */
 
-static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen drops accepted hits pid comm";
+static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen overflows drops accepted hits pid comm";
 static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms segs_in state";
 static const char STATS_HDR[] = "name value";
 static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm";
@@ -103,14 +103,14 @@ static int split(struct proc_file *pf, char *line)
 static int read_listener(struct fanout *f, struct proc_file *pf)
 {
 	struct sockfan_event e = { .kind = SOCKFAN_EV_LISTEN, .flags = SOCKFAN_F_SEEDED };
-	__u64 cookie, port, backlog, qlen, drops, accepted, hits, pid;
+	__u64 cookie, port, backlog, qlen, overflows, drops, accepted, hits, pid;
 	struct fan_listener *l;
 
 	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &e.key, e.key.laddr) ||
 	    field_u64(pf, 3, 65535, &port) || field_u64(pf, 4, ~0U, &backlog) ||
-	    field_u64(pf, 5, ~0U, &qlen) || field_u64(pf, 6, ~0U, &drops) ||
-	    field_u64(pf, 7, ~0ULL, &accepted) || field_u64(pf, 8, ~0ULL, &hits) ||
-	    field_u64(pf, 9, ~0U, &pid))
+	    field_u64(pf, 5, ~0U, &qlen) || field_u64(pf, 6, ~0ULL, &overflows) ||
+	    field_u64(pf, 7, ~0U, &drops) || field_u64(pf, 8, ~0ULL, &accepted) ||
+	    field_u64(pf, 9, ~0ULL, &hits) || field_u64(pf, 10, ~0U, &pid))
 		return -EPROTO;
 	e.cookie = cookie;
 	e.key.lport = port;
@@ -119,13 +119,14 @@ static int read_listener(struct fanout *f, struct proc_file *pf)
 	if (pid) {
 		e.pid = pid;
 		e.flags |= SOCKFAN_F_TASK;
-		field_comm(pf, 10, e.comm);
+		field_comm(pf, 11, e.comm);
 	}
 	fanout_apply(f, &e);
 	l = fanout_listener(f, cookie);
 	if (l) {
 		l->accepted = accepted;
 		l->qlen = qlen;
+		l->overflows = overflows;
 		l->drops = drops;
 		l->hits = hits;
 	}
@@ -226,7 +227,7 @@ static const struct proc_format {
 	int (*fn)(struct fanout *f, struct proc_file *pf);
 } formats[] = {
 	{ "conns", CONNS_HDR, 12, read_conn },
-	{ "listeners", LISTENERS_HDR, 11, read_listener },
+	{ "listeners", LISTENERS_HDR, 12, read_listener },
 	{ "ports", PORTS_HDR, 12, read_port },
 	{ "stats", STATS_HDR, 2, read_stat },
 };

@@ -413,7 +413,8 @@ static int read_proc(struct view *v)
 	v->f.filter = &o->filter;
 	err = proc_source_read(&v->f, v->meta.proc_dir);
 	/* the module's probes count both (or log why one is missing) */
-	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES | FAN_COUNTS_TOTALS;
+	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES | FAN_COUNTS_TOTALS |
+		      FAN_COUNTS_OVERFLOWS;
 	if (!err)
 		err = seed_listen_counters(&v->f, netns_self());
 	/* sockets older than the module: only this namespace, like the files */

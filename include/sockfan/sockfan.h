@@ -30,6 +30,12 @@ enum sockfan_kind {
 	SOCKFAN_EV_ACCEPT,	/* accept(2) handed the child to a task */
 	SOCKFAN_EV_CLOSE,	/* socket reached CLOSE: leaves live state */
 	SOCKFAN_EV_LOOKUP,	/* demux of incoming segments (see result) */
+	/*
+	 * A listener's accept queue was full when a SYN or a handshake's
+	 * final ACK came (what ListenOverflows counts, per listener): the
+	 * segment is dropped.  cookie and key are the listener's.
+	 */
+	SOCKFAN_EV_OVERFLOW,
 	SOCKFAN_EV_MAX,
 };
 
