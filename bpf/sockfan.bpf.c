@@ -44,6 +44,17 @@ const volatile __u32 netns_only;
  */
 const volatile bool born_by_addr;
 
+/*
+ * Set by user space from before its sock_diag seed is dumped until the
+ * seeded connections are in born (bpf_source_seed_begin(), then
+ * bpf_source_follow_seeded()).  Meanwhile a connection older than the
+ * programs can close after the dump read it and before born knows it:
+ * its CLOSE is written anyway, so that the seeded entry ends with it.
+ * Sockets the dump read have a cookie (sock_diag gives them one); other
+ * cookie-less closes are dropped as ever.
+ */
+bool seeding;
+
 /* records the ring buffer had no room for: shown to the user, never hidden */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -266,16 +277,25 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 	struct sockfan_event *e;
 	struct net *net;
 	struct sk_head h;
+	bool seeded_maybe;
 	__u32 netns;
 
 	/* only listeners and passive connections we follow */
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
+		/*
+		 * Read before born: user space ends seeding only after the
+		 * seeded cookies are in born, so a close that finds it
+		 * ended finds them there (x86 does not reorder loads).
+		 */
+		seeded_maybe = *(volatile bool *)&seeding && cookie;
 		bornp = born_find(cookie, sk, &key);
-		if (!bornp)
+		if (!bornp && !seeded_maybe)
 			return 0;
-		born_ns = *bornp;
-		/* forgotten even if the record finds no room below */
-		bpf_map_delete_elem(&born, &key);
+		if (bornp) {
+			born_ns = *bornp;
+			/* forgotten even if the record finds no room below */
+			bpf_map_delete_elem(&born, &key);
+		}
 		/* and under its cookie, if the seed filed it there too */
 		if (born_by_addr && cookie && key != cookie)
 			bpf_map_delete_elem(&born, &cookie);

@@ -314,8 +314,15 @@ static int open_bpf(struct view *v)
 		v->src = NULL;
 		return err;
 	}
-	/* attach first, then snapshot: nothing falls between the two */
+	/*
+	 * Attach first, then snapshot: nothing falls between the two.  A
+	 * connection the dump read that closes before the programs follow
+	 * it still gets its CLOSE record (bpf_source_seed_begin()); the
+	 * ring is read only after the seed is applied, so that record
+	 * finds the seeded entry and ends it.
+	 */
 	if (o->seed) {
+		bpf_source_seed_begin(v->src);
 		err = seed_diag(&v->f, o->filter.netns, view_conn_details(o));
 		if (err)
 			return err;
