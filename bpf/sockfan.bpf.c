@@ -55,6 +55,14 @@ const volatile bool born_by_addr;
  */
 bool seeding;
 
+/*
+ * Set once accept() handed out a connection older than the programs
+ * that had no cookie (none was asked for yet): it is followed by its
+ * address from there, and only then does a CLOSE without a cookie look
+ * for an address in born.
+ */
+bool addr_followed;
+
 /* records the ring buffer had no room for: shown to the user, never hidden */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -235,7 +243,9 @@ static __always_inline __u64 born_key(__u64 cookie, const struct sock *sk)
  * (born_by_addr) the address comes first: a socket filed under it at
  * ESTABLISHED may have got a cookie since (sock_diag, SO_COOKIE), and
  * from user space's seeding an entry under that cookie too, without the
- * time.
+ * time.  Else the cookie, and once accept() filed a socket by address
+ * (addr_followed), the address after a miss: that socket may have got a
+ * cookie since, with nothing filed under it.
  */
 static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, __u64 *key)
 {
@@ -247,8 +257,16 @@ static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, __u
 		if (bornp || !cookie)
 			return bornp;
 	}
-	*key = cookie;
-	return cookie ? bpf_map_lookup_elem(&born, key) : NULL;
+	if (cookie) {
+		*key = cookie;
+		bornp = bpf_map_lookup_elem(&born, key);
+		if (bornp || born_by_addr || !addr_followed)
+			return bornp;
+	}
+	if (born_by_addr || !addr_followed)
+		return NULL;
+	*key = (__u64)sk;
+	return bpf_map_lookup_elem(&born, key);
 }
 
 /* The record a state change makes, 0: none (most: the client side, FINs). */
@@ -415,6 +433,19 @@ static __always_inline void on_accept(const struct sock *listener,
 	bornp = born_find(cookie, child, &key);
 	if (bornp && *bornp)
 		e->accept.wait_ns = e->ts_ns - *bornp;
+	/*
+	 * A connection that reached ESTABLISHED before the programs were
+	 * attached: the record makes it known, so follow its close too (by
+	 * address while it has no cookie), or it would show for good.
+	 */
+	if (!bornp) {
+		__u64 unknown = 0;
+
+		key = born_key(cookie, child);
+		bpf_map_update_elem(&born, &key, &unknown, BPF_NOEXIST);
+		if (!cookie)
+			addr_followed = true;
+	}
 	event_submit(e);
 }
 
