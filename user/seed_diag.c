@@ -76,6 +76,7 @@ struct seed_ctx {
 	bool details;		/* connections' owners and segs_in too */
 	struct diag_vec dv;	/* seed: every namespace's sockets, then applied */
 	struct owners owners;
+	struct diag_suspects *sus;	/* refresh: what the dump lacked */
 };
 
 static int owner_cmp(const void *a, const void *b)
@@ -453,28 +454,37 @@ static size_t passive_ports(const struct fanout *f, __u32 netns, const struct di
 	return n;
 }
 
+/* @states of @netns on local ports @ports (@n of them, sorted here) */
+static int dump_ports(int fd, __u16 *ports, size_t n, __u32 states, bool info, __u32 netns,
+		      struct diag_vec *dv)
+{
+	struct port_bc *bc = calloc(1, sizeof(*bc));
+	const struct port_bc *filter;
+	int err;
+
+	if (!bc)
+		return -ENOMEM;
+	/* too many ports for a filter: all, sorted out here */
+	filter = port_bc_build(bc, ports, n) ? bc : NULL;
+	err = diag_dump(fd, states, info, netns, filter, dv);
+	free(bc);
+	return err;
+}
+
 /* the other @states of @netns, on passive_ports() only */
 static int dump_passive(int fd, const struct fanout *f, __u32 netns, __u32 states, bool info,
 			size_t start, struct diag_vec *dv)
 {
-	struct port_bc *bc = calloc(1, sizeof(*bc));
 	__u16 *ports = calloc(dv->n - start + f->nlisteners + f->nports + 1, sizeof(*ports));
-	const struct port_bc *filter;
 	int err = -ENOMEM;
 	size_t n;
 
-	if (bc && ports) {
+	if (ports) {
 		n = passive_ports(f, netns, dv, start, ports);
 		/* no port listened on: no passive connection either */
-		err = 0;
-		if (n) {
-			/* too many ports for a filter: all, sorted out here */
-			filter = port_bc_build(bc, ports, n) ? bc : NULL;
-			err = diag_dump(fd, states, info, netns, filter, dv);
-		}
+		err = n ? dump_ports(fd, ports, n, states, info, netns, dv) : 0;
 	}
 	free(ports);
-	free(bc);
 	return err;
 }
 
@@ -568,28 +578,241 @@ static int wanted_build(const struct seed_ctx *ctx, struct wanted *w)
 	return 0;
 }
 
-static int refresh_netns(__u32 netns, void *arg)
-{
-	struct seed_ctx *ctx = arg;
-	struct diag_vec dv = { 0 };
-	struct fan_conn *c;
-	size_t i;
-	int err;
+/*
+ * Reconciliation.  The model ends a connection on its CLOSE record, and
+ * a record can fail to come: lost (ring full), or never written (the
+ * programs' table of followed connections forgot it).  Such a
+ * connection would show for good; so each refresh compares the model's
+ * connections with what sock_diag has and removes, counted in
+ * f->reconciled, those the kernel no longer has.  Kept cheap: only the
+ * connections a view shows, their ports filtered by the kernel (the
+ * dump's cost is theirs, not the host's), none above RECONCILE_CONNS
+ * (a dump of 64k takes about 0.1 s here; a port's details dump them
+ * anyway), and at most DIAG_SUSPECTS_MAX asked about one by one per
+ * refresh (a few microseconds each); the rest wait for the next one.
+ */
+#define RECONCILE_CONNS	65536
 
-	/* without details, only the listeners' queues are refreshed */
-	err = dump_netns(ctx->f, netns, ctx->details ? LIVE_STATES : 1U << TCP_LISTEN,
-			 ctx->details, &dv);
-	for (i = 0; !err && i < dv.n; i++) {
-		if (dv.v[i].state == TCP_LISTEN) {
-			update_queue(ctx->f, &dv.v[i]);
-			continue;
-		}
+struct shown_ports {
+	const struct fanout *f;
+	__u32 netns;
+	__u16 *ports;
+	size_t n, cap;
+};
+
+static int shown_port(const struct fan_conn *c, void *arg)
+{
+	struct shown_ports *sp = arg;
+
+	if (c->key.netns != sp->netns || !fanout_conn_shown(sp->f, c))
+		return 0;
+	if (sp->n == sp->cap) {
+		size_t cap = sp->cap ? sp->cap * 2 : 64;
+		__u16 *p = realloc(sp->ports, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		sp->ports = p;
+		sp->cap = cap;
+	}
+	sp->ports[sp->n++] = c->key.lport;
+	return 0;
+}
+
+static int diag_key_cmp(const void *a, const void *b)
+{
+	const struct diag_sock *x = a, *y = b;
+
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+struct suspect_ctx {
+	const struct fanout *f;
+	__u32 netns;
+	const struct diag_vec *dv;	/* the dump, sorted by key */
+	struct diag_suspects *sus;
+};
+
+/* a shown connection of the namespace that the dump lacks is a suspect */
+static int suspect_conn(const struct fan_conn *c, void *arg)
+{
+	struct suspect_ctx *sc = arg;
+	struct diag_sock key = { .key = c->key };
+	const struct diag_sock *s;
+
+	if (c->key.netns != sc->netns || !fanout_conn_shown(sc->f, c))
+		return 0;
+	s = bsearch(&key, sc->dv->v, sc->dv->n, sizeof(*s), diag_key_cmp);
+	/* the same four-tuple under another cookie is another socket */
+	if (s && (!c->cookie || !s->cookie || c->cookie == s->cookie))
+		return 0;
+	if (sc->sus->n == DIAG_SUSPECTS_MAX)
+		return 1;	/* the next refresh looks at the rest */
+	sc->sus->v[sc->sus->n].key = c->key;
+	sc->sus->v[sc->sus->n].cookie = c->cookie;
+	sc->sus->n++;
+	return 0;
+}
+
+/*
+ * The connections shown in @netns: segs_in with details, and the ones
+ * the dump lacks into ctx->sus (if any).
+ */
+static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
+{
+	struct shown_ports sp = { .f = ctx->f, .netns = netns };
+	struct diag_vec dv = { 0 };
+	struct suspect_ctx sc;
+	struct fan_conn *c;
+	int fd, err;
+	size_t i;
+
+	err = fanout_each_conn(ctx->f, shown_port, &sp);
+	if (err || !sp.n || (!ctx->details && sp.n > RECONCILE_CONNS)) {
+		free(sp.ports);
+		return err;
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0) {
+		err = -errno;
+		free(sp.ports);
+		return err;
+	}
+	err = dump_ports(fd, sp.ports, sp.n, LIVE_STATES & ~(1U << TCP_LISTEN), ctx->details,
+			 netns, &dv);
+	close(fd);
+	free(sp.ports);
+	for (i = 0; !err && ctx->details && i < dv.n; i++) {
 		c = fanout_conn(ctx->f, &dv.v[i].key, dv.v[i].cookie);
 		if (c)
 			c->segs_in = dv.v[i].segs_in;
 	}
+	if (!err && ctx->sus) {
+		qsort(dv.v, dv.n, sizeof(*dv.v), diag_key_cmp);
+		sc = (struct suspect_ctx){ .f = ctx->f, .netns = netns, .dv = &dv,
+					   .sus = ctx->sus };
+		fanout_each_conn(ctx->f, suspect_conn, &sc);
+	}
 	free(dv.v);
 	return err;
+}
+
+static int refresh_netns(__u32 netns, void *arg)
+{
+	struct seed_ctx *ctx = arg;
+	struct diag_vec dv = { 0 };
+	size_t i;
+	int err;
+
+	err = dump_netns(ctx->f, netns, 1U << TCP_LISTEN, ctx->details, &dv);
+	for (i = 0; !err && i < dv.n; i++)
+		update_queue(ctx->f, &dv.v[i]);
+	free(dv.v);
+	if (err)
+		return err;
+	err = refresh_conns(ctx, netns);
+	if (err)
+		fprintf(stderr, "sockfan: sock_diag dump of the connections of netns %u failed: %s\n",
+			netns, strerror(-err));
+	return err;
+}
+
+/*
+ * Whether the kernel still has connection @s, asked by its four-tuple
+ * and cookie (an exact lookup, not a dump, which can skip a socket
+ * when others leave the hash chain it is in between two batches): 1
+ * yes, 0 no, or a negative errno.  A lookup that finds no connection
+ * finds the listener, which the cookie check refuses (-ENOENT); a
+ * time-wait socket keeps its connection's cookie and is answered, but
+ * is no connection any more.
+ */
+static int diag_sock_live(int fd, const struct diag_suspect *s)
+{
+	struct {
+		struct nlmsghdr nlh;
+		struct inet_diag_req_v2 r;
+	} req = {
+		.nlh = {
+			.nlmsg_len = sizeof(req),
+			.nlmsg_type = SOCK_DIAG_BY_FAMILY,
+			.nlmsg_flags = NLM_F_REQUEST,
+		},
+		.r = {
+			.sdiag_family = s->key.family,
+			.sdiag_protocol = IPPROTO_TCP,
+			.idiag_states = ~0U,
+			.id = {
+				.idiag_sport = htons(s->key.lport),
+				.idiag_dport = htons(s->key.rport),
+				.idiag_cookie = { INET_DIAG_NOCOOKIE, INET_DIAG_NOCOOKIE },
+			},
+		},
+	};
+	union {
+		struct nlmsghdr h;
+		char buf[8192];
+	} rx;
+	const struct inet_diag_msg *m;
+	ssize_t len;
+
+	if (s->key.family == AF_INET) {
+		memcpy(req.r.id.idiag_src, s->key.laddr + 12, 4);
+		memcpy(req.r.id.idiag_dst, s->key.raddr + 12, 4);
+	} else {
+		memcpy(req.r.id.idiag_src, s->key.laddr, 16);
+		memcpy(req.r.id.idiag_dst, s->key.raddr, 16);
+	}
+	if (s->cookie) {
+		req.r.id.idiag_cookie[0] = (__u32)s->cookie;
+		req.r.id.idiag_cookie[1] = (__u32)(s->cookie >> 32);
+	}
+	if (send(fd, &req, sizeof(req), 0) < 0)
+		return -errno;
+	do {
+		len = recv(fd, &rx, sizeof(rx), 0);
+	} while (len < 0 && errno == EINTR);
+	if (len < 0)
+		return -errno;
+	if (!NLMSG_OK(&rx.h, (size_t)len))
+		return -EPROTO;
+	if (rx.h.nlmsg_type == NLMSG_ERROR) {
+		const struct nlmsgerr *e = NLMSG_DATA(&rx.h);
+
+		return e->error == -ENOENT ? 0 : e->error ?: -EPROTO;
+	}
+	if (rx.h.nlmsg_len < NLMSG_LENGTH(sizeof(*m)))
+		return -EPROTO;
+	m = NLMSG_DATA(&rx.h);
+	return m->idiag_timer != DIAG_TIMER_TIMEWAIT && m->idiag_state != TCP_TIME_WAIT &&
+	       m->idiag_state != TCP_LISTEN && m->idiag_state != TCP_CLOSE;
+}
+
+static int reconcile_netns(__u32 netns, void *arg)
+{
+	struct seed_ctx *ctx = arg;
+	const struct diag_suspect *s;
+	int fd, live;
+	size_t i;
+
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0) {
+		live = -errno;
+		fprintf(stderr, "sockfan: sock_diag socket: %s (is CONFIG_INET_DIAG enabled?)\n",
+			strerror(-live));
+		return live;
+	}
+	for (i = 0; i < ctx->sus->n; i++) {
+		s = &ctx->sus->v[i];
+		/* its CLOSE record may have come since the dump */
+		if (s->key.netns != netns || !fanout_conn(ctx->f, &s->key, s->cookie))
+			continue;
+		live = diag_sock_live(fd, s);
+		/* in doubt (an error), keep it: the next refresh asks again */
+		if (!live)
+			fanout_reconcile_gone(ctx->f, &s->key, s->cookie);
+	}
+	close(fd);
+	return 0;
 }
 
 /* run @fn for @netns: here when it is ours, else by entering it (0: all) */
@@ -601,11 +824,22 @@ static int for_netns(__u32 netns, int (*fn)(__u32 netns, void *arg),
 	return netns_each(netns, fn, ctx);
 }
 
-int diag_refresh(struct fanout *f, __u32 netns, bool details)
+int diag_refresh(struct fanout *f, __u32 netns, bool details, struct diag_suspects *sus)
 {
-	struct seed_ctx ctx = { .f = f, .details = details };
+	struct seed_ctx ctx = { .f = f, .details = details, .sus = sus };
 
+	if (sus)
+		sus->n = 0;
 	return for_netns(netns, refresh_netns, &ctx);
+}
+
+int diag_reconcile(struct fanout *f, __u32 netns, struct diag_suspects *sus)
+{
+	struct seed_ctx ctx = { .f = f, .sus = sus };
+
+	if (!sus->n)
+		return 0;
+	return for_netns(netns, reconcile_netns, &ctx);
 }
 
 int seed_diag(struct fanout *f, __u32 netns, bool details)

@@ -17,14 +17,36 @@
  */
 int seed_diag(struct fanout *f, __u32 netns, bool details);
 
+/* a connection of the model that a refresh's dump did not have */
+struct diag_suspect {
+	struct sockfan_key key;
+	__u64 cookie;
+};
+
+#define DIAG_SUSPECTS_MAX	1024	/* asked about per refresh, at most */
+
+struct diag_suspects {
+	struct diag_suspect v[DIAG_SUSPECTS_MAX];
+	size_t n;
+};
+
 /*
  * Refresh what is a state rather than an event, from sock_diag, for the
  * sockets of @f in @netns (0: all), as ss -tim shows it: a listener's
  * accept queue depth (Recv-Q), max backlog (Send-Q) and drops (sk_drops,
  * its ListenDrops); a connection's segs_in (segments the kernel's lookup
- * delivered to it), this last with @details only.  Returns 0 or a
- * negative errno (message printed).
+ * delivered to it), this last with @details only.  With @sus, the
+ * connections the views show that the dump lacks go there, for
+ * diag_reconcile() once their CLOSE records had the time to be applied.
+ * Returns 0 or a negative errno (message printed).
  */
-int diag_refresh(struct fanout *f, __u32 netns, bool details);
+int diag_refresh(struct fanout *f, __u32 netns, bool details, struct diag_suspects *sus);
+
+/*
+ * Of @sus, the connections still in @f that the kernel does not have
+ * (asked one by one): fanout_reconcile_gone().  Returns 0 or a negative
+ * errno; a socket it could not ask about stays.
+ */
+int diag_reconcile(struct fanout *f, __u32 netns, struct diag_suspects *sus);
 
 #endif /* SOCKFAN_SEED_DIAG_H */
