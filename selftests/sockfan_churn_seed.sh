@@ -25,8 +25,8 @@ RUNS=${SOCKFAN_CHURN_RUNS:-20}
 PY=/usr/bin/python3
 
 require_scenario_tools
-command -v redis-server >/dev/null || skip_all "redis-server not installed (make deps)"
-command -v redis-benchmark >/dev/null || skip_all "redis-benchmark not installed (make deps: redis-tools)"
+command -v redis-server >/dev/null || skip_all "redis-server not found (make deps installs it; the VM image has none)"
+command -v redis-benchmark >/dev/null || skip_all "redis-benchmark not found (make deps installs redis-tools)"
 [ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): reads sockfan's JSON"
 source_setup bpf
 
@@ -106,7 +106,7 @@ churn_run() {
 	in_ns "$NS" env "$@" "$SOCKFAN" ports --source bpf --port $PORT \
 		--netns "/run/netns/$NS" --interval 1 --json >"$out" 2>"$out.err" &
 	viewer=$!
-	PIDS+=($viewer)
+	PIDS+=("$viewer")
 	wait_for 30 grep -q '^# attached' "$out.err" ||
 		diag "sockfan did not attach: $(cat "$out.err")"
 	# the seed must have been taken under load, or the run tests nothing
