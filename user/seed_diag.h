@@ -3,6 +3,7 @@
 #ifndef SOCKFAN_SEED_DIAG_H
 #define SOCKFAN_SEED_DIAG_H
 
+#include "diag_reconcile.h"
 #include "fanout.h"
 
 /*
@@ -17,19 +18,6 @@
  */
 int seed_diag(struct fanout *f, __u32 netns, bool details);
 
-/* a connection of the model that a refresh's dump did not have */
-struct diag_suspect {
-	struct sockfan_key key;
-	__u64 cookie;
-};
-
-#define DIAG_SUSPECTS_MAX	1024	/* asked about per refresh, at most */
-
-struct diag_suspects {
-	struct diag_suspect v[DIAG_SUSPECTS_MAX];
-	size_t n;
-};
-
 /*
  * Refresh what is a state rather than an event, from sock_diag, for the
  * sockets of @f in @netns (0: all), as ss -tim shows it: a listener's
@@ -41,12 +29,5 @@ struct diag_suspects {
  * Returns 0 or a negative errno (message printed).
  */
 int diag_refresh(struct fanout *f, __u32 netns, bool details, struct diag_suspects *sus);
-
-/*
- * Of @sus, the connections still in @f that the kernel does not have
- * (asked one by one): fanout_reconcile_gone().  Returns 0 or a negative
- * errno; a socket it could not ask about stays.
- */
-int diag_reconcile(struct fanout *f, __u32 netns, struct diag_suspects *sus);
 
 #endif /* SOCKFAN_SEED_DIAG_H */

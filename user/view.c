@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "netns.h"
+#include "diag_reconcile.h"
 #include "seed_diag.h"
 #include "sockfan.h"
 #include "source_bpf.h"
