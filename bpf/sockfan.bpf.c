@@ -44,6 +44,25 @@ const volatile __u32 netns_only;
  */
 const volatile bool born_by_addr;
 
+/*
+ * Set by user space from before its sock_diag seed is dumped until the
+ * seeded connections are in born (bpf_source_seed_begin(), then
+ * bpf_source_follow_seeded()).  Meanwhile a connection older than the
+ * programs can close after the dump read it and before born knows it:
+ * its CLOSE is written anyway, so that the seeded entry ends with it.
+ * Sockets the dump read have a cookie (sock_diag gives them one); other
+ * cookie-less closes are dropped as ever.
+ */
+bool seeding;
+
+/*
+ * Set once accept() handed out a connection older than the programs
+ * that had no cookie (none was asked for yet): it is followed by its
+ * address from there, and only then does a CLOSE without a cookie look
+ * for an address in born.
+ */
+bool addr_followed;
+
 /* records the ring buffer had no room for: shown to the user, never hidden */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -228,7 +247,9 @@ static __always_inline __u64 born_key(__u64 cookie, const struct sock *sk)
  * (born_by_addr) the address comes first: a socket filed under it at
  * ESTABLISHED may have got a cookie since (sock_diag, SO_COOKIE), and
  * from user space's seeding an entry under that cookie too, without the
- * time.
+ * time.  Else the cookie, and once accept() filed a socket by address
+ * (addr_followed), the address after a miss: that socket may have got a
+ * cookie since, with nothing filed under it.
  */
 static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, __u64 *key)
 {
@@ -240,8 +261,16 @@ static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, __u
 		if (bornp || !cookie)
 			return bornp;
 	}
-	*key = cookie;
-	return cookie ? bpf_map_lookup_elem(&born, key) : NULL;
+	if (cookie) {
+		*key = cookie;
+		bornp = bpf_map_lookup_elem(&born, key);
+		if (bornp || born_by_addr || !addr_followed)
+			return bornp;
+	}
+	if (born_by_addr || !addr_followed)
+		return NULL;
+	*key = (__u64)sk;
+	return bpf_map_lookup_elem(&born, key);
 }
 
 /* The record a state change makes, 0: none (most: the client side, FINs). */
@@ -270,16 +299,25 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 	struct sockfan_event *e;
 	struct net *net;
 	struct sk_head h;
+	bool seeded_maybe;
 	__u32 netns;
 
 	/* only listeners and passive connections we follow */
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
+		/*
+		 * Read before born: user space ends seeding only after the
+		 * seeded cookies are in born, so a close that finds it
+		 * ended finds them there (x86 does not reorder loads).
+		 */
+		seeded_maybe = *(volatile bool *)&seeding && cookie;
 		bornp = born_find(cookie, sk, &key);
-		if (!bornp)
+		if (!bornp && !seeded_maybe)
 			return 0;
-		born_ns = *bornp;
-		/* forgotten even if the record finds no room below */
-		bpf_map_delete_elem(&born, &key);
+		if (bornp) {
+			born_ns = *bornp;
+			/* forgotten even if the record finds no room below */
+			bpf_map_delete_elem(&born, &key);
+		}
 		/* and under its cookie, if the seed filed it there too */
 		if (born_by_addr && cookie && key != cookie)
 			bpf_map_delete_elem(&born, &cookie);
@@ -399,6 +437,19 @@ static __always_inline void on_accept(const struct sock *listener,
 	bornp = born_find(cookie, child, &key);
 	if (bornp && *bornp)
 		e->accept.wait_ns = e->ts_ns - *bornp;
+	/*
+	 * A connection that reached ESTABLISHED before the programs were
+	 * attached: the record makes it known, so follow its close too (by
+	 * address while it has no cookie), or it would show for good.
+	 */
+	if (!bornp) {
+		__u64 unknown = 0;
+
+		key = born_key(cookie, child);
+		bpf_map_update_elem(&born, &key, &unknown, BPF_NOEXIST);
+		if (!cookie)
+			addr_followed = true;
+	}
 	event_submit(e);
 }
 

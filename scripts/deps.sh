@@ -21,6 +21,8 @@ PKGS=(
 	# test traffic and ground truth
 	iproute2 python3 python3-prometheus-client procps util-linux
 	nginx-light wrk bpftrace
+	# churn against a real server: redis-server, redis-benchmark
+	redis-server redis-tools
 	# checking the CLI's output: DOT (graphviz), Prometheus text
 	# (promtool), the live view on a terminal (tmux), man pages (mandoc),
 	# the module's DKMS package (dkms)
@@ -90,6 +92,16 @@ if [[ " ${missing[*]} " == *" prometheus "* ]]; then
 		systemctl disable --now prometheus 2>/dev/null || true
 	fi
 	pkill -x prometheus 2>/dev/null || true
+fi
+# redis-server starts the system's instance on port 6379 when it is
+# installed; tests start their own in a namespace.  As for nginx: stop
+# only the one this run installed.
+if [[ " ${missing[*]} " == *" redis-server "* ]]; then
+	if command -v systemctl >/dev/null 2>&1; then
+		systemctl disable --now redis-server 2>/dev/null || true
+	fi
+	[ -r /run/redis/redis-server.pid ] &&
+		kill "$(cat /run/redis/redis-server.pid)" 2>/dev/null || true
 fi
 
 exit 0

@@ -197,8 +197,9 @@ static int draw(const struct view *v, struct top_state *t)
 	if (!t->batch)
 		printf("\033[H\033[2J");
 	if (v->meta.hooks)
-		snprintf(src, sizeof(src), "bpf (%llu records, %llu lost)",
-			 (unsigned long long)v->meta.records, (unsigned long long)v->meta.lost);
+		snprintf(src, sizeof(src), "bpf (%llu records, %llu lost, %llu reconciled)",
+			 (unsigned long long)v->meta.records, (unsigned long long)v->meta.lost,
+			 (unsigned long long)v->meta.reconciled);
 	else
 		snprintf(src, sizeof(src), "proc (%s)", v->meta.proc_dir);
 	emit(t, "sockfan top - %s, every %.1fs, source %s", clock,

@@ -418,6 +418,20 @@ static void on_close(struct fanout *f, const struct sockfan_event *e)
 	}
 }
 
+void fanout_reconcile_gone(struct fanout *f, const struct sockfan_key *k, __u64 cookie)
+{
+	struct sockfan_event e = { .key = *k, .cookie = cookie };
+	struct fan_port *p;
+
+	if (!conn_get(f, &e, false))
+		return;
+	conn_del(f, &e);
+	p = fanout_port(f, k->netns, k->lport);
+	if (p)
+		p->closed++;
+	f->reconciled++;
+}
+
 static void on_lookup(struct fanout *f, const struct sockfan_event *e)
 {
 	struct fan_listener *l;
@@ -533,6 +547,11 @@ static bool conn_shown(const struct fan_filter *flt, const struct fan_conn *c)
 {
 	return !flt || filter_conn(flt, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0) ||
 	       (flt->pid && c->hold_pid == flt->pid && filter_conn(flt, &c->key, c->hold_pid));
+}
+
+bool fanout_conn_shown(const struct fanout *f, const struct fan_conn *c)
+{
+	return conn_shown(f->filter, c);
 }
 
 static int collect_conn(const struct fan_conn *c, void *arg)

@@ -106,6 +106,8 @@ struct fanout {
 	struct fan_netns *netns;
 	size_t nnetns, netns_cap;
 	__u64 events;		/* records applied */
+	/* connections sock_diag no longer had and no CLOSE record ended */
+	__u64 reconciled;
 	unsigned int counts;	/* FAN_COUNTS_*: what the source can count */
 	/* what the views show (rows, a port's sockets); NULL: everything */
 	const struct fan_filter *filter;
@@ -198,6 +200,17 @@ void fanout_conn_holder(struct fanout *f, const struct sockfan_key *k, __u64 coo
 /* visit every live connection; stops early when @fn returns non-zero */
 int fanout_each_conn(const struct fanout *f,
 		     int (*fn)(const struct fan_conn *c, void *arg), void *arg);
+
+/* is connection @c among the sockets f->filter selects? */
+bool fanout_conn_shown(const struct fanout *f, const struct fan_conn *c);
+
+/*
+ * Connection @k (@cookie) is gone from the kernel but no CLOSE record
+ * said so (one lost, or never written): remove it, count it closed on
+ * its port (without a lifetime) and in f->reconciled.  A CLOSE record
+ * that comes after finds nothing and counts nothing.
+ */
+void fanout_reconcile_gone(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
 
 /* is @l among the sockets f->filter selects? */
 bool fanout_listener_shown(const struct fanout *f, const struct fan_listener *l);

@@ -165,9 +165,9 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 	if (m->hooks) {
 		printf(",\"hooks\":");
 		fput_json_str(stdout, m->hooks);
-		printf(",\"records\":%llu,\"lost\":%llu,\"malformed\":%llu",
+		printf(",\"records\":%llu,\"lost\":%llu,\"malformed\":%llu,\"reconciled\":%llu",
 		       (unsigned long long)m->records, (unsigned long long)m->lost,
-		       (unsigned long long)m->malformed);
+		       (unsigned long long)m->malformed, (unsigned long long)m->reconciled);
 	}
 	if (m->hook_cost)
 		json_hook_cost(m);

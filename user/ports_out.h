@@ -19,6 +19,8 @@ struct ports_meta {
 	const char *hooks;		/* bpf: the hooks in use */
 	const char *proc_dir;		/* proc: the directory read */
 	__u64 records, lost, malformed;	/* bpf */
+	/* bpf: connections sock_diag no longer had, no CLOSE record seen */
+	__u64 reconciled;
 	/* bpf --hook-cost: each program's runs and run time, NULL without */
 	const struct hook_cost *hook_cost;
 	int nhook_cost;

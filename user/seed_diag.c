@@ -77,6 +77,7 @@ struct seed_ctx {
 	bool details;		/* connections' owners and segs_in too */
 	struct diag_vec dv;	/* seed: every namespace's sockets, then applied */
 	struct owners owners;
+	struct diag_suspects *sus;	/* refresh: what the dump lacked */
 };
 
 static int owner_cmp(const void *a, const void *b)
@@ -461,28 +462,37 @@ static size_t passive_ports(const struct fanout *f, __u32 netns, const struct di
 	return n;
 }
 
+/* @states of @netns on local ports @ports (@n of them, sorted here) */
+static int dump_ports(int fd, __u16 *ports, size_t n, __u32 states, bool info, __u32 netns,
+		      struct diag_vec *dv)
+{
+	struct port_bc *bc = calloc(1, sizeof(*bc));
+	const struct port_bc *filter;
+	int err;
+
+	if (!bc)
+		return -ENOMEM;
+	/* too many ports for a filter: all, sorted out here */
+	filter = port_bc_build(bc, ports, n) ? bc : NULL;
+	err = diag_dump(fd, states, info, netns, filter, dv);
+	free(bc);
+	return err;
+}
+
 /* the other @states of @netns, on passive_ports() only */
 static int dump_passive(int fd, const struct fanout *f, __u32 netns, __u32 states, bool info,
 			size_t start, struct diag_vec *dv)
 {
-	struct port_bc *bc = calloc(1, sizeof(*bc));
 	__u16 *ports = calloc(dv->n - start + f->nlisteners + f->nports + 1, sizeof(*ports));
-	const struct port_bc *filter;
 	int err = -ENOMEM;
 	size_t n;
 
-	if (bc && ports) {
+	if (ports) {
 		n = passive_ports(f, netns, dv, start, ports);
 		/* no port listened on: no passive connection either */
-		err = 0;
-		if (n) {
-			/* too many ports for a filter: all, sorted out here */
-			filter = port_bc_build(bc, ports, n) ? bc : NULL;
-			err = diag_dump(fd, states, info, netns, filter, dv);
-		}
+		err = n ? dump_ports(fd, ports, n, states, info, netns, dv) : 0;
 	}
 	free(ports);
-	free(bc);
 	return err;
 }
 
@@ -596,33 +606,149 @@ static int wanted_build(const struct seed_ctx *ctx, struct wanted *w)
 	return 0;
 }
 
+/*
+ * Reconciliation.  The model ends a connection on its CLOSE record, and
+ * a record can fail to come: lost (ring full), or never written (the
+ * programs' table of followed connections forgot it).  Such a
+ * connection would show for good; so each refresh compares the model's
+ * connections with what sock_diag has and removes, counted in
+ * f->reconciled, those the kernel no longer has.  Kept cheap: only the
+ * connections a view shows, their ports filtered by the kernel (the
+ * dump's cost is theirs, not the host's), none above RECONCILE_CONNS
+ * (a dump of 64k takes about 0.1 s here; a port's details dump them
+ * anyway), and at most DIAG_SUSPECTS_MAX asked about one by one per
+ * refresh (a few microseconds each); the rest wait for the next one.
+ */
+#define RECONCILE_CONNS	65536
+
+struct shown_ports {
+	const struct fanout *f;
+	__u32 netns;
+	__u16 *ports;
+	size_t n, cap;
+};
+
+static int shown_port(const struct fan_conn *c, void *arg)
+{
+	struct shown_ports *sp = arg;
+
+	if (c->key.netns != sp->netns || !fanout_conn_shown(sp->f, c))
+		return 0;
+	if (sp->n == sp->cap) {
+		size_t cap = sp->cap ? sp->cap * 2 : 64;
+		__u16 *p = realloc(sp->ports, cap * sizeof(*p));
+
+		if (!p)
+			return -ENOMEM;
+		sp->ports = p;
+		sp->cap = cap;
+	}
+	sp->ports[sp->n++] = c->key.lport;
+	return 0;
+}
+
+static int diag_key_cmp(const void *a, const void *b)
+{
+	const struct diag_sock *x = a, *y = b;
+
+	return memcmp(&x->key, &y->key, sizeof(x->key));
+}
+
+struct suspect_ctx {
+	const struct fanout *f;
+	__u32 netns;
+	const struct diag_vec *dv;	/* the dump, sorted by key */
+	struct diag_suspects *sus;
+};
+
+/* a shown connection of the namespace that the dump lacks is a suspect */
+static int suspect_conn(const struct fan_conn *c, void *arg)
+{
+	struct suspect_ctx *sc = arg;
+	struct diag_sock key = { .key = c->key };
+	const struct diag_sock *s;
+
+	if (c->key.netns != sc->netns || !fanout_conn_shown(sc->f, c))
+		return 0;
+	s = bsearch(&key, sc->dv->v, sc->dv->n, sizeof(*s), diag_key_cmp);
+	/* the same four-tuple under another cookie is another socket */
+	if (s && (!c->cookie || !s->cookie || c->cookie == s->cookie))
+		return 0;
+	if (sc->sus->n == DIAG_SUSPECTS_MAX)
+		return 1;	/* the next refresh looks at the rest */
+	sc->sus->v[sc->sus->n].key = c->key;
+	sc->sus->v[sc->sus->n].cookie = c->cookie;
+	sc->sus->n++;
+	return 0;
+}
+
+/*
+ * The connections shown in @netns: segs_in with details, and the ones
+ * the dump lacks into ctx->sus (if any).
+ */
+static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
+{
+	struct shown_ports sp = { .f = ctx->f, .netns = netns };
+	struct diag_vec dv = { 0 };
+	struct suspect_ctx sc;
+	struct fan_conn *c;
+	int fd, err;
+	size_t i;
+
+	err = fanout_each_conn(ctx->f, shown_port, &sp);
+	if (err || !sp.n || (!ctx->details && sp.n > RECONCILE_CONNS)) {
+		free(sp.ports);
+		return err;
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	if (fd < 0) {
+		err = -errno;
+		free(sp.ports);
+		return err;
+	}
+	err = dump_ports(fd, sp.ports, sp.n, LIVE_STATES & ~(1U << TCP_LISTEN), ctx->details,
+			 netns, &dv);
+	close(fd);
+	free(sp.ports);
+	for (i = 0; !err && i < dv.n; i++) {
+		c = fanout_conn(ctx->f, &dv.v[i].key, dv.v[i].cookie);
+		if (!c)
+			continue;
+		/* the hooks follow no FIN: the kernel says ESTAB or CLOSE-WAIT */
+		c->state = dv.v[i].state;
+		if (ctx->details)
+			c->segs_in = dv.v[i].segs_in;
+	}
+	if (!err && ctx->sus) {
+		qsort(dv.v, dv.n, sizeof(*dv.v), diag_key_cmp);
+		sc = (struct suspect_ctx){ .f = ctx->f, .netns = netns, .dv = &dv,
+					   .sus = ctx->sus };
+		fanout_each_conn(ctx->f, suspect_conn, &sc);
+	}
+	free(dv.v);
+	return err;
+}
+
 static int refresh_netns(__u32 netns, void *arg)
 {
 	struct seed_ctx *ctx = arg;
 	struct diag_vec dv = { 0 };
-	struct fan_conn *c;
 	size_t i;
 	int err;
 
 	err = seed_listen_counters(ctx->f, netns);
 	if (err)
 		return err;
-	/* without details, only the listeners' queues are refreshed */
-	err = dump_netns(ctx->f, netns, ctx->details ? LIVE_STATES : 1U << TCP_LISTEN,
-			 ctx->details, &dv);
-	for (i = 0; !err && i < dv.n; i++) {
-		if (dv.v[i].state == TCP_LISTEN) {
-			update_queue(ctx->f, &dv.v[i]);
-			continue;
-		}
-		c = fanout_conn(ctx->f, &dv.v[i].key, dv.v[i].cookie);
-		if (c) {
-			c->segs_in = dv.v[i].segs_in;
-			/* the hooks follow no FIN: the kernel says ESTAB or CLOSE-WAIT */
-			fanout_conn_state(ctx->f, &dv.v[i].key, dv.v[i].cookie, dv.v[i].state);
-		}
-	}
+	err = dump_netns(ctx->f, netns, 1U << TCP_LISTEN, ctx->details, &dv);
+	for (i = 0; !err && i < dv.n; i++)
+		update_queue(ctx->f, &dv.v[i]);
 	free(dv.v);
+	if (err)
+		return err;
+	err = refresh_conns(ctx, netns);
+	if (err)
+		fprintf(stderr, "sockfan: sock_diag dump of the connections of netns %u failed: %s\n",
+			netns, strerror(-err));
 	return err;
 }
 
@@ -635,10 +761,12 @@ static int for_netns(__u32 netns, int (*fn)(__u32 netns, void *arg),
 	return netns_each(netns, fn, ctx);
 }
 
-int diag_refresh(struct fanout *f, __u32 netns, bool details)
+int diag_refresh(struct fanout *f, __u32 netns, bool details, struct diag_suspects *sus)
 {
-	struct seed_ctx ctx = { .f = f, .details = details };
+	struct seed_ctx ctx = { .f = f, .details = details, .sus = sus };
 
+	if (sus)
+		sus->n = 0;
 	return for_netns(netns, refresh_netns, &ctx);
 }
 

@@ -3,6 +3,7 @@
 #ifndef SOCKFAN_SEED_DIAG_H
 #define SOCKFAN_SEED_DIAG_H
 
+#include "diag_reconcile.h"
 #include "fanout.h"
 
 /*
@@ -29,10 +30,12 @@ int seed_listen_counters(struct fanout *f, __u32 netns);
  * Refresh what is a state rather than an event, from sock_diag, for the
  * sockets of @f in @netns (0: all), as ss -tim shows it: a listener's
  * accept queue depth (Recv-Q), max backlog (Send-Q) and drops (sk_drops:
- * overflows and other drops together); a connection's segs_in (segments the kernel's lookup
- * delivered to it), this last with @details only.  Returns 0 or a
- * negative errno (message printed).
+ * overflows and other drops together); a connection's state and, with
+ * @details, its segs_in (segments the kernel's lookup delivered to it).
+ * With @sus, the connections the views show that the dump lacks go
+ * there, for diag_reconcile() once their CLOSE records had the time to
+ * be applied.  Returns 0 or a negative errno (message printed).
  */
-int diag_refresh(struct fanout *f, __u32 netns, bool details);
+int diag_refresh(struct fanout *f, __u32 netns, bool details, struct diag_suspects *sus);
 
 #endif /* SOCKFAN_SEED_DIAG_H */

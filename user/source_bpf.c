@@ -639,11 +639,22 @@ static int follow_one(const struct fan_conn *c, void *arg)
 	return 0;
 }
 
+void bpf_source_seed_begin(struct bpf_source *s)
+{
+	__atomic_store_n(&s->skel->bss->seeding, true, __ATOMIC_SEQ_CST);
+}
+
 int bpf_source_follow_seeded(struct bpf_source *s, const struct fanout *f)
 {
 	int fd = bpf_map__fd(s->skel->maps.born);
+	int err = fanout_each_conn(f, follow_one, &fd);
 
-	return fanout_each_conn(f, follow_one, &fd);
+	/*
+	 * Only now: a seeded connection that closes from here on is in
+	 * born, and the programs read this flag before they look there.
+	 */
+	__atomic_store_n(&s->skel->bss->seeding, false, __ATOMIC_SEQ_CST);
+	return err;
 }
 
 int bpf_source_poll(struct bpf_source *s, int timeout_ms)

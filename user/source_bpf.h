@@ -30,7 +30,19 @@ void bpf_source_set_sink(struct bpf_source *s,
 /* "state=tp_btf/inet_sock_set_state accept=fexit/inet_csk_accept" */
 const char *bpf_source_hooks(const struct bpf_source *s);
 
-/* follow the close of connections that the snapshot seeded into @f */
+/*
+ * Before a sock_diag seed is dumped: until bpf_source_follow_seeded(),
+ * the programs also write the CLOSE of connections they do not follow
+ * (yet), if they have a cookie, as every socket the dump read has.  A
+ * seeded connection that closes before its cookie reaches the programs
+ * ends with that record, applied after the seed.
+ */
+void bpf_source_seed_begin(struct bpf_source *s);
+
+/*
+ * Follow the close of connections that the snapshot seeded into @f, and
+ * end what bpf_source_seed_begin() began.
+ */
 int bpf_source_follow_seeded(struct bpf_source *s, const struct fanout *f);
 
 /* apply records that arrive within @timeout_ms; returns count or -errno */

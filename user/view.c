@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "netns.h"
+#include "diag_reconcile.h"
 #include "seed_diag.h"
 #include "sockfan.h"
 #include "source_bpf.h"
@@ -324,13 +325,40 @@ static bool view_conn_details(const struct view_opts *o)
 	return o->filter.port || o->filter.pid;
 }
 
+/*
+ * States as they are now (queues, segs_in), and the shown connections
+ * the kernel no longer has although no CLOSE record said so: those the
+ * dump lacks are asked about once the records queued meanwhile are
+ * applied (a connection that closed after the first drain has its CLOSE
+ * waiting), so that only a close the tracer missed counts as reconciled.
+ */
+static int bpf_refresh_states(struct view *v)
+{
+	struct diag_suspects *sus = malloc(sizeof(*sus));
+	int err;
+
+	if (!sus)
+		return -ENOMEM;
+	err = diag_refresh(&v->f, v->o->filter.netns, view_conn_details(v->o), sus);
+	if (!err && sus->n) {
+		bpf_source_drain(v->src);
+		err = diag_reconcile(&v->f, v->o->filter.netns, sus);
+	}
+	free(sus);
+	return err;
+}
+
 /* what is queued, then (with @states) states as they are now */
 static int bpf_refresh(struct view *v, bool states)
 {
-	int n;
+	int n, err;
 
 	bpf_source_drain(v->src);
+	err = states ? bpf_refresh_states(v) : 0;
+	if (err)
+		return err;
 	v->meta.records = v->f.events;
+	v->meta.reconciled = v->f.reconciled;
 	v->meta.lost = bpf_source_lost(v->src);
 	v->meta.malformed = bpf_source_malformed(v->src);
 	if (v->o->hook_cost) {
@@ -342,7 +370,7 @@ static int bpf_refresh(struct view *v, bool states)
 		v->meta.handshakes = bpf_source_handshakes(v->src);
 		v->meta.empty_run_ns = bpf_source_empty_run_ns(v->src);
 	}
-	return states ? diag_refresh(&v->f, v->o->filter.netns, view_conn_details(v->o)) : 0;
+	return 0;
 }
 
 static int open_bpf(struct view *v)
@@ -355,8 +383,15 @@ static int open_bpf(struct view *v)
 		v->src = NULL;
 		return err;
 	}
-	/* attach first, then snapshot: nothing falls between the two */
+	/*
+	 * Attach first, then snapshot: nothing falls between the two.  A
+	 * connection the dump read that closes before the programs follow
+	 * it still gets its CLOSE record (bpf_source_seed_begin()); the
+	 * ring is read only after the seed is applied, so that record
+	 * finds the seeded entry and ends it.
+	 */
 	if (o->seed) {
+		bpf_source_seed_begin(v->src);
 		err = seed_diag(&v->f, o->filter.netns, view_conn_details(o));
 		if (err)
 			return err;
@@ -530,9 +565,10 @@ static void print_hook_cost(const struct ports_meta *m)
 void view_print_source(const struct ports_meta *m, bool counts)
 {
 	if (m->hooks && counts)
-		printf("# source bpf: %s; %llu records, %llu lost, %llu malformed\n",
+		printf("# source bpf: %s; %llu records, %llu lost, %llu malformed, %llu reconciled\n",
 		       m->hooks, (unsigned long long)m->records,
-		       (unsigned long long)m->lost, (unsigned long long)m->malformed);
+		       (unsigned long long)m->lost, (unsigned long long)m->malformed,
+		       (unsigned long long)m->reconciled);
 	else if (m->hooks)
 		printf("# source bpf: %s\n", m->hooks);
 	else if (m->proc_dir)
