@@ -195,6 +195,8 @@ int cmd_trace(int argc, char **argv)
 		fanout_free(&f);
 		return 1;
 	}
+	/* "records" below are the ring's: not the snapshot's */
+	f.events = 0;
 	bpf_source_set_sink(src, on_event, &o);
 	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
 	if (!o.json)

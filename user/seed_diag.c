@@ -683,8 +683,44 @@ static int suspect_conn(const struct fan_conn *c, void *arg)
 }
 
 /*
- * The connections shown in @netns: segs_in with details, and the ones
- * the dump lacks into ctx->sus (if any).
+ * Who holds each connection of @dv now (its inode in a process's fd
+ * table, as ss -p finds it): a connection accepted while sockfan looked
+ * may have gone to another process since (a master hands it to a
+ * worker).  A walk of /proc: with details only.
+ */
+static int refresh_holders(struct fanout *f, const struct diag_vec *dv)
+{
+	struct wanted w = { 0 };
+	struct owners o = { 0 };
+	const struct owner *ow;
+	size_t i;
+
+	w.inode = calloc(dv->n + 1, sizeof(*w.inode));
+	w.found = calloc(dv->n + 1, sizeof(*w.found));
+	if (!w.inode || !w.found) {
+		free(w.inode);
+		free(w.found);
+		return -ENOMEM;
+	}
+	for (i = 0; i < dv->n; i++)
+		if (dv->v[i].inode && fanout_conn(f, &dv->v[i].key, dv->v[i].cookie))
+			w.inode[w.n++] = dv->v[i].inode;
+	qsort(w.inode, w.n, sizeof(*w.inode), inode_cmp);
+	owners_load(&o, &w);
+	for (i = 0; i < dv->n; i++) {
+		ow = owner_of(&o, dv->v[i].inode);
+		if (ow)
+			fanout_conn_holder(f, &dv->v[i].key, dv->v[i].cookie, ow->pid, ow->comm);
+	}
+	free(w.inode);
+	free(w.found);
+	free(o.v);
+	return 0;
+}
+
+/*
+ * The connections shown in @netns: their state, with details segs_in
+ * and holders, and the ones the dump lacks into ctx->sus (if any).
  */
 static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
 {
@@ -719,6 +755,8 @@ static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
 		if (ctx->details)
 			c->segs_in = dv.v[i].segs_in;
 	}
+	if (!err && ctx->details)
+		err = refresh_holders(ctx->f, &dv);
 	if (!err && ctx->sus) {
 		qsort(dv.v, dv.n, sizeof(*dv.v), diag_key_cmp);
 		sc = (struct suspect_ctx){ .f = ctx->f, .netns = netns, .dv = &dv,
