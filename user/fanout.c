@@ -362,8 +362,12 @@ static void on_accept(struct fanout *f, const struct sockfan_event *e)
 		accept_info(c, e);
 		return;
 	}
-	if (c->flags & FAN_ACCEPT_SEEN)
+	if (c->flags & FAN_ACCEPT_SEEN) {
+		/* counted from the socket (fanout_conn_has_file()): who did it */
+		if (!c->pid)
+			accept_info(c, e);
 		return;		/* a socket is accepted once */
+	}
 	c->flags |= FAN_ACCEPTED | FAN_ACCEPT_SEEN;
 	c->acc_ns = e->ts_ns;
 	accept_info(c, e);
@@ -386,6 +390,28 @@ static void on_accept(struct fanout *f, const struct sockfan_event *e)
 		l->accepted++;
 		l->qlen = e->accept.qlen;
 	}
+}
+
+void fanout_conn_has_file(struct fanout *f, const struct sockfan_key *k, __u64 cookie)
+{
+	struct fan_conn *c = fanout_conn(f, k, cookie);
+	struct fan_listener *l;
+	struct fan_port *p;
+
+	if (!c || (c->flags & FAN_ACCEPTED))
+		return;
+	c->flags |= FAN_ACCEPTED;
+	/* older than the window: accepted before it, as a snapshot shows */
+	if (c->flags & SOCKFAN_F_SEEDED)
+		return;
+	/* its handshake was in the window, so its accept was too */
+	c->flags |= FAN_ACCEPT_SEEN;
+	p = fanout_port(f, k->netns, k->lport);
+	if (p)
+		p->accepted++;
+	l = listener_find(f, NULL, c->listener);
+	if (l)
+		l->accepted++;
 }
 
 static void on_close(struct fanout *f, const struct sockfan_event *e)

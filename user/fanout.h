@@ -193,6 +193,13 @@ struct fan_task_count {
 int fanout_task_spread(const struct fan_conn **conns, size_t n, bool holders,
 		       struct fan_task_count **out, size_t *nout);
 
+/*
+ * The kernel says the connection has a file (sock_diag's inode): it was
+ * accepted, whether or not a hook saw it (an accept() already blocked
+ * when an fexit program attached returns without running it).
+ */
+void fanout_conn_has_file(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
+
 /* a process that holds the connection now (sock_diag's inode, /proc/PID/fd) */
 void fanout_conn_holder(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
 			__u32 pid, const char *comm);

@@ -752,6 +752,9 @@ static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
 			continue;
 		/* the hooks follow no FIN: the kernel says ESTAB or CLOSE-WAIT */
 		c->state = dv.v[i].state;
+		/* accepted or queued, from the socket itself */
+		if (dv.v[i].inode)
+			fanout_conn_has_file(ctx->f, &dv.v[i].key, dv.v[i].cookie);
 		if (ctx->details)
 			c->segs_in = dv.v[i].segs_in;
 	}
