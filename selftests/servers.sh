@@ -315,6 +315,20 @@ else:
 	print(p[0].get(sys.argv[3], "") if p else 0)' "$@"
 }
 
+# pollers NS PORT: "cookie:pid" of each listener of a server whose
+# processes all hold every listener (nginx): the one that polls it
+pollers() {
+	local cookie ino pid pids
+
+	[ "$SERVER" = nginx ] || return 0
+	mapfile -t pids < <(ip netns pids "$1")
+	ss_listener_ids "$1" "$2" | while read -r cookie ino; do
+		for pid in $(epoll_watchers "$ino" "${pids[@]}"); do
+			echo "$cookie:$pid"
+		done
+	done | tr '\n' ' '
+}
+
 # compare NS PORT FILE: servers_compare.py's lines as TAP
 compare() {
 	local kind name got want
@@ -325,7 +339,8 @@ compare() {
 		skip) tap_skip "$name" "$got" ;;
 		*) echo "$kind" ;;
 		esac
-	done < <(in_ns "$1" python3 "$TEST_DIR/servers_compare.py" "$3" "$2" "$HOLDERS")
+	done < <(POLLERS=$(pollers "$1" "$2") in_ns "$1" python3 "$TEST_DIR/servers_compare.py" \
+		"$3" "$2" "$HOLDERS")
 }
 
 # not built yet, so only shown: which thread of a multi-threaded server

@@ -18,6 +18,7 @@
 # Exit 0.
 import ipaddress
 import json
+import os
 import re
 import subprocess
 import sys
@@ -123,8 +124,13 @@ def main():
                                      s['remote_port']) for s in ss_estab)
     only_sf = sorted(set(mine) - set(theirs))
     only_ss = sorted(set(theirs) - set(mine))
+    entry = {'%s:%d %s:%d' % (norm(c['local']), c['local_port'], norm(c['remote']),
+                              c['remote_port']): c for c in conns}
     for t in only_sf[:5]:
-        diag('only sockfan: ' + t)
+        c = entry.get(t, {})
+        diag('only sockfan: %s cookie %s listener %s segs_in %s accepted_by %s' % (
+            t, c.get('cookie'), c.get('listener'), c.get('segs_in'),
+            json.dumps(c.get('accepted_by'))))
     for t in only_ss[:5]:
         diag('only ss:      ' + t)
     emit('ESTAB four-tuples: sockfan = ss (%d)' % len(theirs),
@@ -154,18 +160,26 @@ def main():
     # a connection older than sockfan goes to a member of a reuseport
     # group by guess.  Where each member has a process of its own (2
     # haproxy processes), its holders should hold the connection too.
+    # POLLERS="cookie:pid ...": the process polling each listener (nginx's
+    # workers all hold every listener, each polls its own)
+    pollers = {}
+    for pair in os.environ.get('POLLERS', '').split():
+        cookie, _, pid = pair.partition(':')
+        pollers.setdefault(int(cookie), set()).add(int(pid))
     spread = {}
     agree = 0
     for c in conns:
         spread[c.get('listener')] = spread.get(c.get('listener'), 0) + 1
         key = '%s:%d %s:%d' % (norm(c['local']), c['local_port'], norm(c['remote']),
                                c['remote_port'])
-        if by_cookie.get(c.get('listener'), {}).get('pids', set()) & pids.get(key, set()):
+        mine_pids = pollers.get(c.get('listener')) or \
+            by_cookie.get(c.get('listener'), {}).get('pids', set())
+        if mine_pids & pids.get(key, set()):
             agree += 1
-    diag('connections per listener cookie (sockfan): %s; %d of %d held by a holder '
-         'of that listener (ss -p), not checked' % (
+    diag('connections per listener cookie (sockfan): %s; %d of %d held by a %s '
+         'of that listener, not checked' % (
              json.dumps({str(k): v for k, v in spread.items()}, sort_keys=True),
-             agree, len(conns)))
+             agree, len(conns), 'poller (epoll)' if pollers else 'holder (ss -p)'))
     if holders:
         emit('accepted_by of each ESTAB socket holds it per ss -p', wrong, 0)
     else:
