@@ -21,8 +21,9 @@ PKGS=(
 	# test traffic and ground truth
 	iproute2 python3 python3-prometheus-client procps util-linux
 	nginx-light wrk bpftrace
-	# churn against a real server: redis-server, redis-benchmark
-	redis-server redis-tools
+	# real servers for the selftests (servers.sh): each test runs its
+	# own instance in a namespace; pgbench comes with postgresql-client
+	redis-server redis-tools haproxy postgresql postgresql-contrib
 	# checking the CLI's output: DOT (graphviz), Prometheus text
 	# (promtool), the live view on a terminal (tmux), man pages (mandoc),
 	# the module's DKMS package (dkms)
@@ -93,15 +94,25 @@ if [[ " ${missing[*]} " == *" prometheus "* ]]; then
 	fi
 	pkill -x prometheus 2>/dev/null || true
 fi
-# redis-server starts the system's instance on port 6379 when it is
-# installed; tests start their own in a namespace.  As for nginx: stop
-# only the one this run installed.
-if [[ " ${missing[*]} " == *" redis-server "* ]]; then
-	if command -v systemctl >/dev/null 2>&1; then
-		systemctl disable --now redis-server 2>/dev/null || true
+# redis-server, haproxy and postgresql start their services on install
+# (redis on 6379, haproxy, a PostgreSQL cluster on 5432); the tests start
+# their own.  Again only what this run installed, and by the service's own
+# pid file: a server of the same name may be a running test's.
+stop_service() {
+	local pkg=$1 svc=$2 pidfile=$3 f
+
+	[[ " ${missing[*]} " == *" $pkg "* ]] || return 0
+	if [ -d /run/systemd/system ]; then
+		systemctl disable --now "$svc" 2>/dev/null || true
+	elif [ -x "/etc/init.d/$svc" ]; then
+		"/etc/init.d/$svc" stop >/dev/null 2>&1 || true
 	fi
-	[ -r /run/redis/redis-server.pid ] &&
-		kill "$(cat /run/redis/redis-server.pid)" 2>/dev/null || true
-fi
+	for f in $pidfile; do
+		[ -r "$f" ] && kill "$(head -n 1 "$f")" 2>/dev/null || true
+	done
+}
+stop_service redis-server redis-server /run/redis/redis-server.pid
+stop_service haproxy haproxy /run/haproxy.pid
+stop_service postgresql postgresql "/run/postgresql/*-main.pid"
 
 exit 0

@@ -1,0 +1,5 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# redis-server under redis-benchmark (keep-alive and a connection per request) through sockfan.ko and /proc,
+# sockfan started before and after the load, checked against ss and nstat.
+exec "$(dirname "$0")/servers.sh" redis proc
