@@ -343,18 +343,26 @@ compare() {
 		"$3" "$2" "$HOLDERS")
 }
 
-# not built yet, so only shown: which thread of a multi-threaded server
-# accepted (sockfan names the process)
-threads_diag() {
-	local p
+# which thread of a multi-threaded server accepted: every tid sockfan
+# names is a thread of the process it names (/proc/PID/task)
+threads_check() {
+	local pid tid bad=0 n=0
 
 	[ "$SERVER" = haproxy-threads ] || return 0
-	for p in $(ip netns pids "$NS"); do
-		[ "$(cat /proc/"$p"/comm 2>/dev/null)" = haproxy ] || continue
-		diag "haproxy $p threads: $(ls /proc/"$p"/task | tr '\n' ' '); accepted_by in" \
-			"sockfan: $(grep -o '"accepted_by":{"pid":[0-9]*' "$1" | sort | uniq -c |
-			sed 's/"accepted_by":{"pid"://' | tr '\n' ' ')(per-thread tid not built)"
-	done
+	while read -r pid tid; do
+		n=$((n + 1))
+		[ -d "/proc/$pid/task/$tid" ] || bad=$((bad + 1))
+	done < <(python3 -c 'import json, sys
+for line in open(sys.argv[1]):
+    for p in json.loads(line)["ports"]:
+        for c in p.get("connection_sockets", []):
+            a = c.get("accepted_by") or {}
+            if "tid" in a:
+                print(a["pid"], a["tid"])' "$1")
+	diag "haproxy threads: $(ls /proc/"$(ip netns pids "$NS" | head -n 1)"/task 2>/dev/null |
+		tr '\n' ' '); accepting threads in sockfan: $(grep -o '"tid":[0-9]*' "$1" | sort | uniq -c |
+		tr '\n' ' ')"
+	check "haproxy threads: each accepting tid is a thread of its pid ($n named)" "$bad" 0
 }
 
 check_lost() {
@@ -382,7 +390,7 @@ before() {
 	check "before: sockfan ports --source $SOURCE --json exits 0" $? 0
 	p1=$(netns_mib "$NS" TcpPassiveOpens)
 	compare "$NS" $PORT "$out"
-	threads_diag "$out"
+	threads_check "$out"
 	check "before: ss has the scenario's $LISTENERS listener(s) and $HELD connections" \
 		"$(ss_listeners "$NS" $PORT) $(ss_established "$NS" $PORT)" "$LISTENERS $HELD"
 	accepted=$(json_field "$out" $PORT accepted)
@@ -417,7 +425,7 @@ after() {
 	check "after: sockfan ports --source $SOURCE --json exits 0" $? 0
 	p1=$(netns_mib "$NS" TcpPassiveOpens)
 	compare "$NS" $PORT "$out"
-	threads_diag "$out"
+	threads_check "$out"
 	check "after: ss has the scenario's $LISTENERS listener(s) and $HELD connections" \
 		"$(ss_listeners "$NS" $PORT) $(ss_established "$NS" $PORT)" "$LISTENERS $HELD"
 	accepted=$(json_field "$out" $PORT accepted)
@@ -430,7 +438,8 @@ after() {
 	held_stop
 }
 
-tap_plan 24
+# 13 checks per timing; the threads' check twice for haproxy's threads
+tap_plan $((26 + $([ "$SERVER" = haproxy-threads ] && echo 2 || echo 0)))
 
 netns_new NS "sfsv" || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 server_start "$NS" $PORT || exit $KSFT_FAIL

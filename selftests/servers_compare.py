@@ -12,9 +12,11 @@
 #   owners         each listener's owner holds it (ss -p lists its pid)
 #   established    ESTAB sockets on the port, and CLOSE-WAIT ones
 #   tuples         the ESTAB four-tuples
-#   holders        with HOLDERS=1: each connection's "accepted_by" pid
-#                  holds the socket (servers whose accepting process keeps
-#                  the connection); with 0 a "skip|NAME|REASON" line
+#   held_by        each connection's "held_by" pid holds it (ss -p)
+#   accepted_by    where known (null: accepted before sockfan looked):
+#                  with HOLDERS=1 the accepting process keeps the socket
+#                  (ss -p lists it); with 0 (a master that hands it on,
+#                  PostgreSQL's postmaster) it is the listener's owner
 # Exit 0.
 import ipaddress
 import json
@@ -150,7 +152,7 @@ def main():
         key = '%s:%d %s:%d' % (norm(c['local']), c['local_port'], norm(c['remote']),
                                c['remote_port'])
         by = (c.get('accepted_by') or {}).get('pid')
-        if key in pids and by not in pids[key]:
+        if key in pids and by is not None and by not in pids[key]:
             wrong += 1
             if shown < 3:
                 shown += 1
@@ -180,13 +182,24 @@ def main():
          'of that listener, not checked' % (
              json.dumps({str(k): v for k, v in spread.items()}, sort_keys=True),
              agree, len(conns), 'poller (epoll)' if pollers else 'holder (ss -p)'))
+    # who holds each connection now, as ss -p
+    unheld = 0
+    for c in conns:
+        key = '%s:%d %s:%d' % (norm(c['local']), c['local_port'], norm(c['remote']),
+                               c['remote_port'])
+        held = (c.get('held_by') or {}).get('pid')
+        if c.get('state') == 'ESTAB' and key in pids and held not in pids[key]:
+            unheld += 1
+    emit('held_by of each ESTAB socket holds it per ss -p', unheld, 0)
+    known = [c for c in conns if c.get('state') == 'ESTAB' and c.get('accepted_by')]
+    diag('%d of %d ESTAB sockets have a known accepting task (the rest were '
+         'accepted before sockfan looked)' % (len(known), len(mine)))
     if holders:
-        emit('accepted_by of each ESTAB socket holds it per ss -p', wrong, 0)
+        emit('accepted_by, where known, holds the socket per ss -p', wrong, 0)
     else:
-        print('skip|accepted_by of each ESTAB socket holds it per ss -p|'
-              'the accepting process hands connections on (%d of %d name a pid '
-              'that ss -p does not list as holder; "held by" is not built)' % (
-                  wrong, len(mine)))
+        owners = {(ls.get('owner') or {}).get('pid') for ls in lsocks}
+        emit('accepted_by, where known, is the listener\'s owner (a master that hands on)',
+             sum(1 for c in known if c['accepted_by']['pid'] not in owners), 0)
     return 0
 
 
