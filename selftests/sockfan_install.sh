@@ -8,7 +8,9 @@
 # the source tree (not in the VM image).
 source "$(dirname "$0")/lib.sh"
 
-TOP=$(cd "$TEST_DIR/.." && pwd)
+# the source tree: SOCKFAN_SRC (make check runs the installed tests), or
+# the one these tests sit in
+TOP=${SOCKFAN_SRC:-$(cd "$TEST_DIR/.." && pwd)}
 [ -f "$TOP/Makefile" ] && [ -d "$TOP/kmod" ] ||
 	skip_all "no source tree next to the tests (installed copy, e.g. the VM image)"
 
