@@ -195,8 +195,6 @@ int cmd_trace(int argc, char **argv)
 		fanout_free(&f);
 		return 1;
 	}
-	/* "records" below are the ring's: not the snapshot's */
-	f.events = 0;
 	bpf_source_set_sink(src, on_event, &o);
 	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
 	if (!o.json)
@@ -204,7 +202,7 @@ int cmd_trace(int argc, char **argv)
 		       "LOCAL", "REMOTE", "TASK");
 	err = bpf_source_follow(src, o.v.duration ? o.v.duration : BPF_FOLLOW_UNTIL_STOPPED);
 	fprintf(stderr, "# %llu events printed, %llu records, %llu lost, %llu malformed\n",
-		(unsigned long long)o.printed, (unsigned long long)f.events,
+		(unsigned long long)o.printed, (unsigned long long)bpf_source_records(src),
 		(unsigned long long)bpf_source_lost(src),
 		(unsigned long long)bpf_source_malformed(src));
 	bpf_source_close(src);

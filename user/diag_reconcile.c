@@ -20,6 +20,7 @@
 
 #include "diag_reconcile.h"
 #include "netns.h"
+#include "seed_diag.h"
 
 /* inet_diag_msg.idiag_timer of a time-wait minisocket (inet_twsk_diag_fill) */
 #define DIAG_TIMER_TIMEWAIT	3
@@ -106,13 +107,9 @@ static int reconcile_netns(__u32 netns, void *arg)
 	int fd, live;
 	size_t i;
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0) {
-		live = -errno;
-		fprintf(stderr, "sockfan: sock_diag socket: %s (is CONFIG_INET_DIAG enabled?)\n",
-			strerror(-live));
-		return live;
-	}
+	fd = diag_socket();
+	if (fd < 0)
+		return fd;
 	for (i = 0; i < ctx->sus->n; i++) {
 		s = &ctx->sus->v[i];
 		/* its CLOSE record may have come since the dump */

@@ -392,13 +392,12 @@ static void on_accept(struct fanout *f, const struct sockfan_event *e)
 	}
 }
 
-void fanout_conn_has_file(struct fanout *f, const struct sockfan_key *k, __u64 cookie)
+void fanout_conn_has_file(struct fanout *f, struct fan_conn *c)
 {
-	struct fan_conn *c = fanout_conn(f, k, cookie);
 	struct fan_listener *l;
 	struct fan_port *p;
 
-	if (!c || (c->flags & FAN_ACCEPTED))
+	if (c->flags & FAN_ACCEPTED)
 		return;
 	c->flags |= FAN_ACCEPTED;
 	/* older than the window: accepted before it, as a snapshot shows */
@@ -406,7 +405,7 @@ void fanout_conn_has_file(struct fanout *f, const struct sockfan_key *k, __u64 c
 		return;
 	/* its handshake was in the window, so its accept was too */
 	c->flags |= FAN_ACCEPT_SEEN;
-	p = fanout_port(f, k->netns, k->lport);
+	p = fanout_port(f, c->key.netns, c->key.lport);
 	if (p)
 		p->accepted++;
 	l = listener_find(f, NULL, c->listener);
@@ -676,15 +675,6 @@ static int collect_peer(const struct fan_conn *c, void *arg)
 	return 0;
 }
 
-void fanout_conn_state(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
-		       unsigned int state)
-{
-	struct fan_conn *c = fanout_conn(f, k, cookie);
-
-	if (c && state)
-		c->state = state;
-}
-
 const char *fmt_acceptor(char *buf, size_t len, const struct fan_conn *c)
 {
 	if (!(c->flags & FAN_ACCEPTED))
@@ -739,12 +729,9 @@ int fanout_task_spread(const struct fan_conn **conns, size_t n, bool holders,
 	return 0;
 }
 
-void fanout_conn_holder(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
-			__u32 pid, const char *comm)
+void fanout_conn_holder(struct fan_conn *c, __u32 pid, const char *comm)
 {
-	struct fan_conn *c = fanout_conn(f, k, cookie);
-
-	if (!c || !pid)
+	if (!pid)
 		return;
 	c->hold_pid = pid;
 	memcpy(c->hold_comm, comm, sizeof(c->hold_comm));

@@ -164,14 +164,6 @@ struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u6
 bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);
 
 /*
- * What the kernel says a connection's state is now (a snapshot's, the
- * module's): ESTABLISHED, CLOSE_WAIT, ...  Unknown connections are left
- * alone.
- */
-void fanout_conn_state(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
-		       unsigned int state);
-
-/*
  * Who accepted @c: "1234/nginx" (pid/tid/name for another thread); "?"
  * when accepted by a task not seen doing it (before sockfan started);
  * "" while it is queued
@@ -198,11 +190,10 @@ int fanout_task_spread(const struct fan_conn **conns, size_t n, bool holders,
  * accepted, whether or not a hook saw it (an accept() already blocked
  * when an fexit program attached returns without running it).
  */
-void fanout_conn_has_file(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
+void fanout_conn_has_file(struct fanout *f, struct fan_conn *c);
 
 /* a process that holds the connection now (sock_diag's inode, /proc/PID/fd) */
-void fanout_conn_holder(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
-			__u32 pid, const char *comm);
+void fanout_conn_holder(struct fan_conn *c, __u32 pid, const char *comm);
 
 /* visit every live connection; stops early when @fn returns non-zero */
 int fanout_each_conn(const struct fanout *f,

@@ -424,10 +424,11 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 		fanout_apply(ctx->f, &e);
 	}
 	c = fanout_conn(ctx->f, &s->key, s->cookie);
-	if (c)
-		c->segs_in = s->segs_in;
+	if (!c)
+		return;
+	c->segs_in = s->segs_in;
 	if (o)
-		fanout_conn_holder(ctx->f, &s->key, s->cookie, o->pid, o->comm);
+		fanout_conn_holder(c, o->pid, o->comm);
 }
 
 /* diag_dump_family() for IPv4, then IPv6 */
@@ -502,19 +503,27 @@ static int dump_passive(int fd, const struct fanout *f, __u32 netns, __u32 state
  * filtered by the kernel: a host's own outgoing connections (a proxy's,
  * or the clients of a loopback test) are neither filled in nor parsed.
  */
+int diag_socket(void)
+{
+	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+
+	if (fd < 0) {
+		fd = -errno;
+		fprintf(stderr, "sockfan: sock_diag socket: %s (is CONFIG_INET_DIAG enabled?)\n",
+			strerror(-fd));
+	}
+	return fd;
+}
+
 static int dump_netns(const struct fanout *f, __u32 netns, __u32 states, bool info,
 		      struct diag_vec *dv)
 {
 	size_t start = dv->n;
 	int fd, err = 0;
 
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
-	if (fd < 0) {
-		err = -errno;
-		fprintf(stderr, "sockfan: sock_diag socket: %s (is CONFIG_INET_DIAG enabled?)\n",
-			strerror(-err));
-		return err;
-	}
+	fd = diag_socket();
+	if (fd < 0)
+		return fd;
 	if (states & (1U << TCP_LISTEN))
 		err = diag_dump(fd, 1U << TCP_LISTEN, info, netns, NULL, dv);
 	states &= ~(1U << TCP_LISTEN);
@@ -686,9 +695,10 @@ static int suspect_conn(const struct fan_conn *c, void *arg)
  * Who holds each connection of @dv now (its inode in a process's fd
  * table, as ss -p finds it): a connection accepted while sockfan looked
  * may have gone to another process since (a master hands it to a
- * worker).  A walk of /proc: with details only.
+ * worker).  A walk of /proc: with details only.  @conn[i]: the model's
+ * connection of @dv's i-th socket, NULL if it has none.
  */
-static int refresh_holders(struct fanout *f, const struct diag_vec *dv)
+static int refresh_holders(const struct diag_vec *dv, struct fan_conn **conn)
 {
 	struct wanted w = { 0 };
 	struct owners o = { 0 };
@@ -703,14 +713,14 @@ static int refresh_holders(struct fanout *f, const struct diag_vec *dv)
 		return -ENOMEM;
 	}
 	for (i = 0; i < dv->n; i++)
-		if (dv->v[i].inode && fanout_conn(f, &dv->v[i].key, dv->v[i].cookie))
+		if (dv->v[i].inode && conn[i])
 			w.inode[w.n++] = dv->v[i].inode;
 	qsort(w.inode, w.n, sizeof(*w.inode), inode_cmp);
 	owners_load(&o, &w);
 	for (i = 0; i < dv->n; i++) {
-		ow = owner_of(&o, dv->v[i].inode);
+		ow = conn[i] ? owner_of(&o, dv->v[i].inode) : NULL;
 		if (ow)
-			fanout_conn_holder(f, &dv->v[i].key, dv->v[i].cookie, ow->pid, ow->comm);
+			fanout_conn_holder(conn[i], ow->pid, ow->comm);
 	}
 	free(w.inode);
 	free(w.found);
@@ -726,6 +736,7 @@ static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
 {
 	struct shown_ports sp = { .f = ctx->f, .netns = netns };
 	struct diag_vec dv = { 0 };
+	struct fan_conn **conn = NULL;
 	struct suspect_ctx sc;
 	struct fan_conn *c;
 	int fd, err;
@@ -736,16 +747,20 @@ static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
 		free(sp.ports);
 		return err;
 	}
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+	fd = diag_socket();
 	if (fd < 0) {
-		err = -errno;
 		free(sp.ports);
-		return err;
+		return fd;
 	}
 	err = dump_ports(fd, sp.ports, sp.n, LIVE_STATES & ~(1U << TCP_LISTEN), ctx->details,
 			 netns, &dv);
 	close(fd);
 	free(sp.ports);
+	if (!err && ctx->details) {
+		conn = calloc(dv.n + 1, sizeof(*conn));
+		if (!conn)
+			err = -ENOMEM;
+	}
 	for (i = 0; !err && i < dv.n; i++) {
 		c = fanout_conn(ctx->f, &dv.v[i].key, dv.v[i].cookie);
 		if (!c)
@@ -754,12 +769,15 @@ static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
 		c->state = dv.v[i].state;
 		/* accepted or queued, from the socket itself */
 		if (dv.v[i].inode)
-			fanout_conn_has_file(ctx->f, &dv.v[i].key, dv.v[i].cookie);
-		if (ctx->details)
+			fanout_conn_has_file(ctx->f, c);
+		if (ctx->details) {
 			c->segs_in = dv.v[i].segs_in;
+			conn[i] = c;
+		}
 	}
 	if (!err && ctx->details)
-		err = refresh_holders(ctx->f, &dv);
+		err = refresh_holders(&dv, conn);
+	free(conn);
 	if (!err && ctx->sus) {
 		qsort(dv.v, dv.n, sizeof(*dv.v), diag_key_cmp);
 		sc = (struct suspect_ctx){ .f = ctx->f, .netns = netns, .dv = &dv,

@@ -26,6 +26,9 @@ int seed_diag(struct fanout *f, __u32 netns, bool details);
  */
 int seed_listen_counters(struct fanout *f, __u32 netns);
 
+/* a NETLINK_SOCK_DIAG socket in the caller's namespace, or -errno (printed) */
+int diag_socket(void);
+
 /*
  * Refresh what is a state rather than an event, from sock_diag, for the
  * sockets of @f in @netns (0: all), as ss -tim shows it: a listener's

@@ -38,6 +38,7 @@ struct bpf_source {
 	char hooks[512];		/* the hooks in use, as printed */
 	void (*sink)(const struct sockfan_event *e, void *arg);
 	void *sink_arg;
+	__u64 records;			/* read from the ring, well-formed */
 	__u64 malformed;
 	__u64 handshakes;		/* ESTABLISHED records */
 	int stats_fd;			/* BPF_ENABLE_STATS, -1: not asked */
@@ -220,6 +221,7 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	fanout_apply(s->f, data);
+	s->records++;
 	if (((const struct sockfan_event *)data)->kind == SOCKFAN_EV_ESTABLISHED)
 		s->handshakes++;
 	if (s->sink)
@@ -714,6 +716,11 @@ __u64 bpf_source_lost(const struct bpf_source *s)
 			sum += vals[i];
 	free(vals);
 	return sum;
+}
+
+__u64 bpf_source_records(const struct bpf_source *s)
+{
+	return s->records;
 }
 
 __u64 bpf_source_malformed(const struct bpf_source *s)

@@ -88,6 +88,9 @@ __u64 bpf_source_handshakes(const struct bpf_source *s);
 /* records the kernel side could not queue (ring buffer full) */
 __u64 bpf_source_lost(const struct bpf_source *s);
 
+/* records read from the ring (a snapshot's seed is none of them) */
+__u64 bpf_source_records(const struct bpf_source *s);
+
 /* records with a size other than struct sockfan_event's */
 __u64 bpf_source_malformed(const struct bpf_source *s);
 

@@ -357,7 +357,7 @@ static int bpf_refresh(struct view *v, bool states)
 	err = states ? bpf_refresh_states(v) : 0;
 	if (err)
 		return err;
-	v->meta.records = v->f.events;
+	v->meta.records = bpf_source_records(v->src);
 	v->meta.reconciled = v->f.reconciled;
 	v->meta.lost = bpf_source_lost(v->src);
 	v->meta.malformed = bpf_source_malformed(v->src);
@@ -450,11 +450,12 @@ static int read_proc(struct view *v)
 	/* the module's probes count both (or log why one is missing) */
 	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES | FAN_COUNTS_TOTALS |
 		      FAN_COUNTS_OVERFLOWS;
-	if (!err)
-		err = seed_listen_counters(&v->f, netns_self());
 	/* sockets older than the module: only this namespace, like the files */
 	if (!err && o->seed)
 		err = seed_keeping_totals(&v->f, view_conn_details(o));
+	/* the seed reads them too: here only without it */
+	else if (!err)
+		err = seed_listen_counters(&v->f, netns_self());
 	return err;
 }
 
