@@ -536,18 +536,26 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 	atomic64_inc(&events);
 }
 
+/* the record of listening socket @sk, or NULL; under rcu_read_lock() */
+static struct sockfan_listener *listener_of(const struct sock *sk)
+{
+	struct sockfan_listener *l;
+
+	list_for_each_entry_rcu(l, &listeners, node)
+		if (l->sk == sk)
+			return l;
+	return NULL;
+}
+
 /* a listener lookup chose @sk (a SO_REUSEPORT member, or the only one) */
 void sockfan_listener_hit(const struct sock *sk)
 {
 	struct sockfan_listener *l;
 
 	rcu_read_lock();
-	list_for_each_entry_rcu(l, &listeners, node) {
-		if (l->sk == sk) {
-			atomic64_inc(&l->hits);
-			break;
-		}
-	}
+	l = listener_of(sk);
+	if (l)
+		atomic64_inc(&l->hits);
 	rcu_read_unlock();
 }
 
@@ -557,12 +565,9 @@ void sockfan_listener_overflow(const struct sock *sk)
 	struct sockfan_listener *l;
 
 	rcu_read_lock();
-	list_for_each_entry_rcu(l, &listeners, node) {
-		if (l->sk == sk) {
-			atomic64_inc(&l->overflows);
-			break;
-		}
-	}
+	l = listener_of(sk);
+	if (l)
+		atomic64_inc(&l->overflows);
 	rcu_read_unlock();
 }
 
