@@ -288,12 +288,15 @@ check_no_record_lost() {
 # sockfan's view of a window of activity: bpf follows the events from
 # view_begin until view_end, SECONDS at most (seeding covers nothing
 # then); proc reads the module's state at view_end.  view_end returns
-# sockfan's exit code.
+# sockfan's exit code.  ARGS (--json, ...) go to sockfan ports, the same
+# to both.
+# view_begin NS PORT OUT SECONDS [ARGS...]
 view_begin() {
 	local ns=$1 port=$2 out=$3 secs=$4
 
+	shift 4
 	[ "$SOURCE" = bpf ] || return 0
-	sockfan_view "$ns" "$port" "$out" --duration "$secs" &
+	sockfan_view "$ns" "$port" "$out" --duration "$secs" "$@" &
 	VIEWER_PID=$!
 	wait_for 30 grep -q '^# attached' "$out.err" && return 0
 	diag "sockfan did not attach:"
@@ -301,9 +304,11 @@ view_begin() {
 	return 1
 }
 
+# view_end NS PORT OUT [ARGS...]
 view_end() {
 	local ns=$1 port=$2 out=$3 rc
 
+	shift 3
 	if [ "$SOURCE" = bpf ]; then
 		# the scenario is over and its events are in the ring buffer:
 		# a second for the last ones (a server's own close), then end
@@ -313,11 +318,34 @@ view_end() {
 		wait "$VIEWER_PID"
 		rc=$?
 	else
-		sockfan_view "$ns" "$port" "$out"
+		sockfan_view "$ns" "$port" "$out" "$@"
 		rc=$?
 	fi
 	sed 's/^/# /' "$out" "$out.err"
 	return $rc
+}
+
+# storm_start NS PORT N SRCS SECONDS: rounds of N connections to PORT that
+# open and close at once, in the background until storm_stop or for
+# SECONDS at most (STORM_PID)
+storm_start() {
+	local ns=$1 port=$2 n=$3 srcs=$4 secs=$5
+
+	touch "$TMP/storm"
+	(
+		end=$((SECONDS + secs))
+		while [ -e "$TMP/storm" ] && [ $SECONDS -lt $end ]; do
+			in_ns "$ns" "$CONNECT" -d 127.0.0.1 -p "$port" -n "$n" -s "$srcs" -t 0 \
+				>/dev/null 2>&1
+		done
+	) &
+	STORM_PID=$!
+	PIDS+=("$STORM_PID")
+}
+
+storm_stop() {
+	rm -f "$TMP/storm"
+	wait "$STORM_PID"
 }
 
 # module_stat NAME [NS]: a value of /proc/net/sockfan/stats, in NS's
@@ -521,16 +549,22 @@ sockfan_conns() {
 	awk -v w=" $what " -v s="$states" '$1 ~ s && index($0, w)' "$1" | wc -l
 }
 
-# "laddr:lport raddr:rport pid/comm" of the ESTAB lines: the accepting
-# task and its name ("-" while in queue)
-sockfan_tuple_tasks() {
-	awk '$1 == "ESTAB" {
+# tuple_task FILE WORD: "laddr:lport raddr:rport TASK" of the ESTAB lines,
+# TASK the token after "WORD by" ("-" when the line has none)
+tuple_task() {
+	awk -v w="$2" '$1 == "ESTAB" {
 		t = "-"
 		for (i = 4; i < NF; i++)
-			if ($i == "accepted" && $(i + 1) == "by")
+			if ($i == w && $(i + 1) == "by")
 				t = $(i + 2)
 		print $2, $3, t
 	}' "$1" | norm_endpoints | sort
+}
+
+# "laddr:lport raddr:rport pid/comm" of the ESTAB lines: the accepting
+# task and its name ("-" while in queue)
+sockfan_tuple_tasks() {
+	tuple_task "$1" accepted
 }
 
 # "laddr:lport raddr:rport pid" of the ESTAB lines: the accepting task
@@ -542,12 +576,5 @@ sockfan_tuple_pids() {
 # "laddr:lport raddr:rport pid" of the ESTAB lines: the process holding
 # the socket now ("held by", what ss -p shows; "-" when not known)
 sockfan_tuple_holders() {
-	awk '$1 == "ESTAB" {
-		t = "-"
-		for (i = 4; i < NF; i++)
-			if ($i == "held" && $(i + 1) == "by")
-				t = $(i + 2)
-		sub(/\/.*/, "", t)
-		print $2, $3, t
-	}' "$1" | norm_endpoints | sort
+	tuple_task "$1" held | sed -E 's,^([^ ]+ [^ ]+ [0-9]+)/.*,\1,'
 }

@@ -274,36 +274,6 @@ quiet() {
 	[ "$(ss_live "$1" "$2")" = "$3" ] && accept_queue_empty "$1" "$2"
 }
 
-# --- sockfan's view, as JSON -----------------------------------------------
-json_view_begin() {
-	local ns=$1 port=$2 out=$3
-
-	[ "$SOURCE" = bpf ] || return 0
-	sockfan_view "$ns" "$port" "$out" --json --duration 60 &
-	VIEWER_PID=$!
-	wait_for 30 grep -q '^# attached' "$out.err" && return 0
-	diag "sockfan did not attach:"
-	sed 's/^/# /' "$out.err"
-	return 1
-}
-
-json_view_end() {
-	local ns=$1 port=$2 out=$3 rc
-
-	if [ "$SOURCE" = bpf ]; then
-		# a second for the last events in the ring buffer, then ^C
-		sleep 1
-		interrupt "$VIEWER_PID"
-		wait "$VIEWER_PID"
-		rc=$?
-	else
-		sockfan_view "$ns" "$port" "$out" --json
-		rc=$?
-	fi
-	sed 's/^/# /' "$out.err"
-	return $rc
-}
-
 # json_field FILE PORT KEY: a number of the port's entry ("" if none)
 json_field() {
 	python3 -c 'import json, sys
@@ -374,6 +344,20 @@ check_lost() {
 }
 
 # --- the two timings ------------------------------------------------------
+# window_end before|after FILE: once only the held clients are left, the
+# window's look (JSON in FILE) against ss, the same for both timings
+window_end() {
+	local timing=$1 out=$2
+
+	wait_for 20 quiet "$NS" $PORT "$HELD" || diag "not quiet: $(ss_live "$NS" $PORT) live"
+	view_end "$NS" $PORT "$out" --json
+	check "$timing: sockfan ports --source $SOURCE --json exits 0" $? 0
+	compare "$NS" $PORT "$out"
+	threads_check "$out"
+	check "$timing: ss has the scenario's $LISTENERS listener(s) and $HELD connections" \
+		"$(ss_listeners "$NS" $PORT) $(ss_established "$NS" $PORT)" "$LISTENERS $HELD"
+}
+
 # sockfan first: every connection of the window is seen from its start
 before() {
 	local out="$TMP/before.json" p0 p1 accepted closed
@@ -381,18 +365,12 @@ before() {
 	diag "--- before: sockfan attached, then the load and $HELD held clients"
 	PG_CLOSE_HOST=127.0.0.1 PG_HELD_HOST=::1
 	p0=$(netns_mib "$NS" TcpPassiveOpens)
-	json_view_begin "$NS" $PORT "$out" || exit $KSFT_FAIL
+	view_begin "$NS" $PORT "$out" 60 --json || exit $KSFT_FAIL
 	load_start "$NS" $PORT $LOAD_SECS
 	held_start "$NS" $PORT || exit $KSFT_FAIL
 	load_wait
-	wait_for 20 quiet "$NS" $PORT "$HELD" || diag "not quiet: $(ss_live "$NS" $PORT) live"
-	json_view_end "$NS" $PORT "$out"
-	check "before: sockfan ports --source $SOURCE --json exits 0" $? 0
+	window_end before "$out"
 	p1=$(netns_mib "$NS" TcpPassiveOpens)
-	compare "$NS" $PORT "$out"
-	threads_check "$out"
-	check "before: ss has the scenario's $LISTENERS listener(s) and $HELD connections" \
-		"$(ss_listeners "$NS" $PORT) $(ss_established "$NS" $PORT)" "$LISTENERS $HELD"
 	accepted=$(json_field "$out" $PORT accepted)
 	closed=$(json_field "$out" $PORT closed)
 	diag "before: sockfan accepted $accepted closed $closed; nstat TcpPassiveOpens +$((p1 - p0))"
@@ -418,16 +396,10 @@ after() {
 	load_start "$NS" $PORT $CHURN_SECS
 	sleep 1
 	p0=$(netns_mib "$NS" TcpPassiveOpens)
-	json_view_begin "$NS" $PORT "$out" || exit $KSFT_FAIL
+	view_begin "$NS" $PORT "$out" 60 --json || exit $KSFT_FAIL
 	load_wait
-	wait_for 20 quiet "$NS" $PORT "$HELD" || diag "not quiet: $(ss_live "$NS" $PORT) live"
-	json_view_end "$NS" $PORT "$out"
-	check "after: sockfan ports --source $SOURCE --json exits 0" $? 0
+	window_end after "$out"
 	p1=$(netns_mib "$NS" TcpPassiveOpens)
-	compare "$NS" $PORT "$out"
-	threads_check "$out"
-	check "after: ss has the scenario's $LISTENERS listener(s) and $HELD connections" \
-		"$(ss_listeners "$NS" $PORT) $(ss_established "$NS" $PORT)" "$LISTENERS $HELD"
 	accepted=$(json_field "$out" $PORT accepted)
 	closed=$(json_field "$out" $PORT closed)
 	diag "after: sockfan accepted $accepted closed $closed over the window;" \

@@ -37,17 +37,8 @@ nginx_start "$NS" $PORT || exit $KSFT_FAIL
 
 # --- load/unload while connections come and go ---------------------------
 opens_before=$(netns_mib "$NS" TcpPassiveOpens)
-touch "$TMP/storm"
-(
-	# bounded: stops when the file goes, or after 3 s a cycle at most
-	end=$((SECONDS + 3 * CYCLES + 60))
-	while [ -e "$TMP/storm" ] && [ $SECONDS -lt $end ]; do
-		in_ns "$NS" "$CONNECT" -d 127.0.0.1 -p $PORT -n 20 -s 127.0.0.2,127.0.0.3 -t 0 \
-			>/dev/null 2>&1
-	done
-) &
-storm=$!
-PIDS+=($storm)
+# bounded: stops with storm_stop, or after 3 s a cycle at most
+storm_start "$NS" $PORT 20 127.0.0.2,127.0.0.3 $((3 * CYCLES + 60))
 fails=0
 start=$SECONDS
 for ((i = 0; i < CYCLES; i++)); do
@@ -65,8 +56,7 @@ for ((i = 0; i < CYCLES; i++)); do
 	rmmod sockfan 2>"$TMP/rmmod.err" || fails=$((fails + 1))
 	[ -z "$reader" ] || wait "$reader"
 done
-rm -f "$TMP/storm"
-wait $storm
+storm_stop
 secs=$((SECONDS - start))
 opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens_before))
 diag "$i cycles in $secs s, $opens connections accepted meanwhile"

@@ -106,16 +106,7 @@ check "... that one is accepted by a process the module did not see (0 ?)" \
 # --- case 2: rmmod/insmod while connections come and go -------------------
 nginx_start "$NS" $PORT_STORM || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT_STORM 10 127.0.0.6 300 || exit $KSFT_FAIL
-touch "$TMP/storm"
-(
-	end=$((SECONDS + 120))
-	while [ -e "$TMP/storm" ] && [ $SECONDS -lt $end ]; do
-		in_ns "$NS" "$CONNECT" -d 127.0.0.1 -p $PORT_STORM -n 10 -s 127.0.0.7 -t 0 \
-			>/dev/null 2>&1
-	done
-) &
-storm=$!
-PIDS+=($storm)
+storm_start "$NS" $PORT_STORM 10 127.0.0.7 120
 fails=0
 for i in 1 2 3 4 5; do
 	rmmod sockfan || fails=$((fails + 1))
@@ -127,8 +118,7 @@ opens0=$(netns_mib "$NS" TcpPassiveOpens)
 sleep 1
 check "5 rmmod/insmod cycles under connections coming and going" \
 	"$fails $(($(netns_mib "$NS" TcpPassiveOpens) > opens0))" "0 1"
-rm -f "$TMP/storm"
-wait $storm
+storm_stop
 # quiet: nothing on the server ports between states, nginx's queue empty
 quiet() {
 	[ "$(in_ns "$NS" ss -Htan "sport = :$PORT_STORM" | grep -cvE '^(LISTEN|ESTAB|TIME-WAIT) ')" = 0 ] &&
