@@ -8,12 +8,20 @@
  * under a raw spinlock, and a work item refills the list in process
  * context with GFP_KERNEL whenever it runs low.  An empty pool is a
  * drop, counted like a full table: never a sleep in atomic context.
+ *
+ * Under KASAN (the debug kernel of the selftests) there is no free list:
+ * every object comes from the slab and goes back to it at once, so that
+ * KASAN's quarantine sees each free and a use after it is reported; an
+ * object parked on a free list would hide it.  Not on PREEMPT_RT, where
+ * the slab must not be called with preemption off.
  */
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>
 
 #include "sockfan_pool.h"
+
+#define POOLED	(!IS_ENABLED(CONFIG_KASAN) || IS_ENABLED(CONFIG_PREEMPT_RT))
 
 /* free objects are chained through their first word */
 struct free_obj {
@@ -37,6 +45,8 @@ static void pool_refill(struct work_struct *work)
 	unsigned long flags;
 	struct free_obj *f;
 
+	if (!POOLED)
+		return;
 	/* after a wave of frees: back to the slab, here where it may sleep */
 	for (;;) {
 		raw_spin_lock_irqsave(&pool->lock, flags);
@@ -70,16 +80,30 @@ int sockfan_pool_init(struct sockfan_pool *pool, const char *name,
 	pool->high = high;
 	pool->low = high / 4;
 	pool->size = size;
+	pool->in_use = 0;
 	pool->cache = kmem_cache_create(name, max_t(unsigned int, size, sizeof(struct free_obj)),
 					0, 0, NULL);
 	if (!pool->cache)
 		return -ENOMEM;
 	pool_refill(&pool->refill);
-	if (pool->nfree < pool->high) {
+	if (POOLED && pool->nfree < pool->high) {
 		sockfan_pool_exit(pool);
 		return -ENOMEM;
 	}
 	return 0;
+}
+
+/* count an object from the slab as handed out */
+static void *pool_slab_get(struct sockfan_pool *pool, void *obj)
+{
+	unsigned long flags;
+
+	if (obj) {
+		raw_spin_lock_irqsave(&pool->lock, flags);
+		pool->in_use++;
+		raw_spin_unlock_irqrestore(&pool->lock, flags);
+	}
+	return obj;
 }
 
 /* a zeroed object, or NULL when the pool ran dry; any context */
@@ -89,11 +113,14 @@ void *sockfan_pool_get(struct sockfan_pool *pool)
 	unsigned long flags;
 	bool low;
 
+	if (!POOLED)
+		return pool_slab_get(pool, kmem_cache_zalloc(pool->cache, GFP_ATOMIC));
 	raw_spin_lock_irqsave(&pool->lock, flags);
 	f = pool->free;
 	if (f) {
 		pool->free = f->next;
 		pool->nfree--;
+		pool->in_use++;
 	}
 	low = pool->nfree < pool->low;
 	raw_spin_unlock_irqrestore(&pool->lock, flags);
@@ -112,7 +139,8 @@ void *sockfan_pool_get(struct sockfan_pool *pool)
  */
 void *sockfan_pool_get_atomic(struct sockfan_pool *pool)
 {
-	return sockfan_pool_get(pool) ?: kmem_cache_zalloc(pool->cache, GFP_ATOMIC);
+	return sockfan_pool_get(pool) ?:
+	       pool_slab_get(pool, kmem_cache_zalloc(pool->cache, GFP_ATOMIC));
 }
 
 /* refill now, where it may sleep, rather than from the work item */
@@ -129,17 +157,29 @@ void sockfan_pool_put(struct sockfan_pool *pool, void *obj)
 	unsigned long flags;
 	bool full;
 
+	if (!POOLED) {
+		kmem_cache_free(pool->cache, obj);
+		raw_spin_lock_irqsave(&pool->lock, flags);
+		pool->in_use--;
+		raw_spin_unlock_irqrestore(&pool->lock, flags);
+		return;
+	}
 	raw_spin_lock_irqsave(&pool->lock, flags);
 	pool_push(pool, obj);
+	pool->in_use--;
 	full = pool->nfree > 2 * pool->high;
 	raw_spin_unlock_irqrestore(&pool->lock, flags);
 	if (full)
 		queue_work(system_unbound_wq, &pool->refill);
 }
 
-/* every object must have been put back (or freed) before */
-void sockfan_pool_exit(struct sockfan_pool *pool)
+/*
+ * Every object should have been put back before: returns how many were
+ * not (a leak the caller reports; the slab then names them too).
+ */
+unsigned long sockfan_pool_exit(struct sockfan_pool *pool)
 {
+	unsigned long in_use = pool->in_use;
 	struct free_obj *f;
 
 	cancel_work_sync(&pool->refill);
@@ -151,4 +191,5 @@ void sockfan_pool_exit(struct sockfan_pool *pool)
 	pool->nfree = 0;
 	kmem_cache_destroy(pool->cache);
 	pool->cache = NULL;
+	return in_use;
 }

@@ -15,6 +15,7 @@ struct sockfan_pool {
 	unsigned int low;		/* refill below this */
 	unsigned int high;		/* keep at most this many free */
 	unsigned int size;
+	unsigned long in_use;		/* handed out, not put back */
 	struct kmem_cache *cache;
 	struct work_struct refill;
 };
@@ -25,6 +26,6 @@ void *sockfan_pool_get(struct sockfan_pool *pool);
 void *sockfan_pool_get_atomic(struct sockfan_pool *pool);
 void sockfan_pool_fill(struct sockfan_pool *pool);
 void sockfan_pool_put(struct sockfan_pool *pool, void *obj);
-void sockfan_pool_exit(struct sockfan_pool *pool);
+unsigned long sockfan_pool_exit(struct sockfan_pool *pool);
 
 #endif /* _SOCKFAN_POOL_H */

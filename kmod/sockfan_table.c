@@ -1072,6 +1072,7 @@ void sockfan_table_exit(void)
 {
 	struct sockfan_listener *l, *ltmp;
 	struct sockfan_conn *c;
+	unsigned long conns, listeners_held, ports;
 	struct sockfan_port *p;
 	struct hlist_node *tmp;
 	u32 i;
@@ -1091,8 +1092,16 @@ void sockfan_table_exit(void)
 			sockfan_pool_put(&port_pool, p);
 	/* call_rcu() callbacks still pending put objects back */
 	rcu_barrier();
-	sockfan_pool_exit(&port_pool);
-	sockfan_pool_exit(&listener_pool);
-	sockfan_pool_exit(&conn_pool);
+	ports = sockfan_pool_exit(&port_pool);
+	listeners_held = sockfan_pool_exit(&listener_pool);
+	conns = sockfan_pool_exit(&conn_pool);
 	kvfree(conn_hash);
+	/* the selftests read this line: every record, and so every socket
+	 * and pid reference a record holds, was given back
+	 */
+	if (conns || listeners_held || ports)
+		pr_err("sockfan: %lu connection, %lu listener and %lu port records still held at unload: a leak, please report it\n",
+		       conns, listeners_held, ports);
+	else
+		pr_info("sockfan: unloaded, every record released\n");
 }
