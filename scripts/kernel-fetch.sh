@@ -5,13 +5,14 @@
 #
 # Download a Debian kernel image and its headers with apt (no install),
 # unpack them under OUTDIR/<abi>/ and print that directory.
-# FLAVOUR: 6.1 (bookworm), 6.12 (bookworm-backports), 6.1-rt (bookworm).
+# FLAVOUR: 6.1 (bookworm), 6.12 (bookworm-backports), 6.1-rt (bookworm),
+# 6.1-debug (built by kernel-debug.sh; OUTDIR is then not used).
 # The ABI is resolved from the metapackage, never hard-coded, so a new
 # Debian point release is picked up by itself.
 set -euo pipefail
 
-flavour=${1:?usage: kernel-fetch.sh 6.1|6.12|6.1-rt OUTDIR}
-out=${2:?usage: kernel-fetch.sh 6.1|6.12|6.1-rt OUTDIR}
+flavour=${1:?usage: kernel-fetch.sh 6.1|6.12|6.1-rt|6.1-debug OUTDIR}
+out=${2:?usage: kernel-fetch.sh 6.1|6.12|6.1-rt|6.1-debug OUTDIR}
 out=$(realpath -m "$out")
 
 die() {
@@ -20,10 +21,12 @@ die() {
 }
 
 case "$flavour" in
+# built, not fetched: from Debian's linux-source, cached machine-wide
+6.1-debug)	exec "$(dirname "$0")/kernel-debug.sh" ;;
 6.1)	meta=linux-image-amd64; suite= ;;
 6.12)	meta=linux-image-amd64; suite=bookworm-backports ;;
 6.1-rt)	meta=linux-image-rt-amd64; suite= ;;
-*)	die "unknown kernel flavour '$flavour' (want 6.1, 6.12 or 6.1-rt)" ;;
+*)	die "unknown kernel flavour '$flavour' (want 6.1, 6.12, 6.1-rt or 6.1-debug)" ;;
 esac
 
 # An empty suite means the default candidate (bookworm + security).

@@ -39,6 +39,13 @@ while read -r ko; do
 	insmod "$ko" || say "# insmod $ko failed: ss and seeding may fall back or fail"
 done </lib/modules/load.list
 
+# the debug kernel's kmemleak: what boot left unreferenced is not the
+# tests' (scan, then forget those); the tests' leaks are scanned for last
+kmemleak=/sys/kernel/debug/kmemleak
+if [ -w $kmemleak ]; then
+	echo scan >$kmemleak && echo clear >$kmemleak
+fi
+
 # sockfan_bench=run.sh,3,5 (bench/vm.sh): that benchmark instead of the
 # tests, its output as TAP comments, one result for its exit code
 bench=$(sed -n 's/.*sockfan_bench=\([^ ]*\).*/\1/p' /proc/cmdline | tr ',' ' ')
@@ -70,20 +77,36 @@ else
 	./run_kselftest.sh $only 2>&1 | tee -a /tmp/tap.txt "$tap"
 fi
 
-# WARN/BUG/Oops anywhere during the run, e.g. in a test that passed; the
-# taint notice of an unsigned out-of-tree module is not one of these
+# what the kernel's bug finders print (selftests/kernel_log.pat: WARN,
+# BUG, Oops, KASAN, UBSAN, KFENCE, lockdep, RCU, debug objects, stalls,
+# leaks), anywhere during the run, e.g. in a test that passed; the taint
+# notice of an unsigned out-of-tree module is not one of these
 n=$(($(grep -cE '^(not )?ok ' /tmp/tap.txt) + 1))
 # chosen tests of which none ran (a wrong name): a failure, not silence
 if [ -n "$only" ] && [ "$n" = 1 ]; then
 	say "not ok 1 none of the chosen tests ran:$only"
 	n=2
 fi
-bad=$(dmesg | grep -E 'WARNING:|BUG:|Oops|general protection|Call Trace')
+bad=$(dmesg | grep -E -f /selftests/sockfan/kernel_log.pat)
 if [ -z "$bad" ]; then
-	say "ok $n kernel log clean after the tests (no WARNING/BUG/Oops/Call Trace)"
+	say "ok $n kernel log clean after the tests (no report matching kernel_log.pat)"
 else
 	echo "$bad" | head -n 40 | sed 's/^/# /' | tee -a /tmp/tap.txt "$tap"
-	say "not ok $n kernel log has WARNING/BUG/Oops/Call Trace"
+	say "not ok $n kernel log has reports (WARNING/BUG/KASAN/lockdep/...; see console.log)"
+fi
+# an object is reported once unreferenced over a scan and 5 s old
+if [ -w $kmemleak ]; then
+	n=$((n + 1))
+	sleep 5
+	echo scan >$kmemleak
+	echo scan >$kmemleak
+	leaks=$(grep -c 'unreferenced object' $kmemleak)
+	if [ "$leaks" = 0 ]; then
+		say "ok $n kmemleak: no unreferenced object after the tests"
+	else
+		head -n 80 $kmemleak | sed 's/^/# /' | tee -a /tmp/tap.txt "$tap"
+		say "not ok $n kmemleak: $leaks unreferenced objects after the tests"
+	fi
 fi
 
 rc=0

@@ -1,7 +1,7 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# run.sh 6.1|6.12|6.1-rt
+# run.sh 6.1|6.12|6.1-rt|6.1-debug
 #
 # Run sockfan's kselftests in a qemu TCG VM booting Debian's own kernel
 # of that flavour, with sockfan.ko built for it, and print TAP: one
@@ -11,7 +11,7 @@
 # whole serial console), tap.log, kmod.log, image.log, the initramfs.
 set -uo pipefail
 
-flavour=${1:?usage: selftests/vm/run.sh 6.1|6.12|6.1-rt}
+flavour=${1:?usage: selftests/vm/run.sh 6.1|6.12|6.1-rt|6.1-debug}
 top=$(cd "$(dirname "$0")/../.." && pwd)
 here=$top/selftests/vm
 ksft=$top/build/linux-src/tools/testing/selftests
@@ -42,6 +42,9 @@ fail() {
 dir=$("$top/scripts/kernel-fetch.sh" "$flavour" "$top/build/kernels") ||
 	fail "cannot fetch Debian's $flavour kernel (see the message above; run make deps)"
 abi=$(cat "$dir/abi")
+# what this kernel wants on its command line (the debug kernel's
+# panic_on_warn), from its directory
+kernel_cmdline=$(cat "$dir/cmdline" 2>/dev/null)
 out=$top/build/vm/$abi
 root=$out/root
 tests=$root/selftests/sockfan
@@ -144,6 +147,9 @@ mkdir -p "$root/lib/modules/$abi"
 add_module() {
 	local name=$1 f dep
 	grep -qx "/lib/modules/$abi/$name.ko" "$root/lib/modules/load.list" && return 0
+	# built into the kernel (the debug kernel's config)
+	grep -qE "/${name}\.ko|/${name//_/-}\.ko" "$dir/modules/modules.builtin" 2>/dev/null &&
+		return 0
 	f=$(find "$dir/modules/kernel" \( -name "$name.ko*" -o -name "${name//_/-}.ko*" \) | head -n 1)
 	[ -n "$f" ] || { echo "# module $name not in $abi's image package"; return 1; }
 	for dep in $(modinfo -F depends "$f" | tr , ' '); do
@@ -173,13 +179,20 @@ taplog=$out/tap$run.log
 	fail "cannot pack the initramfs $initrd (cpio, gzip; see build/vm/$abi/image.log)"
 
 # --- boot ----------------------------------------------------------------
-# one VM at a time (two cores); ttyS0 is the console, ttyS1 the TAP
+# A VM with multi-threaded TCG takes both cores: it runs alone.  One with
+# single-threaded TCG takes one core, so two may run side by side, each
+# in a slot of its own (SOCKFAN_VM_SLOT=0|1).  ttyS0 is the console,
+# ttyS1 the TAP.
+lock=(flock /tmp/sockfan-vm.lock)
+if [ "${SOCKFAN_VM_TCG_THREAD:-multi}" = single ]; then
+	lock=(flock -s /tmp/sockfan-vm.lock flock "/tmp/sockfan-vm-slot${SOCKFAN_VM_SLOT:-0}.lock")
+fi
 start=$SECONDS
 rm -f "$console" "$taplog"
-flock /tmp/sockfan-vm.lock timeout "$vm_timeout" \
+"${lock[@]}" timeout "$vm_timeout" \
 	qemu-system-x86_64 -accel "tcg,thread=${SOCKFAN_VM_TCG_THREAD:-multi}" -m "$mem" -smp 2 -nodefaults -display none -no-reboot \
 	-kernel "$dir/vmlinuz" -initrd "$initrd" \
-	-append "console=ttyS0 quiet panic=-1 oops=panic${only_tests:+ sockfan_test.tests=$only_tests}${bench:+ sockfan_bench=$bench}${extra_cmdline:+ $extra_cmdline}" \
+	-append "console=ttyS0 quiet panic=-1 oops=panic${kernel_cmdline:+ $kernel_cmdline}${only_tests:+ sockfan_test.tests=$only_tests}${bench:+ sockfan_bench=$bench}${extra_cmdline:+ $extra_cmdline}" \
 	-serial "file:$console" -serial "file:$taplog" \
 	-device isa-debug-exit,iobase=0xf4,iosize=0x04 >>"$log" 2>&1
 qemu_rc=$?
