@@ -36,10 +36,10 @@ PIDS+=($!)
 wait_for 10 ss_has_listener "$NS" $PORT ||
 	{ diag "sockfan_listen did not listen on port $PORT: $(cat "$TMP/listen.out")"; exit $KSFT_FAIL; }
 
-view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
+view_begin "$NS" $PORT "$TMP/during" $VIEW_MAX || exit $KSFT_FAIL
 # the clients that are not up after GIVE_UP seconds close their sockets:
 # no SYN retries afterwards, so the drop counters stand still from here
-clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 60 $GIVE_UP || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 $CLIENT_HOLD $GIVE_UP || exit $KSFT_FAIL
 diag "clients: $CLIENTS_UP of $N connected"
 view_end "$NS" $PORT "$TMP/during"
 check "sockfan ports --source $SOURCE exits 0" $? 0

@@ -56,9 +56,9 @@ ground_truth() {
 }
 
 # --- started before the clients -----------------------------------------
-view_begin "$NS" $PORT "$TMP/before" 8 || exit $KSFT_FAIL
+view_begin "$NS" $PORT "$TMP/before" $VIEW_MAX || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT 4 127.0.0.2 1 || exit $KSFT_FAIL
-clients_start "$NS" 127.0.0.1 $PORT 2 127.0.0.3 60 || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT 2 127.0.0.3 $CLIENT_HOLD || exit $KSFT_FAIL
 wait_for 10 test "$(ss_state_count close-wait)" = 4
 view_end "$NS" $PORT "$TMP/before"
 sed 's/^/# before: /' "$TMP/before"

@@ -40,8 +40,8 @@ else
 	httpd_start "$NS" $PORT || exit $KSFT_FAIL
 fi
 
-view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
-clients_start "$NS" 127.0.0.1 $PORT $N $SRCS 60 || exit $KSFT_FAIL
+view_begin "$NS" $PORT "$TMP/during" $VIEW_MAX || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT $N $SRCS $CLIENT_HOLD || exit $KSFT_FAIL
 # the server accepts at once: wait until the accept queue is empty
 wait_for 10 accept_queue_empty "$NS" $PORT
 view_end "$NS" $PORT "$TMP/during"
@@ -66,7 +66,7 @@ check "restarted sockfan shows older connections (seed), accepts of its window o
 	"$listen $estab $accepted $peers" "1 $N $([ "$SOURCE" = proc ] && echo $N || echo 0) 3"
 
 # the clients leave: live state must follow
-view_begin "$NS" $PORT "$TMP/after" 6
+view_begin "$NS" $PORT "$TMP/after" $VIEW_MAX
 kill "$CLIENTS_PID"
 wait "$CLIENTS_PID" 2>/dev/null
 wait_for 10 none_established "$NS" $PORT ||

@@ -27,10 +27,10 @@ tap_plan 10
 
 nginx_start "$NS" $PORT 1 "[::]:$PORT ipv6only=off" || exit $KSFT_FAIL
 
-view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
-clients_start "$NS" ::1 $PORT $N6 ::1 60 || exit $KSFT_FAIL
+view_begin "$NS" $PORT "$TMP/during" $VIEW_MAX || exit $KSFT_FAIL
+clients_start "$NS" ::1 $PORT $N6 ::1 $CLIENT_HOLD || exit $KSFT_FAIL
 # an IPv4 client to the IPv4 address: only the dual-stack listener has it
-clients_start "$NS" 127.0.0.1 $PORT $N4 127.0.0.2 60 || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT $N4 127.0.0.2 $CLIENT_HOLD || exit $KSFT_FAIL
 # nginx accepts at once: wait until the accept queue is empty
 wait_for 10 accept_queue_empty "$NS" $PORT
 view_end "$NS" $PORT "$TMP/during"

@@ -89,6 +89,8 @@ skip_all() {
 # SOCKFAN_TEST_KEEP=1 keeps the scenario's files in /tmp/sockfan-kept
 tap_exit() {
 	[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
+	# what each test costs, for keeping make check within its budget
+	diag "$(basename "$0"): $SECONDS s"
 	[ $tap_failed = 0 ] && exit $KSFT_PASS
 	exit $KSFT_FAIL
 }
@@ -143,10 +145,22 @@ netns_inode() {
 	stat -L -c %i "/run/netns/$1"
 }
 
+# in_ns NS CMD...: CMD in the network namespace NS; "" is the caller's
+# own (the torture test's storm in the VM's initial namespace)
 in_ns() {
 	local ns=$1
 	shift
-	ip netns exec "$ns" "$@"
+	if [ -n "$ns" ]; then
+		ip netns exec "$ns" "$@"
+	else
+		"$@"
+	fi
+}
+
+# ns_exec NS: the words that run a command in NS, for a command whose
+# $! must be the command itself ("ip netns exec" execs; a function forks)
+ns_exec() {
+	[ -z "$1" ] || printf '%s\n' ip netns exec "$1"
 }
 
 # nginx_start NS PORT [WORKERS] [LISTEN]: Debian's nginx, foreground, own
@@ -180,7 +194,8 @@ nginx_start() {
 	}
 	CONF
 	# ip netns exec execs: $! is nginx itself (a function would fork)
-	ip netns exec "$ns" nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' \
+	# shellcheck disable=SC2046 # words, no spaces in a namespace's name
+	$(ns_exec "$ns") nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' \
 		>"$dir/logs/stdout" 2>&1 &
 	PIDS+=($!)
 	if ! wait_for 20 ss_has_listener "$ns" "$port"; then
@@ -209,6 +224,10 @@ httpd_start() {
 	fi
 }
 
+# how long clients hold their connections when the test ends them itself
+# (cleanup kills them): the kselftest timeout, whatever the kernel's speed
+CLIENT_HOLD=300
+
 # clients_start NS DST PORT N SRCS HOLD [WAIT]: N held connections from
 # the SRCS (comma-separated, may be empty); waits until all are up.  With
 # WAIT, connects without blocking and gives up on those not up after WAIT
@@ -218,8 +237,8 @@ clients_start() {
 	local out="$TMP/clients.$RANDOM" ready="^connected $n\$"
 
 	[ -n "$wait" ] && ready="^connected [0-9]+ of $n\$"
-	# shellcheck disable=SC2086 # -w and its value, or nothing
-	ip netns exec "$ns" "$CONNECT" -d "$dst" -p "$port" -n "$n" -s "$srcs" -t "$hold" \
+	# shellcheck disable=SC2086,SC2046 # -w and its value, or nothing
+	$(ns_exec "$ns") "$CONNECT" -d "$dst" -p "$port" -n "$n" -s "$srcs" -t "$hold" \
 		${wait:+-w $wait} >"$out" 2>&1 &
 	PIDS+=($!)
 	# shellcheck disable=SC2034 # for the tests, to end the clients
@@ -286,6 +305,10 @@ check_no_record_lost() {
 }
 
 # sockfan's view of a window of activity: bpf follows the events from
+# a window's bound when view_end ends it: on any kernel's speed the
+# scenario ends first (the debug kernel under TCG is ~3x slower)
+VIEW_MAX=240
+
 # view_begin until view_end, SECONDS at most (seeding covers nothing
 # then); proc reads the module's state at view_end.  view_end returns
 # sockfan's exit code.  ARGS (--json, ...) go to sockfan ports, the same
@@ -361,6 +384,49 @@ module_stat() {
 # sockfan_lost FILE: records the BPF ring buffer lost, from the summary
 sockfan_lost() {
 	awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' "$1"
+}
+
+# --- the kernel's own bug finders ----------------------------------------
+# kernel_log.pat lists, one extended regex a line, what the kernel prints
+# when it finds a bug: WARN/BUG/Oops, KASAN, UBSAN, KFENCE, lockdep, RCU
+# checks and stalls, debug objects, kmemleak, the slab's leftovers, and
+# the module's own "still held" at unload.  The VM's /init greps the
+# whole log with it too.
+KLOG_PATTERNS=$TEST_DIR/kernel_log.pat
+KMEMLEAK=/sys/kernel/debug/kmemleak
+
+# klog_mark: from here on the test answers for the kernel log
+klog_mark() {
+	KLOG_MARK="sockfan-selftest $(basename "$0") $$ $RANDOM"
+	echo "$KLOG_MARK" >/dev/kmsg
+}
+
+# klog_bad: what the bug finders printed since klog_mark
+klog_bad() {
+	dmesg | sed -n "/$KLOG_MARK/,\$p" | grep -E -f "$KLOG_PATTERNS"
+}
+
+# check_klog: one TAP line, the offending lines as diagnostics
+check_klog() {
+	local bad
+
+	bad=$(klog_bad)
+	check "kernel log clean since the test began (no report of kernel_log.pat)" "$bad" ""
+	[ -z "$bad" ] || echo "$bad" | head -n 40 | sed 's/^/# /'
+}
+
+# kmemleak_clear: forget what kmemleak suspects now (boot, earlier tests)
+kmemleak_clear() {
+	[ -w "$KMEMLEAK" ] || return 0
+	echo scan >"$KMEMLEAK" && echo clear >"$KMEMLEAK"
+}
+
+# kmemleak_report: scan twice (an object is reported once it stayed
+# unreferenced over a scan, and 5 s old) and print the suspects' reports
+kmemleak_report() {
+	[ -w "$KMEMLEAK" ] || return 0
+	sleep 5
+	echo scan >"$KMEMLEAK" && echo scan >"$KMEMLEAK" && cat "$KMEMLEAK"
 }
 
 # --- ground truth: the kernel's own view through ss (sock_diag) ---------

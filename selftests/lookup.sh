@@ -49,8 +49,8 @@ netns_new NS sflook || { diag "cannot create a network namespace"; exit $KSFT_FA
 nginx_start "$NS" $PORT || exit $KSFT_FAIL
 
 opens=$(netns_mib "$NS" TcpPassiveOpens)
-view_begin "$NS" $PORT "$TMP/conns" 6 || exit $KSFT_FAIL
-clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 60 || exit $KSFT_FAIL
+view_begin "$NS" $PORT "$TMP/conns" $VIEW_MAX || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 $CLIENT_HOLD || exit $KSFT_FAIL
 wait_for 10 accept_queue_empty "$NS" $PORT
 view_end "$NS" $PORT "$TMP/conns"
 check "sockfan ports --source $SOURCE exits 0" $? 0
@@ -91,7 +91,7 @@ for i in range(n):
 PY
 }
 
-view_begin "$NS" $CLOSED "$TMP/misses" 5 || exit $KSFT_FAIL
+view_begin "$NS" $CLOSED "$TMP/misses" $VIEW_MAX || exit $KSFT_FAIL
 refused=0
 for i in $(seq $MISSES); do
 	# bash's /dev/tcp: one SYN, answered by one RST

@@ -30,8 +30,8 @@ tap_plan 14
 netns_new NS sfrp || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 nginx_start "$NS" $PORT $WORKERS "$PORT reuseport" || exit $KSFT_FAIL
 
-view_begin "$NS" $PORT "$TMP/during" 8 || exit $KSFT_FAIL
-clients_start "$NS" 127.0.0.1 $PORT $N $SRCS 60 || exit $KSFT_FAIL
+view_begin "$NS" $PORT "$TMP/during" $VIEW_MAX || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT $N $SRCS $CLIENT_HOLD || exit $KSFT_FAIL
 # both workers accept at once: wait until every accept queue is empty
 wait_for 10 accept_queue_empty "$NS" $PORT
 view_end "$NS" $PORT "$TMP/during"

@@ -16,7 +16,7 @@ require_scenario_tools
 require_sockfan_ko
 
 tap_plan 11
-dmesg_before=$(dmesg | wc -l)
+klog_mark
 
 insmod "$SOCKFAN_KO"
 check "insmod sockfan.ko" $? 0
@@ -31,8 +31,15 @@ check "files in a namespace made after the load" \
 # and the hash sized at load for max_conns
 conn_bytes=$(module_stat conn_bytes)
 per_conn=$((conn_bytes + $(module_stat table_bytes) / $(module_stat max_conns)))
-check "stats: a record of at most 112 bytes, at most 128 with its share of the hash" \
-	"$([ "${conn_bytes:-999}" -le 112 ] && [ "$per_conn" -le 128 ] && echo yes || echo "no: $conn_bytes, $per_conn")" yes
+if [ -e /proc/lockdep ]; then
+	# lock debugging gives each bucket's lock a lockdep map (the debug
+	# kernel): the 128 bytes in all are a production kernel's figure
+	check "stats: a record of at most 112 bytes (lockdep kernel: bigger bucket locks, total not bounded)" \
+		"$([ "${conn_bytes:-999}" -le 112 ] && echo yes || echo "no: $conn_bytes")" yes
+else
+	check "stats: a record of at most 112 bytes, at most 128 with its share of the hash" \
+		"$([ "${conn_bytes:-999}" -le 112 ] && [ "$per_conn" -le 128 ] && echo yes || echo "no: $conn_bytes, $per_conn")" yes
+fi
 diag "conn_bytes $conn_bytes, $per_conn in all at max_conns $(module_stat max_conns);" \
 	"slab footprint per object $(cat /sys/kernel/slab/sockfan_conn/slab_size 2>/dev/null)"
 
@@ -72,7 +79,5 @@ check "writing to ports is refused" $? 1
 rmmod sockfan
 check "rmmod sockfan" $? 0
 check "files gone after rmmod" "$(ls -d /proc/net/sockfan 2>/dev/null)" ""
-bad=$(dmesg | tail -n +"$((dmesg_before + 1))" | grep -E 'WARNING|BUG|Oops|Call Trace|leak' || true)
-check "kernel log clean (no WARN/BUG/Oops/leak)" "$bad" ""
-[ -z "$bad" ] || echo "$bad" | sed 's/^/# /'
+check_klog
 tap_exit

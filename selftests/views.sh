@@ -22,8 +22,8 @@ tap_plan 28
 
 # two listen directives through the one nginx_start offers
 nginx_start "$NS" $PORT 1 "$PORT; listen [::]:$PORT ipv6only=on" || exit $KSFT_FAIL
-clients_start "$NS" 127.0.0.1 $PORT 4 127.0.0.2,127.0.0.3 120 || exit $KSFT_FAIL
-clients_start "$NS" ::1 $PORT 2 ::1 120 || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT 4 127.0.0.2,127.0.0.3 $CLIENT_HOLD || exit $KSFT_FAIL
+clients_start "$NS" ::1 $PORT 2 ::1 $CLIENT_HOLD || exit $KSFT_FAIL
 wait_for 10 accept_queue_empty "$NS" $PORT
 ino=$(netns_inode "$NS")
 
