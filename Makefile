@@ -45,7 +45,7 @@ HDRS		:= $(wildcard include/sockfan/*.h user/*.h)
 .SECONDARY:
 
 .PHONY: all deps linux-src cli bpf kmod man run check clean checkpatch vmtest selftests \
-	install install-dkms uninstall fuzzers fuzz bench bench-vm stress
+	install install-dkms uninstall fuzzers fuzz bench bench-vm stress check-debug
 
 all: cli kmod
 
@@ -112,10 +112,16 @@ fuzzers: $(FUZZERS)
 fuzz: $(FUZZERS)
 	@scripts/fuzz.sh $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
-# --- stress: 1000 module load/unload cycles under a storm, per VM kernel ---
-stress: deps all
-	@SOCKFAN_KMOD_CYCLES=1000 SOCKFAN_KMOD_TIMEOUT=2400 SOCKFAN_VM_TIMEOUT=3000 \
-		scripts/check.sh --only-cycles
+# --- stress: per VM kernel, the torture test for 600 s and 1000 module
+# load/unload cycles under a storm ----------------------------------------
+stress: deps all linux-src
+	@SOCKFAN_KMOD_CYCLES=1000 SOCKFAN_TORTURE_SECONDS=600 SOCKFAN_KMOD_TIMEOUT=2400 \
+		SOCKFAN_VM_TIMEOUT=4000 scripts/check.sh --stress
+
+# --- every selftest on the debug kernel (KASAN, lockdep, kmemleak, ...):
+# make check runs part of them there, to stay within its 30 minutes ------
+check-debug: deps all linux-src
+	@SOCKFAN_VM_TIMEOUT=5400 selftests/vm/run.sh 6.1-debug
 
 # --- benchmarks: not tests; numbers into build/bench/ ------------------------
 BENCH_ROUNDS	?= 5

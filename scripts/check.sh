@@ -5,17 +5,18 @@
 # one closing line counting the top-level results of all of them:
 #   N passed, N failed, N skipped
 # Suites: coding style (checkpatch), module builds with W=1 for each
-# Debian kernel, the fuzzers for a bounded time (SOCKFAN_FUZZ_SECONDS
-# each, 20 by default; make fuzz runs them longer), host selftests (BPF
-# path), VM selftests (module and BPF paths on Debian's kernels).
-# SOCKFAN_VM_KERNELS picks the VM kernels; a VM per kernel also loads and
-# unloads the module SOCKFAN_KMOD_CYCLES (100) times under a storm.
+# kernel, the fuzzers for a bounded time (SOCKFAN_FUZZ_SECONDS each, 10
+# by default; make fuzz runs them longer), host selftests (BPF path), VM
+# selftests (module and BPF paths) on Debian's kernels and on a debug
+# kernel built from Debian's linux-source (KASAN, lockdep, kmemleak, ...;
+# scripts/kernel-debug.sh, cached machine-wide), and a torture VM per
+# kernel.  SOCKFAN_VM_KERNELS picks the VM kernels.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$top/build/check
-vm_kernels=${SOCKFAN_VM_KERNELS:-6.1 6.12 6.1-rt}
-fuzz_seconds=${SOCKFAN_FUZZ_SECONDS:-20}
+vm_kernels=${SOCKFAN_VM_KERNELS:-6.1 6.12 6.1-rt 6.1-debug}
+fuzz_seconds=${SOCKFAN_FUZZ_SECONDS:-10}
 mkdir -p "$out"
 rm -f "$out"/*.tap
 
@@ -88,25 +89,73 @@ vm_suite() {
 	"$top/selftests/vm/run.sh" "$1"
 }
 
+# The selftests each VM kernel runs in make check, within its 30 minutes
+# (the whole suite everywhere would take over an hour, most of it on the
+# debug kernel: make check-debug runs all of it there).  Debian's 6.1 and
+# 6.12: all.  6.1-rt: the module's (its locking is what PREEMPT_RT
+# changes) and one BPF scenario.  The debug kernel: the module's life
+# cycle, faults and seeding, and every BPF hook plan through the verifier.
+vm_tests() {
+	local t
+
+	case "$1" in
+	6.1-rt)
+		for t in "$top"/selftests/sockfan_*_proc.sh "$top"/selftests/sockfan_kmod_*.sh; do
+			printf '%s ' "${t##*/}"
+		done
+		echo sockfan_fanout_bpf.sh ;;
+	6.1-debug)
+		echo sockfan_kmod_lifecycle.sh sockfan_kmod_faults.sh sockfan_kmod_seed.sh \
+			sockfan_plans.sh ;;
+	*)	echo "${SOCKFAN_VM_TESTS:-}" ;;
+	esac
+}
+
+# torture_vm KERNEL SLOT: the torture test in a single-threaded VM; its
+# TAP and time into files, shown once the pair it runs in is done
+torture_vm() {
+	local start=$SECONDS
+
+	SOCKFAN_VM_TCG_THREAD=single SOCKFAN_VM_SLOT=$2 SOCKFAN_VM_TESTS=$torture_tests \
+		SOCKFAN_VM_CMDLINE="sockfan_test.torture=${SOCKFAN_TORTURE_SECONDS:-45} sockfan_test.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}" \
+		vm_suite "$1" >"$out/vm-torture-$1.tap" 2>&1
+	echo "### vm-torture-$1: $((SECONDS - start)) s" >"$out/vm-torture-$1.time"
+}
+
 start=$SECONDS
-only_cycles=0
-[ "${1:-}" = --only-cycles ] && only_cycles=1	# make stress
-if [ $only_cycles = 0 ]; then
+stress=0
+[ "${1:-}" = --stress ] && stress=1	# make stress: the torture VMs only
+if [ $stress = 0 ]; then
 	suite style "$top/scripts/checkpatch.sh"
 	# shellcheck disable=SC2086 # a list of kernel flavours
 	suite kmod-build kmod_builds $vm_kernels
 	suite fuzz fuzz_suite
 	suite host host_suite
 	for k in $vm_kernels; do
-		suite "vm-$k" vm_suite "$k"
+		SOCKFAN_VM_TESTS=$(vm_tests "$k") suite "vm-$k" vm_suite "$k"
 	done
 fi
-# load/unload under a storm: a VM each, single-threaded TCG (see
-# selftests/sockfan_kmod_cycles.sh); make stress runs 1000 cycles
-for k in $vm_kernels; do
-	SOCKFAN_VM_TCG_THREAD=single SOCKFAN_VM_TESTS=sockfan_kmod_cycles.sh \
-		SOCKFAN_VM_CMDLINE="sockfan_test.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}" \
-		suite "vm-cycles-$k" vm_suite "$k"
+# the module under everything at once (sockfan_kmod_torture.sh), a VM
+# each with single-threaded TCG; make stress runs it 600 s and adds 1000
+# load/unload cycles under a storm (sockfan_kmod_cycles.sh)
+torture_tests=sockfan_kmod_torture.sh
+[ $stress = 1 ] && torture_tests="sockfan_kmod_torture.sh sockfan_kmod_cycles.sh"
+# two at a time, one core each
+# shellcheck disable=SC2086 # a list of kernel flavours
+set -- $vm_kernels
+while [ $# -gt 0 ]; do
+	pair=("$1")
+	torture_vm "$1" 0 &
+	if [ $# -gt 1 ]; then
+		pair+=("$2")
+		torture_vm "$2" 1 &
+	fi
+	wait
+	for k in "${pair[@]}"; do
+		echo "### vm-torture-$k"
+		cat "$out/vm-torture-$k.tap" "$out/vm-torture-$k.time"
+	done
+	shift ${#pair[@]}
 done
 
 # top-level TAP results only: nested lines are indented or prefixed "# "
