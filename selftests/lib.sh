@@ -115,6 +115,21 @@ require_sockfan_ko() {
 	grep -q '^sockfan ' /proc/modules && skip_all "sockfan already loaded by someone else"
 }
 
+# vm_param NAME: sockfan_test.NAME=N from the VM's kernel command line
+vm_param() {
+	sed -n "s/.*sockfan_test\.$1=\([0-9]*\).*/\1/p" /proc/cmdline
+}
+
+# require_own_vm: tests that patch kernel text under load run only in a
+# single-threaded TCG VM of their own, chosen by sockfan_test.tests=
+require_own_vm() {
+	local name
+
+	name=$(basename "$0")
+	grep -q "sockfan_test\.tests=[^ ]*${name//./\\.}" /proc/cmdline ||
+		skip_all "runs in its own single-threaded TCG VM (make check: vm-torture-*, make stress; SOCKFAN_VM_TESTS=$name SOCKFAN_VM_TCG_THREAD=single selftests/vm/run.sh K)"
+}
+
 require_nginx() {
 	command -v nginx >/dev/null || skip_all "nginx not installed (make deps)"
 }
@@ -401,9 +416,14 @@ klog_mark() {
 	echo "$KLOG_MARK" >/dev/kmsg
 }
 
+# klog_since: the kernel log since klog_mark
+klog_since() {
+	dmesg | sed -n "/$KLOG_MARK/,\$p"
+}
+
 # klog_bad: what the bug finders printed since klog_mark
 klog_bad() {
-	dmesg | sed -n "/$KLOG_MARK/,\$p" | grep -E -f "$KLOG_PATTERNS"
+	klog_since | grep -E -f "$KLOG_PATTERNS"
 }
 
 # check_klog: one TAP line, the offending lines as diagnostics

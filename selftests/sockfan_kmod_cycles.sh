@@ -19,15 +19,14 @@ source "$(dirname "$0")/lib.sh"
 PORT=8080
 # sockfan_test.cycles=N on the VM's command line (make check: 100; make
 # stress: 1000), else SOCKFAN_KMOD_CYCLES, else 1000
-CYCLES=$(sed -n 's/.*sockfan_test\.cycles=\([0-9]*\).*/\1/p' /proc/cmdline)
+CYCLES=$(vm_param cycles)
 CYCLES=${CYCLES:-${SOCKFAN_KMOD_CYCLES:-1000}}
 
 require_root
 require_scenario_tools
 require_nginx
 require_sockfan_ko
-grep -q 'sockfan_test\.tests=[^ ]*sockfan_kmod_cycles\.sh' /proc/cmdline ||
-	skip_all "runs in its own single-threaded TCG VM (make check: vm-cycles-*; SOCKFAN_VM_TESTS=sockfan_kmod_cycles.sh SOCKFAN_VM_TCG_THREAD=single selftests/vm/run.sh K)"
+require_own_vm
 
 tap_plan 3
 klog_mark

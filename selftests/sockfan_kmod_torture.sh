@@ -23,7 +23,7 @@ PORT_NS=8071		# a listener in each short-lived namespace
 HELD=96			# connections held open in the initial namespace
 MAX_CONNS=64		# the module keeps fewer: drops
 READERS=1		# per /proc file, and one more in each short-lived namespace
-SECS=$(sed -n 's/.*sockfan_test\.torture=\([0-9]*\).*/\1/p' /proc/cmdline)
+SECS=$(vm_param torture)
 SECS=${SECS:-${SOCKFAN_TORTURE_SECONDS:-45}}
 
 require_root
@@ -31,8 +31,7 @@ require_scenario_tools
 require_nginx
 require_sockfan_ko
 [ -x "$LISTEN" ] || skip_all "sockfan_listen not built (make -C selftests)"
-grep -q 'sockfan_test\.tests=[^ ]*sockfan_kmod_torture\.sh' /proc/cmdline ||
-	skip_all "runs in its own single-threaded TCG VM (make check: vm-torture-*; SOCKFAN_VM_TESTS=sockfan_kmod_torture.sh SOCKFAN_VM_TCG_THREAD=single selftests/vm/run.sh K)"
+require_own_vm
 
 tap_plan 9
 klog_mark
@@ -156,7 +155,7 @@ else
 	check "insmod once quiet" "failed" "loaded"
 fi
 check "rmmod: the module released every record (its own count)" \
-	"$(dmesg | sed -n "/$KLOG_MARK/,\$p" | grep -c 'sockfan: unloaded, every record released')" \
+	"$(klog_since | grep -c 'sockfan: unloaded, every record released')" \
 	"$((loads + 1))"
 
 leaks=$(kmemleak_report)
