@@ -89,41 +89,59 @@ vm_suite() {
 	"$top/selftests/vm/run.sh" "$1"
 }
 
-# The selftests each VM kernel runs in make check, within its 30 minutes
-# (the whole suite everywhere would take over an hour, most of it on the
-# debug kernel: make check-debug runs all of it there).  Debian's 6.1 and
-# 6.12: all.  6.1-rt: the module's (its locking is what PREEMPT_RT
-# changes) and one BPF scenario.  The debug kernel: the module's life
-# cycle and faults, and every BPF hook plan through the verifier (the
-# seeding test, 6000 queued connections at load, did not end within 300 s
-# there: it runs in make check-debug; the torture test seeds at each load).
-vm_tests() {
-	local t
+# VM runs, each with single-threaded TCG (one host thread, two vCPUs), in
+# two lanes side by side, each lane taking the next run not yet taken,
+# the longest first.  A test runs one scenario at a time, so a VM of its
+# own uses one host core about as well as multi-threaded TCG uses two:
+# two such VMs side by side took 378 and 393 s for 6.1's and 6.12's whole
+# suites, against 332 + 355 s one after the other with multi-threaded
+# TCG.  And single-threaded TCG keeps kernel text that insmod and rmmod
+# patch coherent for the other vCPU, which multi-threaded TCG does not
+# (6.1-rt ended in a jump to address 0 through a kretprobe's return).
+#
+# What each kernel runs, within make check's 30 minutes:
+#  - Debian's 6.1 and 6.12: every selftest;
+#  - 6.1-rt: the module's (its locking is what PREEMPT_RT changes) and
+#    one BPF scenario;
+#  - the debug kernel (about ten times slower than 6.1 under TCG): every
+#    module selftest but the seeding of 6000 connections (did not end in
+#    300 s there; the torture test seeds at each load), every BPF hook
+#    plan through the verifier, and one BPF scenario, in three VMs; make
+#    check-debug runs every selftest there;
+#  - every kernel: the torture test, in a VM of its own (it loads and
+#    unloads the module for SOCKFAN_TORTURE_SECONDS, 45 s, 120 s on the
+#    debug kernel: about 45 s a load there); make stress adds the
+#    load/unload cycles and runs the torture for 600 s.
+names=()
+kernels=()
+tests=()
+cmdlines=()
 
-	case "$1" in
-	6.1-rt)
-		# not the cycles and torture tests: their own VMs run them
-		for t in "$top"/selftests/sockfan_*_proc.sh "$top"/selftests/sockfan_kmod_*.sh; do
-			case "${t##*/}" in
-			sockfan_kmod_cycles.sh|sockfan_kmod_torture.sh) ;;
-			*) printf '%s ' "${t##*/}" ;;
-			esac
-		done
-		echo sockfan_fanout_bpf.sh ;;
-	6.1-debug)
-		echo sockfan_kmod_lifecycle.sh sockfan_kmod_faults.sh sockfan_plans.sh ;;
-	*)	echo "${SOCKFAN_VM_TESTS:-}" ;;
-	esac
+# vm_job NAME KERNEL TESTS [CMDLINE]: one VM run (TESTS empty: all)
+vm_job() {
+	[[ " $vm_kernels " == *" $2 "* ]] || return 0
+	names+=("$1")
+	kernels+=("$2")
+	tests+=("$3")
+	cmdlines+=("${4:-}")
 }
 
-# single_vm NAME KERNEL SLOT TESTS [CMDLINE]: a VM with single-threaded
-# TCG (one core), its TAP and time into files, shown once all are done
-single_vm() {
-	local start=$SECONDS
+# every module selftest but those named
+module_tests() {
+	local t skip=" $* "
 
-	SOCKFAN_VM_TCG_THREAD=single SOCKFAN_VM_SLOT=$3 SOCKFAN_VM_TESTS=$4 \
-		SOCKFAN_VM_CMDLINE=${5:-} vm_suite "$2" >"$out/$1.tap" 2>&1
-	echo "### $1: $((SECONDS - start)) s" >"$out/$1.time"
+	for t in "$top"/selftests/sockfan_*_proc.sh "$top"/selftests/sockfan_kmod_*.sh; do
+		[[ "$skip" == *" ${t##*/} "* ]] || printf '%s ' "${t##*/}"
+	done
+}
+
+torture_job() {
+	local secs=${SOCKFAN_TORTURE_SECONDS:-45} list=sockfan_kmod_torture.sh
+
+	[ "$1" = 6.1-debug ] && secs=${SOCKFAN_TORTURE_SECONDS:-120}
+	[ $stress = 1 ] && list="sockfan_kmod_torture.sh sockfan_kmod_cycles.sh"
+	vm_job "vm-torture-$1" "$1" "$list" \
+		"sockfan_test.torture=$secs sockfan_test.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}"
 }
 
 start=$SECONDS
@@ -135,55 +153,44 @@ if [ $stress = 0 ]; then
 	suite kmod-build kmod_builds $vm_kernels
 	suite fuzz fuzz_suite
 	suite host host_suite
-	for k in $vm_kernels; do
-		[ "$k" = 6.1-rt ] && continue	# single-threaded, below
-		SOCKFAN_VM_TESTS=$(vm_tests "$k") suite "vm-$k" vm_suite "$k"
-	done
 fi
 
-# VMs with single-threaded TCG, one core each, in two lanes side by side.
-# The torture test (sockfan_kmod_torture.sh) on every kernel: like the
-# load/unload cycles of make stress (sockfan_kmod_cycles.sh, added
-# there), it patches kernel text while the other vCPU runs it, which
-# qemu's multi-threaded TCG does not make coherent.  6.1-rt's selftests
-# too: their insmod under a running nginx ended there in a jump to
-# address 0 in accept() (the kretprobe's return) under multi-threaded TCG.
-names=()
-kernels=()
-tests=()
-cmdlines=()
-torture_tests=sockfan_kmod_torture.sh
-[ $stress = 1 ] && torture_tests="sockfan_kmod_torture.sh sockfan_kmod_cycles.sh"
-if [ $stress = 0 ] && [[ " $vm_kernels " == *" 6.1-rt "* ]]; then
-	names+=(vm-6.1-rt)
+# the longest first, so that the lanes end together
+if [ $stress = 0 ]; then
+	# the debug kernel's share in three VMs of about 9, 8 and 3 minutes
+	# (the server scenarios skip in every VM: not in the image)
+	vm_job vm-6.1-debug-a 6.1-debug "sockfan_lookup_proc.sh sockfan_reuseport_proc.sh \
+sockfan_views_proc.sh sockfan_fanout_python_proc.sh"
+	vm_job vm-6.1-debug-b 6.1-debug "sockfan_fanout_proc.sh sockfan_fanout6_proc.sh \
+sockfan_acceptq_proc.sh sockfan_closewait_proc.sh sockfan_kmod_lifecycle.sh sockfan_kmod_faults.sh"
+	vm_job vm-6.12 6.12 "${SOCKFAN_VM_TESTS:-}"
+	vm_job vm-6.1 6.1 "${SOCKFAN_VM_TESTS:-}"
 fi
-# the debug kernel's torture first, in the other lane than 6.1-rt's
-# suite: it runs longer (one load/unload takes it about 45 s)
-for k in $vm_kernels; do
-	[ "$k" = 6.1-debug ] || continue
-	names+=("vm-torture-$k")
-done
-for k in $vm_kernels; do
-	[ "$k" = 6.1-debug ] && continue
-	names+=("vm-torture-$k")
-done
-for name in "${names[@]}"; do
-	k=${name#vm-}
-	k=${k#torture-}
-	secs=${SOCKFAN_TORTURE_SECONDS:-45}
-	[ "$k" = 6.1-debug ] && secs=${SOCKFAN_TORTURE_SECONDS:-120}
-	kernels+=("$k")
-	if [ "$name" = vm-6.1-rt ]; then
-		tests+=("$(vm_tests 6.1-rt)")
-		cmdlines+=("")
-	else
-		tests+=("$torture_tests")
-		cmdlines+=("sockfan_test.torture=$secs sockfan_test.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}")
-	fi
-done
+torture_job 6.1-debug
+if [ $stress = 0 ]; then
+	vm_job vm-6.1-debug-c 6.1-debug "sockfan_plans.sh sockfan_fanout_bpf.sh"
+	vm_job vm-6.1-rt 6.1-rt "$(module_tests sockfan_kmod_cycles.sh sockfan_kmod_torture.sh) sockfan_fanout_bpf.sh"
+fi
+torture_job 6.1
+torture_job 6.12
+torture_job 6.1-rt
+
+# single_vm I LANE: run I, its TAP and time into files, shown at the end
+single_vm() {
+	local start=$SECONDS
+
+	SOCKFAN_VM_TCG_THREAD=single SOCKFAN_VM_SLOT=$2 SOCKFAN_VM_TESTS=${tests[$1]} \
+		SOCKFAN_VM_CMDLINE=${cmdlines[$1]} vm_suite "${kernels[$1]}" \
+		>"$out/${names[$1]}.tap" 2>&1
+	echo "### ${names[$1]}: $((SECONDS - start)) s (lane $2)" >"$out/${names[$1]}.time"
+}
+
+rm -rf "$out/taken"
+mkdir -p "$out/taken"
 for lane in 0 1; do
-	for ((i = lane; i < ${#names[@]}; i += 2)); do
-		single_vm "${names[i]}" "${kernels[i]}" $lane "${tests[i]}" "${cmdlines[i]}"
+	for i in "${!names[@]}"; do
+		# mkdir is atomic: the lane that makes it runs it
+		mkdir "$out/taken/$i" 2>/dev/null && single_vm "$i" $lane
 	done &
 done
 wait

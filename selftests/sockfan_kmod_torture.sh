@@ -102,7 +102,8 @@ ns_churn() {
 	done
 	echo "$i" >"$TMP/namespaces"
 }
-ns_churn &
+# its stderr to a file: bash there reports each client it kills
+ns_churn 2>"$TMP/churn.err" &
 PIDS+=($!)
 churn_pid=$!
 
@@ -140,6 +141,7 @@ if insmod "$SOCKFAN_KO" max_conns=$MAX_CONNS; then
 	# being dismantled may hold some of the records for a moment
 	conns=$(module_stat conns)
 	drops=$(module_stat drops)
+	diag "at load: $conns recorded, $drops dropped; nginx holds $(ss -Htn state established "( sport = :$PORT )" | wc -l) established"
 	check "at load: at most max_conns ($MAX_CONNS) recorded, the rest of the $HELD held dropped" \
 		"$((conns <= MAX_CONNS && conns + drops >= HELD))" 1
 	kill "$CLIENTS_PID" 2>/dev/null

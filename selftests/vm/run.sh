@@ -8,7 +8,8 @@
 # top-level result per test ("vm <abi>:" in its name, so the runs on
 # several kernels stay apart) plus a kernel-log check.  Exit 0 iff all
 # passed.  Everything else goes to build/vm/<abi>/: console.log (the
-# whole serial console), tap.log, kmod.log, image.log, the initramfs.
+# whole serial console), tap.log, kmod.log, image.log, the initramfs
+# (build/vm/<abi>/slotN/ for single-threaded TCG, SOCKFAN_VM_SLOT=N).
 set -uo pipefail
 
 flavour=${1:?usage: selftests/vm/run.sh 6.1|6.12|6.1-rt|6.1-debug}
@@ -46,6 +47,9 @@ abi=$(cat "$dir/abi")
 # panic_on_warn), from its directory
 kernel_cmdline=$(cat "$dir/cmdline" 2>/dev/null)
 out=$top/build/vm/$abi
+# VMs with single-threaded TCG run two side by side (SOCKFAN_VM_SLOT),
+# perhaps of one kernel: each slot builds its own image
+[ "${SOCKFAN_VM_TCG_THREAD:-multi}" = single ] && out=$out/slot${SOCKFAN_VM_SLOT:-0}
 root=$out/root
 tests=$root/selftests/sockfan
 rm -rf "$root"
@@ -57,21 +61,22 @@ log=$out/image.log
 ko=
 if [ ! -f "$top/kmod/Makefile" ]; then
 	echo "# no kmod/Makefile: the module tests run without sockfan.ko"
-elif make -C "$top/kmod" KDIR="$dir/build" OUT="$top/build/kmod/$abi" \
-	>"$out/kmod.log" 2>&1; then
+elif mkdir -p "$top/build/kmod" &&
+     flock "$top/build/kmod/.build.lock" make -C "$top/kmod" KDIR="$dir/build" \
+	OUT="$top/build/kmod/$abi" >"$out/kmod.log" 2>&1; then
 	ko=$top/build/kmod/$abi/sockfan.ko
 else
-	echo "# sockfan.ko build for $abi failed (build/vm/$abi/kmod.log): module tests run without it"
+	echo "# sockfan.ko build for $abi failed (${out#"$top"/}/kmod.log): module tests run without it"
 fi
 
 # --- the selftests, installed as kselftest lays them out ---------------
 "$top/scripts/linux-src.sh" "$top/build/linux-src" >>"$log" 2>&1 ||
 	fail "scripts/linux-src.sh failed (kselftest runner missing; run make deps)"
 make -s -C "$top/selftests" install INSTALL_PATH="$tests" >>"$log" 2>&1 ||
-	fail "make -C selftests install failed (see build/vm/$abi/image.log; lib.mk needs rsync: make deps)"
+	fail "make -C selftests install failed (see ${out#"$top"/}/image.log; lib.mk needs rsync: make deps)"
 make -s -C "$top/selftests" emit_tests COLLECTION=sockfan \
 	>"$root/selftests/kselftest-list.txt" 2>>"$log" ||
-	fail "make -C selftests emit_tests failed (see build/vm/$abi/image.log)"
+	fail "make -C selftests emit_tests failed (see ${out#"$top"/}/image.log)"
 if ! cp "$ksft/run_kselftest.sh" "$ksft/kselftest" -r -t "$root/selftests"; then
 	fail "kselftest runner missing in $ksft (run scripts/linux-src.sh build/linux-src)"
 fi
@@ -117,7 +122,7 @@ mkdir -p "$root$pylib"
 rsync -a --exclude test --exclude __pycache__ --exclude idlelib --exclude tkinter \
 	--exclude ensurepip --exclude lib2to3 --exclude turtledemo --exclude 'config-*' \
 	--exclude site-packages --exclude dist-packages "$pylib/" "$root$pylib/" ||
-	fail "cannot copy $pylib into the image (see build/vm/$abi/image.log)"
+	fail "cannot copy $pylib into the image (see ${out#"$top"/}/image.log)"
 bins+=("$py" "$pylib"/lib-dynload/*.so)
 for lib in $(ldd "${bins[@]}" 2>>"$log" | awk '$2 == "=>" && $3 ~ /^\// { print $3 }
 	$1 ~ /^\// && $2 ~ /^\(/ { print $1 }' | sort -u); do
@@ -176,7 +181,7 @@ run=${only_tests:+-$(printf '%s' "$only_tests" | tr -c 'a-zA-Z0-9_\n' '_')}
 console=$out/console$run.log
 taplog=$out/tap$run.log
 (cd "$root" && find . | cpio -o -H newc -R 0:0 --quiet | gzip -1) >"$initrd" ||
-	fail "cannot pack the initramfs $initrd (cpio, gzip; see build/vm/$abi/image.log)"
+	fail "cannot pack the initramfs $initrd (cpio, gzip; see ${out#"$top"/}/image.log)"
 
 # --- boot ----------------------------------------------------------------
 # A VM with multi-threaded TCG takes both cores: it runs alone.  One with
@@ -224,7 +229,7 @@ if [ -z "$verdict" ] || { [ "$qemu_rc" != 1 ] && [ "$qemu_rc" != 3 ]; }; then
 	[ "$qemu_rc" = 124 ] && why="timed out after $vm_timeout s"
 	n=$((n + 1))
 	failed=1
-	echo "not ok $n VM on $abi produced no verdict ($why) # see ${console#$top/}"
+	echo "not ok $n VM on $abi produced no verdict ($why) # see ${console#"$top"/}"
 	# the first kernel error names the culprit; the tail shows the end
 	tr -d '\r' <"$console" 2>/dev/null |
 		grep -m 1 -A 24 -E 'BUG:|Oops|WARNING:|general protection|Kernel panic' | sed 's/^/# /'
