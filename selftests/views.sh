@@ -60,8 +60,9 @@ check "top: listeners, connections, peers of port $PORT as ss" "$(top_row "$TMP/
 	"$(ss_view)"
 # a burst of refused SYNs between two frames: its row has a rate in the
 # first frame it appears in (before, the row had no previous frame, and
-# the next frame's rate is 0 once the burst is over)
-sf top --interval 1 --count 3 >"$TMP/burst" 2>"$TMP/burst.err" &
+# the next frame's rate is 0 once the burst is over).  top runs until
+# that row came, however long the burst takes (the debug kernel is slow)
+sf top --interval 1 --count 60 >"$TMP/burst" 2>"$TMP/burst.err" &
 top_pid=$!
 wait_for 20 grep -q '^sockfan top - ' "$TMP/burst"
 for i in $(seq 20); do
@@ -69,6 +70,8 @@ for i in $(seq 20); do
 	# PORT + 1 below wants a port nobody touched
 	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$((PORT + 2))" 2>/dev/null
 done
+wait_for 30 awk -v p=$((PORT + 2)) '$1 ~ /^[0-9]+$/ && $2 == p { f = 1 } END { exit !f }' "$TMP/burst"
+kill -INT "$top_pid" 2>/dev/null
 wait "$top_pid"
 sed 's/^/# burst: /' "$TMP/burst"
 if grep -q 'miss=none' "$TMP/burst.err"; then
