@@ -129,14 +129,6 @@ static __always_inline void event_task(struct sockfan_event *e)
 	e->flags |= SOCKFAN_F_TASK;
 }
 
-static __always_inline void v4_mapped(__u8 *dst, __u32 addr)
-{
-	__builtin_memset(dst, 0, 10);
-	dst[10] = 0xff;
-	dst[11] = 0xff;
-	__builtin_memcpy(dst + 12, &addr, 4);
-}
-
 /*
  * The part of a socket every hook reads, copied with one read: most hooks
  * get plain pointers (classic tracepoints, the fd table, kprobes), and a
@@ -178,8 +170,8 @@ static __always_inline int fill_key(struct sockfan_key *k, const struct sock_com
 	__u16 family = skc->skc_family;
 
 	if (family == AF_INET) {
-		v4_mapped(k->laddr, skc->skc_rcv_saddr);
-		v4_mapped(k->raddr, skc->skc_daddr);
+		sockfan_addr_v4mapped(k->laddr, skc->skc_rcv_saddr);
+		sockfan_addr_v4mapped(k->raddr, skc->skc_daddr);
 	} else if (family == AF_INET6) {
 		__builtin_memcpy(k->laddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
 		__builtin_memcpy(k->raddr, skc->skc_v6_daddr.in6_u.u6_addr8, 16);
@@ -712,8 +704,8 @@ static __always_inline void on_reset(const struct sock *sk, const struct sk_buff
 	ver >>= 4;
 	if (ver == 4 && !bpf_probe_read_kernel(&ip, sizeof(ip), head + nh)) {
 		e->key.family = AF_INET;
-		v4_mapped(e->key.laddr, ip.daddr);
-		v4_mapped(e->key.raddr, ip.saddr);
+		sockfan_addr_v4mapped(e->key.laddr, ip.daddr);
+		sockfan_addr_v4mapped(e->key.raddr, ip.saddr);
 	} else if (ver == 6 && !bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh)) {
 		e->key.family = AF_INET6;
 		__builtin_memcpy(e->key.laddr, &ip6.daddr, 16);

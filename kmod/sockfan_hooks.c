@@ -15,6 +15,8 @@
  * The tracepoint is a stable interface; the probes depend on functions
  * (see sockfan_compat.h), so a missing one only disables its counter.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/kprobes.h>
 #include <linux/netdevice.h>
 #include <linux/tcp.h>
@@ -117,7 +119,7 @@ static int reset_pre(struct kprobe *kp, struct pt_regs *regs)
 		return 0;
 	net = dev_net(skb->dev);
 	if (th->syn && !th->ack)
-		sockfan_refused(net->ns.inum, ntohs(th->dest));
+		sockfan_refused(net, ntohs(th->dest));
 	else
 		sockfan_stray(net);
 	return 0;
@@ -194,7 +196,7 @@ static void lookup_hooks_init(void)
 		err = register_kretprobe(&lookup_probes[i]);
 		lookup_on[i] = !err;
 		if (err)
-			pr_warn("sockfan: no listener hit counts from %s (kretprobe: %d)\n",
+			pr_warn("no listener hit counts from %s (kretprobe: %d)\n",
 				lookup_symbols[i], err);
 	}
 	for (i = 0; i < ARRAY_SIZE(reset_probes); i++) {
@@ -203,7 +205,7 @@ static void lookup_hooks_init(void)
 		err = register_kprobe(&reset_probes[i]);
 		reset_on[i] = !err;
 		if (err)
-			pr_warn("sockfan: no miss counts from %s (kprobe: %d)\n",
+			pr_warn("no miss counts from %s (kprobe: %d)\n",
 				reset_symbols[i], err);
 	}
 	for (i = 0; i < ARRAY_SIZE(overflow_probes); i++) {
@@ -212,7 +214,7 @@ static void lookup_hooks_init(void)
 		err = register_kprobe(&overflow_probes[i]);
 		overflow_on[i] = !err;
 		if (err)
-			pr_warn("sockfan: no overflow counts from %s (kprobe: %d)\n",
+			pr_warn("no overflow counts from %s (kprobe: %d)\n",
 				overflow_symbols[i], err);
 	}
 }
@@ -238,19 +240,19 @@ int sockfan_hooks_init(void)
 
 	for_each_kernel_tracepoint(find_tracepoint, NULL);
 	if (!state_tp) {
-		pr_err("sockfan: tracepoint sock:%s not found: kernel built without CONFIG_TRACEPOINTS?\n",
+		pr_err("tracepoint sock:%s not found: kernel built without CONFIG_TRACEPOINTS?\n",
 		       SOCKFAN_TRACEPOINT);
 		return -ENOENT;
 	}
 	err = tracepoint_probe_register(state_tp, probe_state, NULL);
 	if (err) {
-		pr_err("sockfan: cannot attach to tracepoint sock:%s (%d)\n",
+		pr_err("cannot attach to tracepoint sock:%s (%d)\n",
 		       SOCKFAN_TRACEPOINT, err);
 		return err;
 	}
 	err = register_kretprobe(&accept_probe);
 	if (err) {
-		pr_err("sockfan: cannot kretprobe %s (%d): kernel without CONFIG_KRETPROBES, or the function is not probe-able\n",
+		pr_err("cannot kretprobe %s (%d): kernel without CONFIG_KRETPROBES, or the function is not probe-able\n",
 		       SOCKFAN_ACCEPT_SYMBOL, err);
 		tracepoint_probe_unregister(state_tp, probe_state, NULL);
 		tracepoint_synchronize_unregister();

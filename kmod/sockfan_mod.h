@@ -3,15 +3,19 @@
  * sockfan.ko internals: the live-state table the hooks write and the
  * /proc files read.
  *
- * Three kinds of records, all tagged with the network namespace they
- * belong to (its inode number, the same number `ls -l /proc/PID/ns/net`
- * and the BPF path report):
+ * Three kinds of records:
  *  - connections: passively opened TCP sockets from ESTABLISHED to CLOSE,
- *    in an RCU hash keyed by four-tuple + netns (struct sockfan_key);
- *  - listeners: sockets in LISTEN, on an RCU list (a SO_REUSEPORT group
- *    has several with one key, so they are told apart by cookie);
- *  - ports: per (netns, port) totals that outlive the sockets, so that
- *    "accepted" and "closed" mean since the module was loaded.
+ *    in one RCU hash keyed by four-tuple + netns (struct sockfan_key, the
+ *    netns as its inode number, as `ls -l /proc/PID/ns/net` and the BPF
+ *    path report it), bounded by max_conns and sized once at load, as
+ *    the kernel's own established hash is shared by the namespaces;
+ *  - listeners: sockets in LISTEN, on their namespace's RCU list (a
+ *    SO_REUSEPORT group has several with one key, told apart by cookie);
+ *  - ports: per-port totals that outlive the sockets, so that "accepted"
+ *    and "closed" mean since the module was loaded, in their namespace's
+ *    hash.
+ * A namespace's listeners and ports are its own (struct sockfan_net), so
+ * that its files read only them and its exit frees exactly them.
  * Writers hold a raw spinlock (the hooks run with preemption off, on
  * PREEMPT_RT too); readers only take rcu_read_lock().
  */
@@ -56,7 +60,7 @@ struct sockfan_conn {
 static_assert(sizeof(struct sockfan_conn) <= 112);
 
 struct sockfan_listener {
-	struct list_head node;
+	struct list_head node;		/* in its namespace's listeners */
 	struct rcu_head rcu;
 	/*
 	 * Held from LISTEN to its CLOSE, so the queue is read live (listeners
@@ -74,9 +78,8 @@ struct sockfan_listener {
 };
 
 struct sockfan_port {
-	struct hlist_node node;
+	struct hlist_node node;		/* in its namespace's port hash */
 	struct rcu_head rcu;
-	u32 netns;
 	u16 port;
 	u32 listeners;			/* live */
 	u32 established;		/* live connections */
@@ -90,17 +93,29 @@ struct sockfan_port {
 	u32 seeded_conns;		/* found at load, not seen to connect */
 };
 
+#define SOCKFAN_NET_PORT_BITS	8
+
 /*
- * What the module keeps per network namespace (net_generic()): counts
- * that belong to no port of their own.
+ * What the module keeps per network namespace (net_generic(), made and
+ * freed with the namespace by sockfan_main.c's pernet_operations).
  */
 struct sockfan_net {
+	raw_spinlock_t lock;		/* listeners, ports, their counters */
+	struct list_head listeners;
+	struct hlist_head ports[1 << SOCKFAN_NET_PORT_BITS];
 	/* segments that found no socket and were not SYNs (lookup strays) */
 	atomic64_t strays;
+	u32 inum;			/* the namespace's, as in sockfan_key */
+	/*
+	 * The namespace is going (pre_exit): nothing new is recorded in it.
+	 * The kernel's synchronize_rcu() before the exit methods lets every
+	 * hook that found it false finish, so exit frees all there is.
+	 */
+	bool dying;
 };
 
+/* @net's, valid as long as @net is (net_generic()) */
 struct sockfan_net *sockfan_net(const struct net *net);
-u64 sockfan_strays(const struct net *net);
 
 /* module parameter: live connections kept at most */
 extern unsigned int sockfan_max_conns;
@@ -108,7 +123,9 @@ extern unsigned int sockfan_max_conns;
 /* sockfan_table.c */
 int sockfan_table_init(void);
 void sockfan_table_exit(void);
-void sockfan_table_forget_netns(u32 netns);
+void sockfan_table_net_init(struct sockfan_net *sn, const struct net *net);
+void sockfan_table_net_dying(struct sockfan_net *sn);
+void sockfan_table_net_exit(struct sockfan_net *sn);
 void sockfan_key_from_sk(struct sockfan_key *key, const struct sock *sk);
 u64 sockfan_sk_cookie(struct sock *sk);
 
@@ -120,7 +137,7 @@ void sockfan_close(struct sock *sk);
 void sockfan_accepted(struct sock *listener, struct sock *child);
 void sockfan_listener_hit(const struct sock *listener);
 void sockfan_listener_overflow(const struct sock *listener);
-void sockfan_refused(u32 netns, u16 port);
+void sockfan_refused(const struct net *net, u16 port);
 void sockfan_stray(const struct net *net);
 
 /*
@@ -131,7 +148,7 @@ void sockfan_stray(const struct net *net);
 bool sockfan_seed_listener(struct sock *sk);
 bool sockfan_seed_conn(struct sock *sk);
 void sockfan_seed_reserve(void);
-void sockfan_seed_queues(void);
+void sockfan_seed_queues(const struct net *net);
 void sockfan_seed_owner(struct sock *sk, struct task_struct *task);
 int sockfan_seed(void);
 
@@ -157,7 +174,7 @@ struct sockfan_conn_cursor {
 };
 
 struct sockfan_conn *sockfan_conn_next(struct sockfan_conn_cursor *cur);
-struct sockfan_listener *sockfan_listener_at(u32 netns, loff_t pos);
+struct sockfan_listener *sockfan_listener_at(const struct net *net, loff_t pos);
 
 /* one line of /proc/net/sockfan/ports */
 struct sockfan_port_row {
@@ -175,7 +192,7 @@ struct sockfan_port_row {
 	char owner_comm[SOCKFAN_COMM_LEN];
 };
 
-int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows);
+int sockfan_ports_snapshot(const struct net *net, struct sockfan_port_row **rows);
 
 struct sockfan_stats {
 	u64 conns;
@@ -186,9 +203,10 @@ struct sockfan_stats {
 	u64 table_bytes;		/* the connection hash, fixed at load */
 	u64 seeded_listeners;		/* this netns, found at load */
 	u64 seeded_conns;
+	u64 strays;			/* this netns */
 };
 
-void sockfan_stats_read(u32 netns, struct sockfan_stats *st);
+void sockfan_stats_read(const struct net *net, struct sockfan_stats *st);
 
 /* sockfan_hooks.c */
 int sockfan_hooks_init(void);
@@ -196,8 +214,8 @@ void sockfan_hooks_exit(void);
 unsigned long sockfan_accept_missed(void);
 unsigned long sockfan_lookup_missed(void);
 
-/* sockfan_proc.c */
-int sockfan_proc_init(void);
-void sockfan_proc_exit(void);
+/* sockfan_proc.c: a namespace's files */
+int sockfan_proc_net_init(struct net *net);
+void sockfan_proc_net_exit(struct net *net);
 
 #endif /* _SOCKFAN_MOD_H */

@@ -15,6 +15,8 @@
  * object parked on a free list would hide it.  Not on PREEMPT_RT, where
  * the slab must not be called with preemption off.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/workqueue.h>

@@ -7,6 +7,8 @@
  * field ever empty or containing a space.  The files are read-only, and
  * name tasks only to readers allowed to know them (seq_task()).
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/capability.h>
 #include <linux/ctype.h>
 #include <linux/mm.h>
@@ -17,7 +19,6 @@
 #include <linux/tcp.h>
 #include <linux/timekeeping.h>
 #include <net/net_namespace.h>
-#include <net/netns/generic.h>
 
 #include "sockfan_compat.h"
 #include "sockfan_mod.h"
@@ -25,11 +26,6 @@
 static u32 seq_netns(struct seq_file *m)
 {
 	return seq_file_net(m)->ns.inum;
-}
-
-static u32 single_netns(struct seq_file *m)
-{
-	return seq_file_single_net(m)->ns.inum;
 }
 
 /* a task name as one field: "-" when empty, no blanks, no control bytes */
@@ -110,7 +106,7 @@ static int ports_show(struct seq_file *m, void *v)
 	struct sockfan_port_row *rows;
 	int i, n;
 
-	n = sockfan_ports_snapshot(single_netns(m), &rows);
+	n = sockfan_ports_snapshot(seq_file_single_net(m), &rows);
 	if (n < 0)
 		return n;
 	seq_puts(m, "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm\n");
@@ -132,12 +128,11 @@ static int stats_show(struct seq_file *m, void *v)
 {
 	struct sockfan_stats st;
 
-	sockfan_stats_read(single_netns(m), &st);
+	sockfan_stats_read(seq_file_single_net(m), &st);
 	seq_printf(m, "name value\nconns %llu\nlisteners %llu\nmax_conns %u\ndrops %llu\nevents %llu\naccept_missed %lu\nlookup_missed %lu\nconn_bytes %llu\ntable_bytes %llu\nseeded_listeners %llu\nseeded_conns %llu\nstrays %llu\n",
 		   st.conns, st.listeners, sockfan_max_conns, st.drops, st.events,
 		   sockfan_accept_missed(), sockfan_lookup_missed(), st.conn_bytes,
-		   st.table_bytes, st.seeded_listeners, st.seeded_conns,
-		   sockfan_strays(seq_file_single_net(m)));
+		   st.table_bytes, st.seeded_listeners, st.seeded_conns, st.strays);
 	return 0;
 }
 
@@ -156,13 +151,13 @@ static void *listeners_start(struct seq_file *m, loff_t *pos)
 	rcu_read_lock();
 	if (*pos == 0)
 		return SEQ_START_TOKEN;
-	return sockfan_listener_at(seq_netns(m), *pos - 1);
+	return sockfan_listener_at(seq_file_net(m), *pos - 1);
 }
 
 static void *listeners_next(struct seq_file *m, void *v, loff_t *pos)
 {
 	++*pos;
-	return sockfan_listener_at(seq_netns(m), *pos - 1);
+	return sockfan_listener_at(seq_file_net(m), *pos - 1);
 }
 
 static void rcu_stop(struct seq_file *m, void *v)
@@ -314,7 +309,8 @@ static const struct seq_operations conns_ops = {
 	.show	= conns_show,
 };
 
-static int __net_init sockfan_net_init(struct net *net)
+/* the namespace's /proc/net/sockfan/ */
+int sockfan_proc_net_init(struct net *net)
 {
 	struct proc_dir_entry *dir;
 
@@ -330,38 +326,12 @@ static int __net_init sockfan_net_init(struct net *net)
 	return 0;
 fail:
 	remove_proc_subtree(SOCKFAN_PROC_DIR, net->proc_net);
-	pr_err("sockfan: cannot create /proc/net/%s in netns %u: out of memory\n",
+	pr_err("cannot create /proc/net/%s in netns %u: out of memory\n",
 	       SOCKFAN_PROC_DIR, net->ns.inum);
 	return -ENOMEM;
 }
 
-static void __net_exit sockfan_net_exit(struct net *net)
+void sockfan_proc_net_exit(struct net *net)
 {
 	remove_proc_subtree(SOCKFAN_PROC_DIR, net->proc_net);
-	sockfan_table_forget_netns(net->ns.inum);
-}
-
-static unsigned int sockfan_net_id;
-
-static struct pernet_operations sockfan_net_ops = {
-	.init	= sockfan_net_init,
-	.exit	= sockfan_net_exit,
-	.id	= &sockfan_net_id,
-	.size	= sizeof(struct sockfan_net),
-};
-
-/* under rcu_read_lock(): net->gen is RCU-managed */
-struct sockfan_net *sockfan_net(const struct net *net)
-{
-	return net_generic(net, sockfan_net_id);
-}
-
-int sockfan_proc_init(void)
-{
-	return register_pernet_subsys(&sockfan_net_ops);
-}
-
-void sockfan_proc_exit(void)
-{
-	unregister_pernet_subsys(&sockfan_net_ops);
 }

@@ -15,6 +15,8 @@
  * exists is covered (net_rwsem keeps them and their tables); one made
  * later starts without sockets, and the hooks see all of its own.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/fdtable.h>
 #include <linux/net.h>
 #include <linux/rwsem.h>
@@ -168,10 +170,11 @@ int sockfan_seed(void)
 	 * bucket was walked.  A second look costs little.
 	 */
 	seed_all_listeners(w);
+	for_each_net(net)
+		sockfan_seed_queues(net);
 	up_read(&net_rwsem);
-	sockfan_seed_queues();
 	seed_owners();
-	pr_info("sockfan: found %u listeners and %u passive connections at load\n",
+	pr_info("found %u listeners and %u passive connections at load\n",
 		w->listeners, w->conns);
 	kfree(w);
 	return 0;

@@ -6,10 +6,13 @@
  * The connection hash is bounded (sockfan_max_conns): past the bound a
  * new connection is counted in "drops" and not recorded, so a connection
  * flood costs a counter, not memory.  Writers of a hash bucket hold its
- * raw spinlock; listeners and ports change far less often and share one
- * lock.  Readers walk everything under RCU; nothing is freed before a
- * grace period.
+ * raw spinlock; a namespace's listeners and ports change far less often
+ * and share its lock (struct sockfan_net), taken inside a bucket's when
+ * both are.  Readers walk under RCU; nothing is freed before a grace
+ * period.
  */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
 #include <linux/atomic.h>
 #include <linux/hash.h>
 #include <linux/jhash.h>
@@ -32,7 +35,6 @@
 #include "sockfan_mod.h"
 #include "sockfan_pool.h"
 
-#define SOCKFAN_PORT_BUCKETS	1024
 /* port entries at most, all namespaces: a port scan costs a counter */
 #define SOCKFAN_MAX_PORTS	65536
 
@@ -46,12 +48,7 @@ static unsigned int conn_hash_bits;
 static atomic_t conn_count = ATOMIC_INIT(0);
 static struct sockfan_pool conn_pool;
 
-static LIST_HEAD(listeners);
-static struct hlist_head port_hash[SOCKFAN_PORT_BUCKETS];
-static unsigned int nports;		/* under slow_lock */
-/* listeners, ports, and the counters in struct sockfan_port */
-static DEFINE_RAW_SPINLOCK(slow_lock);
-
+static atomic_t nports = ATOMIC_INIT(0);
 static struct sockfan_pool listener_pool;
 static struct sockfan_pool port_pool;
 static atomic64_t drops = ATOMIC64_INIT(0);
@@ -145,53 +142,49 @@ static struct sockfan_bucket *conn_bucket(const struct sockfan_key *key)
 			  ((1U << conn_hash_bits) - 1)];
 }
 
-static struct hlist_head *port_bucket(u32 netns, u16 port)
-{
-	return &port_hash[jhash_2words(netns, port, 0) % SOCKFAN_PORT_BUCKETS];
-}
-
-/* under rcu_read_lock() or slow_lock */
-static struct sockfan_port *port_find(u32 netns, u16 port)
+/* under rcu_read_lock() or sn->lock */
+static struct sockfan_port *port_find(struct sockfan_net *sn, u16 port)
 {
 	struct sockfan_port *p;
 
-	hlist_for_each_entry_rcu(p, port_bucket(netns, port), node,
-				 lockdep_is_held(&slow_lock))
-		if (p->netns == netns && p->port == port)
+	hlist_for_each_entry_rcu(p, &sn->ports[hash_32(port, SOCKFAN_NET_PORT_BITS)], node,
+				 lockdep_is_held(&sn->lock))
+		if (p->port == port)
 			return p;
 	return NULL;
 }
 
 /*
- * Under slow_lock; NULL when out of memory or past SOCKFAN_MAX_PORTS.
- * The caller counts the drop: it knows what was lost, and counts it once.
+ * Under sn->lock; NULL when the namespace is going, out of memory or
+ * past SOCKFAN_MAX_PORTS.  The caller counts the drop: it knows what was
+ * lost, and counts it once.  Every record of a namespace is made after
+ * its port entry, under this test of sn->dying.
  */
-static struct sockfan_port *port_get(u32 netns, u16 port)
+static struct sockfan_port *port_get(struct sockfan_net *sn, u16 port)
 {
-	struct sockfan_port *p = port_find(netns, port);
+	struct sockfan_port *p;
 
+	if (sn->dying)
+		return NULL;
+	p = port_find(sn, port);
 	if (p)
 		return p;
-	p = nports < SOCKFAN_MAX_PORTS ? sockfan_pool_get(&port_pool) : NULL;
+	if (atomic_inc_return(&nports) > SOCKFAN_MAX_PORTS)
+		goto full;
+	p = sockfan_pool_get(&port_pool);
 	if (!p)
-		return NULL;
-	p->netns = netns;
+		goto full;
 	p->port = port;
-	nports++;
-	hlist_add_head_rcu(&p->node, port_bucket(netns, port));
+	hlist_add_head_rcu(&p->node, &sn->ports[hash_32(port, SOCKFAN_NET_PORT_BITS)]);
 	return p;
-}
-
-static bool addr_any(const u8 *a)
-{
-	static const u8 any6[16];
-	static const u8 any4[16] = { [10] = 0xff, [11] = 0xff };
-
-	return !memcmp(a, any6, 16) || !memcmp(a, any4, 16);
+full:
+	atomic_dec(&nports);
+	return NULL;
 }
 
 void sockfan_listen(struct sock *sk)
 {
+	struct sockfan_net *sn = sockfan_net(sock_net(sk));
 	struct sockfan_listener *l;
 	struct sockfan_port *p;
 	unsigned long flags;
@@ -206,18 +199,18 @@ void sockfan_listen(struct sock *sk)
 	l->born_ns = ktime_get_ns();
 	task_id(&l->pid, l->comm);
 
-	raw_spin_lock_irqsave(&slow_lock, flags);
-	p = port_get(l->key.netns, l->key.lport);
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	p = port_get(sn, l->key.lport);
 	if (p) {
 		p->listeners++;
 		sock_hold(sk);
 		l->sk = sk;
-		list_add_tail_rcu(&l->node, &listeners);
+		list_add_tail_rcu(&l->node, &sn->listeners);
 		l = NULL;
-	} else {
+	} else if (!sn->dying) {
 		atomic64_inc(&drops);
 	}
-	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
 	if (l)
 		sockfan_pool_put(&listener_pool, l);
 	else
@@ -226,23 +219,24 @@ void sockfan_listen(struct sock *sk)
 
 void sockfan_listen_close(struct sock *sk)
 {
+	struct sockfan_net *sn = sockfan_net(sock_net(sk));
 	u64 cookie = sockfan_sk_cookie(sk);
 	struct sockfan_listener *l, *found = NULL;
 	struct sockfan_port *p;
 	unsigned long flags;
 
-	raw_spin_lock_irqsave(&slow_lock, flags);
-	list_for_each_entry(l, &listeners, node) {
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	list_for_each_entry(l, &sn->listeners, node) {
 		if (l->cookie == cookie) {
 			found = l;
 			list_del_rcu(&l->node);
-			p = port_find(l->key.netns, l->key.lport);
+			p = port_find(sn, l->key.lport);
 			if (p && p->listeners)
 				p->listeners--;
 			break;
 		}
 	}
-	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
 	if (found) {
 		call_rcu(&found->rcu, listener_free_rcu);
 		atomic64_inc(&events);
@@ -256,19 +250,18 @@ void sockfan_listen_close(struct sock *sk)
  * guess until accept() names the real one (sockfan_accepted()).
  * Under rcu_read_lock().
  */
-static u64 guess_listener(const struct sockfan_key *key)
+static u64 guess_listener(struct sockfan_net *sn, const struct sockfan_key *key)
 {
 	struct sockfan_listener *l;
 	u64 any = 0;
 
-	list_for_each_entry_rcu(l, &listeners, node) {
+	list_for_each_entry_rcu(l, &sn->listeners, node) {
 		/* a child has its listener's family (v4-mapped peers included) */
-		if (l->key.netns != key->netns || l->key.lport != key->lport ||
-		    l->key.family != key->family)
+		if (l->key.lport != key->lport || l->key.family != key->family)
 			continue;
 		if (!memcmp(l->key.laddr, key->laddr, 16))
 			return l->cookie;
-		if (!any && addr_any(l->key.laddr))
+		if (!any && sockfan_addr_any(l->key.laddr))
 			any = l->cookie;
 	}
 	return any;
@@ -310,6 +303,111 @@ static void drop_once(struct sock *sk)
 #define TRACK_COUNT_DROP	BIT(1)	/* no room: count it in drops */
 #define TRACK_SEEDED		BIT(2)	/* found at load: @listener is final */
 
+/* what conn_insert() did with a connection's record */
+enum conn_insert_result {
+	CONN_ADDED,		/* recorded */
+	CONN_ACCEPTED,		/* recorded already: this is its accept() */
+	CONN_KNOWN,		/* recorded already, nothing new */
+	CONN_FULL,		/* max_conns reached: not recorded */
+};
+
+/*
+ * A record for @sk, not yet in the table; its listener @listener, or
+ * when 0 (and not seeded) the likely one.  NULL: out of records.
+ * Under rcu_read_lock().
+ */
+static struct sockfan_conn *conn_new(struct sockfan_net *sn, struct sock *sk,
+				     u64 listener, unsigned int how)
+{
+	struct sockfan_conn *c;
+
+	c = how & TRACK_SEEDED ? sockfan_pool_get_atomic(&conn_pool) :
+				 sockfan_pool_get(&conn_pool);
+	if (!c)
+		return NULL;
+	sockfan_key_from_sk(&c->key, sk);
+	/* generated now: close and the /proc files read it from @sk */
+	sockfan_sk_cookie(sk);
+	c->born_ns = ktime_get_ns();
+	if (!listener && !(how & TRACK_SEEDED))
+		listener = guess_listener(sn, &c->key);
+	c->listener = listener;
+	return c;
+}
+
+/*
+ * Under @b's lock: add @c for @sk, unless the other hook of the same
+ * connection did (ESTABLISHED and accept() may race on two CPUs, and
+ * whichever comes second must find the first's record, not fill the
+ * table's last place).  A record of a closed socket with the same
+ * four-tuple, whose CLOSE was not seen, goes: the four-tuple is free
+ * again.  *@wait: ESTABLISHED to accept(), for CONN_ACCEPTED.
+ */
+static enum conn_insert_result conn_insert(struct sockfan_bucket *b, struct sockfan_net *sn,
+					   struct sockfan_port *p, struct sockfan_conn *c,
+					   struct sock *sk, bool accepted, u64 *wait)
+{
+	struct sockfan_conn *old, *dup = NULL;
+	struct hlist_node *tmp;
+
+	hlist_for_each_entry_safe(old, tmp, &b->head, node) {
+		if (!key_eq(&old->key, &c->key))
+			continue;
+		if (old->sk == sk) {
+			dup = old;
+		} else if (READ_ONCE(old->sk->sk_state) == TCP_CLOSE) {
+			hlist_del_rcu(&old->node);
+			atomic_dec(&conn_count);
+			call_rcu(&old->rcu, conn_free_rcu);
+			raw_spin_lock(&sn->lock);
+			if (p->established)
+				p->established--;
+			raw_spin_unlock(&sn->lock);
+		}
+		/* else another live socket with this four-tuple (VRF): keep both */
+	}
+	if (dup) {
+		if (!accepted || dup->pid)
+			return CONN_KNOWN;
+		dup->listener = c->listener;
+		dup->pid = current_process();
+		*wait = c->born_ns - dup->born_ns;
+		return CONN_ACCEPTED;
+	}
+	if (atomic_inc_return(&conn_count) > sockfan_max_conns) {
+		atomic_dec(&conn_count);
+		return CONN_FULL;
+	}
+	sock_hold(sk);
+	c->sk = sk;
+	if (accepted)
+		c->pid = current_process();
+	hlist_add_head_rcu(&c->node, &b->head);
+	return CONN_ADDED;
+}
+
+/* the port's counters for what conn_insert() did */
+static void conn_account(struct sockfan_net *sn, struct sockfan_port *p,
+			 enum conn_insert_result r, unsigned int how, u64 wait)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	if (r == CONN_ADDED) {
+		p->established++;
+		if (how & TRACK_SEEDED)
+			p->seeded_conns++;
+	}
+	if (how & TRACK_ACCEPTED)
+		p->accepted++;
+	if (r == CONN_ACCEPTED) {
+		p->wait_ns += wait;
+		p->wait_max_ns = max(p->wait_max_ns, wait);
+	}
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
+	atomic64_inc(&events);
+}
+
 /*
  * Start following passive connection @sk, coming from @listener (0 when
  * unknown); TRACK_ACCEPTED when accept() already returned it, which a
@@ -320,109 +418,42 @@ static void drop_once(struct sock *sk)
  */
 static bool conn_track(struct sock *sk, u64 listener, unsigned int how)
 {
-	bool accepted = how & TRACK_ACCEPTED, count_drop = how & TRACK_COUNT_DROP;
-	struct sockfan_conn *c, *old, *dup = NULL;
-	bool full = false, merged = false;
-	struct hlist_node *tmp;
+	enum conn_insert_result r = CONN_FULL;
+	struct sockfan_net *sn;
 	struct sockfan_bucket *b;
 	struct sockfan_port *p;
+	struct sockfan_conn *c;
 	unsigned long flags;
 	u64 wait = 0;
 
-	c = how & TRACK_SEEDED ? sockfan_pool_get_atomic(&conn_pool) :
-				 sockfan_pool_get(&conn_pool);
-	if (!c) {
-		if (count_drop)
-			drop_once(sk);
-		return false;
-	}
-	sockfan_key_from_sk(&c->key, sk);
-	/* generated now: close and the /proc files read it from @sk */
-	sockfan_sk_cookie(sk);
-	c->born_ns = ktime_get_ns();
-	if (!listener && !(how & TRACK_SEEDED)) {
-		rcu_read_lock();
-		listener = guess_listener(&c->key);
-		rcu_read_unlock();
-	}
-	c->listener = listener;
-
-	raw_spin_lock_irqsave(&slow_lock, flags);
-	p = port_get(c->key.netns, c->key.lport);
-	raw_spin_unlock_irqrestore(&slow_lock, flags);
-	if (!p) {
-		if (count_drop)
-			drop_once(sk);
-		sockfan_pool_put(&conn_pool, c);
-		return false;
-	}
-
 	/*
-	 * Look for the other hook's entry, count and insert under one bucket
-	 * lock: ESTABLISHED and accept() of this socket may race on two CPUs,
-	 * and whichever comes second must find the first's entry, not fill
-	 * the table's last place or drop what the first one recorded.
+	 * From the test of sn->dying in port_get() to the insert: the grace
+	 * period after the namespace's pre_exit waits for it (and for the
+	 * listener list guess_listener() walks).
 	 */
-	b = conn_bucket(&c->key);
-	raw_spin_lock_irqsave(&b->lock, flags);
-	hlist_for_each_entry_safe(old, tmp, &b->head, node) {
-		if (!key_eq(&old->key, &c->key))
-			continue;
-		if (old->sk == sk) {
-			dup = old;
-		} else if (READ_ONCE(old->sk->sk_state) == TCP_CLOSE) {
-			/* its CLOSE was not seen: the four-tuple is free again */
-			hlist_del_rcu(&old->node);
-			atomic_dec(&conn_count);
-			call_rcu(&old->rcu, conn_free_rcu);
-			raw_spin_lock(&slow_lock);
-			if (p->established)
-				p->established--;
-			raw_spin_unlock(&slow_lock);
-		}
-		/* else another live socket with this four-tuple (VRF): keep both */
+	rcu_read_lock();
+	sn = sockfan_net(sock_net(sk));
+	c = conn_new(sn, sk, listener, how);
+	if (!c)
+		goto out;
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	p = port_get(sn, c->key.lport);
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
+	if (p) {
+		b = conn_bucket(&c->key);
+		raw_spin_lock_irqsave(&b->lock, flags);
+		r = conn_insert(b, sn, p, c, sk, how & TRACK_ACCEPTED, &wait);
+		raw_spin_unlock_irqrestore(&b->lock, flags);
+		if (r == CONN_ADDED || r == CONN_ACCEPTED)
+			conn_account(sn, p, r, how, wait);
 	}
-	if (dup) {
-		/* ESTABLISHED recorded it a moment ago: this is its accept() */
-		if (accepted && !dup->pid) {
-			dup->listener = listener;
-			dup->pid = current_process();
-			wait = c->born_ns - dup->born_ns;
-			merged = true;
-		}
-	} else if (atomic_inc_return(&conn_count) > sockfan_max_conns) {
-		atomic_dec(&conn_count);
-		full = true;
-	} else {
-		sock_hold(sk);
-		c->sk = sk;
-		if (accepted)
-			c->pid = current_process();
-		hlist_add_head_rcu(&c->node, &b->head);
-	}
-	raw_spin_unlock_irqrestore(&b->lock, flags);
-
-	if (dup || full) {
-		if (full && count_drop)
-			drop_once(sk);
+	if (r != CONN_ADDED)
 		sockfan_pool_put(&conn_pool, c);
-		if (!merged)
-			return false;
-	}
-	raw_spin_lock_irqsave(&slow_lock, flags);
-	if (!merged)
-		p->established++;
-	if (!dup && (how & TRACK_SEEDED))
-		p->seeded_conns++;
-	if (accepted)
-		p->accepted++;
-	if (merged) {
-		p->wait_ns += wait;
-		p->wait_max_ns = max(p->wait_max_ns, wait);
-	}
-	raw_spin_unlock_irqrestore(&slow_lock, flags);
-	atomic64_inc(&events);
-	return !dup;
+out:
+	if (r == CONN_FULL && (how & TRACK_COUNT_DROP) && !READ_ONCE(sn->dying))
+		drop_once(sk);
+	rcu_read_unlock();
+	return r == CONN_ADDED;
 }
 
 /*
@@ -440,6 +471,7 @@ void sockfan_established(struct sock *sk)
 
 void sockfan_close(struct sock *sk)
 {
+	struct sockfan_net *sn = sockfan_net(sock_net(sk));
 	u64 cookie = atomic64_read(&sk->sk_cookie);
 	struct sockfan_conn *c = NULL;
 	struct sockfan_key key;
@@ -472,21 +504,22 @@ void sockfan_close(struct sock *sk)
 		return;
 	atomic_dec(&conn_count);
 
-	raw_spin_lock_irqsave(&slow_lock, flags);
-	p = port_find(key.netns, key.lport);
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	p = port_find(sn, key.lport);
 	if (p) {
 		if (p->established)
 			p->established--;
 		p->closed++;
 		p->lifetime_ns += ktime_get_ns() - c->born_ns;
 	}
-	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
 	call_rcu(&c->rcu, conn_free_rcu);
 	atomic64_inc(&events);
 }
 
 void sockfan_accepted(struct sock *listener, struct sock *child)
 {
+	struct sockfan_net *sn = sockfan_net(sock_net(child));
 	u64 lcookie = sockfan_sk_cookie(listener);
 	struct sockfan_listener *l;
 	struct sockfan_bucket *b;
@@ -519,20 +552,20 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 		return;
 	}
 
-	raw_spin_lock_irqsave(&slow_lock, flags);
-	list_for_each_entry(l, &listeners, node) {
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	list_for_each_entry(l, &sn->listeners, node) {
 		if (l->cookie == lcookie) {
 			l->accepted++;
 			break;
 		}
 	}
-	p = hit ? port_find(key.netns, key.lport) : NULL;
+	p = hit ? port_find(sn, key.lport) : NULL;
 	if (p) {
 		p->accepted++;
 		p->wait_ns += wait;
 		p->wait_max_ns = max(p->wait_max_ns, wait);
 	}
-	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
 	atomic64_inc(&events);
 }
 
@@ -541,7 +574,7 @@ static struct sockfan_listener *listener_of(const struct sock *sk)
 {
 	struct sockfan_listener *l;
 
-	list_for_each_entry_rcu(l, &listeners, node)
+	list_for_each_entry_rcu(l, &sockfan_net(sock_net(sk))->listeners, node)
 		if (l->sk == sk)
 			return l;
 	return NULL;
@@ -576,18 +609,19 @@ void sockfan_listener_overflow(const struct sock *sk)
  * refused.  A port scan would make one entry per port: the pool bounds
  * that, and what does not fit is a drop.
  */
-void sockfan_refused(u32 netns, u16 port)
+void sockfan_refused(const struct net *net, u16 port)
 {
+	struct sockfan_net *sn = sockfan_net(net);
 	struct sockfan_port *p;
 	unsigned long flags;
 
-	raw_spin_lock_irqsave(&slow_lock, flags);
-	p = port_get(netns, port);
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	p = port_get(sn, port);
 	if (p)
 		p->refused++;
-	else
+	else if (!sn->dying)
 		atomic64_inc(&drops);	/* the port's entry, not the RST */
-	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
 	atomic64_inc(&events);
 }
 
@@ -598,27 +632,8 @@ void sockfan_refused(u32 netns, u16 port)
  */
 void sockfan_stray(const struct net *net)
 {
-	struct sockfan_net *sn;
-
-	rcu_read_lock();
-	sn = sockfan_net(net);
-	if (sn)
-		atomic64_inc(&sn->strays);
-	rcu_read_unlock();
+	atomic64_inc(&sockfan_net(net)->strays);
 	atomic64_inc(&events);
-}
-
-u64 sockfan_strays(const struct net *net)
-{
-	struct sockfan_net *sn;
-	u64 n = 0;
-
-	rcu_read_lock();
-	sn = sockfan_net(net);
-	if (sn)
-		n = atomic64_read(&sn->strays);
-	rcu_read_unlock();
-	return n;
 }
 
 /*
@@ -628,20 +643,19 @@ u64 sockfan_strays(const struct net *net)
  * SO_REUSEPORT group): accept() was not seen, so there is nothing to
  * tell them apart by.  Under rcu_read_lock().
  */
-static u64 sole_listener(const struct sockfan_key *key)
+static u64 sole_listener(struct sockfan_net *sn, const struct sockfan_key *key)
 {
 	struct sockfan_listener *l;
 	unsigned int exact = 0, any = 0;
 	u64 e = 0, a = 0;
 
-	list_for_each_entry_rcu(l, &listeners, node) {
-		if (l->key.netns != key->netns || l->key.lport != key->lport ||
-		    l->key.family != key->family)
+	list_for_each_entry_rcu(l, &sn->listeners, node) {
+		if (l->key.lport != key->lport || l->key.family != key->family)
 			continue;
 		if (!memcmp(l->key.laddr, key->laddr, 16)) {
 			exact++;
 			e = l->cookie;
-		} else if (addr_any(l->key.laddr)) {
+		} else if (sockfan_addr_any(l->key.laddr)) {
 			any++;
 			a = l->cookie;
 		}
@@ -662,6 +676,7 @@ bool sockfan_seed_listener(struct sock *sk)
 {
 	struct sockfan_listener *l, *old;
 	struct sockfan_port *p;
+	struct sockfan_net *sn;
 	unsigned long flags;
 	bool added = false;
 
@@ -674,23 +689,24 @@ bool sockfan_seed_listener(struct sock *sk)
 	l->cookie = sockfan_sk_cookie(sk);
 	l->born_ns = ktime_get_ns();
 
-	raw_spin_lock_irqsave(&slow_lock, flags);
-	list_for_each_entry(old, &listeners, node)
+	sn = sockfan_net(sock_net(sk));
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	list_for_each_entry(old, &sn->listeners, node)
 		if (old->sk == sk)
 			goto out;
-	p = port_get(l->key.netns, l->key.lport);
+	p = port_get(sn, l->key.lport);
 	if (p) {
 		p->listeners++;
 		p->seeded_listeners++;
 		sock_hold(sk);
 		l->sk = sk;
-		list_add_tail_rcu(&l->node, &listeners);
+		list_add_tail_rcu(&l->node, &sn->listeners);
 		added = true;
-	} else {
+	} else if (!sn->dying) {
 		atomic64_inc(&drops);
 	}
 out:
-	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
 	if (!added)
 		sockfan_pool_put(&listener_pool, l);
 	return added;
@@ -709,15 +725,17 @@ bool sockfan_seed_conn(struct sock *sk)
 {
 	struct sockfan_key key;
 	struct sockfan_port *p;
+	struct sockfan_net *sn;
 	u64 listener = 0;
 	bool passive;
 
 	sockfan_key_from_sk(&key, sk);
 	rcu_read_lock();
-	p = port_find(key.netns, key.lport);
+	sn = sockfan_net(sock_net(sk));
+	p = port_find(sn, key.lport);
 	passive = p && READ_ONCE(p->listeners);
 	if (passive)
-		listener = sole_listener(&key);
+		listener = sole_listener(sn, &key);
 	rcu_read_unlock();
 	return passive && conn_track(sk, listener, TRACK_COUNT_DROP | TRACK_SEEDED);
 }
@@ -759,14 +777,16 @@ static void seed_queued(struct sock *child, u64 listener)
 void sockfan_seed_owner(struct sock *sk, struct task_struct *task)
 {
 	struct sockfan_listener *l;
+	struct sockfan_net *sn;
 	struct sockfan_bucket *b;
 	struct sockfan_conn *c;
 	struct sockfan_key key;
 	unsigned long flags;
 
 	if (READ_ONCE(sk->sk_state) == TCP_LISTEN) {
-		raw_spin_lock_irqsave(&slow_lock, flags);
-		list_for_each_entry(l, &listeners, node) {
+		sn = sockfan_net(sock_net(sk));
+		raw_spin_lock_irqsave(&sn->lock, flags);
+		list_for_each_entry(l, &sn->listeners, node) {
 			if (l->sk == sk && !l->pid) {
 				strscpy_pad(l->comm, task->comm, SOCKFAN_COMM_LEN);
 				/* readers test pid, then read comm */
@@ -774,7 +794,7 @@ void sockfan_seed_owner(struct sock *sk, struct task_struct *task)
 				break;
 			}
 		}
-		raw_spin_unlock_irqrestore(&slow_lock, flags);
+		raw_spin_unlock_irqrestore(&sn->lock, flags);
 		return;
 	}
 	sockfan_key_from_sk(&key, sk);
@@ -787,17 +807,17 @@ void sockfan_seed_owner(struct sock *sk, struct task_struct *task)
 }
 
 /*
- * Each listener's accept queue, under the queue's lock: the children
- * waiting there are its own, a fact seed_queued() records.
+ * Each listener's accept queue in @net, under the queue's lock: the
+ * children waiting there are its own, a fact seed_queued() records.
  */
-void sockfan_seed_queues(void)
+void sockfan_seed_queues(const struct net *net)
 {
 	struct request_sock_queue *q;
 	struct sockfan_listener *l;
 	struct request_sock *req;
 
 	rcu_read_lock();
-	list_for_each_entry_rcu(l, &listeners, node) {
+	list_for_each_entry_rcu(l, &sockfan_net(net)->listeners, node) {
 		q = &inet_csk(l->sk)->icsk_accept_queue;
 		spin_lock_bh(&q->rskq_lock);
 		for (req = q->rskq_accept_head; req; req = req->dl_next)
@@ -834,12 +854,12 @@ struct sockfan_conn *sockfan_conn_next(struct sockfan_conn_cursor *cur)
 }
 
 /* under rcu_read_lock() */
-struct sockfan_listener *sockfan_listener_at(u32 netns, loff_t pos)
+struct sockfan_listener *sockfan_listener_at(const struct net *net, loff_t pos)
 {
 	struct sockfan_listener *l;
 
-	list_for_each_entry_rcu(l, &listeners, node)
-		if (l->key.netns == netns && pos-- == 0)
+	list_for_each_entry_rcu(l, &sockfan_net(net)->listeners, node)
+		if (pos-- == 0)
 			return l;
 	return NULL;
 }
@@ -866,42 +886,68 @@ static int row_cmp(const void *a, const void *b)
 }
 
 /* the listener owning @port: the oldest one, as ss lists them; under RCU */
-static const struct sockfan_listener *port_owner(u32 netns, u16 port)
+static const struct sockfan_listener *port_owner(struct sockfan_net *sn, u16 port)
 {
 	struct sockfan_listener *l;
 
-	list_for_each_entry_rcu(l, &listeners, node)
-		if (l->key.netns == netns && l->key.lport == port)
+	list_for_each_entry_rcu(l, &sn->listeners, node)
+		if (l->key.lport == port)
 			return l;
 	return NULL;
 }
 
+/* @p's line of the ports file but its peers; under RCU */
+static void port_row(struct sockfan_port_row *row, struct sockfan_net *sn,
+		     const struct sockfan_port *p)
+{
+	const struct sockfan_listener *owner = port_owner(sn, p->port);
+
+	memset(row, 0, sizeof(*row));
+	row->port = p->port;
+	row->listeners = READ_ONCE(p->listeners);
+	row->established = READ_ONCE(p->established);
+	row->accepted = READ_ONCE(p->accepted);
+	row->closed = READ_ONCE(p->closed);
+	row->lifetime_ns = READ_ONCE(p->lifetime_ns);
+	row->wait_ns = READ_ONCE(p->wait_ns);
+	row->wait_max_ns = READ_ONCE(p->wait_max_ns);
+	row->refused = READ_ONCE(p->refused);
+	if (owner) {
+		/* set after its comm for a listener found at load */
+		row->owner_pid = smp_load_acquire(&owner->pid);
+		memcpy(row->owner_comm, owner->comm, SOCKFAN_COMM_LEN);
+	}
+}
+
 /*
- * The ports of @netns, sorted, into a kvmalloc()ed array at *@rows
+ * The ports of @net, sorted, into a kvmalloc()ed array at *@rows
  * (the caller kvfree()s it); returns how many or -ENOMEM.  Distinct peers
  * are counted from a sorted snapshot of (port, remote address) pairs:
  * one pass over the table per read, nothing kept per peer.
  */
-int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
+int sockfan_ports_snapshot(const struct net *net, struct sockfan_port_row **rows)
 {
-	struct sockfan_conn_cursor cur = { .netns = netns };
+	struct sockfan_conn_cursor cur = { .netns = net->ns.inum };
 	u32 nrows = 0, npeers = 0, maxpeers = 0, maxports = 0, i, j, k;
-	const struct sockfan_listener *owner;
+	struct sockfan_net *sn = sockfan_net(net);
 	struct sockfan_port_row *row;
 	struct sockfan_port *p;
 	struct sockfan_conn *c;
 	struct peer *peers;
 
-	/* this namespace's sizes, plus room for what arrives meanwhile */
+	/*
+	 * This namespace's sizes, plus room for what arrives meanwhile.
+	 * @sn lives as long as @net, which the reader's open file holds.
+	 */
 	rcu_read_lock();
-	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++)
-		hlist_for_each_entry_rcu(p, &port_hash[i], node)
-			maxports += p->netns == netns;
+	for (i = 0; i < ARRAY_SIZE(sn->ports); i++)
+		hlist_for_each_entry_rcu(p, &sn->ports[i], node)
+			maxports++;
 	while (sockfan_conn_next(&cur))
 		maxpeers++;
 	rcu_read_unlock();
 	memset(&cur, 0, sizeof(cur));
-	cur.netns = netns;
+	cur.netns = net->ns.inum;
 	maxports += 64;
 	maxpeers += 64;
 	peers = kvmalloc_array(maxpeers, sizeof(*peers), GFP_KERNEL);
@@ -919,29 +965,10 @@ int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 		memcpy(peers[npeers].addr, c->key.raddr, 16);
 		npeers++;
 	}
-	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++) {
-		hlist_for_each_entry_rcu(p, &port_hash[i], node) {
-			if (p->netns != netns || nrows == maxports)
-				continue;
-			row = &(*rows)[nrows++];
-			memset(row, 0, sizeof(*row));
-			row->port = p->port;
-			row->listeners = READ_ONCE(p->listeners);
-			row->established = READ_ONCE(p->established);
-			row->accepted = READ_ONCE(p->accepted);
-			row->closed = READ_ONCE(p->closed);
-			row->lifetime_ns = READ_ONCE(p->lifetime_ns);
-			row->wait_ns = READ_ONCE(p->wait_ns);
-			row->wait_max_ns = READ_ONCE(p->wait_max_ns);
-			row->refused = READ_ONCE(p->refused);
-			owner = port_owner(netns, p->port);
-			if (owner) {
-				/* set after its comm for a listener found at load */
-				row->owner_pid = smp_load_acquire(&owner->pid);
-				memcpy(row->owner_comm, owner->comm, SOCKFAN_COMM_LEN);
-			}
-		}
-	}
+	for (i = 0; i < ARRAY_SIZE(sn->ports); i++)
+		hlist_for_each_entry_rcu(p, &sn->ports[i], node)
+			if (nrows < maxports)
+				port_row(&(*rows)[nrows++], sn, p);
 	rcu_read_unlock();
 	sort(peers, npeers, sizeof(*peers), peer_cmp, NULL);
 	sort(*rows, nrows, sizeof(**rows), row_cmp, NULL);
@@ -959,9 +986,10 @@ int sockfan_ports_snapshot(u32 netns, struct sockfan_port_row **rows)
 	return nrows;
 }
 
-void sockfan_stats_read(u32 netns, struct sockfan_stats *st)
+void sockfan_stats_read(const struct net *net, struct sockfan_stats *st)
 {
-	struct sockfan_conn_cursor cur = { .netns = netns };
+	struct sockfan_conn_cursor cur = { .netns = net->ns.inum };
+	struct sockfan_net *sn = sockfan_net(net);
 	struct sockfan_listener *l;
 	struct sockfan_port *p;
 	u32 i;
@@ -970,26 +998,46 @@ void sockfan_stats_read(u32 netns, struct sockfan_stats *st)
 	rcu_read_lock();
 	while (sockfan_conn_next(&cur))
 		st->conns++;
-	list_for_each_entry_rcu(l, &listeners, node)
-		if (l->key.netns == netns)
-			st->listeners++;
-	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++) {
-		hlist_for_each_entry_rcu(p, &port_hash[i], node) {
-			if (p->netns != netns)
-				continue;
+	list_for_each_entry_rcu(l, &sn->listeners, node)
+		st->listeners++;
+	for (i = 0; i < ARRAY_SIZE(sn->ports); i++) {
+		hlist_for_each_entry_rcu(p, &sn->ports[i], node) {
 			st->seeded_listeners += READ_ONCE(p->seeded_listeners);
 			st->seeded_conns += READ_ONCE(p->seeded_conns);
 		}
 	}
 	rcu_read_unlock();
+	st->strays = atomic64_read(&sn->strays);
 	st->drops = atomic64_read(&drops);
 	st->events = atomic64_read(&events);
 	st->conn_bytes = kmem_cache_size(conn_pool.cache);
 	st->table_bytes = (u64)sizeof(*conn_hash) << conn_hash_bits;
 }
 
-/* a network namespace went away: its inode number may be reused */
-void sockfan_table_forget_netns(u32 netns)
+/* a network namespace comes: before any of its sockets */
+void sockfan_table_net_init(struct sockfan_net *sn, const struct net *net)
+{
+	raw_spin_lock_init(&sn->lock);
+	INIT_LIST_HEAD(&sn->listeners);
+	sn->inum = net->ns.inum;
+}
+
+/* it goes (pre_exit): no new record from now on, port_get() says */
+void sockfan_table_net_dying(struct sockfan_net *sn)
+{
+	unsigned long flags;
+
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	sn->dying = true;
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
+}
+
+/*
+ * Its exit, after the kernel's synchronize_rcu() that followed
+ * sockfan_table_net_dying(): every record of the namespace there is,
+ * there will be.  Free them all; its inode number may then be reused.
+ */
+void sockfan_table_net_exit(struct sockfan_net *sn)
 {
 	struct sockfan_listener *l, *ltmp;
 	struct sockfan_conn *c;
@@ -1001,7 +1049,7 @@ void sockfan_table_forget_netns(u32 netns)
 	for (i = 0; i < (1U << conn_hash_bits); i++) {
 		raw_spin_lock_irqsave(&conn_hash[i].lock, flags);
 		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node) {
-			if (c->key.netns == netns) {
+			if (c->key.netns == sn->inum) {
 				hlist_del_rcu(&c->node);
 				atomic_dec(&conn_count);
 				call_rcu(&c->rcu, conn_free_rcu);
@@ -1010,23 +1058,19 @@ void sockfan_table_forget_netns(u32 netns)
 		raw_spin_unlock_irqrestore(&conn_hash[i].lock, flags);
 		cond_resched();
 	}
-	raw_spin_lock_irqsave(&slow_lock, flags);
-	list_for_each_entry_safe(l, ltmp, &listeners, node) {
-		if (l->key.netns == netns) {
-			list_del_rcu(&l->node);
-			call_rcu(&l->rcu, listener_free_rcu);
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	list_for_each_entry_safe(l, ltmp, &sn->listeners, node) {
+		list_del_rcu(&l->node);
+		call_rcu(&l->rcu, listener_free_rcu);
+	}
+	for (i = 0; i < ARRAY_SIZE(sn->ports); i++) {
+		hlist_for_each_entry_safe(p, tmp, &sn->ports[i], node) {
+			hlist_del_rcu(&p->node);
+			atomic_dec(&nports);
+			call_rcu(&p->rcu, port_free_rcu);
 		}
 	}
-	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++) {
-		hlist_for_each_entry_safe(p, tmp, &port_hash[i], node) {
-			if (p->netns == netns) {
-				hlist_del_rcu(&p->node);
-				nports--;
-				call_rcu(&p->rcu, port_free_rcu);
-			}
-		}
-	}
-	raw_spin_unlock_irqrestore(&slow_lock, flags);
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
 }
 
 int sockfan_table_init(void)
@@ -1070,26 +1114,23 @@ out_hash:
 /* after the hooks are gone: nothing writes any more */
 void sockfan_table_exit(void)
 {
-	struct sockfan_listener *l, *ltmp;
-	struct sockfan_conn *c;
 	unsigned long conns, listeners_held, ports;
-	struct sockfan_port *p;
+	struct sockfan_conn *c;
 	struct hlist_node *tmp;
 	u32 i;
 
+	/*
+	 * Every namespace's exit (unregister_pernet_subsys()) freed its
+	 * records: a connection of no namespace left would be a bug, and
+	 * its reference is given back all the same.
+	 */
 	for (i = 0; i < (1U << conn_hash_bits); i++)
 		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node) {
+			WARN_ON_ONCE(1);
 			sock_put(c->sk);
 			put_pid(c->pid);
 			sockfan_pool_put(&conn_pool, c);
 		}
-	list_for_each_entry_safe(l, ltmp, &listeners, node) {
-		sock_put(l->sk);
-		sockfan_pool_put(&listener_pool, l);
-	}
-	for (i = 0; i < SOCKFAN_PORT_BUCKETS; i++)
-		hlist_for_each_entry_safe(p, tmp, &port_hash[i], node)
-			sockfan_pool_put(&port_pool, p);
 	/* call_rcu() callbacks still pending put objects back */
 	rcu_barrier();
 	ports = sockfan_pool_exit(&port_pool);
@@ -1100,8 +1141,8 @@ void sockfan_table_exit(void)
 	 * and pid reference a record holds, was given back
 	 */
 	if (conns || listeners_held || ports)
-		pr_err("sockfan: %lu connection, %lu listener and %lu port records still held at unload: a leak, please report it\n",
+		pr_err("%lu connection, %lu listener and %lu port records still held at unload: a leak, please report it\n",
 		       conns, listeners_held, ports);
 	else
-		pr_info("sockfan: unloaded, every record released\n");
+		pr_info("unloaded, every record released\n");
 }

@@ -36,13 +36,14 @@ enum sockfan_kind {
 	 * segment is dropped.  cookie and key are the listener's.
 	 */
 	SOCKFAN_EV_OVERFLOW,
-	SOCKFAN_EV_MAX,
 };
 
-/* sockfan_event.lookup.result */
+/*
+ * sockfan_event.lookup.result.  Hits in the established hash are not
+ * recorded (a connection's segments_in counts them): 1 is not used.
+ */
 enum sockfan_lookup_result {
-	SOCKFAN_LOOKUP_ESTABLISHED = 1,	/* hit in the established hash */
-	SOCKFAN_LOOKUP_LISTENER,	/* hit a listener (reuseport member) */
+	SOCKFAN_LOOKUP_LISTENER = 2,	/* hit a listener (reuseport member) */
 	/*
 	 * No socket, the kernel answers RST.  A SYN (without ACK) is a
 	 * connection refused: nobody listens on the port.  Anything else
@@ -77,6 +78,47 @@ struct sockfan_key {
 	__u32 netns;		/* inode of /proc/PID/ns/net */
 	__u32 __pad2;
 };
+
+/*
+ * IPv4 address @addr (network order) as sockfan_key holds it: v4-mapped,
+ * ::ffff:a.b.c.d.  Plain loops: the BPF side has no libc.
+ */
+static inline void sockfan_addr_v4mapped(__u8 *dst, __u32 addr)
+{
+	const __u8 *a = (const __u8 *)&addr;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		dst[i] = 0;
+	dst[10] = 0xff;
+	dst[11] = 0xff;
+	for (i = 0; i < 4; i++)
+		dst[12 + i] = a[i];
+}
+
+/* is @a (16 bytes) the v4-mapped form of an IPv4 address? */
+static inline int sockfan_addr_is_v4mapped(const __u8 *a)
+{
+	int i;
+
+	for (i = 0; i < 10; i++)
+		if (a[i])
+			return 0;
+	return a[10] == 0xff && a[11] == 0xff;
+}
+
+/* :: or ::ffff:0.0.0.0: a listener bound to every address */
+static inline int sockfan_addr_any(const __u8 *a)
+{
+	int i;
+
+	for (i = 12; i < 16; i++)
+		if (a[i])
+			return 0;
+	return sockfan_addr_is_v4mapped(a) ||
+	       !(a[0] | a[1] | a[2] | a[3] | a[4] | a[5] | a[6] | a[7] |
+		 a[8] | a[9] | a[10] | a[11]);
+}
 
 struct sockfan_listen_info {
 	__u32 backlog;		/* listen(2) backlog (sk_max_ack_backlog) */
