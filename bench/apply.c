@@ -14,7 +14,7 @@
 #include <time.h>
 
 #include "fanout.h"
-#include "sockfan.h"
+#include "cli.h"
 
 static __u64 now_ns(void)
 {

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fanout.h"
+#include "query.h"
 #include "filter.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -17,6 +17,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fan_filter flt = { 0 };
+	const struct fan_filter *fp = NULL;
 	const struct fan_conn **conns;
 	struct sockfan_event e;
 	struct fan_row *rows;
@@ -29,7 +30,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > sizeof(e) && data[0] & 1) {
 		flt.family = data[0] & 2 ? 10 : 2;
 		flt.port = data[1];
-		f.filter = &flt;
+		fp = &flt;
 	}
 	for (i = 0; i + sizeof(e) <= size; i += sizeof(e)) {
 		memcpy(&e, data + i, sizeof(e));
@@ -39,9 +40,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		e.key.rport &= 7;
 		fanout_apply(&f, &e);
 	}
-	if (!fanout_rows(&f, &rows, &n)) {
+	if (!query_rows(&f, fp, &rows, &n)) {
 		for (i = 0; i < n; i++) {
-			if (!fanout_port_conns(&f, rows[i].netns, rows[i].port, &conns, &nc))
+			if (!query_port_conns(&f, fp, rows[i].netns, rows[i].port, &conns, &nc))
 				free(conns);
 		}
 		free(rows);

@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "fanout.h"
+#include "query.h"
 #include "netstat.h"
 #include "source_proc.h"
 
@@ -47,9 +47,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!fp)
 		fp = fopen("/dev/null", "r");
 	if (!proc_source_parse(&f, names[data[0] % 5], fp, "fuzz") &&
-	    !fanout_rows(&f, &rows, &n)) {
+	    !query_rows(&f, NULL, &rows, &n)) {
 		for (i = 0; i < n; i++) {
-			if (!fanout_port_conns(&f, rows[i].netns, rows[i].port, &conns, &nc))
+			if (!query_port_conns(&f, NULL, rows[i].netns, rows[i].port, &conns, &nc))
 				free(conns);
 		}
 		free(rows);

@@ -4,7 +4,8 @@
 # `make check`: every test suite of the project, each writing TAP, then
 # one closing line counting the top-level results of all of them:
 #   N passed, N failed, N skipped
-# Suites: coding style (checkpatch), module builds with W=1 for each
+# Suites: coding style (checkpatch), the command's layers (includes point
+# one way, no cycle: check-layers.sh), module builds with W=1 for each
 # kernel, the fuzzers for a bounded time (SOCKFAN_FUZZ_SECONDS each, 10
 # by default; make fuzz runs them longer), host selftests (BPF path), VM
 # selftests (module and BPF paths) on Debian's kernels and on a debug
@@ -151,6 +152,7 @@ stress=0
 [ "${1:-}" = --stress ] && stress=1	# make stress: the torture VMs only
 if [ $stress = 0 ]; then
 	suite style "$top/scripts/checkpatch.sh"
+	suite layers "$top/scripts/check-layers.sh"
 	# shellcheck disable=SC2086 # a list of kernel flavours
 	suite kmod-build kmod_builds $vm_kernels
 	suite fuzz fuzz_suite

@@ -13,7 +13,7 @@ checkpatch=$src/scripts/checkpatch.pl
 # kmod/ and bpf/ are kernel code: --strict as for new kernel code.
 # user/ follows kernel style too, minus what only applies inside the
 # kernel (user space has no kernel types or printk, and may use printf;
-# it has no compiler_attributes.h, so user/sockfan.h defines __printf).
+# it has no compiler_attributes.h, so user/cli.h defines __printf).
 parts=(
 	"kmod|--strict|kmod/*.[ch]"
 	# const volatile globals are how libbpf hands a value to the

@@ -3,7 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
-#include "sockfan.h"
+#include "cli.h"
 
 const char *prog_name = "sockfan";
 bool verbose;

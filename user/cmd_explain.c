@@ -15,7 +15,7 @@
 #include "format.h"
 #include "spread.h"
 #include "loop.h"
-#include "sockfan.h"
+#include "cli.h"
 #include "view.h"
 
 static void explain_usage(FILE *out)
@@ -79,35 +79,6 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, bool *dot)
 	}
 	o->filter.port = port;
 	return view_opts_check("explain", o);
-}
-
-const struct fan_listener *explain_parent(const struct explain_port *p,
-					  const struct fan_conn *c)
-{
-	size_t i;
-
-	for (i = 0; i < p->nlisteners; i++)
-		if (c->listener && p->listeners[i]->cookie == c->listener)
-			return p->listeners[i];
-	return NULL;
-}
-
-static int gather(const struct fanout *f, const struct fan_row *r, struct explain_port *p)
-{
-	size_t i;
-
-	memset(p, 0, sizeof(*p));
-	p->row = r;
-	p->listeners = calloc(f->nlisteners + 1, sizeof(*p->listeners));
-	if (!p->listeners)
-		return -ENOMEM;
-	for (i = 0; i < f->nlisteners; i++) {
-		const struct fan_listener *l = &f->listeners[i];
-
-		if (fanout_listener_on(f, l, r->netns, r->port))
-			p->listeners[p->nlisteners++] = l;
-	}
-	return fanout_port_conns(f, r->netns, r->port, &p->conns, &p->nconns);
 }
 
 /* "2.5s", "age -" for a socket seen only in a snapshot */
@@ -273,14 +244,14 @@ int cmd_explain(int argc, char **argv)
 	}
 	err = view_open(&v, &o);
 	if (!err)
-		err = fanout_rows(&v.f, &rows, &n);
+		err = query_rows(&v.f, &o.filter, &rows, &n);
 	if (!err) {
 		ports = calloc(n + 1, sizeof(*ports));
 		if (!ports)
 			err = -ENOMEM;
 	}
 	for (i = 0; !err && i < n; i++)
-		err = gather(&v.f, &rows[i], &ports[i]);
+		err = explain_gather(&v.f, &o.filter, &rows[i], &ports[i]);
 	now = mono_ns();
 	if (!err && dot) {
 		explain_print_dot(&v.f, ports, n, now);

@@ -12,8 +12,9 @@
 
 #include "fanout.h"
 #include "format.h"
+#include "query.h"
 #include "spread.h"
-#include "sockfan.h"
+#include "cli.h"
 #include "loop.h"
 #include "view.h"
 
@@ -104,14 +105,14 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
  * The kernel's own split of what listeners drop, per namespace: a
  * listener's sk_drops mixes accept-queue overflows with the rest.
  */
-static void print_listen_counters(const struct fanout *f)
+static void print_listen_counters(const struct fanout *f, const struct fan_filter *flt)
 {
 	size_t i;
 
 	for (i = 0; i < f->nnetns; i++) {
 		const struct fan_netns *n = &f->netns[i];
 
-		if (!n->listen_known || !fanout_netns_shown(f, n->netns))
+		if (!n->listen_known || !query_netns_shown(flt, n->netns))
 			continue;
 		printf("# netns %u listen queues (nstat, since the namespace was created): ListenOverflows %llu, ListenDrops %llu, TCPDeferAcceptDrop %llu\n",
 		       n->netns, (unsigned long long)n->listen_overflows,
@@ -120,14 +121,14 @@ static void print_listen_counters(const struct fanout *f)
 	}
 }
 
-static int print_table(const struct fanout *f)
+static int print_table(const struct fanout *f, const struct fan_filter *flt)
 {
 	char owner[48], life[16], wait[16], wmax[16], refused[24], acc[24], cls[24];
 	bool totals = f->counts & FAN_COUNTS_TOTALS;
 	struct fan_row *rows;
 	size_t i, n;
 
-	if (fanout_rows(f, &rows, &n))
+	if (query_rows(f, flt, &rows, &n))
 		return -ENOMEM;
 	printf("%-11s %5s %6s %6s %10s %5s %8s %7s %6s %8s %8s %8s %7s  %s\n", "NETNS", "PORT",
 	       "LISTEN", "ESTAB", "CLOSE-WAIT", "OTHER", "ACCEPTED", "CLOSED", "PEERS",
@@ -153,14 +154,15 @@ static int print_table(const struct fanout *f)
 	/* they make no row: an ephemeral port of a closed outgoing connection */
 	if (f->counts & FAN_COUNTS_MISSES)
 		printf("# stray segments: %llu (in the namespaces shown; no socket, not a SYN: for connections already gone)\n",
-		       (unsigned long long)fanout_strays(f));
-	print_listen_counters(f);
+		       (unsigned long long)query_strays(f, flt));
+	print_listen_counters(f, flt);
 	free(rows);
 	return 0;
 }
 
 /* the sockets behind one port: what answers "does one socket serve all?" */
-static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
+static void print_port_sockets(const struct fanout *f, const struct fan_filter *flt,
+			       __u32 netns, __u16 port)
 {
 	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], holder[48], hits[24], acc[24];
 	char ovf[24];
@@ -168,15 +170,15 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	size_t i, n, nl = 0;
 
 	for (i = 0; i < f->nlisteners; i++)
-		nl += fanout_listener_on(f, &f->listeners[i], netns, port);
-	if (fanout_port_conns(f, netns, port, &conns, &n))
+		nl += query_listener_on(flt, &f->listeners[i], netns, port);
+	if (query_port_conns(f, flt, netns, port, &conns, &n))
 		return;
 	printf("\nport %u in netns %u: %zu listening socket%s, %zu connection socket%s on the same local port\n",
 	       port, netns, nl, nl == 1 ? "" : "s", n, n == 1 ? "" : "s");
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		if (!fanout_listener_on(f, l, netns, port))
+		if (!query_listener_on(flt, l, netns, port))
 			continue;
 		fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
 		fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS);
@@ -204,16 +206,16 @@ static void print_port_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	free(conns);
 }
 
-static void print_details(const struct fanout *f, __u16 port)
+static void print_details(const struct fanout *f, const struct fan_filter *flt)
 {
 	struct fan_row *rows;
 	size_t i, n;
 
-	if (fanout_rows(f, &rows, &n))
+	if (query_rows(f, flt, &rows, &n))
 		return;
 	for (i = 0; i < n; i++)
-		if (rows[i].port == port)
-			print_port_sockets(f, rows[i].netns, rows[i].port);
+		if (rows[i].port == flt->port)
+			print_port_sockets(f, flt, rows[i].netns, rows[i].port);
 	free(rows);
 }
 
@@ -224,14 +226,14 @@ static int print_look(const struct view *v, enum ports_out out)
 	const struct fan_filter *flt = &v->o->filter;
 
 	if (out == OUT_JSON)
-		return ports_print_json(f, m);
+		return ports_print_json(f, flt, m);
 	if (out == OUT_PROM)
-		return ports_print_prom(f, m);
+		return ports_print_prom(f, flt, m);
 	view_print_source(m, true);
-	if (print_table(f))
+	if (print_table(f, flt))
 		return -ENOMEM;
 	if (flt->port)
-		print_details(f, flt->port);
+		print_details(f, flt);
 	return 0;
 }
 

@@ -18,7 +18,8 @@
 #include <unistd.h>
 
 #include "format.h"
-#include "sockfan.h"
+#include "query.h"
+#include "cli.h"
 #include "loop.h"
 #include "view.h"
 
@@ -159,7 +160,8 @@ static const char *fmt_rate(char *buf, size_t len, __u64 now, __u64 before, doub
 }
 
 /* listeners' queue depth and drops on a row's port, summed */
-static void queue_of(const struct fanout *f, const struct fan_row *r, __u64 *qlen, __u64 *drops)
+static void queue_of(const struct fanout *f, const struct fan_filter *flt,
+		     const struct fan_row *r, __u64 *qlen, __u64 *drops)
 {
 	size_t i;
 
@@ -167,7 +169,7 @@ static void queue_of(const struct fanout *f, const struct fan_row *r, __u64 *qle
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		if (fanout_listener_on(f, l, r->netns, r->port)) {
+		if (query_listener_on(flt, l, r->netns, r->port)) {
 			*qlen += l->qlen;
 			*drops += l->drops;
 		}
@@ -185,7 +187,7 @@ static int draw(const struct view *v, struct top_state *t)
 	time_t wall = time(NULL);
 	size_t i, n;
 
-	if (fanout_rows(f, &rows, &n))
+	if (query_rows(f, &v->o->filter, &rows, &n))
 		return -ENOMEM;
 	qsort(rows, n, sizeof(*rows), fanout_cmp);
 	for (i = 0; i < n; i++) {
@@ -216,7 +218,7 @@ static int draw(const struct view *v, struct top_state *t)
 
 		if (t->lines && shown + 5 >= t->lines)
 			break;
-		queue_of(f, r, &qlen, &drops);
+		queue_of(f, &v->o->filter, r, &qlen, &drops);
 		emit(t, "%-10u %5u %6u %6llu %10llu %5llu %8s %7s %5llu %7llu %9s %8s  %s",
 		     r->netns, r->port, r->listeners,
 		     (unsigned long long)r->states[TCP_ESTABLISHED],

@@ -13,7 +13,7 @@
 #include "loop.h"
 #include "seed_diag.h"
 #include "format.h"
-#include "sockfan.h"
+#include "cli.h"
 #include "source_bpf.h"
 #include "view.h"
 

@@ -6,23 +6,8 @@
 #ifndef SOCKFAN_DIAG_RECONCILE_H
 #define SOCKFAN_DIAG_RECONCILE_H
 
-#include <stddef.h>
-
 #include "fanout.h"
-
-/* a connection of the model that a refresh's dump did not have */
-struct diag_suspect {
-	struct sockfan_key key;
-	__u64 cookie;
-};
-
-/* asked about per refresh at most: a few microseconds each */
-#define DIAG_SUSPECTS_MAX	1024
-
-struct diag_suspects {
-	struct diag_suspect v[DIAG_SUSPECTS_MAX];
-	size_t n;
-};
+#include "seed_diag.h"
 
 /*
  * Of @sus (from diag_refresh(), in @netns; 0: all), the connections

@@ -7,7 +7,7 @@
 #ifndef SOCKFAN_EXPLAIN_H
 #define SOCKFAN_EXPLAIN_H
 
-#include "fanout.h"
+#include "query.h"
 
 /* one (netns, port): its selected listeners and connections */
 struct explain_port {
@@ -17,6 +17,13 @@ struct explain_port {
 	const struct fan_conn **conns;	/* sorted by remote address */
 	size_t nconns;
 };
+
+/*
+ * @r's port as @flt selects its sockets: listeners and connections (the
+ * caller frees p->listeners and p->conns).  0 or -ENOMEM.
+ */
+int explain_gather(const struct fanout *f, const struct fan_filter *flt,
+		   const struct fan_row *r, struct explain_port *p);
 
 /* the listener among @p's that handed @c out; NULL if none of them */
 const struct fan_listener *explain_parent(const struct explain_port *p,

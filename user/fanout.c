@@ -11,7 +11,8 @@
 #include <string.h>
 
 #include "fanout.h"
-#include "sockfan.h"
+#include "format.h"
+#include "cli.h"
 
 #define FAN_MIN_BUCKETS	1024
 
@@ -256,19 +257,11 @@ static void on_listen(struct fanout *f, const struct sockfan_event *e)
 	if (e->cookie)
 		l->cookie = e->cookie;
 	l->backlog = e->listen.backlog;
-	l->flags |= e->flags & SOCKFAN_F_SEEDED;
 	if (e->flags & SOCKFAN_F_TASK) {
 		l->pid = e->pid;
 		memcpy(l->comm, e->comm, sizeof(l->comm));
 	}
 	fanout_port(f, e->key.netns, e->key.lport);
-}
-
-bool fanout_addr_any(const __u8 *a)
-{
-	static const __u8 any6[16], any4[16] = { [10] = 0xff, [11] = 0xff };
-
-	return !memcmp(a, any6, 16) || !memcmp(a, any4, 16);
 }
 
 /*
@@ -294,7 +287,7 @@ static __u64 sole_listener(const struct fanout *f, const struct sockfan_key *k)
 		if (!memcmp(l->key.laddr, k->laddr, 16)) {
 			exact++;
 			e = l->cookie;
-		} else if (fanout_addr_any(l->key.laddr)) {
+		} else if (sockfan_addr_any(l->key.laddr)) {
 			wild++;
 			w = l->cookie;
 		}
@@ -534,147 +527,6 @@ int fanout_each_conn(const struct fanout *f,
 	return 0;
 }
 
-static int conn_cmp(const void *a, const void *b)
-{
-	const struct fan_conn *x = *(const struct fan_conn * const *)a;
-	const struct fan_conn *y = *(const struct fan_conn * const *)b;
-
-	if (x->key.netns != y->key.netns)
-		return x->key.netns < y->key.netns ? -1 : 1;
-	if (x->key.lport != y->key.lport)
-		return x->key.lport < y->key.lport ? -1 : 1;
-	return memcmp(x->key.raddr, y->key.raddr, sizeof(x->key.raddr)) ?:
-		(int)x->key.rport - (int)y->key.rport;
-}
-
-struct conn_vec {
-	const struct fan_conn **v;
-	size_t n;
-	__u32 netns;		/* the port's: only its connections */
-	__u16 port;
-	const struct fan_filter *filter;
-};
-
-bool fanout_listener_shown(const struct fanout *f, const struct fan_listener *l)
-{
-	return !f->filter || filter_listener(f->filter, &l->key, l->pid);
-}
-
-bool fanout_listener_on(const struct fanout *f, const struct fan_listener *l,
-			__u32 netns, __u16 port)
-{
-	return l->key.netns == netns && l->key.lport == port && fanout_listener_shown(f, l);
-}
-
-/* whether filter @flt (NULL: none) lets connection @c be shown */
-/* --pid: the task that accepted it, or the one that holds it now */
-static bool conn_shown(const struct fan_filter *flt, const struct fan_conn *c)
-{
-	return !flt || filter_conn(flt, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0) ||
-	       (flt->pid && c->hold_pid == flt->pid && filter_conn(flt, &c->key, c->hold_pid));
-}
-
-bool fanout_conn_shown(const struct fanout *f, const struct fan_conn *c)
-{
-	return conn_shown(f->filter, c);
-}
-
-static int collect_conn(const struct fan_conn *c, void *arg)
-{
-	struct conn_vec *cv = arg;
-
-	if (!conn_shown(cv->filter, c))
-		return 0;
-	if (c->key.netns == cv->netns && c->key.lport == cv->port)
-		cv->v[cv->n++] = c;
-	return 0;
-}
-
-static int conns_sorted(const struct fanout *f, struct conn_vec *cv)
-{
-	cv->n = 0;
-	cv->v = malloc((f->nconns + 1) * sizeof(*cv->v));
-	if (!cv->v)
-		return -ENOMEM;
-	fanout_each_conn(f, collect_conn, cv);
-	qsort(cv->v, cv->n, sizeof(*cv->v), conn_cmp);
-	return 0;
-}
-
-int fanout_port_conns(const struct fanout *f, __u32 netns, __u16 port,
-		      const struct fan_conn ***conns, size_t *n)
-{
-	struct conn_vec cv = { .netns = netns, .port = port, .filter = f->filter };
-	int err = conns_sorted(f, &cv);
-
-	*conns = cv.v;
-	*n = cv.n;
-	return err;
-}
-
-static int row_cmp(const void *a, const void *b)
-{
-	const struct fan_row *x = a, *y = b;
-
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	return (int)x->port - (int)y->port;
-}
-
-static struct fan_row *row_find(struct fan_row *rows, size_t n, __u32 netns,
-				__u16 port)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (rows[i].netns == netns && rows[i].port == port)
-			return &rows[i];
-	return NULL;
-}
-
-/*
- * What a row needs of a connection, copied out so that sorting a million
- * compares neighbours in memory instead of chasing two pointers each.
- */
-struct peer_rec {
-	__u32 netns;
-	__u16 lport;
-	__u16 state;
-	__u8 raddr[16];
-};
-
-struct peer_vec {
-	struct peer_rec *v;
-	size_t n;
-	const struct fan_filter *filter;
-};
-
-static int peer_cmp(const void *a, const void *b)
-{
-	const struct peer_rec *x = a, *y = b;
-
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	if (x->lport != y->lport)
-		return x->lport < y->lport ? -1 : 1;
-	return memcmp(x->raddr, y->raddr, sizeof(x->raddr));
-}
-
-static int collect_peer(const struct fan_conn *c, void *arg)
-{
-	struct peer_vec *pv = arg;
-	struct peer_rec *p;
-
-	if (!conn_shown(pv->filter, c))
-		return 0;
-	p = &pv->v[pv->n++];
-	p->netns = c->key.netns;
-	p->lport = c->key.lport;
-	p->state = c->state;
-	memcpy(p->raddr, c->key.raddr, sizeof(p->raddr));
-	return 0;
-}
-
 const char *fmt_acceptor(char *buf, size_t len, const struct fan_conn *c)
 {
 	if (!(c->flags & FAN_ACCEPTED))
@@ -737,22 +589,6 @@ void fanout_conn_holder(struct fan_conn *c, __u32 pid, const char *comm)
 	memcpy(c->hold_comm, comm, sizeof(c->hold_comm));
 }
 
-bool fanout_netns_shown(const struct fanout *f, __u32 netns)
-{
-	return !f->filter || !f->filter->netns || f->filter->netns == netns;
-}
-
-__u64 fanout_strays(const struct fanout *f)
-{
-	__u64 n = 0;
-	size_t i;
-
-	for (i = 0; i < f->nnetns; i++)
-		if (fanout_netns_shown(f, f->netns[i].netns))
-			n += f->netns[i].strays;
-	return n;
-}
-
 struct fan_netns *fanout_netns(struct fanout *f, __u32 netns)
 {
 	struct fan_netns *n;
@@ -776,100 +612,3 @@ struct fan_netns *fanout_netns(struct fanout *f, __u32 netns)
 	return n;
 }
 
-/*
- * A port gets a row while it has a listener or live passive connections,
- * or counted something (accepts, closes, refused SYNs) in the window.
- */
-int fanout_rows(const struct fanout *f, struct fan_row **rowsp, size_t *np)
-{
-	struct peer_vec pv = { .filter = f->filter };
-	bool by_socket = f->filter && filter_by_socket(f->filter);
-	struct fan_row *rows, *r = NULL;
-	size_t i, n = 0, max;
-
-	pv.v = malloc((f->nconns + 1) * sizeof(*pv.v));
-	max = f->nlisteners + f->nports + 1;
-	rows = calloc(max, sizeof(*rows));
-	if (!rows || !pv.v) {
-		free(rows);
-		free(pv.v);
-		return -ENOMEM;
-	}
-	fanout_each_conn(f, collect_peer, &pv);
-	qsort(pv.v, pv.n, sizeof(*pv.v), peer_cmp);
-	for (i = 0; i < f->nlisteners; i++) {
-		const struct fan_listener *l = &f->listeners[i];
-
-		if (!fanout_listener_shown(f, l))
-			continue;
-		r = row_find(rows, n, l->key.netns, l->key.lport);
-		if (!r) {
-			r = &rows[n++];
-			r->netns = l->key.netns;
-			r->port = l->key.lport;
-		}
-		if (!r->listeners++ || (!r->owner_pid && l->pid)) {
-			r->owner_pid = l->pid;
-			memcpy(r->owner_comm, l->comm, sizeof(r->owner_comm));
-		}
-	}
-	for (i = 0; i < pv.n; i++) {
-		const struct peer_rec *c = &pv.v[i], *prev = i ? c - 1 : NULL;
-		bool new_port = !prev || prev->netns != c->netns || prev->lport != c->lport;
-
-		/* sorted by port: a row is looked up once per port */
-		if (new_port) {
-			r = row_find(rows, n, c->netns, c->lport);
-			if (!r && n < max) {
-				r = &rows[n++];
-				r->netns = c->netns;
-				r->port = c->lport;
-			}
-		}
-		if (!r)
-			continue;
-		r->conns++;
-		r->states[c->state < FMT_TCP_STATES ? c->state : 0]++;
-		/* sorted by remote address within a port: count changes */
-		if (new_port || memcmp(prev->raddr, c->raddr, sizeof(c->raddr)))
-			r->peers++;
-	}
-	for (i = 0; i < f->nports; i++) {
-		const struct fan_filter *flt = f->filter;
-
-		r = row_find(rows, n, f->ports[i].netns, f->ports[i].port);
-		/*
-		 * a port with no socket (left, or known: --no-seed) shows
-		 * what its records counted: accepts, closes, refused SYNs,
-		 * unless the filter selects sockets (it has none to
-		 * select); strays make no row (fanout_strays())
-		 */
-		if (!r && (f->ports[i].refused || f->ports[i].accepted || f->ports[i].closed) &&
-		    n < max && !by_socket &&
-		    (!flt || ((!flt->netns || flt->netns == f->ports[i].netns) &&
-			      (!flt->port || flt->port == f->ports[i].port)))) {
-			r = &rows[n++];
-			r->netns = f->ports[i].netns;
-			r->port = f->ports[i].port;
-		}
-		if (r) {
-			const struct fan_port *p = &f->ports[i];
-
-			r->accepted = p->accepted;
-			r->closed = p->closed;
-			r->lifetime_avg_ns = p->lifetimes ? p->lifetime_ns / p->lifetimes : 0;
-			r->wait_avg_ns = p->waits ? p->wait_ns / p->waits : 0;
-			r->wait_max_ns = p->wait_max_ns;
-			r->lifetime_sum_ns = p->lifetime_ns;
-			r->lifetimes = p->lifetimes;
-			r->wait_sum_ns = p->wait_ns;
-			r->waits = p->waits;
-			r->refused = p->refused;
-		}
-	}
-	free(pv.v);
-	qsort(rows, n, sizeof(*rows), row_cmp);
-	*rowsp = rows;
-	*np = n;
-	return 0;
-}

@@ -11,9 +11,6 @@
 #include <stddef.h>
 #include <sockfan/sockfan.h>
 
-#include "filter.h"
-#include "format.h"
-
 #define FAN_ACCEPTED	(1U << 16)	/* conn flag: accept() returned it */
 #define FAN_ACCEPT_SEEN	(1U << 17)	/* ... and a hook saw it: in the totals */
 
@@ -56,7 +53,6 @@ struct fan_listener {
 	__u64 hits;		/* listener lookups that chose this socket */
 	__u64 overflows;	/* SYNs and final ACKs dropped: its queue was full */
 	__u32 pid;		/* task that called listen() */
-	__u32 flags;
 	char comm[SOCKFAN_COMM_LEN];
 };
 
@@ -109,8 +105,6 @@ struct fanout {
 	/* connections sock_diag no longer had and no CLOSE record ended */
 	__u64 reconciled;
 	unsigned int counts;	/* FAN_COUNTS_*: what the source can count */
-	/* what the views show (rows, a port's sockets); NULL: everything */
-	const struct fan_filter *filter;
 };
 
 /* counters a capture path may lack (shown as "-", never as 0) */
@@ -124,29 +118,6 @@ struct fanout {
 /* accept-queue overflows per listener (a hook the kernel may not give) */
 #define FAN_COUNTS_OVERFLOWS		(1U << 3)
 
-/* one line of `sockfan ports` */
-struct fan_row {
-	__u32 netns;
-	__u16 port;
-	__u32 listeners;
-	__u64 conns;		/* live connection sockets, every state */
-	/* ... by TCP state (fmt_state()): ESTAB, CLOSE-WAIT, ...; [0] unknown */
-	__u64 states[FMT_TCP_STATES];
-	__u64 accepted;
-	__u64 closed;
-	__u64 peers;		/* distinct remote addresses */
-	__u64 lifetime_avg_ns;	/* 0: none known */
-	__u64 wait_avg_ns;
-	__u64 wait_max_ns;
-	__u64 lifetime_sum_ns;	/* over lifetimes closed connections */
-	__u64 lifetimes;
-	__u64 wait_sum_ns;	/* over waits accepted connections */
-	__u64 waits;
-	__u64 refused;
-	__u32 owner_pid;
-	char owner_comm[SOCKFAN_COMM_LEN];
-};
-
 int fanout_init(struct fanout *f);
 void fanout_free(struct fanout *f);
 void fanout_apply(struct fanout *f, const struct sockfan_event *e);
@@ -154,12 +125,8 @@ struct fan_port *fanout_port(struct fanout *f, __u32 netns, __u16 port);
 /* the namespace's own counters, made on first use; NULL: out of memory */
 struct fan_netns *fanout_netns(struct fanout *f, __u32 netns);
 
-/* is namespace @netns among those f->filter selects? */
-bool fanout_netns_shown(const struct fanout *f, __u32 netns);
 struct fan_listener *fanout_listener(struct fanout *f, __u64 cookie);
 
-/* :: or ::ffff:0.0.0.0: a listener bound to every address */
-bool fanout_addr_any(const __u8 *a);
 struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
 bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);
 
@@ -199,9 +166,6 @@ void fanout_conn_holder(struct fan_conn *c, __u32 pid, const char *comm);
 int fanout_each_conn(const struct fanout *f,
 		     int (*fn)(const struct fan_conn *c, void *arg), void *arg);
 
-/* is connection @c among the sockets f->filter selects? */
-bool fanout_conn_shown(const struct fanout *f, const struct fan_conn *c);
-
 /*
  * Connection @k (@cookie) is gone from the kernel but no CLOSE record
  * said so (one lost, or never written): remove it, count it closed on
@@ -209,30 +173,5 @@ bool fanout_conn_shown(const struct fanout *f, const struct fan_conn *c);
  * that comes after finds nothing and counts nothing.
  */
 void fanout_reconcile_gone(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
-
-/* is @l among the sockets f->filter selects? */
-bool fanout_listener_shown(const struct fanout *f, const struct fan_listener *l);
-
-/* ... and a listener of local port @port in @netns? */
-bool fanout_listener_on(const struct fanout *f, const struct fan_listener *l,
-			__u32 netns, __u16 port);
-
-/*
- * Per-port rows of the selected sockets, sorted by netns then port;
- * counters that outlive sockets (accepted, closed, times, refused) stay
- * the port's own.  Caller frees *rows.
- */
-int fanout_rows(const struct fanout *f, struct fan_row **rows, size_t *n);
-
-/*
- * Segments that found no socket and were not SYNs, over the namespaces
- * f->filter selects, whatever the port: they make no row (an outgoing
- * connection's ephemeral port is no service), so they are summed apart.
- */
-__u64 fanout_strays(const struct fanout *f);
-
-/* selected connections of one port, sorted by remote address; caller frees */
-int fanout_port_conns(const struct fanout *f, __u32 netns, __u16 port,
-		      const struct fan_conn ***conns, size_t *n);
 
 #endif /* SOCKFAN_FANOUT_H */

@@ -4,13 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fanout.h"
 #include "filter.h"
-#include "sockfan.h"
+#include "cli.h"
 
 bool filter_parse_prefix(const char *s, struct fan_prefix *p)
 {
 	char buf[INET6_ADDRSTRLEN + 8], *slash;
+	struct in_addr a4;
 	unsigned long len;
 	unsigned int max;
 
@@ -21,9 +21,8 @@ bool filter_parse_prefix(const char *s, struct fan_prefix *p)
 	if (slash)
 		*slash++ = '\0';
 	memset(p, 0, sizeof(*p));
-	if (inet_pton(AF_INET, buf, p->addr + 12) == 1) {
-		p->addr[10] = 0xff;
-		p->addr[11] = 0xff;
+	if (inet_pton(AF_INET, buf, &a4) == 1) {
+		sockfan_addr_v4mapped(p->addr, a4.s_addr);
 		max = 32;
 	} else if (inet_pton(AF_INET6, buf, p->addr) == 1) {
 		max = 128;
@@ -66,9 +65,9 @@ bool filter_listener(const struct fan_filter *f, const struct sockfan_key *k, __
 	if (!f->src.set || prefix_match(&f->src, k->laddr))
 		return true;
 	/* 0.0.0.0 serves every v4 address; :: every address */
-	if (!fanout_addr_any(k->laddr))
+	if (!sockfan_addr_any(k->laddr))
 		return false;
-	return k->family == AF_INET6 || !memcmp(f->src.addr, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12);
+	return k->family == AF_INET6 || sockfan_addr_is_v4mapped(f->src.addr);
 }
 
 bool filter_conn(const struct fan_filter *f, const struct sockfan_key *k, __u32 pid)
@@ -76,6 +75,13 @@ bool filter_conn(const struct fan_filter *f, const struct sockfan_key *k, __u32 
 	return filter_common(f, k) && (!f->pid || pid == f->pid) &&
 	       (!f->src.set || prefix_match(&f->src, k->laddr)) &&
 	       (!f->dst.set || prefix_match(&f->dst, k->raddr));
+}
+
+bool filter_conn_tasks(const struct fan_filter *f, const struct sockfan_key *k,
+		       __u32 acc_pid, __u32 hold_pid)
+{
+	return filter_conn(f, k, acc_pid) ||
+	       (f->pid && hold_pid == f->pid && filter_conn(f, k, hold_pid));
 }
 
 bool filter_event(const struct fan_filter *f, const struct sockfan_event *e)

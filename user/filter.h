@@ -46,6 +46,13 @@ bool filter_listener(const struct fan_filter *f, const struct sockfan_key *k,
 bool filter_conn(const struct fan_filter *f, const struct sockfan_key *k,
 		 __u32 pid);
 
+/*
+ * A connection, by the task that accepted it (@acc_pid, 0: not known) or
+ * the one that holds it now (@hold_pid): --pid selects either.
+ */
+bool filter_conn_tasks(const struct fan_filter *f, const struct sockfan_key *k,
+		       __u32 acc_pid, __u32 hold_pid);
+
 /* one event of the stream (trace), by its key and task */
 bool filter_event(const struct fan_filter *f, const struct sockfan_event *e);
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include <sockfan/sockfan.h>
-#include "sockfan.h"
+#include "cli.h"
 
 #ifndef SOCKFAN_VERSION
 #define SOCKFAN_VERSION "0.1"

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "netstat.h"
-#include "sockfan.h"
+#include "cli.h"
 
 #define NETSTAT_PATH	"/proc/thread-self/net/netstat"
 #define NETSTAT_MAX	(64 * 1024)

@@ -12,7 +12,6 @@
 
 #include "format.h"
 #include "ports_out.h"
-#include "source_bpf.h"
 
 static void json_u64_or_null(const char *key, __u64 v, bool known, const char *sep)
 {
@@ -45,7 +44,8 @@ static void json_task(const char *key, __u32 pid, const char *comm)
 	json_thread(key, pid, 0, comm);
 }
 
-static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
+static void json_sockets(const struct fanout *f, const struct fan_filter *flt,
+			 __u32 netns, __u16 port)
 {
 	char addr[FMT_ADDR_LEN];
 	const struct fan_conn **conns;
@@ -55,7 +55,7 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		if (!fanout_listener_on(f, l, netns, port))
+		if (!query_listener_on(flt, l, netns, port))
 			continue;
 		printf("%s{\"cookie\":%llu,\"address\":\"%s\",\"port\":%u,\"backlog\":%u,\"qlen\":%u,\"sk_drops\":%u,",
 		       k++ ? "," : "", (unsigned long long)l->cookie,
@@ -68,7 +68,7 @@ static void json_sockets(const struct fanout *f, __u32 netns, __u16 port)
 		printf("}");
 	}
 	printf("],\"connection_sockets\":[");
-	if (!fanout_port_conns(f, netns, port, &conns, &n)) {
+	if (!query_port_conns(f, flt, netns, port, &conns, &n)) {
 		for (i = 0; i < n; i++) {
 			const struct fan_conn *c = conns[i];
 
@@ -133,7 +133,7 @@ static void json_states(const struct fan_row *r)
 }
 
 /* per namespace: strays, and the kernel's listen-queue counters (nstat) */
-static void json_netns(const struct fanout *f)
+static void json_netns(const struct fanout *f, const struct fan_filter *flt)
 {
 	size_t i, k = 0;
 
@@ -141,7 +141,7 @@ static void json_netns(const struct fanout *f)
 	for (i = 0; i < f->nnetns; i++) {
 		const struct fan_netns *n = &f->netns[i];
 
-		if (!fanout_netns_shown(f, n->netns))
+		if (!query_netns_shown(flt, n->netns))
 			continue;
 		printf("%s{\"netns\":%u,", k++ ? "," : "", n->netns);
 		json_u64_or_null("strays", n->strays, f->counts & FAN_COUNTS_MISSES, ",");
@@ -152,13 +152,14 @@ static void json_netns(const struct fanout *f)
 	printf("],");
 }
 
-int ports_print_json(const struct fanout *f, const struct ports_meta *m)
+int ports_print_json(const struct fanout *f, const struct fan_filter *flt,
+		     const struct ports_meta *m)
 {
-	__u16 port = f->filter ? f->filter->port : 0;
+	__u16 port = flt ? flt->port : 0;
 	struct fan_row *rows;
 	size_t i, n, k = 0;
 
-	if (fanout_rows(f, &rows, &n))
+	if (query_rows(f, flt, &rows, &n))
 		return -ENOMEM;
 	printf("{\"source\":");
 	fput_json_str(stdout, m->source);
@@ -177,8 +178,8 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 	}
 	/* segments that found no socket and were not SYNs: no port's own */
 	printf(",");
-	json_u64_or_null("strays", fanout_strays(f), f->counts & FAN_COUNTS_MISSES, ",");
-	json_netns(f);
+	json_u64_or_null("strays", query_strays(f, flt), f->counts & FAN_COUNTS_MISSES, ",");
+	json_netns(f, flt);
 	printf("\"ports\":[");
 	for (i = 0; i < n; i++) {
 		const struct fan_row *r = &rows[i];
@@ -198,7 +199,7 @@ int ports_print_json(const struct fanout *f, const struct ports_meta *m)
 		json_u64_or_null("refused", r->refused, f->counts & FAN_COUNTS_MISSES, ",");
 		json_task("owner", r->owner_pid, r->owner_comm);
 		if (port)
-			json_sockets(f, r->netns, r->port);
+			json_sockets(f, flt, r->netns, r->port);
 		printf("}");
 	}
 	printf("]}\n");

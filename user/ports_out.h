@@ -9,9 +9,8 @@
 
 #include <linux/types.h>
 
-#include "fanout.h"
-
-struct hook_cost;
+#include "hook_cost.h"
+#include "query.h"
 
 /* where the numbers come from, as the text output's "# source" line */
 struct ports_meta {
@@ -28,8 +27,10 @@ struct ports_meta {
 	__u64 empty_run_ns;		/* an empty program's counted run; 0: ? */
 };
 
-/* rows of @f as f->filter selects them; with a port filter, its sockets */
-int ports_print_json(const struct fanout *f, const struct ports_meta *m);
-int ports_print_prom(const struct fanout *f, const struct ports_meta *m);
+/* rows of @f as @flt selects them; with a port filter, its sockets */
+int ports_print_json(const struct fanout *f, const struct fan_filter *flt,
+		     const struct ports_meta *m);
+int ports_print_prom(const struct fanout *f, const struct fan_filter *flt,
+		     const struct ports_meta *m);
 
 #endif /* SOCKFAN_PORTS_OUT_H */

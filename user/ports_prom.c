@@ -14,8 +14,7 @@
 
 #include "format.h"
 #include "ports_out.h"
-#include "source_bpf.h"
-#include "sockfan.h"
+#include "cli.h"
 
 enum prom_kind { GAUGE, COUNTER, SUMMARY };
 
@@ -151,7 +150,7 @@ static const struct netns_family {
  * Per namespace: counters of no port.  The kernel's are its own since
  * the namespace was created, so they are monotonic whatever sockfan does.
  */
-static void prom_netns(const struct fanout *f)
+static void prom_netns(const struct fanout *f, const struct fan_filter *flt)
 {
 	const struct netns_family *fam;
 	size_t i;
@@ -163,7 +162,7 @@ static void prom_netns(const struct fanout *f)
 		for (i = 0; i < f->nnetns; i++) {
 			const struct fan_netns *n = &f->netns[i];
 
-			if (!fanout_netns_shown(f, n->netns) || (fam->kernel && !n->listen_known))
+			if (!query_netns_shown(flt, n->netns) || (fam->kernel && !n->listen_known))
 				continue;
 			printf("%s{netns=\"%u\"} %llu\n", fam->name, n->netns,
 			       (unsigned long long)*(const __u64 *)((const char *)n + fam->off));
@@ -171,13 +170,14 @@ static void prom_netns(const struct fanout *f)
 	}
 }
 
-int ports_print_prom(const struct fanout *f, const struct ports_meta *m)
+int ports_print_prom(const struct fanout *f, const struct fan_filter *flt,
+		     const struct ports_meta *m)
 {
 	const struct prom_family *fam;
 	struct fan_row *rows;
 	size_t i, n;
 
-	if (fanout_rows(f, &rows, &n))
+	if (query_rows(f, flt, &rows, &n))
 		return -ENOMEM;
 	printf("# HELP sockfan_source_info Where the numbers come from: bpf (and its hooks) or proc.\n");
 	printf("# TYPE sockfan_source_info gauge\n");
@@ -196,7 +196,7 @@ int ports_print_prom(const struct fanout *f, const struct ports_meta *m)
 		for (i = 0; i < n; i++)
 			sample(fam, &rows[i]);
 	}
-	prom_netns(f);
+	prom_netns(f, flt);
 	prom_connection_states(rows, n);
 	/* the owner is a label set of its own, so counters keep stable labels */
 	printf("# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");

@@ -78,7 +78,14 @@ struct seed_ctx {
 	struct diag_vec dv;	/* seed: every namespace's sockets, then applied */
 	struct owners owners;
 	struct diag_suspects *sus;	/* refresh: what the dump lacked */
+	/* refresh: the connections the caller shows (NULL: all) */
+	const struct diag_shown *shown;
 };
+
+static bool conn_shown(const struct seed_ctx *ctx, const struct fan_conn *c)
+{
+	return !ctx->shown || ctx->shown->fn(c, ctx->shown->arg);
+}
 
 static int owner_cmp(const void *a, const void *b)
 {
@@ -189,14 +196,10 @@ static const struct owner *owner_of(const struct owners *o, __u32 inode)
 
 static void addr_from_diag(__u8 *dst, const __be32 *src, int family)
 {
-	if (family == AF_INET) {
-		memset(dst, 0, 10);
-		dst[10] = 0xff;
-		dst[11] = 0xff;
-		memcpy(dst + 12, src, 4);
-	} else {
+	if (family == AF_INET)
+		sockfan_addr_v4mapped(dst, src[0]);
+	else
 		memcpy(dst, src, 16);
-	}
 }
 
 /* sk_drops (INET_DIAG_SKMEMINFO) and segs_in (INET_DIAG_INFO), if sent */
@@ -631,7 +634,7 @@ static int wanted_build(const struct seed_ctx *ctx, struct wanted *w)
 #define RECONCILE_CONNS	65536
 
 struct shown_ports {
-	const struct fanout *f;
+	const struct seed_ctx *ctx;
 	__u32 netns;
 	__u16 *ports;
 	size_t n, cap;
@@ -641,7 +644,7 @@ static int shown_port(const struct fan_conn *c, void *arg)
 {
 	struct shown_ports *sp = arg;
 
-	if (c->key.netns != sp->netns || !fanout_conn_shown(sp->f, c))
+	if (c->key.netns != sp->netns || !conn_shown(sp->ctx, c))
 		return 0;
 	if (sp->n == sp->cap) {
 		size_t cap = sp->cap ? sp->cap * 2 : 64;
@@ -664,7 +667,7 @@ static int diag_key_cmp(const void *a, const void *b)
 }
 
 struct suspect_ctx {
-	const struct fanout *f;
+	const struct seed_ctx *ctx;
 	__u32 netns;
 	const struct diag_vec *dv;	/* the dump, sorted by key */
 	struct diag_suspects *sus;
@@ -677,7 +680,7 @@ static int suspect_conn(const struct fan_conn *c, void *arg)
 	struct diag_sock key = { .key = c->key };
 	const struct diag_sock *s;
 
-	if (c->key.netns != sc->netns || !fanout_conn_shown(sc->f, c))
+	if (c->key.netns != sc->netns || !conn_shown(sc->ctx, c))
 		return 0;
 	s = bsearch(&key, sc->dv->v, sc->dv->n, sizeof(*s), diag_key_cmp);
 	/* the same four-tuple under another cookie is another socket */
@@ -734,7 +737,7 @@ static int refresh_holders(const struct diag_vec *dv, struct fan_conn **conn)
  */
 static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
 {
-	struct shown_ports sp = { .f = ctx->f, .netns = netns };
+	struct shown_ports sp = { .ctx = ctx, .netns = netns };
 	struct diag_vec dv = { 0 };
 	struct fan_conn **conn = NULL;
 	struct suspect_ctx sc;
@@ -780,7 +783,7 @@ static int refresh_conns(struct seed_ctx *ctx, __u32 netns)
 	free(conn);
 	if (!err && ctx->sus) {
 		qsort(dv.v, dv.n, sizeof(*dv.v), diag_key_cmp);
-		sc = (struct suspect_ctx){ .f = ctx->f, .netns = netns, .dv = &dv,
+		sc = (struct suspect_ctx){ .ctx = ctx, .netns = netns, .dv = &dv,
 					   .sus = ctx->sus };
 		fanout_each_conn(ctx->f, suspect_conn, &sc);
 	}
@@ -820,9 +823,10 @@ static int for_netns(__u32 netns, int (*fn)(__u32 netns, void *arg),
 	return netns_each(netns, fn, ctx);
 }
 
-int diag_refresh(struct fanout *f, __u32 netns, bool details, struct diag_suspects *sus)
+int diag_refresh(struct fanout *f, __u32 netns, bool details, const struct diag_shown *shown,
+		 struct diag_suspects *sus)
 {
-	struct seed_ctx ctx = { .f = f, .details = details, .sus = sus };
+	struct seed_ctx ctx = { .f = f, .details = details, .sus = sus, .shown = shown };
 
 	if (sus)
 		sus->n = 0;

@@ -3,7 +3,8 @@
 #ifndef SOCKFAN_SEED_DIAG_H
 #define SOCKFAN_SEED_DIAG_H
 
-#include "diag_reconcile.h"
+#include <stddef.h>
+
 #include "fanout.h"
 
 /*
@@ -29,16 +30,37 @@ int seed_listen_counters(struct fanout *f, __u32 netns);
 /* a NETLINK_SOCK_DIAG socket in the caller's namespace, or -errno (printed) */
 int diag_socket(void);
 
+/* a connection of the model that a refresh's dump did not have */
+struct diag_suspect {
+	struct sockfan_key key;
+	__u64 cookie;
+};
+
+/* asked about per refresh at most: a few microseconds each */
+#define DIAG_SUSPECTS_MAX	1024
+
+struct diag_suspects {
+	struct diag_suspect v[DIAG_SUSPECTS_MAX];
+	size_t n;
+};
+
 /*
  * Refresh what is a state rather than an event, from sock_diag, for the
  * sockets of @f in @netns (0: all), as ss -tim shows it: a listener's
  * accept queue depth (Recv-Q), max backlog (Send-Q) and drops (sk_drops:
  * overflows and other drops together); a connection's state and, with
  * @details, its segs_in (segments the kernel's lookup delivered to it).
- * With @sus, the connections the views show that the dump lacks go
- * there, for diag_reconcile() once their CLOSE records had the time to
- * be applied.  Returns 0 or a negative errno (message printed).
+ * Only the connections @shown selects (NULL: all) are looked at: those
+ * the caller shows.  With @sus, those the dump lacks go there, for
+ * diag_reconcile() once their CLOSE records had the time to be applied.
+ * Returns 0 or a negative errno (message printed).
  */
-int diag_refresh(struct fanout *f, __u32 netns, bool details, struct diag_suspects *sus);
+struct diag_shown {
+	bool (*fn)(const struct fan_conn *c, const void *arg);
+	const void *arg;
+};
+
+int diag_refresh(struct fanout *f, __u32 netns, bool details, const struct diag_shown *shown,
+		 struct diag_suspects *sus);
 
 #endif /* SOCKFAN_SEED_DIAG_H */

@@ -19,7 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "sockfan.skel.h"
-#include "sockfan.h"
+#include "cli.h"
 #include "source_bpf.h"
 #include "loop.h"
 

@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include "fanout.h"
+#include "hook_cost.h"
 
 struct bpf_source;
 
@@ -63,16 +64,7 @@ void bpf_source_drain(struct bpf_source *s);
  */
 int bpf_source_follow(struct bpf_source *s, unsigned long seconds);
 
-/* per attached program: runs and run time, with @count_runs */
-struct hook_cost {
-	char prog[16];		/* BPF_OBJ_NAME_LEN */
-	__u64 runs;
-	__u64 run_ns;
-};
-
-#define HOOK_COST_MAX	16
-
-/* fill @hc (HOOK_COST_MAX entries); how many, or -errno (printed) */
+/* with @count_runs: fill @hc (HOOK_COST_MAX entries); how many, or -errno (printed) */
 int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc);
 
 /*

@@ -16,7 +16,7 @@
 
 #include "format.h"
 #include "netns.h"
-#include "sockfan.h"
+#include "cli.h"
 #include "source_proc.h"
 #include "loop.h"
 
@@ -29,7 +29,6 @@ static const char STATS_HDR[] = "name value";
 static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm";
 
 struct proc_file {
-	const char *name;
 	const char *path;
 	unsigned int line;
 	char *fields[MAX_FIELDS];
@@ -62,14 +61,13 @@ static int field_addr(const struct proc_file *pf, int fam_i, int addr_i,
 		      struct sockfan_key *k, __u8 *dst)
 {
 	const char *fam = pf->fields[fam_i];
+	struct in_addr a4;
 
 	if (!strcmp(fam, "inet")) {
 		k->family = AF_INET;
-		memset(dst, 0, 10);
-		dst[10] = 0xff;
-		dst[11] = 0xff;
-		if (inet_pton(AF_INET, pf->fields[addr_i], dst + 12) != 1)
+		if (inet_pton(AF_INET, pf->fields[addr_i], &a4) != 1)
 			return bad(pf, "IPv4 address expected");
+		sockfan_addr_v4mapped(dst, a4.s_addr);
 	} else if (!strcmp(fam, "inet6")) {
 		k->family = AF_INET6;
 		if (inet_pton(AF_INET6, pf->fields[addr_i], dst) != 1)
@@ -234,7 +232,7 @@ static const struct proc_format {
 
 int proc_source_parse(struct fanout *f, const char *name, FILE *fp, const char *path)
 {
-	struct proc_file pf = { .name = name, .path = path, .netns = netns_self() };
+	struct proc_file pf = { .path = path, .netns = netns_self() };
 	const struct proc_format *fmt = NULL;
 	size_t i, cap = 0;
 	char *line = NULL;

@@ -14,9 +14,10 @@
 #include <unistd.h>
 
 #include "netns.h"
+#include "query.h"
 #include "diag_reconcile.h"
 #include "seed_diag.h"
-#include "sockfan.h"
+#include "cli.h"
 #include "source_bpf.h"
 #include "source_proc.h"
 #include "loop.h"
@@ -332,14 +333,20 @@ static bool view_conn_details(const struct view_opts *o)
  * applied (a connection that closed after the first drain has its CLOSE
  * waiting), so that only a close the tracer missed counts as reconciled.
  */
+static bool view_conn_shown(const struct fan_conn *c, const void *flt)
+{
+	return query_conn_shown(flt, c);
+}
+
 static int bpf_refresh_states(struct view *v)
 {
 	struct diag_suspects *sus = malloc(sizeof(*sus));
+	struct diag_shown shown = { view_conn_shown, &v->o->filter };
 	int err;
 
 	if (!sus)
 		return -ENOMEM;
-	err = diag_refresh(&v->f, v->o->filter.netns, view_conn_details(v->o), sus);
+	err = diag_refresh(&v->f, v->o->filter.netns, view_conn_details(v->o), &shown, sus);
 	if (!err && sus->n) {
 		bpf_source_drain(v->src);
 		err = diag_reconcile(&v->f, v->o->filter.netns, sus);
@@ -445,7 +452,6 @@ static int read_proc(struct view *v)
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return -ENOMEM;
 	}
-	v->f.filter = &o->filter;
 	err = proc_source_read(&v->f, v->meta.proc_dir);
 	/* the module's probes count both (or log why one is missing) */
 	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES | FAN_COUNTS_TOTALS |
@@ -472,7 +478,6 @@ int view_open(struct view *v, const struct view_opts *o)
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return -ENOMEM;
 	}
-	v->f.filter = &o->filter;
 	if (o->source == VIEW_BPF)
 		return open_bpf(v);
 	if (o->source == VIEW_DIAG) {

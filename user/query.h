@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * What a view shows of the fan-out model (query.c): the sockets a filter
+ * selects (NULL: every one), and the per-port rows and socket lists made
+ * of them.  The model knows no filter; the views ask here.
+ */
+#ifndef SOCKFAN_QUERY_H
+#define SOCKFAN_QUERY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "fanout.h"
+#include "filter.h"
+#include "format.h"
+
+/* one line of `sockfan ports` */
+struct fan_row {
+	__u32 netns;
+	__u16 port;
+	__u32 listeners;
+	__u64 conns;		/* live connection sockets, every state */
+	/* ... by TCP state (fmt_state()): ESTAB, CLOSE-WAIT, ...; [0] unknown */
+	__u64 states[FMT_TCP_STATES];
+	__u64 accepted;
+	__u64 closed;
+	__u64 peers;		/* distinct remote addresses */
+	__u64 lifetime_avg_ns;	/* 0: none known */
+	__u64 wait_avg_ns;
+	__u64 wait_max_ns;
+	__u64 lifetime_sum_ns;	/* over lifetimes closed connections */
+	__u64 lifetimes;
+	__u64 wait_sum_ns;	/* over waits accepted connections */
+	__u64 waits;
+	__u64 refused;
+	__u32 owner_pid;
+	char owner_comm[SOCKFAN_COMM_LEN];
+};
+
+/* is namespace @netns among those @flt selects? */
+bool query_netns_shown(const struct fan_filter *flt, __u32 netns);
+
+/* is @l among the sockets @flt selects? */
+bool query_listener_shown(const struct fan_filter *flt, const struct fan_listener *l);
+
+/* ... and a listener of local port @port in @netns? */
+bool query_listener_on(const struct fan_filter *flt, const struct fan_listener *l,
+		       __u32 netns, __u16 port);
+
+/* is connection @c among the sockets @flt selects? */
+bool query_conn_shown(const struct fan_filter *flt, const struct fan_conn *c);
+
+/*
+ * Per-port rows of the selected sockets, sorted by netns then port;
+ * counters that outlive sockets (accepted, closed, times, refused) stay
+ * the port's own.  Caller frees *rows.
+ */
+int query_rows(const struct fanout *f, const struct fan_filter *flt,
+	       struct fan_row **rows, size_t *n);
+
+/*
+ * Segments that found no socket and were not SYNs, over the namespaces
+ * @flt selects, whatever the port: they make no row (an outgoing
+ * connection's ephemeral port is no service), so they are summed apart.
+ */
+__u64 query_strays(const struct fanout *f, const struct fan_filter *flt);
+
+/* selected connections of one port, sorted by remote address; caller frees */
+int query_port_conns(const struct fanout *f, const struct fan_filter *flt,
+		     __u32 netns, __u16 port, const struct fan_conn ***conns, size_t *n);
+
+#endif /* SOCKFAN_QUERY_H */
