@@ -160,57 +160,58 @@ __u64 query_strays(const struct fanout *f, const struct fan_filter *flt)
 	return n;
 }
 
-/*
- * A port gets a row while it has a listener or live passive connections,
- * or counted something (accepts, closes, refused SYNs) in the window.
- */
-int query_rows(const struct fanout *f, const struct fan_filter *flt,
-	       struct fan_row **rowsp, size_t *np)
-{
-	struct peer_vec pv = { .filter = flt };
-	bool by_socket = flt && filter_by_socket(flt);
-	struct fan_row *rows, *r = NULL;
-	size_t i, n = 0, max;
+/* rows under construction: at most @max, @n used */
+struct row_set {
+	struct fan_row *v;
+	size_t n, max;
+};
 
-	pv.v = malloc((f->nconns + 1) * sizeof(*pv.v));
-	max = f->nlisteners + f->nports + 1;
-	rows = calloc(max, sizeof(*rows));
-	if (!rows || !pv.v) {
-		free(rows);
-		free(pv.v);
-		return -ENOMEM;
-	}
-	fanout_each_conn(f, collect_peer, &pv);
-	qsort(pv.v, pv.n, sizeof(*pv.v), peer_cmp);
+/* @netns/@port's row, made if there is room (NULL if not) */
+static struct fan_row *row_get(struct row_set *rs, __u32 netns, __u16 port)
+{
+	struct fan_row *r = row_find(rs->v, rs->n, netns, port);
+
+	if (r || rs->n == rs->max)
+		return r;
+	r = &rs->v[rs->n++];
+	r->netns = netns;
+	r->port = port;
+	return r;
+}
+
+/* the selected listeners: how many per port, and the port's owner */
+static void rows_add_listeners(struct row_set *rs, const struct fanout *f,
+			       const struct fan_filter *flt)
+{
+	struct fan_row *r;
+	size_t i;
+
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
 		if (!query_listener_shown(flt, l))
 			continue;
-		r = row_find(rows, n, l->key.netns, l->key.lport);
-		if (!r) {
-			r = &rows[n++];
-			r->netns = l->key.netns;
-			r->port = l->key.lport;
-		}
-		if (!r->listeners++ || (!r->owner_pid && l->pid)) {
+		r = row_get(rs, l->key.netns, l->key.lport);
+		if (r && (!r->listeners++ || (!r->owner_pid && l->pid))) {
 			r->owner_pid = l->pid;
 			memcpy(r->owner_comm, l->comm, sizeof(r->owner_comm));
 		}
 	}
-	for (i = 0; i < pv.n; i++) {
-		const struct peer_rec *c = &pv.v[i], *prev = i ? c - 1 : NULL;
+}
+
+/* the selected connections, sorted by port then peer: counts and peers */
+static void rows_add_conns(struct row_set *rs, const struct peer_vec *pv)
+{
+	struct fan_row *r = NULL;
+	size_t i;
+
+	for (i = 0; i < pv->n; i++) {
+		const struct peer_rec *c = &pv->v[i], *prev = i ? c - 1 : NULL;
 		bool new_port = !prev || prev->netns != c->netns || prev->lport != c->lport;
 
 		/* sorted by port: a row is looked up once per port */
-		if (new_port) {
-			r = row_find(rows, n, c->netns, c->lport);
-			if (!r && n < max) {
-				r = &rows[n++];
-				r->netns = c->netns;
-				r->port = c->lport;
-			}
-		}
+		if (new_port)
+			r = row_get(rs, c->netns, c->lport);
 		if (!r)
 			continue;
 		r->conns++;
@@ -219,40 +220,68 @@ int query_rows(const struct fanout *f, const struct fan_filter *flt,
 		if (new_port || memcmp(prev->raddr, c->raddr, sizeof(c->raddr)))
 			r->peers++;
 	}
-	for (i = 0; i < f->nports; i++) {
-		r = row_find(rows, n, f->ports[i].netns, f->ports[i].port);
-		/*
-		 * a port with no socket (left, or known: --no-seed) shows
-		 * what its records counted: accepts, closes, refused SYNs,
-		 * unless the filter selects sockets (it has none to
-		 * select); strays make no row (query_strays())
-		 */
-		if (!r && (f->ports[i].refused || f->ports[i].accepted || f->ports[i].closed) &&
-		    n < max && !by_socket &&
-		    (!flt || ((!flt->netns || flt->netns == f->ports[i].netns) &&
-			      (!flt->port || flt->port == f->ports[i].port)))) {
-			r = &rows[n++];
-			r->netns = f->ports[i].netns;
-			r->port = f->ports[i].port;
-		}
-		if (r) {
-			const struct fan_port *p = &f->ports[i];
+}
 
-			r->accepted = p->accepted;
-			r->closed = p->closed;
-			r->lifetime_avg_ns = p->lifetimes ? p->lifetime_ns / p->lifetimes : 0;
-			r->wait_avg_ns = p->waits ? p->wait_ns / p->waits : 0;
-			r->wait_max_ns = p->wait_max_ns;
-			r->lifetime_sum_ns = p->lifetime_ns;
-			r->lifetimes = p->lifetimes;
-			r->wait_sum_ns = p->wait_ns;
-			r->waits = p->waits;
-			r->refused = p->refused;
-		}
+/*
+ * The counters that outlive sockets.  A port with no socket (left, or
+ * known: --no-seed) shows what its records counted: accepts, closes,
+ * refused SYNs, unless the filter selects sockets (it has none to
+ * select); strays make no row (query_strays()).
+ */
+static void rows_add_ports(struct row_set *rs, const struct fanout *f,
+			   const struct fan_filter *flt)
+{
+	bool by_socket = flt && filter_by_socket(flt);
+	struct fan_row *r;
+	size_t i;
+
+	for (i = 0; i < f->nports; i++) {
+		const struct fan_port *p = &f->ports[i];
+
+		r = row_find(rs->v, rs->n, p->netns, p->port);
+		if (!r && (p->refused || p->accepted || p->closed) && !by_socket &&
+		    query_netns_shown(flt, p->netns) && (!flt || !flt->port || flt->port == p->port))
+			r = row_get(rs, p->netns, p->port);
+		if (!r)
+			continue;
+		r->accepted = p->accepted;
+		r->closed = p->closed;
+		r->lifetime_avg_ns = p->lifetimes ? p->lifetime_ns / p->lifetimes : 0;
+		r->wait_avg_ns = p->waits ? p->wait_ns / p->waits : 0;
+		r->wait_max_ns = p->wait_max_ns;
+		r->lifetime_sum_ns = p->lifetime_ns;
+		r->lifetimes = p->lifetimes;
+		r->wait_sum_ns = p->wait_ns;
+		r->waits = p->waits;
+		r->refused = p->refused;
 	}
+}
+
+/*
+ * A port gets a row while it has a listener or live passive connections,
+ * or counted something (accepts, closes, refused SYNs) in the window.
+ */
+int query_rows(const struct fanout *f, const struct fan_filter *flt,
+	       struct fan_row **rowsp, size_t *np)
+{
+	struct peer_vec pv = { .filter = flt };
+	struct row_set rs = { .max = f->nlisteners + f->nports + 1 };
+
+	pv.v = malloc((f->nconns + 1) * sizeof(*pv.v));
+	rs.v = calloc(rs.max, sizeof(*rs.v));
+	if (!rs.v || !pv.v) {
+		free(rs.v);
+		free(pv.v);
+		return -ENOMEM;
+	}
+	fanout_each_conn(f, collect_peer, &pv);
+	qsort(pv.v, pv.n, sizeof(*pv.v), peer_cmp);
+	rows_add_listeners(&rs, f, flt);
+	rows_add_conns(&rs, &pv);
+	rows_add_ports(&rs, f, flt);
 	free(pv.v);
-	qsort(rows, n, sizeof(*rows), row_cmp);
-	*rowsp = rows;
-	*np = n;
+	qsort(rs.v, rs.n, sizeof(*rs.v), row_cmp);
+	*rowsp = rs.v;
+	*np = rs.n;
 	return 0;
 }
