@@ -536,47 +536,18 @@ static int enable_run_stats(struct bpf_source *s)
 	return 0;
 }
 
-int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf,
-		    bool count_runs)
+/*
+ * Load and attach the first hook plan this kernel takes (only plan
+ * @only when >= 0), shrinking the connections map where memory is
+ * tight.  0 or a negative errno, after printing what failed.
+ */
+static int load_first_plan(struct bpf_source *s, int only, bool log_libbpf)
 {
-	struct bpf_source *s;
-	int err = -ENOENT, tracing, only;
+	int err = -ENOENT, tracing;
 	unsigned int refused;		/* groups try_plan() leaves out */
-	struct stat st;
 	struct btf *btf;
 	size_t i;
 
-	verbose_libbpf = log_libbpf;
-	libbpf_set_print(libbpf_print);
-
-	if (stat("/sys/kernel/btf/vmlinux", &st)) {
-		fprintf(stderr, "sockfan: no kernel BTF at /sys/kernel/btf/vmlinux: this kernel was built without CONFIG_DEBUG_INFO_BTF; use --source proc with sockfan.ko\n");
-		return -ENOENT;
-	}
-	if (geteuid() != 0)
-		fprintf(stderr, "sockfan: warning: not root; loading BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\n");
-	if (geteuid() == 0)
-		ensure_tracefs();
-
-	s = calloc(1, sizeof(*s));
-	if (!s)
-		return -ENOMEM;
-	s->f = f;
-	s->netns = netns;
-	s->stats_fd = -1;
-	s->born_entries = born_entries();
-	if (ring_bytes_from_env(&s->ring_bytes) || plan_from_env(&only)) {
-		bpf_source_close(s);
-		return -EINVAL;
-	}
-	/* before anything attaches, so that every run is counted */
-	if (count_runs) {
-		err = enable_run_stats(s);
-		if (err) {
-			bpf_source_close(s);
-			return err;
-		}
-	}
 	/* parsed once for the feature checks (libbpf parses its own) */
 	btf = btf__load_vmlinux_btf();
 	tracing = tracing_probe(btf);
@@ -611,6 +582,48 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 	else if (err)
 		fprintf(stderr, "sockfan: cannot load the BPF programs: %s (%s; run as root, or rerun with -v for libbpf's log)\n",
 			strerror(-err), err == -EPERM ? "permission denied" : "no hook plan fits this kernel");
+	return err;
+}
+
+int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf,
+		    bool count_runs)
+{
+	struct bpf_source *s;
+	struct stat st;
+	int err, only;
+
+	verbose_libbpf = log_libbpf;
+	libbpf_set_print(libbpf_print);
+
+	if (stat("/sys/kernel/btf/vmlinux", &st)) {
+		fprintf(stderr, "sockfan: no kernel BTF at /sys/kernel/btf/vmlinux: this kernel was built without CONFIG_DEBUG_INFO_BTF; use --source proc with sockfan.ko\n");
+		return -ENOENT;
+	}
+	if (geteuid() != 0)
+		fprintf(stderr, "sockfan: warning: not root; loading BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN\n");
+	if (geteuid() == 0)
+		ensure_tracefs();
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	s->f = f;
+	s->netns = netns;
+	s->stats_fd = -1;
+	s->born_entries = born_entries();
+	if (ring_bytes_from_env(&s->ring_bytes) || plan_from_env(&only)) {
+		bpf_source_close(s);
+		return -EINVAL;
+	}
+	/* before anything attaches, so that every run is counted */
+	if (count_runs) {
+		err = enable_run_stats(s);
+		if (err) {
+			bpf_source_close(s);
+			return err;
+		}
+	}
+	err = load_first_plan(s, only, log_libbpf);
 	if (err) {
 		bpf_source_close(s);
 		return err;
