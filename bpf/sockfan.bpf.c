@@ -555,7 +555,7 @@ static __always_inline void on_listener_hit(const struct sock *sk)
 	event_submit(e);
 }
 
-/* the return value only: the arguments changed between 6.1 and 6.18 */
+/* the return value only: the arguments changed (6.12: a const net; after 6.12: no hashinfo) */
 SEC("fexit/__inet_lookup_listener")
 int BPF_PROG(lookup4_fexit)
 {
