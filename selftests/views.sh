@@ -71,7 +71,7 @@ for i in $(seq 20); do
 	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$((PORT + 2))" 2>/dev/null
 done
 wait_for 30 awk -v p=$((PORT + 2)) '$1 ~ /^[0-9]+$/ && $2 == p { f = 1 } END { exit !f }' "$TMP/burst"
-kill -INT "$top_pid" 2>/dev/null
+interrupt "$top_pid"
 wait "$top_pid"
 sed 's/^/# burst: /' "$TMP/burst"
 if grep -q 'miss=none' "$TMP/burst.err"; then
