@@ -142,12 +142,17 @@ static struct sockfan_bucket *conn_bucket(const struct sockfan_key *key)
 			  ((1U << conn_hash_bits) - 1)];
 }
 
+static struct hlist_head *port_bucket(struct sockfan_net *sn, u16 port)
+{
+	return &sn->ports[hash_32(port, SOCKFAN_NET_PORT_BITS)];
+}
+
 /* under rcu_read_lock() or sn->lock */
 static struct sockfan_port *port_find(struct sockfan_net *sn, u16 port)
 {
 	struct sockfan_port *p;
 
-	hlist_for_each_entry_rcu(p, &sn->ports[hash_32(port, SOCKFAN_NET_PORT_BITS)], node,
+	hlist_for_each_entry_rcu(p, port_bucket(sn, port), node,
 				 lockdep_is_held(&sn->lock))
 		if (p->port == port)
 			return p;
@@ -175,7 +180,7 @@ static struct sockfan_port *port_get(struct sockfan_net *sn, u16 port)
 	if (!p)
 		goto full;
 	p->port = port;
-	hlist_add_head_rcu(&p->node, &sn->ports[hash_32(port, SOCKFAN_NET_PORT_BITS)]);
+	hlist_add_head_rcu(&p->node, port_bucket(sn, port));
 	return p;
 full:
 	atomic_dec(&nports);
