@@ -35,19 +35,8 @@ PIDS+=($!)
 wait_for 10 ss_has_listener "$NS" $PORT ||
 	{ diag "the server did not listen: $(cat "$TMP/server.log")"; exit $KSFT_FAIL; }
 
-# a dump is not atomic: a socket of the same hash bucket that goes
-# meanwhile (a client's FIN-WAIT-2 ending) can hide one of ours from it,
-# as the debug kernel's slow run showed once (3 CLOSE-WAIT of 4): the
-# count two dumps in a row agree on (5 dumps at most)
 ss_state_count() {
-	local prev=-1 n i
-
-	for i in 1 2 3 4 5; do
-		n=$(in_ns "$NS" ss -Htn state "$1" "sport = :$PORT" | wc -l)
-		[ "$n" = "$prev" ] && break
-		prev=$n
-	done
-	echo "$n"
+	in_ns "$NS" ss -Htn state "$1" "sport = :$PORT" | wc -l
 }
 
 # "ESTAB CLOSE-WAIT" from the table, the --port lines, JSON and --prom
