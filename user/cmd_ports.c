@@ -11,8 +11,7 @@
 #include <string.h>
 
 #include "fanout.h"
-#include "format.h"
-#include "query.h"
+#include "render.h"
 #include "spread.h"
 #include "cli.h"
 #include "loop.h"
@@ -123,34 +122,14 @@ static void print_listen_counters(const struct fanout *f, const struct fan_filte
 
 static int print_table(const struct fanout *f, const struct fan_filter *flt)
 {
-	char owner[48], life[16], wait[16], wmax[16], refused[24], acc[24], cls[24];
-	bool totals = f->counts & FAN_COUNTS_TOTALS;
 	struct fan_row *rows;
 	size_t i, n;
 
 	if (query_rows(f, flt, &rows, &n))
 		return -ENOMEM;
-	printf("%-11s %5s %6s %6s %10s %5s %8s %7s %6s %8s %8s %8s %7s  %s\n", "NETNS", "PORT",
-	       "LISTEN", "ESTAB", "CLOSE-WAIT", "OTHER", "ACCEPTED", "CLOSED", "PEERS",
-	       "LIFE_AVG", "WAIT_AVG", "WAIT_MAX", "REFUSED", "OWNER");
-	for (i = 0; i < n; i++) {
-		const struct fan_row *r = &rows[i];
-
-		fmt_count(refused, sizeof(refused), r->refused, f->counts & FAN_COUNTS_MISSES);
-		printf("%-11u %5u %6u %6llu %10llu %5llu %8s %7s %6llu %8s %8s %8s %7s  %s\n",
-		       r->netns, r->port, r->listeners,
-		       (unsigned long long)r->states[TCP_ESTABLISHED],
-		       (unsigned long long)r->states[TCP_CLOSE_WAIT],
-		       (unsigned long long)(r->conns - r->states[TCP_ESTABLISHED] -
-					    r->states[TCP_CLOSE_WAIT]),
-		       fmt_count(acc, sizeof(acc), r->accepted, totals),
-		       fmt_count(cls, sizeof(cls), r->closed, totals),
-		       (unsigned long long)r->peers,
-		       fmt_duration(life, sizeof(life), r->lifetime_avg_ns),
-		       fmt_duration(wait, sizeof(wait), r->wait_avg_ns),
-		       fmt_duration(wmax, sizeof(wmax), r->wait_max_ns),
-		       refused, fmt_task(owner, sizeof(owner), r->owner_pid, r->owner_comm));
-	}
+	render_row_text_header();
+	for (i = 0; i < n; i++)
+		render_row_text(f, &rows[i]);
 	/* they make no row: an ephemeral port of a closed outgoing connection */
 	if (f->counts & FAN_COUNTS_MISSES)
 		printf("# stray segments: %llu (in the namespaces shown; no socket, not a SYN: for connections already gone)\n",
@@ -164,8 +143,6 @@ static int print_table(const struct fanout *f, const struct fan_filter *flt)
 static void print_port_sockets(const struct fanout *f, const struct fan_filter *flt,
 			       __u32 netns, __u16 port)
 {
-	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], holder[48], hits[24], acc[24];
-	char ovf[24];
 	const struct fan_conn **conns;
 	size_t i, n, nl = 0;
 
@@ -175,32 +152,11 @@ static void print_port_sockets(const struct fanout *f, const struct fan_filter *
 		return;
 	printf("\nport %u in netns %u: %zu listening socket%s, %zu connection socket%s on the same local port\n",
 	       port, netns, nl, nl == 1 ? "" : "s", n, n == 1 ? "" : "s");
-	for (i = 0; i < f->nlisteners; i++) {
-		const struct fan_listener *l = &f->listeners[i];
-
-		if (!query_listener_on(flt, l, netns, port))
-			continue;
-		fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
-		fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS);
-		fmt_count(ovf, sizeof(ovf), l->overflows, f->counts & FAN_COUNTS_OVERFLOWS);
-		printf("  %-10s %-24s %-24s backlog %-5u qlen %-5u overflows %-5s sk_drops %-5u accepted %-6s hits %-6s owner %s cookie %llu\n",
-		       "LISTEN", fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen, ovf,
-		       l->drops, acc, hits,
-		       fmt_task(task, sizeof(task), l->pid, l->comm),
-		       (unsigned long long)l->cookie);
-	}
-	for (i = 0; i < n; i++) {
-		const struct fan_conn *c = conns[i];
-
-		printf("  %-10s %-24s %-24s %s %-14s held by %-14s listener %-6llu segs_in %-6llu cookie %llu\n",
-		       fmt_state(c->state), fmt_endpoint(ep, sizeof(ep), &c->key, 0),
-		       fmt_endpoint(peer, sizeof(peer), &c->key, 1),
-		       c->flags & FAN_ACCEPTED ? "accepted by" : "in queue   ",
-		       fmt_acceptor(task, sizeof(task), c),
-		       fmt_task(holder, sizeof(holder), c->hold_pid, c->hold_comm),
-		       (unsigned long long)c->listener, (unsigned long long)c->segs_in,
-		       (unsigned long long)c->cookie);
-	}
+	for (i = 0; i < f->nlisteners; i++)
+		if (query_listener_on(flt, &f->listeners[i], netns, port))
+			render_listener_text(f, &f->listeners[i]);
+	for (i = 0; i < n; i++)
+		render_conn_text(conns[i]);
 	print_spread(stdout, "  accepted: ", conns, n, false);
 	print_spread(stdout, "  held:     ", conns, n, true);
 	free(conns);

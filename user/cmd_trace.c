@@ -12,7 +12,7 @@
 #include "fanout.h"
 #include "loop.h"
 #include "seed_diag.h"
-#include "format.h"
+#include "render.h"
 #include "cli.h"
 #include "source_bpf.h"
 #include "view.h"
@@ -20,6 +20,7 @@
 struct trace_opts {
 	struct view_opts v;		/* the filter; duration (0: until ^C) */
 	bool json;
+	struct json_writer w;	/* --json: one document per line */
 	__u64 start_ns;
 	__u64 printed;
 };
@@ -37,82 +38,6 @@ static void trace_usage(FILE *out)
 	filter_usage(out);
 }
 
-static const char *kind_name(__u16 kind, const struct sockfan_event *e)
-{
-	switch (kind) {
-	case SOCKFAN_EV_LISTEN:
-		return "listen";
-	case SOCKFAN_EV_ESTABLISHED:
-		return "established";
-	case SOCKFAN_EV_ACCEPT:
-		return "accept";
-	case SOCKFAN_EV_CLOSE:
-		return e->flags & SOCKFAN_F_LISTENER ? "close-listener" : "close";
-	case SOCKFAN_EV_OVERFLOW:
-		return "overflow";
-	default:
-		return e->lookup.result == SOCKFAN_LOOKUP_STRAY ? "stray" : "refused";
-	}
-}
-
-static void print_json(const struct sockfan_event *e, const struct trace_opts *o)
-{
-	char addr[FMT_ADDR_LEN], comm[SOCKFAN_COMM_LEN + 1];
-
-	printf("{\"ts_ns\":%llu,\"event\":\"%s\",\"netns\":%u,\"family\":\"%s\",\"cookie\":%llu,",
-	       (unsigned long long)(e->ts_ns - o->start_ns), kind_name(e->kind, e), e->key.netns,
-	       e->key.family == 2 ? "inet" : "inet6", (unsigned long long)e->cookie);
-	printf("\"local\":\"%s\",\"local_port\":%u,", fmt_addr(addr, sizeof(addr), &e->key, 0),
-	       e->key.lport);
-	printf("\"remote\":\"%s\",\"remote_port\":%u", fmt_addr(addr, sizeof(addr), &e->key, 1),
-	       e->key.rport);
-	if (e->flags & SOCKFAN_F_TASK) {
-		snprintf(comm, sizeof(comm), "%.*s", SOCKFAN_COMM_LEN, e->comm);
-		printf(",\"pid\":%u,\"tid\":%u,\"comm\":", e->pid, e->tid);
-		fput_json_str(stdout, comm);
-	}
-	switch (e->kind) {
-	case SOCKFAN_EV_LISTEN:
-		printf(",\"backlog\":%u", e->listen.backlog);
-		break;
-	case SOCKFAN_EV_ACCEPT:
-		printf(",\"listener\":%llu,\"qlen\":%u,\"wait_ns\":%llu",
-		       (unsigned long long)e->accept.listener, e->accept.qlen,
-		       (unsigned long long)e->accept.wait_ns);
-		break;
-	case SOCKFAN_EV_CLOSE:
-		printf(",\"lifetime_ns\":%llu", (unsigned long long)e->close.lifetime_ns);
-		break;
-	}
-	printf("}\n");
-}
-
-static void print_text(const struct sockfan_event *e, const struct trace_opts *o)
-{
-	char local[FMT_ADDR_LEN], remote[FMT_ADDR_LEN], task[48], dur[16];
-	__u64 ts = e->ts_ns - o->start_ns;
-
-	printf("%6llu.%06llu %-14s %-11u %-24s %-24s %-18s", (unsigned long long)(ts / 1000000000),
-	       (unsigned long long)(ts / 1000 % 1000000), kind_name(e->kind, e), e->key.netns,
-	       fmt_endpoint(local, sizeof(local), &e->key, 0),
-	       e->key.rport ? fmt_endpoint(remote, sizeof(remote), &e->key, 1) : "-",
-	       fmt_thread(task, sizeof(task), e->flags & SOCKFAN_F_TASK ? e->pid : 0, e->tid,
-			  e->comm));
-	switch (e->kind) {
-	case SOCKFAN_EV_LISTEN:
-		printf(" backlog=%u", e->listen.backlog);
-		break;
-	case SOCKFAN_EV_ACCEPT:
-		printf(" listener=%llu qlen=%u wait=%s", (unsigned long long)e->accept.listener,
-		       e->accept.qlen, fmt_duration(dur, sizeof(dur), e->accept.wait_ns));
-		break;
-	case SOCKFAN_EV_CLOSE:
-		printf(" lifetime=%s", fmt_duration(dur, sizeof(dur), e->close.lifetime_ns));
-		break;
-	}
-	printf("\n");
-}
-
 static void on_event(const struct sockfan_event *e, void *arg)
 {
 	struct trace_opts *o = arg;
@@ -121,10 +46,12 @@ static void on_event(const struct sockfan_event *e, void *arg)
 		return;		/* hits: one per SYN, counted by `ports` */
 	if (!filter_event(&o->v.filter, e))
 		return;
-	if (o->json)
-		print_json(e, o);
-	else
-		print_text(e, o);
+	if (o->json) {
+		render_event_json(&o->w, e, o->start_ns);
+		jsonw_end_document(&o->w);
+	} else {
+		render_event_text(e, o->start_ns);
+	}
 	o->printed++;
 	fflush(stdout);
 }
@@ -197,9 +124,10 @@ int cmd_trace(int argc, char **argv)
 	}
 	bpf_source_set_sink(src, on_event, &o);
 	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
-	if (!o.json)
-		printf("%13s %-14s %-11s %-24s %-24s %-18s\n", "TIME(s)", "EVENT", "NETNS",
-		       "LOCAL", "REMOTE", "TASK");
+	if (o.json)
+		jsonw_init(&o.w, stdout);
+	else
+		render_event_text_header();
 	err = bpf_source_follow(src, o.v.duration ? o.v.duration : BPF_FOLLOW_UNTIL_STOPPED);
 	fprintf(stderr, "# %llu events printed, %llu records, %llu lost, %llu malformed\n",
 		(unsigned long long)o.printed, (unsigned long long)bpf_source_records(src),

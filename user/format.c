@@ -52,22 +52,6 @@ const char *fmt_count(char *buf, size_t len, __u64 n, bool known)
 	return buf;
 }
 
-void fput_json_str(FILE *fp, const char *s)
-{
-	const unsigned char *p;
-
-	fputc('"', fp);
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(fp, "\\%c", *p);
-		else if (*p < 0x20 || *p >= 0x7f)
-			fprintf(fp, "\\u%04x", *p);	/* comm is bytes, not UTF-8 */
-		else
-			fputc(*p, fp);
-	}
-	fputc('"', fp);
-}
-
 void fput_dot_str(FILE *fp, const char *s)
 {
 	const unsigned char *p;
@@ -136,4 +120,22 @@ const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm)
 		snprintf(buf, len, "%u/%.*s", pid, SOCKFAN_COMM_LEN,
 			 comm[0] ? comm : "?");
 	return buf;
+}
+
+const char *fmt_event(const struct sockfan_event *e)
+{
+	switch (e->kind) {
+	case SOCKFAN_EV_LISTEN:
+		return "listen";
+	case SOCKFAN_EV_ESTABLISHED:
+		return "established";
+	case SOCKFAN_EV_ACCEPT:
+		return "accept";
+	case SOCKFAN_EV_CLOSE:
+		return e->flags & SOCKFAN_F_LISTENER ? "close-listener" : "close";
+	case SOCKFAN_EV_OVERFLOW:
+		return "overflow";
+	default:
+		return e->lookup.result == SOCKFAN_LOOKUP_STRAY ? "stray" : "refused";
+	}
 }

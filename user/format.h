@@ -22,9 +22,6 @@ const char *fmt_duration(char *buf, size_t len, __u64 ns);
 /* @n in decimal, or "-" when the source cannot count it (!@known) */
 const char *fmt_count(char *buf, size_t len, __u64 n, bool known);
 
-/* @s as a JSON string, quotes included */
-void fput_json_str(FILE *fp, const char *s);
-
 /* @s as a Graphviz DOT string, quotes included */
 void fput_dot_str(FILE *fp, const char *s);
 
@@ -47,6 +44,13 @@ unsigned int fmt_state_parse(const char *name);
  * (pid/tid/thread name: threads of one process share the pid)
  */
 const char *fmt_thread(char *buf, size_t len, __u32 pid, __u32 tid, const char *comm);
+
+/*
+ * What record @e says happened, as `sockfan trace` names it: "listen",
+ * "established", "accept", "close", "close-listener", "overflow",
+ * "refused" or "stray"
+ */
+const char *fmt_event(const struct sockfan_event *e);
 
 /* "1234/nginx", or "-" when @pid is 0 */
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm);

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * One printer pair per object the views show: a listening socket, a
+ * connection socket, a port's row and a captured event, each as a line
+ * of text (render_text.c) and as a JSON object (render_json.c), as
+ * bpftool's print_X_plain()/print_X_json().  `ports`, `trace` and
+ * `explain` draw their objects through these, so a field has one name
+ * and one form wherever it appears.
+ */
+#ifndef SOCKFAN_RENDER_H
+#define SOCKFAN_RENDER_H
+
+#include "json_writer.h"
+#include "query.h"
+
+/* text: one line each, after its header line */
+void render_listener_text(const struct fanout *f, const struct fan_listener *l);
+void render_conn_text(const struct fan_conn *c);
+void render_row_text_header(void);
+void render_row_text(const struct fanout *f, const struct fan_row *r);
+void render_event_text_header(void);
+/* @start_ns: the time shown as 0 */
+void render_event_text(const struct sockfan_event *e, __u64 start_ns);
+
+/* JSON: one object each */
+void render_listener_json(struct json_writer *w, const struct fanout *f,
+			  const struct fan_listener *l);
+void render_conn_json(struct json_writer *w, const struct fan_conn *c);
+/*
+ * The row's object; with @sockets, the port's listening and connection
+ * sockets that @flt selects too.  0 or -ENOMEM (the object is complete
+ * either way: without the connections).
+ */
+int render_row_json(struct json_writer *w, const struct fanout *f, const struct fan_filter *flt,
+		    const struct fan_row *r, bool sockets);
+void render_event_json(struct json_writer *w, const struct sockfan_event *e, __u64 start_ns);
+
+#endif /* SOCKFAN_RENDER_H */
