@@ -3,9 +3,10 @@
  * One printer pair per object the views show: a listening socket, a
  * connection socket, a port's row and a captured event, each as a line
  * of text (render_text.c) and as a JSON object (render_json.c), as
- * bpftool's print_X_plain()/print_X_json().  `ports`, `trace` and
- * `explain` draw their objects through these, so a field has one name
- * and one form wherever it appears.
+ * bpftool's print_X_plain()/print_X_json().  `ports` and `trace` print
+ * their objects through these, so a field has one name and one form
+ * wherever it appears; `explain` draws a picture (a tree, or DOT) of the
+ * same objects instead.
  */
 #ifndef SOCKFAN_RENDER_H
 #define SOCKFAN_RENDER_H
