@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Fan-out model.  Events are applied in the order the kernel produced
- * them; snapshot records (SOCKFAN_F_SEEDED) go through the same path, so
- * applying one twice, or a hook record after the snapshot that already
- * showed its effect, must leave the model unchanged.
+ * Fan-out model.  Hook records are applied in the order the kernel
+ * produced them; snapshots (the module's files, sock_diag) set what they
+ * show of a socket through fanout_snap_*(), which change no window
+ * total.  Setting a snapshot twice, or applying a hook record after the
+ * snapshot that already showed its effect, leaves the model as it was.
  */
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -142,22 +143,22 @@ static struct fan_conn **conn_slot(struct fanout *f,
 	return pp;
 }
 
-static struct fan_conn *conn_get(struct fanout *f, const struct sockfan_event *e,
-				 bool create)
+static struct fan_conn *conn_get(struct fanout *f, const struct sockfan_key *k,
+				 __u64 cookie, bool create)
 {
-	struct fan_conn **pp = conn_slot(f, &e->key, e->cookie), *c;
+	struct fan_conn **pp = conn_slot(f, k, cookie), *c;
 
 	if (*pp || !create)
 		return *pp;
 	if (f->nconns >= f->nbuckets) {
 		conns_grow(f);
-		pp = conn_slot(f, &e->key, e->cookie);
+		pp = conn_slot(f, k, cookie);
 	}
 	c = conn_alloc(f);
 	if (!c)
 		return NULL;
-	c->key = e->key;
-	c->cookie = e->cookie;
+	c->key = *k;
+	c->cookie = cookie;
 	*pp = c;
 	f->nconns++;
 	return c;
@@ -236,9 +237,11 @@ bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port)
 	return false;
 }
 
-static void on_listen(struct fanout *f, const struct sockfan_event *e)
+/* the listener @k (@cookie), made if new: the port gets its row too */
+static struct fan_listener *listener_get(struct fanout *f, const struct sockfan_key *k,
+					 __u64 cookie)
 {
-	struct fan_listener *l = listener_find(f, &e->key, e->cookie);
+	struct fan_listener *l = listener_find(f, k, cookie);
 
 	if (!l) {
 		if (f->nlisteners == f->listeners_cap) {
@@ -246,22 +249,41 @@ static void on_listen(struct fanout *f, const struct sockfan_event *e)
 
 			l = realloc(f->listeners, cap * sizeof(*l));
 			if (!l)
-				return;
+				return NULL;
 			f->listeners = l;
 			f->listeners_cap = cap;
 		}
 		l = &f->listeners[f->nlisteners++];
 		memset(l, 0, sizeof(*l));
-		l->key = e->key;
+		l->key = *k;
 	}
-	if (e->cookie)
-		l->cookie = e->cookie;
+	if (cookie)
+		l->cookie = cookie;
+	fanout_port(f, k->netns, k->lport);
+	return l;
+}
+
+static void on_listen(struct fanout *f, const struct sockfan_event *e)
+{
+	struct fan_listener *l = listener_get(f, &e->key, e->cookie);
+
+	if (!l)
+		return;
 	l->backlog = e->listen.backlog;
 	if (e->flags & SOCKFAN_F_TASK) {
 		l->pid = e->pid;
 		memcpy(l->comm, e->comm, sizeof(l->comm));
 	}
-	fanout_port(f, e->key.netns, e->key.lport);
+}
+
+struct fan_listener *fanout_snap_listener(struct fanout *f, const struct sockfan_key *k,
+					  __u64 cookie, __u32 backlog)
+{
+	struct fan_listener *l = listener_get(f, k, cookie);
+
+	if (l)
+		l->backlog = backlog;
+	return l;
 }
 
 /*
@@ -299,13 +321,13 @@ static __u64 sole_listener(const struct fanout *f, const struct sockfan_key *k)
 
 static void on_established(struct fanout *f, const struct sockfan_event *e)
 {
-	struct fan_conn *c = conn_get(f, e, true);
+	struct fan_conn *c = conn_get(f, &e->key, e->cookie, true);
 
 	if (!c)
 		return;
 	if (!c->cookie)
 		c->cookie = e->cookie;
-	if (!c->est_ns && !(e->flags & SOCKFAN_F_SEEDED))
+	if (!c->est_ns)
 		c->est_ns = e->ts_ns;
 	if (e->state)
 		c->state = e->state;
@@ -315,7 +337,6 @@ static void on_established(struct fanout *f, const struct sockfan_event *e)
 		c->listener = e->accept.listener;
 	else if (!c->listener)
 		c->listener = sole_listener(f, &e->key);
-	c->flags |= e->flags & SOCKFAN_F_SEEDED;
 }
 
 static void accept_info(struct fan_conn *c, const struct sockfan_event *e)
@@ -334,27 +355,42 @@ static void accept_info(struct fan_conn *c, const struct sockfan_event *e)
 	}
 }
 
+struct fan_conn *fanout_snap_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
+				  __u32 state, __u64 listener, bool accepted)
+{
+	struct fan_conn *c = conn_get(f, k, cookie, true);
+
+	if (!c)
+		return NULL;
+	if (!c->cookie)
+		c->cookie = cookie;
+	c->flags |= FAN_SEEDED;
+	if (state)
+		c->state = state;
+	else if (!c->state)
+		c->state = TCP_ESTABLISHED;
+	if (listener)
+		c->listener = listener;
+	else if (!c->listener)
+		c->listener = sole_listener(f, k);
+	if (accepted)
+		c->flags |= FAN_ACCEPTED;
+	return c;
+}
+
 static void on_accept(struct fanout *f, const struct sockfan_event *e)
 {
-	struct fan_conn *c = conn_get(f, e, true);
+	struct fan_conn *c = conn_get(f, &e->key, e->cookie, true);
 	struct fan_listener *l;
 	struct fan_port *p;
 
 	if (!c)
 		return;
 	/*
-	 * A snapshot shows a socket already accepted, not an accept: the
-	 * window's totals count what happened in it.  A hook's record may
-	 * come after a snapshot that already showed its accept (the ring is
-	 * read after the dump): it is still the window's.
+	 * A hook's record may come after a snapshot that already showed the
+	 * socket accepted (the ring is read after the dump): the accept is
+	 * still the window's, so it counts.
 	 */
-	if (e->flags & SOCKFAN_F_SEEDED) {
-		if (c->flags & FAN_ACCEPTED)
-			return;
-		c->flags |= FAN_ACCEPTED;
-		accept_info(c, e);
-		return;
-	}
 	if (c->flags & FAN_ACCEPT_SEEN) {
 		/* counted from the socket (fanout_conn_has_file()): who did it */
 		if (!c->pid)
@@ -394,7 +430,7 @@ void fanout_conn_has_file(struct fanout *f, struct fan_conn *c)
 		return;
 	c->flags |= FAN_ACCEPTED;
 	/* older than the window: accepted before it, as a snapshot shows */
-	if (c->flags & SOCKFAN_F_SEEDED)
+	if (c->flags & FAN_SEEDED)
 		return;
 	/* its handshake was in the window, so its accept was too */
 	c->flags |= FAN_ACCEPT_SEEN;
@@ -419,7 +455,7 @@ static void on_close(struct fanout *f, const struct sockfan_event *e)
 			*l = f->listeners[--f->nlisteners];
 		return;
 	}
-	c = conn_get(f, e, false);
+	c = conn_get(f, &e->key, e->cookie, false);
 	if (!c)
 		return;		/* not a passive connection we follow */
 	life = e->close.lifetime_ns;
@@ -441,7 +477,7 @@ void fanout_reconcile_gone(struct fanout *f, const struct sockfan_key *k, __u64 
 	struct sockfan_event e = { .key = *k, .cookie = cookie };
 	struct fan_port *p;
 
-	if (!conn_get(f, &e, false))
+	if (!conn_get(f, k, cookie, false))
 		return;
 	conn_del(f, &e);
 	p = fanout_port(f, k->netns, k->lport);

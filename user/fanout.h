@@ -2,7 +2,8 @@
 /*
  * The fan-out model: live listeners and passive connections, and per-port
  * counters, built by applying struct sockfan_event records in order,
- * whichever capture path (or snapshot) they come from.
+ * whichever capture path they come from, and by setting what snapshots
+ * (the module's files, sock_diag) show.
  */
 #ifndef SOCKFAN_FANOUT_H
 #define SOCKFAN_FANOUT_H
@@ -13,6 +14,7 @@
 
 #define FAN_ACCEPTED	(1U << 16)	/* conn flag: accept() returned it */
 #define FAN_ACCEPT_SEEN	(1U << 17)	/* ... and a hook saw it: in the totals */
+#define FAN_SEEDED	(1U << 18)	/* a snapshot showed it (older than the window) */
 
 struct fan_conn {
 	struct sockfan_key key;
@@ -23,7 +25,7 @@ struct fan_conn {
 	__u64 segs_in;		/* segments the kernel's lookup delivered to it */
 	__u32 pid;		/* accepting task: process */
 	__u32 tid;		/* ... and thread (0: unknown); comm is its name */
-	__u32 flags;		/* FAN_ACCEPTED, SOCKFAN_F_SEEDED */
+	__u32 flags;		/* FAN_ACCEPTED, FAN_ACCEPT_SEEN, FAN_SEEDED */
 	__u32 state;		/* TCP state last known (fmt_state()), 0: unknown */
 	/*
 	 * Who holds it now (a process with it in its fd table, as ss -p
@@ -126,6 +128,26 @@ struct fan_port *fanout_port(struct fanout *f, __u32 netns, __u16 port);
 struct fan_netns *fanout_netns(struct fanout *f, __u32 netns);
 
 struct fan_listener *fanout_listener(struct fanout *f, __u64 cookie);
+
+/*
+ * Snapshots: what a capture path reads of the sockets that exist now.
+ * The listener @k (@cookie), made if new (its port too), with its
+ * backlog; the caller sets what else its snapshot knows (queue, owner,
+ * counters a module kept).  NULL: out of memory.
+ */
+struct fan_listener *fanout_snap_listener(struct fanout *f, const struct sockfan_key *k,
+					  __u64 cookie, __u32 backlog);
+
+/*
+ * The connection @k (@cookie), made if new, as a snapshot shows it: its
+ * @state (0: ESTAB unless known), the @listener it came through (0: the
+ * port's when only one can be it), and whether it was @accepted, which
+ * adds nothing to the window's totals (it happened before).  The caller
+ * sets what else its snapshot knows (acceptor, holder, segs_in, age).
+ * NULL: out of memory.
+ */
+struct fan_conn *fanout_snap_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
+				  __u32 state, __u64 listener, bool accepted);
 
 struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
 bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);

@@ -390,24 +390,18 @@ static void update_queue(struct fanout *f, const struct diag_sock *s)
 
 static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 {
-	struct sockfan_event e = {
-		.key = s->key,
-		.cookie = s->cookie,
-		.flags = SOCKFAN_F_SEEDED,
-		.state = s->state,
-	};
 	const struct owner *o = owner_of(&ctx->owners, s->inode);
+	struct fan_listener *l;
 	struct fan_conn *c;
 
-	if (o) {
-		e.pid = o->pid;
-		memcpy(e.comm, o->comm, sizeof(e.comm));
-		e.flags |= SOCKFAN_F_TASK;
-	}
 	if (s->state == TCP_LISTEN) {
-		e.kind = SOCKFAN_EV_LISTEN;
-		e.listen.backlog = s->wqueue;
-		fanout_apply(ctx->f, &e);
+		l = fanout_snap_listener(ctx->f, &s->key, s->cookie, s->wqueue);
+		if (!l)
+			return;
+		if (o) {
+			l->pid = o->pid;
+			memcpy(l->comm, o->comm, sizeof(l->comm));
+		}
 		update_queue(ctx->f, s);
 		return;
 	}
@@ -416,17 +410,11 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 		return;
 	/*
 	 * No listener in the record: the model takes the port's when only
-	 * one can be it.  Who holds the socket is no accept() seen: a
-	 * master may have accepted it for a worker, so it is the holder.
+	 * one can be it.  An inode says accept() returned it; who holds it
+	 * is no accept() seen: a master may have accepted it for a worker,
+	 * so it is the holder.
 	 */
-	e.flags &= ~SOCKFAN_F_TASK;
-	e.kind = SOCKFAN_EV_ESTABLISHED;
-	fanout_apply(ctx->f, &e);
-	if (s->inode) {
-		e.kind = SOCKFAN_EV_ACCEPT;
-		fanout_apply(ctx->f, &e);
-	}
-	c = fanout_conn(ctx->f, &s->key, s->cookie);
+	c = fanout_snap_conn(ctx->f, &s->key, s->cookie, s->state, 0, s->inode);
 	if (!c)
 		return;
 	c->segs_in = s->segs_in;

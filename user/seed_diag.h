@@ -9,13 +9,12 @@
 
 /*
  * Dump TCP listeners and live connections of network namespace @netns
- * (0: every namespace) with NETLINK_SOCK_DIAG and apply them to @f as
- * SOCKFAN_F_SEEDED records: LISTEN for listeners, ESTABLISHED for
- * connections on a listening port, ACCEPT too when the socket has an
- * inode (accept() returned it).  Owners come from /proc/PID/fd: of the
- * listeners, and with @details of the connections on their ports, whose
- * segs_in (tcp_info) is read then too.  Returns 0 or a negative errno
- * (message printed).
+ * (0: every namespace) with NETLINK_SOCK_DIAG and set them in @f as a
+ * snapshot (fanout_snap_*()): listeners, and connections on a listening
+ * port, accepted when the socket has an inode (accept() returned it).
+ * Owners come from /proc/PID/fd: of the listeners, and with @details of
+ * the connections on their ports, whose segs_in (tcp_info) is read then
+ * too.  Returns 0 or a negative errno (message printed).
  */
 int seed_diag(struct fanout *f, __u32 netns, bool details);
 

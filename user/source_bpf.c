@@ -649,7 +649,7 @@ static int follow_one(const struct fan_conn *c, void *arg)
 	int fd = *(int *)arg;
 	__u64 unknown = 0;
 
-	if ((c->flags & SOCKFAN_F_SEEDED) && c->cookie)
+	if ((c->flags & FAN_SEEDED) && c->cookie)
 		bpf_map_update_elem(fd, &c->cookie, &unknown, BPF_NOEXIST);
 	return 0;
 }

@@ -100,75 +100,64 @@ static int split(struct proc_file *pf, char *line)
 
 static int read_listener(struct fanout *f, struct proc_file *pf)
 {
-	struct sockfan_event e = { .kind = SOCKFAN_EV_LISTEN, .flags = SOCKFAN_F_SEEDED };
 	__u64 cookie, port, backlog, qlen, overflows, drops, accepted, hits, pid;
+	struct sockfan_key k = { .netns = pf->netns };
 	struct fan_listener *l;
 
-	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &e.key, e.key.laddr) ||
+	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &k, k.laddr) ||
 	    field_u64(pf, 3, 65535, &port) || field_u64(pf, 4, ~0U, &backlog) ||
 	    field_u64(pf, 5, ~0U, &qlen) || field_u64(pf, 6, ~0ULL, &overflows) ||
 	    field_u64(pf, 7, ~0U, &drops) || field_u64(pf, 8, ~0ULL, &accepted) ||
 	    field_u64(pf, 9, ~0ULL, &hits) || field_u64(pf, 10, ~0U, &pid))
 		return -EPROTO;
-	e.cookie = cookie;
-	e.key.lport = port;
-	e.key.netns = pf->netns;
-	e.listen.backlog = backlog;
+	k.lport = port;
+	l = fanout_snap_listener(f, &k, cookie, backlog);
+	if (!l)
+		return -ENOMEM;
+	/* what the module counted since it was loaded */
+	l->accepted = accepted;
+	l->qlen = qlen;
+	l->overflows = overflows;
+	l->drops = drops;
+	l->hits = hits;
 	if (pid) {
-		e.pid = pid;
-		e.flags |= SOCKFAN_F_TASK;
-		field_comm(pf, 11, e.comm);
-	}
-	fanout_apply(f, &e);
-	l = fanout_listener(f, cookie);
-	if (l) {
-		l->accepted = accepted;
-		l->qlen = qlen;
-		l->overflows = overflows;
-		l->drops = drops;
-		l->hits = hits;
+		l->pid = pid;
+		field_comm(pf, 11, l->comm);
 	}
 	return 0;
 }
 
 static int read_conn(struct fanout *f, struct proc_file *pf)
 {
-	struct sockfan_event e = { .kind = SOCKFAN_EV_ESTABLISHED, .flags = SOCKFAN_F_SEEDED };
 	__u64 cookie, lport, rport, listener, pid, age, segs;
+	struct sockfan_key k = { .netns = pf->netns };
 	struct fan_conn *c;
+	unsigned int state;
+	bool accepted;
 
-	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &e.key, e.key.laddr) ||
-	    field_u64(pf, 3, 65535, &lport) || field_addr(pf, 1, 4, &e.key, e.key.raddr) ||
+	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &k, k.laddr) ||
+	    field_u64(pf, 3, 65535, &lport) || field_addr(pf, 1, 4, &k, k.raddr) ||
 	    field_u64(pf, 5, 65535, &rport) || field_u64(pf, 6, ~0ULL, &listener) ||
 	    field_u64(pf, 7, ~0U, &pid) || field_u64(pf, 9, ~0ULL, &age) ||
 	    field_u64(pf, 10, ~0U, &segs))
 		return -EPROTO;
-	e.state = fmt_state_parse(pf->fields[11]);
-	if (!e.state || e.state == TCP_LISTEN)
+	state = fmt_state_parse(pf->fields[11]);
+	if (!state || state == TCP_LISTEN)
 		return bad(pf, "TCP state of a connection expected (ESTAB, CLOSE-WAIT, ...)");
-	e.cookie = cookie;
-	e.key.lport = lport;
-	e.key.rport = rport;
-	e.key.netns = pf->netns;
-	e.accept.listener = listener;
-	fanout_apply(f, &e);
+	k.lport = lport;
+	k.rport = rport;
+	/* pid 0 with comm "?": accepted, by a task this reader may not know */
+	accepted = pid || !strcmp(pf->fields[8], "?");
+	c = fanout_snap_conn(f, &k, cookie, state, listener, accepted);
+	if (!c)
+		return -ENOMEM;
 	if (pid) {
-		e.kind = SOCKFAN_EV_ACCEPT;
-		e.pid = pid;
-		e.flags |= SOCKFAN_F_TASK;
-		field_comm(pf, 8, e.comm);
-		fanout_apply(f, &e);
-	} else if (!strcmp(pf->fields[8], "?")) {
-		/* accepted, by a task this reader may not know */
-		e.kind = SOCKFAN_EV_ACCEPT;
-		fanout_apply(f, &e);
+		c->pid = pid;
+		field_comm(pf, 8, c->comm);
 	}
-	c = fanout_conn(f, &e.key, e.cookie);
-	if (c) {
-		c->segs_in = segs;
-		/* the module's clock is ktime_get_ns(), CLOCK_MONOTONIC here */
-		c->est_ns = mono_ns() - age * 1000000ULL;
-	}
+	c->segs_in = segs;
+	/* the module's clock is ktime_get_ns(), CLOCK_MONOTONIC here */
+	c->est_ns = mono_ns() - age * 1000000ULL;
 	return 0;
 }
 
@@ -205,7 +194,7 @@ static int read_port(struct fanout *f, struct proc_file *pf)
 	p = fanout_port(f, pf->netns, v[0]);
 	if (!p)
 		return -ENOMEM;
-	/* totals the module kept, including sockets gone since */
+	/* totals the module kept since it was loaded, sockets gone since too */
 	p->accepted = v[3];
 	p->closed = v[4];
 	/* the module times every connection it tracks */
@@ -299,13 +288,10 @@ int proc_source_read(struct fanout *f, const char *dir)
 			fprintf(stderr, "sockfan: %s: %s\n", dir, strerror(errno));
 		return -ENOENT;
 	}
-	/*
-	 * Connections first: the listeners' accepted totals then replace
-	 * what replaying the live connections added, like the ports' do.
-	 */
-	err = read_file(f, dir, "conns");
+	/* listeners first: a connection without one names its port's sole one */
+	err = read_file(f, dir, "listeners");
 	if (!err)
-		err = read_file(f, dir, "listeners");
+		err = read_file(f, dir, "conns");
 	if (!err)
 		err = read_file(f, dir, "ports");
 	if (!err)

@@ -415,33 +415,6 @@ static int open_bpf(struct view *v)
 	return err ?: bpf_refresh(v, !o->seed || o->duration);
 }
 
-/*
- * Seed sockets older than the module without adding their accepts to
- * the totals the module kept: those are the port's, and a look that
- * counted them would change as old sockets close (top's rates).
- */
-static int seed_keeping_totals(struct fanout *f, bool details)
-{
-	size_t i, n = f->nports;
-	__u64 *kept = calloc(n + 1, 2 * sizeof(*kept));
-	int err;
-
-	if (!kept)
-		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		kept[2 * i] = f->ports[i].accepted;
-		kept[2 * i + 1] = f->ports[i].closed;
-	}
-	err = seed_diag(f, netns_self(), details);
-	/* ports are appended, never moved: the first n are the module's */
-	for (i = 0; i < n; i++) {
-		f->ports[i].accepted = kept[2 * i];
-		f->ports[i].closed = kept[2 * i + 1];
-	}
-	free(kept);
-	return err;
-}
-
 static int read_proc(struct view *v)
 {
 	const struct view_opts *o = v->o;
@@ -456,9 +429,13 @@ static int read_proc(struct view *v)
 	/* the module's probes count both (or log why one is missing) */
 	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES | FAN_COUNTS_TOTALS |
 		      FAN_COUNTS_OVERFLOWS;
-	/* sockets older than the module: only this namespace, like the files */
+	/*
+	 * What the module's files lack (holders, and with details segs_in
+	 * as tcp_info has it), of this namespace only, like the files: a
+	 * snapshot, which leaves the totals the module kept as they are
+	 */
 	if (!err && o->seed)
-		err = seed_keeping_totals(&v->f, view_conn_details(o));
+		err = seed_diag(&v->f, netns_self(), view_conn_details(o));
 	/* the seed reads them too: here only without it */
 	else if (!err)
 		err = seed_listen_counters(&v->f, netns_self());

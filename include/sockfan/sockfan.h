@@ -57,7 +57,7 @@ enum sockfan_lookup_result {
 
 /* sockfan_event.flags */
 #define SOCKFAN_F_TASK		(1U << 0) /* pid/comm are the acting task */
-#define SOCKFAN_F_SEEDED	(1U << 1) /* built from a snapshot, not a hook */
+/* (1U << 1): free; it was a snapshot's mark, which no capture path writes */
 #define SOCKFAN_F_LISTENER	(1U << 2) /* CLOSE of a listening socket */
 
 /*
