@@ -5,6 +5,7 @@
  * programs see them (the module keeps state, not a stream).  --json prints one object per
  * line.  Listener lookup hits are counted, not printed: one per SYN.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,11 +90,32 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	return 0;
 }
 
+/*
+ * Connections older than the trace close too: a sock_diag snapshot names
+ * them, and the programs follow their close.  The snapshot is not kept:
+ * records go to the printer only.
+ */
+static int follow_older(struct bpf_source *src, __u32 netns)
+{
+	struct fanout older;
+	int err;
+
+	if (fanout_init(&older)) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return -ENOMEM;
+	}
+	err = seed_diag(&older, netns, false);
+	if (!err)
+		err = bpf_source_follow_seeded(src, &older);
+	fanout_free(&older);
+	return err;
+}
+
 int cmd_trace(int argc, char **argv)
 {
 	struct trace_opts o = { 0 };
+	struct capture_sink sink = { on_event, &o };
 	struct bpf_source *src;
-	struct fanout f;
 	int err;
 
 	if (parse_opts(argc, argv, &o)) {
@@ -102,27 +124,14 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (view_check_targets("trace", &o.v))
 		return 1;
-	if (fanout_init(&f)) {
-		fprintf(stderr, "%s: out of memory\n", prog_name);
-		return 1;
-	}
 	/* before attaching: no record is older, so no time is negative */
 	o.start_ns = mono_ns();
-	if (bpf_source_open(&src, &f, o.v.filter.netns, verbose, false)) {
-		fanout_free(&f);
+	if (bpf_source_open(&src, &sink, o.v.filter.netns, verbose, false))
 		return 1;
-	}
-	/*
-	 * Connections older than the trace close too: the programs follow
-	 * the ones a snapshot finds (the model only carries them there).
-	 */
-	if (seed_diag(&f, o.v.filter.netns, false) ||
-	    bpf_source_follow_seeded(src, &f)) {
+	if (follow_older(src, o.v.filter.netns)) {
 		bpf_source_close(src);
-		fanout_free(&f);
 		return 1;
 	}
-	bpf_source_set_sink(src, on_event, &o);
 	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
 	if (o.json)
 		jsonw_init(&o.w, stdout);
@@ -134,6 +143,5 @@ int cmd_trace(int argc, char **argv)
 		(unsigned long long)bpf_source_lost(src),
 		(unsigned long long)bpf_source_malformed(src));
 	bpf_source_close(src);
-	fanout_free(&f);
 	return err ? 1 : 0;
 }

@@ -28,7 +28,6 @@
 struct bpf_source {
 	struct sockfan_bpf *skel;
 	struct ring_buffer *rb;
-	struct fanout *f;
 	__u32 netns;			/* recorded by the programs; 0: all */
 	__u32 ring_bytes;		/* SOCKFAN_RING_KB; 0: the object's 4 MiB */
 	__u32 born_entries;		/* connections followed at once */
@@ -36,8 +35,8 @@ struct bpf_source {
 	const struct bpf_program *link_progs[MAX_LINKS];	/* of each link */
 	size_t nlinks;
 	char hooks[512];		/* the hooks in use, as printed */
-	void (*sink)(const struct sockfan_event *e, void *arg);
-	void *sink_arg;
+	struct capture_sink sink;
+	unsigned int counts;		/* FAN_COUNTS_*: what the hooks count */
 	__u64 records;			/* read from the ring, well-formed */
 	__u64 malformed;
 	__u64 handshakes;		/* ESTABLISHED records */
@@ -220,21 +219,17 @@ static int on_record(void *ctx, void *data, size_t size)
 		s->malformed++;
 		return 0;
 	}
-	fanout_apply(s->f, data);
 	s->records++;
 	if (((const struct sockfan_event *)data)->kind == SOCKFAN_EV_ESTABLISHED)
 		s->handshakes++;
-	if (s->sink)
-		s->sink(data, s->sink_arg);
+	s->sink.record(data, s->sink.arg);
 	/* a negative return ends the poll; this record is consumed */
 	return --s->budget > 0 ? 0 : -EAGAIN;
 }
 
-void bpf_source_set_sink(struct bpf_source *s,
-			 void (*fn)(const struct sockfan_event *e, void *arg), void *arg)
+unsigned int bpf_source_counts(const struct bpf_source *s)
 {
-	s->sink = fn;
-	s->sink_arg = arg;
+	return s->counts;
 }
 
 /* classic tracepoints are found through tracefs: mount it if absent */
@@ -322,7 +317,7 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 		return err;
 	}
 	/* the hooks see every accept and close from now on */
-	s->f->counts = FAN_COUNTS_TOTALS;
+	s->counts = FAN_COUNTS_TOTALS;
 	for (r = 0; r < ARRAY_SIZE(optional_roles); r++) {
 		const char *name = optional_roles[r].none;
 
@@ -335,7 +330,7 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 					strerror(-err));
 			if (!err) {
 				name = groups[g].name;
-				s->f->counts |= groups[g].counts;
+				s->counts |= groups[g].counts;
 				break;
 			}
 		}
@@ -585,8 +580,8 @@ static int load_first_plan(struct bpf_source *s, int only, bool log_libbpf)
 	return err;
 }
 
-int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf,
-		    bool count_runs)
+int bpf_source_open(struct bpf_source **sp, const struct capture_sink *sink, __u32 netns,
+		    bool log_libbpf, bool count_runs)
 {
 	struct bpf_source *s;
 	struct stat st;
@@ -607,7 +602,7 @@ int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
-	s->f = f;
+	s->sink = *sink;
 	s->netns = netns;
 	s->stats_fd = -1;
 	s->born_entries = born_entries();

@@ -1,10 +1,11 @@
 /* SPDX-License-Identifier: GPL-2.0 */
-/* The BPF capture path: load, pick hooks, stream records into a model. */
+/* The BPF capture path: load, pick hooks, stream records to a sink. */
 #ifndef SOCKFAN_SOURCE_BPF_H
 #define SOCKFAN_SOURCE_BPF_H
 
 #include <limits.h>
 #include <stdbool.h>
+#include "capture.h"
 #include "fanout.h"
 #include "hook_cost.h"
 
@@ -12,7 +13,7 @@ struct bpf_source;
 
 /*
  * Load and attach the programs, choosing per hook the best variant this
- * kernel accepts; records will be applied to @f.  @netns (an inode; 0:
+ * kernel accepts; records will go to @sink.  @netns (an inode; 0:
  * all): the programs record only that namespace's sockets.  @count_runs:
  * have the kernel count the programs' runs and run time from before they
  * attach (BPF_ENABLE_STATS, which kernel.bpf_stats_enabled=1 also does
@@ -21,12 +22,11 @@ struct bpf_source;
  * bpf_source_hook_cost().  Returns 0 or a negative errno, after printing
  * what failed and what to do.
  */
-int bpf_source_open(struct bpf_source **sp, struct fanout *f, __u32 netns, bool log_libbpf,
-		    bool count_runs);
+int bpf_source_open(struct bpf_source **sp, const struct capture_sink *sink, __u32 netns,
+		    bool log_libbpf, bool count_runs);
 
-/* also hand every record to @fn (after the model has it): the trace */
-void bpf_source_set_sink(struct bpf_source *s,
-			 void (*fn)(const struct sockfan_event *e, void *arg), void *arg);
+/* what the attached hooks can count: FAN_COUNTS_* */
+unsigned int bpf_source_counts(const struct bpf_source *s);
 
 /* "state=tp_btf/inet_sock_set_state accept=fexit/inet_csk_accept" */
 const char *bpf_source_hooks(const struct bpf_source *s);
@@ -41,16 +41,16 @@ const char *bpf_source_hooks(const struct bpf_source *s);
 void bpf_source_seed_begin(struct bpf_source *s);
 
 /*
- * Follow the close of connections that the snapshot seeded into @f, and
- * end what bpf_source_seed_begin() began.
+ * Follow the close of the connections a sock_diag snapshot set in @f,
+ * and end what bpf_source_seed_begin() began.
  */
 int bpf_source_follow_seeded(struct bpf_source *s, const struct fanout *f);
 
-/* apply records that arrive within @timeout_ms; returns count or -errno */
+/* deliver records that arrive within @timeout_ms; returns count or -errno */
 int bpf_source_poll(struct bpf_source *s, int timeout_ms);
 
 /*
- * Apply what is queued now, before a look: at most 64 polls, so that a
+ * Deliver what is queued now, before a look: at most 64 polls, so that a
  * steady stream (a SYN flood's misses) cannot hold the look back.
  */
 void bpf_source_drain(struct bpf_source *s);
@@ -58,7 +58,7 @@ void bpf_source_drain(struct bpf_source *s);
 #define BPF_FOLLOW_UNTIL_STOPPED	ULONG_MAX	/* for bpf_source_follow() */
 
 /*
- * Apply records for @seconds (0: one poll, what is queued now;
+ * Deliver records for @seconds (0: one poll, what is queued now;
  * BPF_FOLLOW_UNTIL_STOPPED: until SIGINT or SIGTERM, which also end a
  * timed follow early), then what is still queued.  Returns 0 or -errno, after printing what failed.
  */

@@ -380,16 +380,24 @@ static int bpf_refresh(struct view *v, bool states)
 	return 0;
 }
 
+/* the views' sink: every record into the model */
+static void view_apply(const struct sockfan_event *e, void *arg)
+{
+	fanout_apply(arg, e);
+}
+
 static int open_bpf(struct view *v)
 {
 	const struct view_opts *o = v->o;
+	struct capture_sink sink = { view_apply, &v->f };
 	int err;
 
-	err = bpf_source_open(&v->src, &v->f, o->filter.netns, verbose, o->hook_cost);
+	err = bpf_source_open(&v->src, &sink, o->filter.netns, verbose, o->hook_cost);
 	if (err) {
 		v->src = NULL;
 		return err;
 	}
+	v->f.counts = bpf_source_counts(v->src);
 	/*
 	 * Attach first, then snapshot: nothing falls between the two.  A
 	 * connection the dump read that closes before the programs follow
