@@ -265,21 +265,9 @@ static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, __u
 	return bpf_map_lookup_elem(&born, key);
 }
 
-/* The record a state change makes, 0: none (most: the client side, FINs). */
-static __always_inline __u16 state_kind(int oldstate, int newstate)
-{
-	if (newstate == TCP_LISTEN)
-		return SOCKFAN_EV_LISTEN;
-	if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)
-		return SOCKFAN_EV_ESTABLISHED;
-	if (newstate == TCP_CLOSE)
-		return SOCKFAN_EV_CLOSE;
-	return 0;
-}
-
 /*
  * Common body of both state-change hooks, for a TCP socket whose change
- * makes record @kind (state_kind()).  @cookie: 0 if it has none yet,
+ * makes record @kind (sockfan_state_kind()).  @cookie: 0 if it has none yet,
  * which only the classic tracepoint sees.  @btf: @sk is a BTF pointer
  * (tp_btf), read in place instead of copied.
  */
@@ -373,7 +361,7 @@ SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 	     const int newstate)
 {
-	__u16 kind = state_kind(oldstate, newstate);
+	__u16 kind = sockfan_state_kind(oldstate, newstate);
 	__u64 cookie;
 
 	if (!kind || sk->sk_protocol != IPPROTO_TCP)
@@ -393,7 +381,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 SEC("tracepoint/sock/inet_sock_set_state")
 int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 {
-	__u16 kind = state_kind(ctx->oldstate, ctx->newstate);
+	__u16 kind = sockfan_state_kind(ctx->oldstate, ctx->newstate);
 
 	if (!kind || ctx->protocol != IPPROTO_TCP)
 		return 0;

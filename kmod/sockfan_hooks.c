@@ -39,14 +39,20 @@ static void probe_state(void *data, const struct sock *csk,
 	if (sk->sk_protocol != IPPROTO_TCP ||
 	    (sk->sk_family != AF_INET && sk->sk_family != AF_INET6))
 		return;
-	if (newstate == TCP_LISTEN)
+	switch (sockfan_state_kind(oldstate, newstate)) {
+	case SOCKFAN_EV_LISTEN:
 		sockfan_listen(sk);
-	else if (oldstate == TCP_LISTEN && newstate == TCP_CLOSE)
-		sockfan_listen_close(sk);
-	else if (oldstate == TCP_SYN_RECV && newstate == TCP_ESTABLISHED)
+		break;
+	case SOCKFAN_EV_ESTABLISHED:
 		sockfan_established(sk);
-	else if (newstate == TCP_CLOSE)
-		sockfan_close(sk);
+		break;
+	case SOCKFAN_EV_CLOSE:
+		if (oldstate == TCP_LISTEN)
+			sockfan_listen_close(sk);
+		else
+			sockfan_close(sk);
+		break;
+	}
 }
 
 static void find_tracepoint(struct tracepoint *tp, void *priv)

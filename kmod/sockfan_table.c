@@ -261,13 +261,14 @@ static u64 guess_listener(struct sockfan_net *sn, const struct sockfan_key *key)
 	u64 any = 0;
 
 	list_for_each_entry_rcu(l, &sn->listeners, node) {
-		/* a child has its listener's family (v4-mapped peers included) */
-		if (l->key.lport != key->lport || l->key.family != key->family)
-			continue;
-		if (!memcmp(l->key.laddr, key->laddr, 16))
+		switch (sockfan_listener_fit(&l->key, key)) {
+		case 2:
 			return l->cookie;
-		if (!any && sockfan_addr_any(l->key.laddr))
-			any = l->cookie;
+		case 1:
+			if (!any)
+				any = l->cookie;
+			break;
+		}
 	}
 	return any;
 }
@@ -655,14 +656,15 @@ static u64 sole_listener(struct sockfan_net *sn, const struct sockfan_key *key)
 	u64 e = 0, a = 0;
 
 	list_for_each_entry_rcu(l, &sn->listeners, node) {
-		if (l->key.lport != key->lport || l->key.family != key->family)
-			continue;
-		if (!memcmp(l->key.laddr, key->laddr, 16)) {
+		switch (sockfan_listener_fit(&l->key, key)) {
+		case 2:
 			exact++;
 			e = l->cookie;
-		} else if (sockfan_addr_any(l->key.laddr)) {
+			break;
+		case 1:
 			any++;
 			a = l->cookie;
+			break;
 		}
 	}
 	if (exact)

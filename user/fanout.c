@@ -302,16 +302,17 @@ static __u64 sole_listener(const struct fanout *f, const struct sockfan_key *k)
 	for (i = 0; i < f->nlisteners; i++) {
 		const struct fan_listener *l = &f->listeners[i];
 
-		/* a child has its listener's family (v4-mapped peers included) */
-		if (l->key.netns != k->netns || l->key.lport != k->lport ||
-		    l->key.family != k->family)
+		if (l->key.netns != k->netns)
 			continue;
-		if (!memcmp(l->key.laddr, k->laddr, 16)) {
+		switch (sockfan_listener_fit(&l->key, k)) {
+		case 2:
 			exact++;
 			e = l->cookie;
-		} else if (sockfan_addr_any(l->key.laddr)) {
+			break;
+		case 1:
 			wild++;
 			w = l->cookie;
+			break;
 		}
 	}
 	if (exact)

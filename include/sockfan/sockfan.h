@@ -120,6 +120,57 @@ static inline int sockfan_addr_any(const __u8 *a)
 		 a[8] | a[9] | a[10] | a[11]);
 }
 
+/*
+ * The TCP states that decide a record, as the kernel numbers them
+ * (include/net/tcp_states.h; uapi as BPF_TCP_* in linux/bpf.h, so they
+ * cannot change).  Spelled here because the three sides get TCP_* from
+ * three headers.
+ */
+enum {
+	SOCKFAN_TCP_ESTABLISHED = 1,
+	SOCKFAN_TCP_SYN_RECV = 3,
+	SOCKFAN_TCP_CLOSE = 7,
+	SOCKFAN_TCP_LISTEN = 10,
+};
+
+/*
+ * The record a TCP state change makes, decided here once for the
+ * module's tracepoint probe and the BPF programs: LISTEN; a passive
+ * handshake's SYN_RECV -> ESTABLISHED; CLOSE, of a connection or (from
+ * LISTEN, with SOCKFAN_F_LISTENER) of a listener.  0: no record (the
+ * client side, FINs, the states between).
+ */
+static inline __u16 sockfan_state_kind(int oldstate, int newstate)
+{
+	if (newstate == SOCKFAN_TCP_LISTEN)
+		return SOCKFAN_EV_LISTEN;
+	if (oldstate == SOCKFAN_TCP_SYN_RECV && newstate == SOCKFAN_TCP_ESTABLISHED)
+		return SOCKFAN_EV_ESTABLISHED;
+	if (newstate == SOCKFAN_TCP_CLOSE)
+		return SOCKFAN_EV_CLOSE;
+	return 0;
+}
+
+/*
+ * Could listener @l have handed out connection @c, and how surely: 2 it
+ * is bound to @c's local address, 1 to every address (a wildcard), 0
+ * not (another port, family or address).  A child has its listener's
+ * family, v4-mapped peers included.  Namespaces are the caller's to
+ * compare.  Where several fit (a SO_REUSEPORT group), only accept()
+ * tells which one it was.
+ */
+static inline int sockfan_listener_fit(const struct sockfan_key *l, const struct sockfan_key *c)
+{
+	int i;
+
+	if (l->lport != c->lport || l->family != c->family)
+		return 0;
+	for (i = 0; i < 16; i++)
+		if (l->laddr[i] != c->laddr[i])
+			return sockfan_addr_any(l->laddr) ? 1 : 0;
+	return 2;
+}
+
 struct sockfan_listen_info {
 	__u32 backlog;		/* listen(2) backlog (sk_max_ack_backlog) */
 	__u32 __pad;
