@@ -474,17 +474,16 @@ static int test_run_mean(int fd, int n, __u64 *mean)
 
 /*
  * What an empty program's run counts, in ns.  The kernel's count reads
- * the clock before and after each program it runs (sched_clock(): 51-53
- * ns a run on the CI host and in its TCG VMs alike), and that lands in
- * every hook's figure, ten times per connection for the state hook;
- * --hook-cost reports the programs' time beyond an empty run.  Run by
- * BPF_PROG_TEST_RUN as a raw tracepoint, which is timed as tp_btf and
- * tracepoint programs are (fexit's trampoline reads the clock in its own
- * enter and exit helpers: close, not the same).  The figure also holds
- * the call into the program, which runs uncounted too; an empty program
- * on the state hook counted more (65 ns), with colder caches.  The least
- * of a few batches' means: an interrupt inflates a batch, never shrinks
- * one.  0 (printed) when not known.
+ * the clock before and after each program it runs (sched_clock()), and
+ * that lands in every hook's figure, ten times per connection for the
+ * state hook (bench/README.md has the figures); --hook-cost reports the
+ * programs' time beyond an empty run.  Run by BPF_PROG_TEST_RUN as a raw
+ * tracepoint, which is timed as tp_btf and tracepoint programs are
+ * (fexit's trampoline reads the clock in its own enter and exit helpers:
+ * close, not the same).  The figure also holds the call into the
+ * program, which runs uncounted too.  The least of a few batches' means:
+ * an interrupt inflates a batch, never shrinks one.  0 (printed) when
+ * not known.
  */
 static __u64 time_empty_run(void)
 {
