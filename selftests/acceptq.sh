@@ -101,7 +101,7 @@ diag "nstat: ListenOverflows $over0 -> $over, TCPDeferAcceptDrop $defer0 -> $def
 check "TCP_DEFER_ACCEPT: listener sk_drops = TCPDeferAcceptDrop, no new overflow (nstat)" \
 	"$(sockfan_listener_field "$TMP/defer" 127.0.0.1:$DPORT sk_drops) $over" \
 	"$((deferred - defer0)) $over0"
-check "namespace line: ListenOverflows and TCPDeferAcceptDrop as nstat" \
-	"$(sed -n 's/^# netns [0-9]* listen queues.*ListenOverflows \([0-9]*\), .*TCPDeferAcceptDrop \([0-9]*\)$/\1 \2/p' "$TMP/defer")" \
+check "the namespace's ListenOverflows and TCPDeferAcceptDrop as nstat" \
+	"$(sockfan_json "$TMP/defer" netns listen_overflows defer_accept_drops)" \
 	"$over $deferred"
 tap_exit

@@ -77,7 +77,7 @@ sed 's/^/# after: /' "$TMP/after"
 check "started after: ESTAB and CLOSE-WAIT apart, table and sockets, as ss" \
 	"$(look "$TMP/after")" "$(ground_truth)"
 
-sockfan_view "$NS" $PORT "$TMP/json" --json
+sockfan_view "$NS" $PORT "$TMP/json"
 check "--json: established, close_wait and the states map as ss" \
 	"$("$PY" -c 'import json, sys
 p = json.load(open(sys.argv[1]))["ports"][0]
@@ -86,13 +86,14 @@ print(p["established"], p["close_wait"], p["states"].get("ESTAB", 0),
       p["states"].get("CLOSE-WAIT", 0), s.count("ESTAB"), s.count("CLOSE-WAIT"))' "$TMP/json" 2>&1)" \
 	"$(ss_state_count established) $(ss_state_count close-wait) $(ss_state_count established) $(ss_state_count close-wait) $(ss_state_count established) $(ss_state_count close-wait)"
 
-sockfan_view "$NS" $PORT "$TMP/prom" --prom
+in_ns "$NS" "$SOCKFAN" ports --prom --source "$SOURCE" --port $PORT \
+	--netns "$(netns_inode "$NS")" >"$TMP/prom" 2>&1
 check "--prom: sockfan_connection_sockets by state as ss" \
 	"$(sed -n "s/^sockfan_connection_sockets{.*port=\"$PORT\",state=\"\\(ESTAB\\|CLOSE-WAIT\\)\"} //p" "$TMP/prom" | tr '\n' ' ')" \
 	"$(ss_state_count established) $(ss_state_count close-wait) "
 
 # without --port (no per-socket details asked): the states still count
-in_ns "$NS" "$SOCKFAN" ports --source "$SOURCE" --netns "$(netns_inode "$NS")" >"$TMP/all" 2>&1
+in_ns "$NS" "$SOCKFAN" ports --json --source "$SOURCE" --netns "$(netns_inode "$NS")" >"$TMP/all" 2>"$TMP/all.err"
 check "ports without --port: ESTAB and CLOSE-WAIT as ss" \
 	"$(sockfan_col "$TMP/all" $PORT ESTAB CLOSE-WAIT)" \
 	"$(ss_state_count established) $(ss_state_count close-wait)"

@@ -36,6 +36,7 @@ PIDS=()
 SOURCE=
 LOADED_KO=0
 tap_n=0
+tap_planned=
 tap_failed=0
 
 cleanup() {
@@ -61,6 +62,7 @@ diag() {
 }
 
 tap_plan() {
+	tap_planned=$1
 	echo "TAP version 13"
 	echo "1..$1"
 }
@@ -91,6 +93,11 @@ tap_exit() {
 	[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
 	# what each test costs, for keeping make check within its budget
 	diag "$(basename "$0"): $SECONDS s"
+	# a test that ran other than its plan says nothing about the rest
+	if [ "$tap_n" != "$tap_planned" ]; then
+		diag "planned ${tap_planned:-no} tests, ran $tap_n: the plan or the test is wrong"
+		exit $KSFT_FAIL
+	fi
 	[ $tap_failed = 0 ] && exit $KSFT_PASS
 	exit $KSFT_FAIL
 }
@@ -294,14 +301,15 @@ source_setup() {
 	esac
 }
 
-# sockfan_view NS PORT OUT [ARGS...]: `sockfan ports` for one port of the
-# namespace, run inside it (the proc source shows the caller's namespace);
-# stdout to OUT, stderr to OUT.err
+# sockfan_view NS PORT OUT [ARGS...]: `sockfan ports --json` for one port
+# of the namespace, run inside it (the proc source shows the caller's
+# namespace); stdout to OUT, stderr to OUT.err.  The sockfan_* readers
+# below answer from it.
 sockfan_view() {
 	local ns=$1 port=$2 out=$3
 
 	shift 3
-	in_ns "$ns" "$SOCKFAN" ports --source "$SOURCE" --port "$port" \
+	in_ns "$ns" "$SOCKFAN" ports --json --source "$SOURCE" --port "$port" \
 		--netns "$(netns_inode "$ns")" "$@" >"$out" 2>"$out.err"
 }
 
@@ -312,8 +320,8 @@ interrupt() {
 	kill -INT "$1" 2>/dev/null
 }
 
-# check_no_record_lost FILE: the bpf window's "# source bpf" line says
-# 0 lost; the proc source has nothing to lose
+# check_no_record_lost FILE: the bpf window's JSON says 0 lost; the
+# proc source has nothing to lose
 check_no_record_lost() {
 	if [ "$SOURCE" = bpf ]; then
 		check "no record lost" "$(sockfan_lost "$1")" 0
@@ -399,10 +407,6 @@ module_stat() {
 	fi
 }
 
-# sockfan_lost FILE: records the BPF ring buffer lost, from the summary
-sockfan_lost() {
-	awk '/^# source bpf/ { for (i = 2; i <= NF; i++) if ($i == "lost,") print $(i - 1) }' "$1"
-}
 
 # --- the kernel's own bug finders ----------------------------------------
 # kernel_log.pat lists, one extended regex a line, what the kernel prints
@@ -573,11 +577,28 @@ sum_lines() {
 }
 
 # --- sockfan's view ------------------------------------------------------
-# sockfan_col FILE PORT NAME...: the named columns of PORT's row in a
-# table of sockfan ports or top, found by the header's names (so a new
-# column moves nothing); the first table's row, or with COL_LAST=1 the
-# last one's (top's last frame)
+# What `sockfan ports --json` says, as the text views print it ("-" for
+# what the source cannot count, PID/COMM, ADDR:PORT), to compare with
+# ss: selftests/sockfan_json.py reads the JSON.
+sockfan_json() {
+	/usr/bin/python3 "$TEST_DIR/sockfan_json.py" "$@"
+}
+
+# sockfan_col FILE PORT NAME...: the named fields of PORT's row, by the
+# text table's column names (LISTEN ESTAB CLOSE-WAIT OTHER ACCEPTED CLOSED
+# PEERS REFUSED OWNER); with COL_LAST=1 from the last look's document
 sockfan_col() {
+	local file=$1 port=$2
+
+	shift 2
+	sockfan_json "$file" row "$port" "$@"
+}
+
+# text_col FILE PORT NAME...: the same from a text table, by its header's
+# column names: top's frames (top has no JSON; its rates too, ACCEPT/s,
+# REFUSED/s, ...), or the text of `ports`.  The first table that has the
+# row, with COL_LAST=1 the last one.
+text_col() {
 	local file=$1 port=$2
 
 	shift 2
@@ -599,71 +620,45 @@ sockfan_row() {
 	sockfan_col "$1" "$2" LISTEN ESTAB ACCEPTED CLOSED PEERS
 }
 
-# four-tuples of the ESTAB lines of `sockfan ports --port`, normalised as
-# ss_tuples prints them
+# four-tuples of the port's ESTAB connections, normalised as ss_tuples
+# prints them
 sockfan_tuples() {
-	awk '$1 == "ESTAB" { print $2, $3 }' "$1" | norm_endpoints | sort
+	sockfan_json "$1" tuples | norm_endpoints | sort
 }
 
-# sockfan_listener_field FILE ADDR:PORT|COOKIE|all KEY: the value after KEY
-# (backlog, qlen, drops, accepted, owner, cookie) on the matching LISTEN
-# lines of `sockfan ports --port`, one a line; empty if KEY is missing.
-# Tokens are found by their key word, not by column.
+# sockfan_listener_field FILE ADDR:PORT|COOKIE|all KEY: KEY (backlog,
+# qlen, sk_drops, overflows, accepted, hits, owner, cookie) of the
+# listeners selected, one a line
 sockfan_listener_field() {
-	awk -v sel="$2" -v key="$3" '$1 == "LISTEN" {
-		hit = sel == "all" || $2 == sel
-		v = ""
-		for (i = 3; i < NF; i++) {
-			if ($i == "cookie" && $(i + 1) == sel)
-				hit = 1
-			if ($i == key && v == "")
-				v = $(i + 1)
-		}
-		if (hit)
-			print v
-	}' "$1"
+	sockfan_json "$1" listener "$2" "$3"
 }
 
-# the first word of a connection line of `sockfan ports --port`: its
-# state as ss names it
-CONN_STATES='^(ESTAB|SYN-RECV|FIN-WAIT-1|FIN-WAIT-2|CLOSE-WAIT|LAST-ACK|CLOSING|[?])$'
-
-# sockfan_conns FILE accepted|queued [STATE]: how many connection lines
-# (of STATE, default any) say "accepted by PID/COMM" or "in queue"
+# sockfan_conns FILE accepted|queued [STATE]: how many connections (of
+# STATE, default any) accept() returned, or are still in the queue
 sockfan_conns() {
-	local what="accepted by" states=${3:-$CONN_STATES}
-
-	[ "$2" = queued ] && what="in queue"
-	[ -n "${3:-}" ] && states="^$3\$"
-	awk -v w=" $what " -v s="$states" '$1 ~ s && index($0, w)' "$1" | wc -l
+	sockfan_json "$1" conns "$2" ${3:+"$3"}
 }
 
-# tuple_task FILE WORD: "laddr:lport raddr:rport TASK" of the ESTAB lines,
-# TASK the token after "WORD by" ("-" when the line has none)
-tuple_task() {
-	awk -v w="$2" '$1 == "ESTAB" {
-		t = "-"
-		for (i = 4; i < NF; i++)
-			if ($i == w && $(i + 1) == "by")
-				t = $(i + 2)
-		print $2, $3, t
-	}' "$1" | norm_endpoints | sort
-}
-
-# "laddr:lport raddr:rport pid/comm" of the ESTAB lines: the accepting
-# task and its name ("-" while in queue)
+# "laddr:lport raddr:rport pid/comm" of the ESTAB connections: the
+# accepting task and its name ("-" while in queue, "?" accepted unseen)
 sockfan_tuple_tasks() {
-	tuple_task "$1" accepted
+	sockfan_json "$1" tasks accepted | norm_endpoints | sort
 }
 
-# "laddr:lport raddr:rport pid" of the ESTAB lines: the accepting task
-# ("-" while in queue)
+# "laddr:lport raddr:rport pid" of the ESTAB connections: the accepting
+# task ("-" while in queue)
 sockfan_tuple_pids() {
 	sockfan_tuple_tasks "$1" | sed -E 's,^([^ ]+ [^ ]+ [0-9]+)/.*,\1,'
 }
 
-# "laddr:lport raddr:rport pid" of the ESTAB lines: the process holding
-# the socket now ("held by", what ss -p shows; "-" when not known)
+# "laddr:lport raddr:rport pid" of the ESTAB connections: the process
+# holding the socket now (what ss -p shows; "-" when not known)
 sockfan_tuple_holders() {
-	tuple_task "$1" held | sed -E 's,^([^ ]+ [^ ]+ [0-9]+)/.*,\1,'
+	sockfan_json "$1" tasks held | norm_endpoints | sort |
+		sed -E 's,^([^ ]+ [^ ]+ [0-9]+)/.*,\1,'
+}
+
+# sockfan_lost FILE: records the BPF ring buffer lost
+sockfan_lost() {
+	sockfan_json "$1" lost
 }

@@ -34,13 +34,12 @@ ss_segs_in() {
 		norm_endpoints | sort
 }
 
-# the same from the ESTAB lines of `sockfan ports --port`
+# the same from `sockfan ports --port`
 sockfan_segs_in() {
-	awk '$1 == "ESTAB" { for (i = 4; i < NF; i++) if ($i == "segs_in") print $3, $(i + 1) }' "$1" |
-		norm_endpoints | sort
+	sockfan_json "$1" segs_in | norm_endpoints | sort
 }
 
-# the REFUSED column of PORT's row in the table
+# the REFUSED count of PORT's row
 sockfan_refused() {
 	sockfan_col "$1" "$2" REFUSED
 }
@@ -114,7 +113,7 @@ else
 	check "refused SYNs on the closed port = RSTs sent" \
 		"$(sockfan_refused "$TMP/misses" $CLOSED)" "$rsts"
 	check "bare ACKs: strays = RSTs sent, no row for their port" \
-		"$(sed -n 's/^# stray segments: \([0-9]*\) .*/\1/p' "$TMP/misses") $(sockfan_refused "$TMP/misses" $STRAY_PORT)" \
+		"$(sockfan_json "$TMP/misses" strays) $(sockfan_refused "$TMP/misses" $STRAY_PORT)" \
 		"$strays "
 fi
 check "no refused SYNs on the listening port" "$(sockfan_refused "$TMP/conns" $PORT)" 0

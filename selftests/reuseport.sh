@@ -83,7 +83,7 @@ ss_tuple_tasks "$NS" $PORT | head -n 3 | sed 's/^/# ss:      /'
 check_no_record_lost "$TMP/during"
 
 # --- started after the connections --------------------------------------
-sockfan_view "$NS" $PORT "$TMP/after.json" --json
+sockfan_view "$NS" $PORT "$TMP/after.json"
 "$PY3" - "$TMP/after.json" >"$TMP/after.txt" 2>&1 <<'PY'
 import collections, json, sys
 p = json.load(open(sys.argv[1]))["ports"][0]
@@ -105,7 +105,9 @@ check "started after: connections per holding process as ss -p" \
 	"$(awk '$1 == "held" { $1 = ""; print substr($0, 2) }' "$TMP/after.txt")" \
 	"$(ss_tuple_pids "$NS" $PORT | awk '{ n[$3]++ } END { for (p in n) print p ":" n[p] }' |
 	   sort -n | tr '\n' ' ' | sed 's/ $//')"
-sockfan_view "$NS" $PORT "$TMP/after"
+# the text view's spread line: what a reader of `ports --port` sees
+in_ns "$NS" "$SOCKFAN" ports --source "$SOURCE" --port $PORT --netns "$(netns_inode "$NS")" \
+	>"$TMP/after" 2>&1
 check "started after: ports --port says the spread per holding process" \
 	"$(sed -n 's/^  held: *//p' "$TMP/after" | grep -oE '[0-9]+ by [0-9]+' | awk '{ print $3 ":" $1 }' | sort -n | tr '\n' ' ' | sed 's/ $//')" \
 	"$(ss_tuple_pids "$NS" $PORT | awk '{ n[$3]++ } END { for (p in n) print p ":" n[p] }' |

@@ -350,7 +350,7 @@ window_end() {
 	local timing=$1 out=$2
 
 	wait_for 20 quiet "$NS" $PORT "$HELD" || diag "not quiet: $(ss_live "$NS" $PORT) live"
-	view_end "$NS" $PORT "$out" --json
+	view_end "$NS" $PORT "$out"
 	check "$timing: sockfan ports --source $SOURCE --json exits 0" $? 0
 	compare "$NS" $PORT "$out"
 	threads_check "$out"
@@ -365,7 +365,7 @@ before() {
 	diag "--- before: sockfan attached, then the load and $HELD held clients"
 	PG_CLOSE_HOST=127.0.0.1 PG_HELD_HOST=::1
 	p0=$(netns_mib "$NS" TcpPassiveOpens)
-	view_begin "$NS" $PORT "$out" 60 --json || exit $KSFT_FAIL
+	view_begin "$NS" $PORT "$out" 60 || exit $KSFT_FAIL
 	load_start "$NS" $PORT $LOAD_SECS
 	held_start "$NS" $PORT || exit $KSFT_FAIL
 	load_wait
@@ -381,7 +381,7 @@ before() {
 	# the held clients gone: nothing left on either side
 	held_stop
 	wait_for 20 quiet "$NS" $PORT 0 || diag "not quiet: $(ss_live "$NS" $PORT) live"
-	sockfan_view "$NS" $PORT "$TMP/empty.json" --json
+	sockfan_view "$NS" $PORT "$TMP/empty.json"
 	check "no connection in sockfan's look once ss has none" \
 		"$(json_field "$TMP/empty.json" $PORT connections) $(ss_live "$NS" $PORT)" "0 0"
 }
@@ -396,7 +396,7 @@ after() {
 	load_start "$NS" $PORT $CHURN_SECS
 	sleep 1
 	p0=$(netns_mib "$NS" TcpPassiveOpens)
-	view_begin "$NS" $PORT "$out" 60 --json || exit $KSFT_FAIL
+	view_begin "$NS" $PORT "$out" 60 || exit $KSFT_FAIL
 	load_wait
 	window_end after "$out"
 	p1=$(netns_mib "$NS" TcpPassiveOpens)

@@ -85,13 +85,13 @@ echo "7 inet 0.0.0.0 80 511 0 0 0 2 5 100 nginx" >>"$TMP/proc/listeners"
 echo "9 inet 10.0.0.1 80 10.0.0.2 5555 7 101 nginx 10 4 ESTAB" >>"$TMP/proc/conns"
 echo "11 inet 10.0.0.1 80 10.0.0.3 5556 7 0 - 5 1 ESTAB" >>"$TMP/proc/conns"
 echo "80 1 2 5 3 2 3000 500 200 0 100 nginx" >>"$TMP/proc/ports"
-"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>&1
+"$SOCKFAN" ports --json --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>"$TMP/out.err"
 check "well-formed files: 1 listener, 2 established, 5 accepted, 3 closed, 2 peers" \
 	"$(sockfan_row "$TMP/out" 80)" "1 2 5 3 2"
 
 # "0 ?": accepted, by a task the reader may not know; "0 -": in the queue
 echo "13 inet 10.0.0.1 80 10.0.0.4 5557 7 0 ? 7 1 CLOSE-WAIT" >>"$TMP/proc/conns"
-"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>&1
+"$SOCKFAN" ports --json --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>"$TMP/out.err"
 check "a hidden task ('0 ?') is accepted, '0 -' is in queue" \
 	"$(sockfan_conns "$TMP/out" accepted) $(sockfan_conns "$TMP/out" queued)" "2 1"
 check "the module's state column: one CLOSE-WAIT, counted apart from ESTAB" \

@@ -16,7 +16,7 @@ require_scenario_tools
 [ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): it parses the output"
 [ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: the BPF path gives the numbers here"
 
-tap_plan 10
+tap_plan 12
 
 netns_new NS sffmt || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
 httpd_start "$NS" $PORT || exit $KSFT_FAIL
@@ -41,6 +41,18 @@ check "--json parses; listeners, established, peers as ss" "$(head -n 1 <<<"$got
 	"$(ss_listeners "$NS" $PORT) $(ss_established "$NS" $PORT) $(ss_peers "$NS" $PORT)"
 check "--json four-tuples as ss" "$(tail -n +2 <<<"$got" | sort | md5sum)" \
 	"$(ss_tuples "$NS" $PORT | md5sum)"
+
+# the text table's row says what the document says (a snapshot: the
+# same sockets in both looks)
+in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --port $PORT >"$TMP/out.txt" 2>&1
+in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --port $PORT --json \
+	>"$TMP/diag1.json" 2>"$TMP/diag1.err"
+check "text table: the port's row as --json says" \
+	"$(text_col "$TMP/out.txt" $PORT LISTEN ESTAB CLOSE-WAIT OTHER ACCEPTED CLOSED PEERS REFUSED OWNER)" \
+	"$(sockfan_col "$TMP/diag1.json" $PORT LISTEN ESTAB CLOSE-WAIT OTHER ACCEPTED CLOSED PEERS REFUSED OWNER)"
+check "text --port lines: four-tuples as --json says" \
+	"$(awk '$1 == "ESTAB" { print $2, $3 }' "$TMP/out.txt" | sort | md5sum)" \
+	"$(sockfan_json "$TMP/diag1.json" tuples | sort | md5sum)"
 
 in_ns "$NS" "$SOCKFAN" ports --source bpf --netns "$ino" --prom >"$TMP/out.prom" 2>"$TMP/out.err"
 check "--prom exits 0" $? 0

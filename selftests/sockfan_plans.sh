@@ -31,8 +31,8 @@ for plan in $(seq $PLANS); do
 	names=("plan $plan: $N connections established, accepted and closed (nstat: passive opens)"
 	       "plan $plan: no record lost")
 	opens=$(netns_mib "$NS" TcpPassiveOpens)
-	SOCKFAN_PLAN=$plan in_ns "$NS" "$SOCKFAN" ports --source bpf --netns "$ino" --port $PORT \
-		--duration 30 >"$out" 2>"$out.err" &
+	SOCKFAN_PLAN=$plan in_ns "$NS" "$SOCKFAN" ports --json --source bpf --netns "$ino" \
+		--port $PORT --duration 30 >"$out" 2>"$out.err" &
 	viewer=$!
 	if ! wait_for 30 grep -q '^# attached\|does not load here' "$out.err"; then
 		diag "plan $plan: sockfan neither attached nor said why in 30 s: $(cat "$out.err")"

@@ -37,7 +37,7 @@ sf() {
 
 # "LISTEN ESTAB PEERS" of the port in the last frame of top's output
 top_row() {
-	COL_LAST=1 sockfan_col "$1" $PORT LISTEN ESTAB PEERS
+	COL_LAST=1 text_col "$1" $PORT LISTEN ESTAB PEERS
 }
 
 # ss with a filter: "listeners established peers", as top_row prints them
@@ -79,14 +79,14 @@ if grep -q 'miss=none' "$TMP/burst.err"; then
 		"no hook for misses here"
 else
 	check "top: a burst of refused SYNs shows as a rate when its row appears" \
-		"$(sockfan_col "$TMP/burst" $((PORT + 2)) REFUSED/s | awk '{ print ($1 + 0 > 0) ? "rate" : $1 }')" \
+		"$(text_col "$TMP/burst" $((PORT + 2)) REFUSED/s | awk '{ print ($1 + 0 > 0) ? "rate" : $1 }')" \
 		rate
 fi
 
 # --no-seed: what the window's records describe, though it never saw
 # the listener listen: 3 short connections, accepted and closed
 if [ "$SOURCE" = bpf ]; then
-	sf ports --no-seed --duration 4 >"$TMP/noseed" 2>"$TMP/noseed.err" &
+	sf ports --json --no-seed --duration 4 >"$TMP/noseed" 2>"$TMP/noseed.err" &
 	view_pid=$!
 	wait_for 30 grep -q '^# attached' "$TMP/noseed.err"
 	for i in 1 2 3; do
@@ -106,24 +106,25 @@ sf top -6 --interval 0.5 --count 1 >"$TMP/top6" 2>&1
 check "top -6: as ss -6" "$(top_row "$TMP/top6")" "$(ss_view -6)"
 
 # --- filters on the per-socket listing ----------------------------------
-sf ports --port $PORT --dst 127.0.0.2 >"$TMP/dst" 2>&1
+sf ports --json --port $PORT --dst 127.0.0.2 >"$TMP/dst" 2>"$TMP/dst.err"
 check "ports --dst 127.0.0.2: four-tuples as ss dst" "$(sockfan_tuples "$TMP/dst" | md5sum)" \
 	"$(in_ns "$NS" ss -Htn state established "sport = :$PORT" dst 127.0.0.2 |
 	   awk '{ print $3, $4 }' | sort | md5sum)"
-sf ports --port $PORT --src ::1/128 >"$TMP/src" 2>&1
+sf ports --json --port $PORT --src ::1/128 >"$TMP/src" 2>"$TMP/src.err"
 check "ports --src ::1/128: four-tuples as ss src [::1]" "$(sockfan_tuples "$TMP/src" | md5sum)" \
 	"$(in_ns "$NS" ss -Htn state established "sport = :$PORT" src '[::1]' |
 	   awk '{ print $3, $4 }' | sort | md5sum)"
 worker=$(ss_tuple_pids "$NS" $PORT | awk '{ print $3 }' | sort -u | head -n 1)
-sf ports --port $PORT --pid "$worker" >"$TMP/pid" 2>&1
+sf ports --json --port $PORT --pid "$worker" >"$TMP/pid" 2>"$TMP/pid.err"
 check "ports --pid WORKER: the connections ss says it holds" \
 	"$(sockfan_conns "$TMP/pid" accepted)" "$(ss_pid_established "$NS" $PORT "$worker")"
-sf ports --pid $$ >"$TMP/nopid" 2>&1
+sf ports --json --pid $$ >"$TMP/nopid" 2>"$TMP/nopid.err"
 check "ports --pid of a process without sockets: no row" \
 	"$(sockfan_row "$TMP/nopid" $PORT)" ""
 
 # --- the snapshot without a tracer (what auto picks without the module) --
-in_ns "$NS" "$SOCKFAN" ports --source diag --netns "$ino" --port $PORT >"$TMP/diag" 2>&1
+in_ns "$NS" "$SOCKFAN" ports --json --source diag --netns "$ino" --port $PORT \
+	>"$TMP/diag" 2>"$TMP/diag.err"
 check "ports --source diag: listeners, connections, peers as ss; misses unknown" \
 	"$(sockfan_col "$TMP/diag" $PORT LISTEN ESTAB PEERS REFUSED)" \
 	"$(ss_view | awk '{ print $1, $2, $3, "-" }')"
