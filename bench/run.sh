@@ -82,8 +82,9 @@ trap cleanup EXIT
 
 ip netns add "$ns"
 ip -n "$ns" link set lo up
-nginx_start "$tmp" "$ns" $port main='worker_cpu_affinity 01;' \
-	http='keepalive_requests 1000000;' listen='backlog=4096' || die "nginx did not start"
+nginx_start "$ns" $port dir="$tmp" main='worker_cpu_affinity 01;' \
+	http='keepalive_requests 1000000;' listen="127.0.0.1:$port backlog=4096" ||
+	die "nginx did not start"
 # new connections per request exhaust ephemeral ports without these
 ip netns exec "$ns" sysctl -qw net.ipv4.tcp_tw_reuse=1 net.ipv4.ip_local_port_range="1024 65000"
 

@@ -62,8 +62,8 @@ ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
 	net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
 insmod "$ko" max_conns=$((n + 1000)) || die "insmod $ko failed"
 # info level: a line per connection nginx closes, saying why
-nginx_start "$tmp" "$ns" $port slots=$slots log=info http='client_header_timeout 3600s;' \
-	listen='backlog=65535' || die "nginx did not start: $(cat "$tmp/nginx.out")"
+nginx_start "$ns" $port dir="$tmp" slots=$slots log=info \
+	listen="127.0.0.1:$port backlog=65535" || die "nginx did not start: $(cat "$tmp/logs/stdout")"
 srcs=$(seq 2 $((n / 20000 + 2)) | sed 's/^/127.0.1./' | paste -sd,)
 slab0=$(slab_kb)
 t0=$(date +%s.%N)

@@ -88,9 +88,9 @@ for n in "${sizes[@]}"; do
 	# which also keeps nginx from closing idle connections to free slots
 	# (it does once fewer than 1/16 are free)
 	workers=$(((n + per_proc * 9 / 10 - 1) / (per_proc * 9 / 10)))
-	nginx_start "$tmp" "$ns" $port workers=$workers slots=$((per_proc + 500)) \
-		http='client_header_timeout 3600s;' listen='backlog=65535 reuseport' ||
-		die "nginx did not start: $(cat "$tmp/nginx.out")"
+	nginx_start "$ns" $port dir="$tmp" workers=$workers slots=$((per_proc + 500)) \
+		listen="127.0.0.1:$port backlog=65535 reuseport" ||
+		die "nginx did not start: $(cat "$tmp/logs/stdout")"
 	# 20000 connections per source address: a third of the ephemeral
 	# ports, so that connect() finds a free one at once
 	srcs=$(seq 2 $((n / 20000 + 2)) | sed 's/^/127.0.1./' | paste -sd,)

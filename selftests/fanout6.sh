@@ -25,7 +25,7 @@ in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
 
 tap_plan 10
 
-nginx_start "$NS" $PORT 1 "[::]:$PORT ipv6only=off" || exit $KSFT_FAIL
+nginx_start "$NS" $PORT listen="[::]:$PORT ipv6only=off" || exit $KSFT_FAIL
 
 view_begin "$NS" $PORT "$TMP/during" $VIEW_MAX || exit $KSFT_FAIL
 clients_start "$NS" ::1 $PORT $N6 ::1 $CLIENT_HOLD || exit $KSFT_FAIL

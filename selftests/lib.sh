@@ -185,50 +185,8 @@ ns_exec() {
 	[ -z "$1" ] || printf '%s\n' ip netns exec "$1"
 }
 
-# nginx_start NS PORT [WORKERS] [LISTEN]: Debian's nginx, foreground, own
-# prefix.  LISTEN is the value of nginx's listen directive, PORT by
-# default; e.g. "PORT reuseport" (one socket per worker) or
-# "[::]:PORT ipv6only=off" (dual stack).
-nginx_start() {
-	# separate locals: one `local` expands all its words before assigning
-	local ns=$1 port=$2 workers=${3:-1}
-	local listen=${4:-$port} dir="$TMP/nginx-$port"
-
-	mkdir -p "$dir/logs" "$dir/tmp"
-	cat > "$dir/nginx.conf" <<-CONF
-	user root;
-	worker_processes $workers;
-	pid $dir/nginx.pid;
-	error_log $dir/logs/error.log;
-	events { worker_connections 4096; }
-	http {
-		access_log off;
-		client_body_temp_path $dir/tmp;
-		proxy_temp_path $dir/tmp;
-		fastcgi_temp_path $dir/tmp;
-		uwsgi_temp_path $dir/tmp;
-		scgi_temp_path $dir/tmp;
-		# held clients send nothing: nginx would close them after
-		# this, and they must outlast the slowest kernel's test
-		# (the debug kernel's torture holds them for minutes)
-		client_header_timeout 1h;
-		server {
-			listen $listen;
-			location / { return 200 "sockfan\n"; }
-		}
-	}
-	CONF
-	# ip netns exec execs: $! is nginx itself (a function would fork)
-	# shellcheck disable=SC2046 # words, no spaces in a namespace's name
-	$(ns_exec "$ns") nginx -p "$dir" -c "$dir/nginx.conf" -g 'daemon off;' \
-		>"$dir/logs/stdout" 2>&1 &
-	PIDS+=($!)
-	if ! wait_for 20 ss_has_listener "$ns" "$port"; then
-		diag "nginx did not come up on port $port:"
-		sed 's/^/# /' "$dir/logs/error.log" "$dir/logs/stdout" 2>/dev/null
-		return 1
-	fi
-}
+# nginx_start NS PORT [workers=N] [listen=ARGS] ...: selftests/nginx.sh
+source "$TEST_DIR/nginx.sh"
 
 # httpd_start NS PORT: python's http.server (one thread per connection,
 # blocking accept()), on 127.0.0.1, gone after 300 s at the latest.

@@ -28,7 +28,7 @@ source_setup "${1:?usage: reuseport.sh bpf|proc}"
 tap_plan 14
 
 netns_new NS sfrp || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
-nginx_start "$NS" $PORT $WORKERS "$PORT reuseport" || exit $KSFT_FAIL
+nginx_start "$NS" $PORT workers=$WORKERS listen="$PORT reuseport" || exit $KSFT_FAIL
 
 view_begin "$NS" $PORT "$TMP/during" $VIEW_MAX || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT $N $SRCS $CLIENT_HOLD || exit $KSFT_FAIL

@@ -174,7 +174,7 @@ trap 'pg_stop; cleanup' EXIT
 server_start() {
 	case "$SERVER" in
 	redis) redis_start "$@" ;;
-	nginx) nginx_start "$1" "$2" 2 "$2 reuseport" ;;
+	nginx) nginx_start "$1" "$2" workers=2 listen="$2 reuseport" ;;
 	haproxy-threads) haproxy_start "$1" "$2" 2 ;;
 	haproxy-procs) haproxy_start "$1" "$2" 1 && haproxy_start "$1" "$2" 1 ;;
 	postgres) pg_start "$@" ;;

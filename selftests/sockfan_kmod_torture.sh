@@ -47,7 +47,7 @@ running() {
 }
 
 # --- the initial namespace: nginx, held connections, a storm -------------
-nginx_start "" $PORT 2 || exit $KSFT_FAIL
+nginx_start "" $PORT workers=2 || exit $KSFT_FAIL
 clients_start "" 127.0.0.1 $PORT $HELD 127.0.0.4 $((SECS + CLIENT_HOLD)) ||
 	exit $KSFT_FAIL
 storm_start "" $PORT 16 127.0.0.2,127.0.0.3 $((SECS + 60))

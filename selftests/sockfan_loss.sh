@@ -29,7 +29,7 @@ netns_new NS sfloss || { diag "cannot create a network namespace"; exit $KSFT_FA
 ino=$(netns_inode "$NS")
 in_ns "$NS" sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
 # a listener per worker (reuseport)
-nginx_start "$NS" $PORT $WORKERS "$PORT reuseport backlog=8192" || exit $KSFT_FAIL
+nginx_start "$NS" $PORT workers=$WORKERS listen="$PORT reuseport backlog=8192" || exit $KSFT_FAIL
 
 opens0=$(netns_mib "$NS" TcpPassiveOpens)
 drops0=$(netns_mib "$NS" TcpExtListenDrops)

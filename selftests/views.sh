@@ -21,7 +21,7 @@ in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
 tap_plan 28
 
 # two listen directives through the one nginx_start offers
-nginx_start "$NS" $PORT 1 "$PORT; listen [::]:$PORT ipv6only=on" || exit $KSFT_FAIL
+nginx_start "$NS" $PORT listen="$PORT; listen [::]:$PORT ipv6only=on" || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT 4 127.0.0.2,127.0.0.3 $CLIENT_HOLD || exit $KSFT_FAIL
 clients_start "$NS" ::1 $PORT 2 ::1 $CLIENT_HOLD || exit $KSFT_FAIL
 wait_for 10 accept_queue_empty "$NS" $PORT
