@@ -5,7 +5,10 @@
 #
 # Unpack from Debian's linux-source tarball the parts of the kernel tree
 # the project uses as they are: kselftest's headers, lib.mk and runner,
-# and scripts/checkpatch.pl with its data files. Prints OUTDIR.
+# and scripts/checkpatch.pl with its data files; and kselftest's KTAP
+# helpers for shell tests (kselftest/ktap_helpers.sh), which 6.1's tree
+# predates, from linux-source-6.12 (bookworm-backports), kept in
+# $SOCKFAN_CACHE (/var/cache/sockfan) by package version. Prints OUTDIR.
 set -euo pipefail
 
 out=$(realpath -m "${1:?usage: linux-src.sh OUTDIR}")
@@ -15,7 +18,7 @@ tarball=$(ls /usr/src/linux-source-*.tar.xz 2>/dev/null | sort -V | tail -n 1)
 	exit 1
 }
 
-stamp=$out/.from-$(basename "$tarball").2
+stamp=$out/.from-$(basename "$tarball").3
 if [ -f "$stamp" ]; then
 	echo "$out"
 	exit 0
@@ -39,5 +42,36 @@ tar -xJf "$tarball" -C "$out" --strip-components=1 \
 	"$top/tools/scripts/Makefile.include" \
 	"$top/tools/scripts/Makefile.arch" \
 	"$top/scripts/subarch.include"
+# ktap_helpers.sh: one file out of a 150 MB package, so kept machine-wide
+ktap_pkg=linux-source-6.12
+ktap_ver=$(apt-cache show --no-all-versions "$ktap_pkg" 2>/dev/null | sed -n 's/^Version: //p')
+[ -n "$ktap_ver" ] || {
+	echo "linux-src: apt knows no $ktap_pkg (bookworm-backports; run: make deps)" >&2
+	exit 1
+}
+cache=$(realpath -m "${SOCKFAN_CACHE:-/var/cache/sockfan}")
+ktap_cached=$cache/ktap_helpers-$ktap_ver.sh
+if [ ! -s "$ktap_cached" ]; then
+	mkdir -p "$cache"
+	dl=$(mktemp -d)
+	trap 'rm -rf "$dl"' EXIT
+	(cd "$dl" && apt-get download -qq -o APT::Sandbox::User=root "$ktap_pkg") || {
+		echo "linux-src: apt-get download $ktap_pkg failed (network or apt lists: make deps)" >&2
+		exit 1
+	}
+	# tar stops at the file: the writers upstream see a broken pipe
+	(set +o pipefail
+	 dpkg-deb --fsys-tarfile "$dl"/*.deb 2>/dev/null |
+		tar -xO "./usr/src/$ktap_pkg.tar.xz" 2>/dev/null |
+		tar -xJO --occurrence=1 "$ktap_pkg/tools/testing/selftests/kselftest/ktap_helpers.sh" \
+		>"$ktap_cached.tmp")
+	grep -q '^ktap_finished()' "$ktap_cached.tmp" || {
+		rm -f "$ktap_cached.tmp"
+		echo "linux-src: no kselftest/ktap_helpers.sh with ktap_finished() in $ktap_pkg $ktap_ver" >&2
+		exit 1
+	}
+	mv "$ktap_cached.tmp" "$ktap_cached"
+fi
+cp "$ktap_cached" "$out/tools/testing/selftests/kselftest/ktap_helpers.sh"
 touch "$stamp"
 echo "$out"

@@ -1,15 +1,29 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Shared by sockfan's selftests: kselftest exit codes, nested TAP lines,
-# and the scenario pieces (network namespace, real nginx server, clients,
-# ground truth from ss).  Source it; it sets a cleanup trap.
-
-readonly KSFT_PASS=0
-readonly KSFT_FAIL=1
-readonly KSFT_SKIP=4
+# Shared by sockfan's selftests: TAP through kselftest's own KTAP
+# helpers, and the scenario pieces (network namespace, real nginx
+# server, clients, ground truth from ss).  Source it; it sets a cleanup
+# trap.
 
 TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+# kselftest's ktap_helpers.sh (the exit codes KSFT_*, ktap_* lines, and
+# ktap_finished(), which fails a test that ran other than its plan):
+# beside the runner once installed, in build/linux-src in the tree
+# (scripts/linux-src.sh puts it there)
+for f in "$TEST_DIR/../kselftest/ktap_helpers.sh" \
+	 "$TEST_DIR/../build/linux-src/tools/testing/selftests/kselftest/ktap_helpers.sh"; do
+	if [ -r "$f" ]; then
+		# shellcheck source=/dev/null
+		. "$f"
+		break
+	fi
+done
+if ! declare -F ktap_finished >/dev/null; then
+	echo "Bail out! kselftest's ktap_helpers.sh not found beside $TEST_DIR (scripts/linux-src.sh build/linux-src, then install the selftests again)"
+	exit 1
+fi
 
 # the CLI and client: env override, next to the tests (VM image), or the tree
 find_tool() {
@@ -35,9 +49,6 @@ NETNS=()
 PIDS=()
 SOURCE=
 LOADED_KO=0
-tap_n=0
-tap_planned=
-tap_failed=0
 
 cleanup() {
 	local p ns
@@ -62,30 +73,28 @@ diag() {
 }
 
 tap_plan() {
-	tap_planned=$1
-	echo "TAP version 13"
-	echo "1..$1"
+	ktap_print_header
+	ktap_set_plan "$1"
 }
 
-# check NAME GOT WANT: one nested TAP line
+# check NAME GOT WANT: one TAP line, what differed above it
 check() {
-	tap_n=$((tap_n + 1))
 	if [ "$2" = "$3" ]; then
-		echo "ok $tap_n $1"
+		ktap_test_pass "$1"
 	else
-		echo "not ok $tap_n $1 # got '$2', want '$3'"
-		tap_failed=1
+		diag "got '$2', want '$3'"
+		ktap_test_fail "$1"
 	fi
 }
 
+# tap_skip NAME WHY
 tap_skip() {
-	tap_n=$((tap_n + 1))
-	echo "ok $tap_n $1 # SKIP $2"
+	ktap_test_skip "$1: $2"
 }
 
 skip_all() {
-	echo "1..0 # SKIP $*"
-	exit $KSFT_SKIP
+	ktap_skip_all "$*"
+	exit "$KSFT_SKIP"
 }
 
 # SOCKFAN_TEST_KEEP=1 keeps the scenario's files in /tmp/sockfan-kept
@@ -93,13 +102,8 @@ tap_exit() {
 	[ -n "${SOCKFAN_TEST_KEEP:-}" ] && cp -r "$TMP" /tmp/sockfan-kept
 	# what each test costs, for keeping make check within its budget
 	diag "$(basename "$0"): $SECONDS s"
-	# a test that ran other than its plan says nothing about the rest
-	if [ "$tap_n" != "$tap_planned" ]; then
-		diag "planned ${tap_planned:-no} tests, ran $tap_n: the plan or the test is wrong"
-		exit $KSFT_FAIL
-	fi
-	[ $tap_failed = 0 ] && exit $KSFT_PASS
-	exit $KSFT_FAIL
+	# the totals; KSFT_FAIL unless every planned test passed or skipped
+	ktap_finished
 }
 
 require_root() {
