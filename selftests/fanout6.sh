@@ -19,9 +19,7 @@ require_nginx
 source_setup "${1:?usage: fanout6.sh bpf|proc}"
 
 netns_new NS sfv6 || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
-# a kernel without IPv6, or with it disabled, gives lo no ::1
-in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
-	skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
+require_ipv6 "$NS"
 
 tap_plan 10
 

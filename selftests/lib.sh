@@ -106,6 +106,13 @@ tap_exit() {
 	ktap_finished
 }
 
+# require_ipv6 NS: skip unless the namespace's lo has ::1 (a kernel
+# without IPv6, or with it disabled, gives it none)
+require_ipv6() {
+	in_ns "$1" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
+		skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
+}
+
 require_root() {
 	[ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces, BPF or insmod)"
 }

@@ -22,7 +22,6 @@ PORT=8080
 CYCLES=$(vm_param cycles)
 CYCLES=${CYCLES:-${SOCKFAN_KMOD_CYCLES:-1000}}
 
-require_root
 require_scenario_tools
 require_nginx
 require_sockfan_ko

@@ -13,7 +13,6 @@ PORT=8080
 CAP=8
 HELD=30
 
-require_root
 require_scenario_tools
 require_nginx
 require_sockfan_ko

@@ -11,7 +11,6 @@ source "$(dirname "$0")/lib.sh"
 PORT=8090
 PY=/usr/bin/python3
 
-require_root
 require_scenario_tools
 require_sockfan_ko
 

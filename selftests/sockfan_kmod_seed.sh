@@ -24,7 +24,6 @@ ACCEPTED=3
 PY=/usr/bin/python3
 COMPARE=$TEST_DIR/seed_compare.py
 
-require_root
 require_scenario_tools
 require_nginx
 require_sockfan_ko

@@ -26,7 +26,6 @@ READERS=1		# per /proc file, and one more in each short-lived namespace
 SECS=$(vm_param torture)
 SECS=${SECS:-${SOCKFAN_TORTURE_SECONDS:-45}}
 
-require_root
 require_scenario_tools
 require_nginx
 require_sockfan_ko

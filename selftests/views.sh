@@ -15,8 +15,7 @@ require_nginx
 source_setup "${1:?usage: views.sh bpf|proc}"
 
 netns_new NS sfview || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
-in_ns "$NS" ip -6 addr show dev lo | grep -q 'inet6 ::1/128' ||
-	skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
+require_ipv6 "$NS"
 
 tap_plan 28
 
