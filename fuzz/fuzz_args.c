@@ -14,16 +14,26 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+/* a command's own option, as ports' --json */
+static int json_opt(int c, const char *arg, void *ctx)
+{
+	return c == 'j' ? 0 : 1;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const struct option extra[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ 0 },
 	};
+	/* no usage: --help would exit, and is a usage error here */
+	static const struct view_cmd cmd = {
+		"ports", VIEW_OPTSET_ALL, "", extra, json_opt, NULL,
+	};
 	char *buf, *argv[64];
 	struct view_opts o;
 	size_t i;
-	int argc = 1, c;
+	int argc = 1;
 
 	if (size > 4096)
 		return 0;
@@ -41,10 +51,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	view_opts_init(&o);
 	optind = 0;
 	opterr = 0;
-	while ((c = view_getopt(argc, argv, VIEW_OPTSET_ALL, "h", extra)) != -1)
-		if (view_opt("ports", c, optarg, &o) < 0)
-			break;
-	if (c == -1)
+	if (view_parse(argc, argv, &cmd, &o, NULL) >= 0)
 		view_opts_check("ports", &o);
 	free(buf);
 	return 0;

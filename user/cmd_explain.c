@@ -29,48 +29,46 @@ static void explain_usage(FILE *out)
 	view_usage(out);
 }
 
+static int explain_opt(int c, const char *arg, void *ctx)
+{
+	bool *dot = ctx;
+
+	switch (c) {
+	case 'p':
+		fprintf(stderr, "%s explain: the port is the argument (explain PORT), not --port\n",
+			prog_name);
+		return -1;
+	case 'G':
+		*dot = true;
+		return 0;
+	}
+	return 1;
+}
+
 static int parse_opts(int argc, char **argv, struct view_opts *o, bool *dot)
 {
 	static const struct option opts[] = {
 		{ "dot", no_argument, NULL, 'G' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
+	static const struct view_cmd cmd = {
+		"explain", VIEW_OPTSET_ALL, "", opts, explain_opt, explain_usage,
+	};
+	int first = view_parse(argc, argv, &cmd, o, dot);
 	unsigned long port;
-	int c, r;
 
-	while ((c = view_getopt(argc, argv, VIEW_OPTSET_ALL, "h", opts)) != -1) {
-		if (c == 'p') {
-			fprintf(stderr, "%s explain: the port is the argument (explain PORT), not --port\n",
-				prog_name);
-			return -1;
-		}
-		r = view_opt("explain", c, optarg, o);
-		if (r < 0)
-			return -1;
-		if (r)
-			continue;
-		switch (c) {
-		case 'G':
-			*dot = true;
-			break;
-		case 'h':
-			explain_usage(stdout);
-			exit(0);
-		default:
-			return -1;
-		}
-	}
-	if (optind >= argc) {
+	if (first < 0)
+		return -1;
+	if (first >= argc) {
 		fprintf(stderr, "%s explain: which port? (explain PORT)\n", prog_name);
 		return -1;
 	}
-	if (!parse_uint(argv[optind], 1, 65535, &port)) {
+	if (!parse_uint(argv[first], 1, 65535, &port)) {
 		fprintf(stderr, "%s explain: PORT wants a port number 1-65535, not '%s'\n",
-			prog_name, argv[optind]);
+			prog_name, argv[first]);
 		return -1;
 	}
-	if (view_no_more_args("explain", argc, argv, optind + 1))
+	if (view_no_more_args("explain", argc, argv, first + 1))
 		return -1;
 	if (o->interval_ms) {
 		fprintf(stderr, "%s explain: draws once; for a live view use %s top\n",

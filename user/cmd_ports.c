@@ -40,44 +40,47 @@ static void ports_usage(FILE *out)
 	view_usage(out);
 }
 
+struct ports_args {
+	struct view_opts *o;
+	enum ports_out out;
+};
+
+static int ports_opt(int c, const char *arg, void *ctx)
+{
+	struct ports_args *a = ctx;
+
+	switch (c) {
+	case 'j':
+	case 'M':
+		if (a->out != OUT_TEXT) {
+			fprintf(stderr, "%s ports: --json and --prom exclude each other\n", prog_name);
+			return -1;
+		}
+		a->out = c == 'j' ? OUT_JSON : OUT_PROM;
+		return 0;
+	case 'C':
+		a->o->hook_cost = true;
+		return 0;
+	}
+	return 1;
+}
+
 static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out *out)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "prom", no_argument, NULL, 'M' },
 		{ "hook-cost", no_argument, NULL, 'C' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c, r;
+	static const struct view_cmd cmd = {
+		"ports", VIEW_OPTSET_ALL, "", opts, ports_opt, ports_usage,
+	};
+	struct ports_args a = { o, OUT_TEXT };
+	int first = view_parse(argc, argv, &cmd, o, &a);
 
-	while ((c = view_getopt(argc, argv, VIEW_OPTSET_ALL, "h", opts)) != -1) {
-		r = view_opt("ports", c, optarg, o);
-		if (r < 0)
-			return -1;
-		if (r)
-			continue;
-		switch (c) {
-		case 'j':
-		case 'M':
-			if (*out != OUT_TEXT) {
-				fprintf(stderr, "%s ports: --json and --prom exclude each other\n",
-					prog_name);
-				return -1;
-			}
-			*out = c == 'j' ? OUT_JSON : OUT_PROM;
-			break;
-		case 'C':
-			o->hook_cost = true;
-			break;
-		case 'h':
-			ports_usage(stdout);
-			exit(0);
-		default:
-			return -1;
-		}
-	}
-	if (view_no_more_args("ports", argc, argv, optind))
+	*out = a.out;
+	if (first < 0 || view_no_more_args("ports", argc, argv, first))
 		return -1;
 	if (*out == OUT_PROM && o->interval_ms) {
 		fprintf(stderr, "%s ports: --prom writes one exposition; for a textfile collector run it per scrape (a timer), not with --interval\n",

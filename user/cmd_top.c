@@ -50,33 +50,28 @@ static void top_usage(FILE *out)
 	view_usage(out);
 }
 
+static int top_opt(int c, const char *arg, void *ctx)
+{
+	struct top_state *t = ctx;
+
+	if (c != 'b')
+		return 1;
+	t->batch = true;
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct view_opts *o, struct top_state *t)
 {
 	static const struct option opts[] = {
 		{ "batch", no_argument, NULL, 'b' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c, r;
+	static const struct view_cmd cmd = {
+		"top", VIEW_OPTSET_ALL, "b", opts, top_opt, top_usage,
+	};
+	int first = view_parse(argc, argv, &cmd, o, t);
 
-	while ((c = view_getopt(argc, argv, VIEW_OPTSET_ALL, "bh", opts)) != -1) {
-		r = view_opt("top", c, optarg, o);
-		if (r < 0)
-			return -1;
-		if (r)
-			continue;
-		switch (c) {
-		case 'b':
-			t->batch = true;
-			break;
-		case 'h':
-			top_usage(stdout);
-			exit(0);
-		default:
-			return -1;
-		}
-	}
-	if (view_no_more_args("top", argc, argv, optind))
+	if (first < 0 || view_no_more_args("top", argc, argv, first))
 		return -1;
 	if (!o->interval_ms)
 		o->interval_ms = 1000;

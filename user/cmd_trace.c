@@ -57,35 +57,30 @@ static void on_event(const struct sockfan_event *e, void *arg)
 	fflush(stdout);
 }
 
+static int trace_opt(int c, const char *arg, void *ctx)
+{
+	struct trace_opts *o = ctx;
+
+	if (c != 'j')
+		return 1;
+	o->json = true;
+	return 0;
+}
+
 static int parse_opts(int argc, char **argv, struct trace_opts *o)
 {
 	static const struct option opts[] = {
 		{ "duration", required_argument, NULL, 'd' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
-	int c, r;
+	static const struct view_cmd cmd = {
+		"trace", VIEW_OPTSET_FILTER, "d:v", opts, trace_opt, trace_usage,
+	};
+	int first = view_parse(argc, argv, &cmd, &o->v, o);
 
-	while ((c = view_getopt(argc, argv, VIEW_OPTSET_FILTER, "d:vh", opts)) != -1) {
-		r = view_opt("trace", c, optarg, &o->v);
-		if (r < 0)
-			return -1;
-		if (r)
-			continue;
-		switch (c) {
-		case 'j':
-			o->json = true;
-			break;
-		case 'h':
-			trace_usage(stdout);
-			exit(0);
-		default:
-			return -1;
-		}
-	}
-	if (view_no_more_args("trace", argc, argv, optind))
+	if (first < 0 || view_no_more_args("trace", argc, argv, first))
 		return -1;
 	return 0;
 }

@@ -58,22 +58,6 @@ int view_no_more_args(const char *cmd, int argc, char **argv, int first)
 	return -1;
 }
 
-int view_getopt(int argc, char **argv, enum view_optset set, const char *shortopts,
-		const struct option *longopts)
-{
-	static struct option merged[48];
-	char shorts[64];
-	size_t n = 0;
-
-	n = append_opts(merged, n, ARRAY_SIZE(merged), filter_opts);
-	if (set == VIEW_OPTSET_ALL)
-		n = append_opts(merged, n, ARRAY_SIZE(merged), source_opts);
-	n = append_opts(merged, n, ARRAY_SIZE(merged), longopts);
-	memset(&merged[n], 0, sizeof(merged[n]));
-	snprintf(shorts, sizeof(shorts), "p:46%s%s", set == VIEW_OPTSET_ALL ? "s:d:i:n:v" : "",
-		 shortopts);
-	return getopt_long(argc, argv, shorts, merged, NULL);
-}
 
 void view_opts_init(struct view_opts *o)
 {
@@ -173,7 +157,11 @@ static int bad(const char *cmd, const char *opt, const char *want, const char *a
 	return -1;
 }
 
-int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o)
+/*
+ * Apply option @c (with @arg) if it is a shared one: 1 if it was, 0 if
+ * it is not shared, -1 (message printed, naming @cmd) if @arg is bad.
+ */
+static int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o)
 {
 	struct fan_filter *flt = &o->filter;
 	unsigned long v;
@@ -242,6 +230,44 @@ int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o)
 		return 1;
 	}
 	return 0;
+}
+
+static const struct option help_opts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ 0 },
+};
+
+int view_parse(int argc, char **argv, const struct view_cmd *cmd, struct view_opts *o,
+	       void *ctx)
+{
+	struct option merged[48];
+	char shorts[64];
+	size_t n = 0;
+	int c, r;
+
+	n = append_opts(merged, n, ARRAY_SIZE(merged), filter_opts);
+	if (cmd->set == VIEW_OPTSET_ALL)
+		n = append_opts(merged, n, ARRAY_SIZE(merged), source_opts);
+	n = append_opts(merged, n, ARRAY_SIZE(merged), help_opts);
+	n = append_opts(merged, n, ARRAY_SIZE(merged), cmd->longopts);
+	memset(&merged[n], 0, sizeof(merged[n]));
+	snprintf(shorts, sizeof(shorts), "p:46h%s%s",
+		 cmd->set == VIEW_OPTSET_ALL ? "s:d:i:n:v" : "", cmd->shortopts);
+	while ((c = getopt_long(argc, argv, shorts, merged, NULL)) != -1) {
+		if (c == 'h' && cmd->usage) {
+			cmd->usage(stdout);
+			exit(0);
+		}
+		r = cmd->opt(c, optarg, ctx);
+		if (r < 0)
+			return -1;
+		if (!r)
+			continue;
+		/* '?': getopt_long() said what was wrong */
+		if (c == '?' || view_opt(cmd->name, c, optarg, o) <= 0)
+			return -1;
+	}
+	return optind;
 }
 
 int view_opts_check(const char *cmd, struct view_opts *o)

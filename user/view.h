@@ -41,12 +41,30 @@ enum view_optset {
 	VIEW_OPTSET_ALL,	/* filters, source and timing (ports, top, explain) */
 };
 
+/* a command's options, beyond the shared ones, for view_parse() */
+struct view_cmd {
+	const char *name;		/* "ports": messages name it */
+	enum view_optset set;		/* the shared options it takes */
+	const char *shortopts;		/* its own */
+	const struct option *longopts;	/* its own, ended by a zeroed entry */
+	/*
+	 * One of its options (@c, with @arg): 0 taken, 1 not its own, -1 a
+	 * usage error (printed).  Asked before the shared options, so that
+	 * it can refuse one of them (explain: the port is its argument).
+	 */
+	int (*opt)(int c, const char *arg, void *ctx);
+	void (*usage)(FILE *out);	/* NULL: -h is a usage error */
+};
+
 /*
- * getopt_long() over the shared options of @set plus the command's own:
- * @shortopts and @longopts (terminated by a zeroed entry).
+ * getopt_long() over the shared options of @cmd->set, -h/--help and the
+ * command's own: the shared ones into @o, the command's to @cmd->opt
+ * with @ctx; --help prints @cmd->usage to stdout and exits 0.  Returns
+ * the index of the first argument left (optind), or -1 on a usage error
+ * (printed).
  */
-int view_getopt(int argc, char **argv, enum view_optset set, const char *shortopts,
-		const struct option *longopts);
+int view_parse(int argc, char **argv, const struct view_cmd *cmd, struct view_opts *o,
+	       void *ctx);
 
 /*
  * After the options: -1 (printed, naming @cmd) if argv[@first] exists,
@@ -56,12 +74,6 @@ int view_no_more_args(const char *cmd, int argc, char **argv, int first);
 
 /* defaults: auto source, seeded, one look */
 void view_opts_init(struct view_opts *o);
-
-/*
- * Apply option @c (with @arg) if it is a shared one: 1 if it was, 0 if
- * it is not shared, -1 (message printed, naming @cmd) if @arg is bad.
- */
-int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o);
 
 /* after parsing: reject combinations that cannot work; -1 (printed) */
 int view_opts_check(const char *cmd, struct view_opts *o);
