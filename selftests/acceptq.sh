@@ -28,7 +28,7 @@ source_setup "${1:?usage: acceptq.sh bpf|proc}"
 
 tap_plan 15
 
-netns_new NS sfaq || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfaq
 # bounded: gone after 60 s even if cleanup never runs; ip netns exec
 # execs, so $! is the server itself
 ip netns exec "$NS" "$LISTEN" -a 127.0.0.1 -p $PORT -b $BACKLOG -t 60 >"$TMP/listen.out" 2>&1 &

@@ -18,7 +18,7 @@ require_scenario_tools
 require_nginx
 source_setup "${1:?usage: fanout6.sh bpf|proc}"
 
-netns_new NS sfv6 || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfv6
 require_ipv6 "$NS"
 
 tap_plan 10
@@ -41,13 +41,7 @@ mapped=$(in_ns "$NS" ss -Htn state established "sport = :$PORT" |
 	grep -c '\[::ffff:127\.0\.0\.2\]:')
 check "ss agrees with the scenario (dual-stack listeners, established, v4-mapped)" \
 	"$v6only0 $(ss_established "$NS" $PORT) $mapped" "1 $N $N4"
-read -r listen estab accepted _ peers <<<"$(sockfan_row "$TMP/during" $PORT)"
-check "one listening socket" "$listen" "$(ss_listeners "$NS" $PORT)"
-check "established sockets on port $PORT match ss" "$estab" "$(ss_established "$NS" $PORT)"
-check "accepted = established (accept queue empty per ss)" "$accepted" "$N"
-check "distinct peers match ss" "$peers" "$(ss_peers "$NS" $PORT)"
-check "four-tuples match ss (v4-mapped as IPv4)" "$(sockfan_tuples "$TMP/during" | md5sum)" \
-	"$(ss_tuples "$NS" $PORT | md5sum)"
+check_window "$TMP/during" "$NS" $PORT $N "v4-mapped as IPv4"
 
 # a fresh sockfan sees the same through its snapshot of existing sockets;
 # a window counts none of their accepts (the module's totals are since

@@ -7,6 +7,9 @@
 # trap.
 
 TEST_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# Debian's: a pyenv or venv first in PATH may lack its modules, and the
+# VM image has only Debian's
+PY=/usr/bin/python3
 
 # kselftest's ktap_helpers.sh (the exit codes KSFT_*, ktap_* lines, and
 # ktap_finished(), which fails a test that ran other than its plan):
@@ -113,6 +116,12 @@ require_ipv6() {
 		skip_all "no ::1 on lo in a new namespace: IPv6 unavailable or disabled"
 }
 
+# the BPF path's CO-RE programs need the kernel's BTF
+require_btf() {
+	[ -r /sys/kernel/btf/vmlinux ] ||
+		skip_all "no /sys/kernel/btf/vmlinux: kernel without BTF, BPF path unavailable"
+}
+
 require_root() {
 	[ "$(id -u)" = 0 ] || skip_all "needs root (network namespaces, BPF or insmod)"
 }
@@ -122,6 +131,7 @@ require_scenario_tools() {
 	require_root
 	[ -x "$CONNECT" ] || skip_all "sockfan_connect not built (make -C selftests)"
 	[ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
+	[ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): the tests read sockfan's JSON with it"
 }
 
 # the module tests: a kernel that loads modules, the module built, and
@@ -163,14 +173,22 @@ wait_for() {
 	done
 }
 
-# netns_new VAR PREFIX: a fresh namespace with lo up, its name in VAR
+# netns_try VAR PREFIX: a fresh namespace with lo up, its name in VAR; 1
+# if none can be made
 # (not printed: a command substitution's subshell would lose NETNS)
-netns_new() {
+netns_try() {
 	local ns="$2-$$-${#NETNS[@]}"
 	ip netns add "$ns" || return 1
 	NETNS+=("$ns")
 	ip -n "$ns" link set lo up || return 1
 	printf -v "$1" '%s' "$ns"
+}
+
+# netns_new VAR PREFIX: the same, and the test fails without one
+netns_new() {
+	netns_try "$@" && return 0
+	diag "cannot create a network namespace ($2)"
+	exit "$KSFT_FAIL"
 }
 
 # netns_inode NAME: the inode sockfan and /proc/PID/ns/net name it by
@@ -252,8 +270,7 @@ source_setup() {
 	SOURCE=$1
 	case "$SOURCE" in
 	bpf)
-		[ -r /sys/kernel/btf/vmlinux ] ||
-			skip_all "no /sys/kernel/btf/vmlinux: kernel without BTF, BPF path unavailable"
+		require_btf
 		;;
 	proc)
 		[ -d /proc/net/sockfan ] && return 0
@@ -287,6 +304,22 @@ sockfan_view() {
 interrupt() {
 	pkill -INT -P "$1" 2>/dev/null
 	kill -INT "$1" 2>/dev/null
+}
+
+# check_window FILE NS PORT N [NOTE]: a followed window's look at a
+# server whose N clients are all accepted and stay: 5 checks against ss
+# (listeners, established, accepted = N, peers, four-tuples; NOTE after
+# the last one's name)
+check_window() {
+	local file=$1 ns=$2 port=$3 n=$4 listen estab accepted peers
+
+	read -r listen estab accepted _ peers <<<"$(sockfan_row "$file" "$port")"
+	check "one listening socket" "$listen" "$(ss_listeners "$ns" "$port")"
+	check "established sockets on port $port match ss" "$estab" "$(ss_established "$ns" "$port")"
+	check "accepted = established (accept queue empty per ss)" "$accepted" "$n"
+	check "distinct peers match ss" "$peers" "$(ss_peers "$ns" "$port")"
+	check "four-tuples match ss${5:+ ($5)}" "$(sockfan_tuples "$file" | md5sum)" \
+		"$(ss_tuples "$ns" "$port" | md5sum)"
 }
 
 # check_no_record_lost FILE: the bpf window's JSON says 0 lost; the
@@ -550,7 +583,7 @@ sum_lines() {
 # what the source cannot count, PID/COMM, ADDR:PORT), to compare with
 # ss: selftests/sockfan_json.py reads the JSON.
 sockfan_json() {
-	/usr/bin/python3 "$TEST_DIR/sockfan_json.py" "$@"
+	"$PY" "$TEST_DIR/sockfan_json.py" "$@"
 }
 
 # sockfan_col FILE PORT NAME...: the named fields of PORT's row, by the

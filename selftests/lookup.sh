@@ -44,7 +44,7 @@ sockfan_refused() {
 	sockfan_col "$1" "$2" REFUSED
 }
 
-netns_new NS sflook || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sflook
 nginx_start "$NS" $PORT || exit $KSFT_FAIL
 
 opens=$(netns_mib "$NS" TcpPassiveOpens)

@@ -19,7 +19,6 @@ PORT=8080
 N=20
 WORKERS=2
 SRCS=127.0.0.2,127.0.0.3,127.0.0.4
-PY3=/usr/bin/python3
 
 require_scenario_tools
 require_nginx
@@ -27,7 +26,7 @@ source_setup "${1:?usage: reuseport.sh bpf|proc}"
 
 tap_plan 14
 
-netns_new NS sfrp || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfrp
 nginx_start "$NS" $PORT workers=$WORKERS listen="$PORT reuseport" || exit $KSFT_FAIL
 
 view_begin "$NS" $PORT "$TMP/during" $VIEW_MAX || exit $KSFT_FAIL
@@ -84,7 +83,7 @@ check_no_record_lost "$TMP/during"
 
 # --- started after the connections --------------------------------------
 sockfan_view "$NS" $PORT "$TMP/after.json"
-"$PY3" - "$TMP/after.json" >"$TMP/after.txt" 2>&1 <<'PY'
+"$PY" - "$TMP/after.json" >"$TMP/after.txt" 2>&1 <<'PY'
 import collections, json, sys
 p = json.load(open(sys.argv[1]))["ports"][0]
 conns = p["connection_sockets"]

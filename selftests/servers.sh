@@ -43,7 +43,6 @@ missing() {
 }
 
 require_scenario_tools
-command -v python3 >/dev/null || skip_all "python3 missing"
 case "$SERVER" in
 redis)
 	PORT=6390 LISTENERS=1 HOLDERS=1
@@ -413,7 +412,7 @@ after() {
 # 13 checks per timing; the threads' check twice for haproxy's threads
 tap_plan $((26 + $([ "$SERVER" = haproxy-threads ] && echo 2 || echo 0)))
 
-netns_new NS "sfsv" || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS "sfsv"
 server_start "$NS" $PORT || exit $KSFT_FAIL
 before
 after

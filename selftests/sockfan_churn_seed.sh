@@ -22,17 +22,15 @@ CLIENTS=20
 # about 2 s of load per run here (-t ping is two tests of N requests)
 REQUESTS=${SOCKFAN_CHURN_REQUESTS:-15000}
 RUNS=${SOCKFAN_CHURN_RUNS:-20}
-PY=/usr/bin/python3
 
 require_scenario_tools
 command -v redis-server >/dev/null || skip_all "redis-server not found (make deps installs it; the VM image has none)"
 command -v redis-benchmark >/dev/null || skip_all "redis-benchmark not found (make deps installs redis-tools)"
-[ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): reads sockfan's JSON"
 source_setup bpf
 
 tap_plan $((RUNS + 2))
 
-netns_new NS sfchurn || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfchurn
 # loopback only, no persistence, bounded in time: never the system's redis
 ip netns exec "$NS" timeout 600 redis-server --port $PORT --bind 127.0.0.1 \
 	--save '' --appendonly no --daemonize no >"$TMP/redis.log" 2>&1 &

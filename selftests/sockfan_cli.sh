@@ -129,7 +129,7 @@ else
 fi
 
 # like ss: a user sees the namespaces it may enter, and is told of the rest
-if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && netns_new NS sfcliu; then
+if [ "$(id -u)" = 0 ] && command -v setpriv >/dev/null && netns_try NS sfcliu; then
 	expect "unprivileged snapshot: exit 0, other namespaces left out and said" 0 \
 		'network namespaces? left out: entering one needs CAP_SYS_ADMIN' \
 		setpriv --reuid=65534 --regid=65534 --clear-groups "$SOCKFAN" ports

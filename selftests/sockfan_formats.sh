@@ -10,15 +10,13 @@ source "$(dirname "$0")/lib.sh"
 
 PORT=8000
 N=4
-PY=/usr/bin/python3
 
 require_scenario_tools
-[ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): it parses the output"
-[ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: the BPF path gives the numbers here"
+require_btf
 
 tap_plan 12
 
-netns_new NS sffmt || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sffmt
 httpd_start "$NS" $PORT || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2,127.0.0.3 60 || exit $KSFT_FAIL
 wait_for 10 accept_queue_empty "$NS" $PORT

@@ -15,7 +15,6 @@ source "$(dirname "$0")/lib.sh"
 
 PORT=8000
 N=8
-PY=/usr/bin/python3
 STATS=/proc/sys/kernel/bpf_stats_enabled
 
 require_scenario_tools
@@ -23,7 +22,7 @@ source_setup bpf
 
 tap_plan 11
 
-netns_new NS sfhook || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfhook
 httpd_start "$NS" $PORT || exit $KSFT_FAIL
 ino=$(netns_inode "$NS")
 stats0=$(cat "$STATS" 2>/dev/null)

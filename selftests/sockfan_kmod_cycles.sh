@@ -30,7 +30,7 @@ require_own_vm
 tap_plan 3
 klog_mark
 
-netns_new NS sfcycle || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfcycle
 nginx_start "$NS" $PORT || exit $KSFT_FAIL
 
 # --- load/unload while connections come and go ---------------------------

@@ -20,7 +20,7 @@ require_sockfan_ko
 tap_plan 11
 klog_mark
 
-netns_new NS sffault || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sffault
 nginx_start "$NS" $PORT || exit $KSFT_FAIL
 
 # --- a table smaller than the live connections ----------------------------

@@ -9,7 +9,6 @@
 source "$(dirname "$0")/lib.sh"
 
 PORT=8090
-PY=/usr/bin/python3
 
 require_scenario_tools
 require_sockfan_ko

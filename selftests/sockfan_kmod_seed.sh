@@ -21,13 +21,11 @@ PORT_MANY1=8095		# sockfan_listen, MANY queued each
 PORT_MANY2=8096
 MANY=3000
 ACCEPTED=3
-PY=/usr/bin/python3
 COMPARE=$TEST_DIR/seed_compare.py
 
 require_scenario_tools
 require_nginx
 require_sockfan_ko
-[ -x "$PY" ] || skip_all "python3 not installed (make deps)"
 [ -x "$LISTEN" ] || skip_all "sockfan_listen not built (make -C selftests)"
 
 tap_plan 13
@@ -46,7 +44,7 @@ summary() {
 	awk -v f="$2" '$1 == "summary" { for (i = 2; i < NF; i++) if ($i == f) print $(i + 1) }' "$1"
 }
 
-netns_new NS sfseed || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfseed
 
 # --- case 1: everything made before insmod --------------------------------
 ip netns exec "$NS" timeout 300 "$PY" -c '
@@ -131,7 +129,7 @@ check "... the held ones all there: $((ACCEPTED + 1 + 5 + 10)) connections on 4 
 	"4 $((ACCEPTED + 1 + 5 + 10)) 4 $((ACCEPTED + 1 + 5 + 10))"
 
 # --- case 3: more than the module keeps ready (4096 records) at load -------
-netns_new NS3 sfseedmany || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS3 sfseedmany
 for p in $PORT_MANY1 $PORT_MANY2; do
 	ip netns exec "$NS3" "$LISTEN" -a 127.0.0.1 -p $p -b 4096 -t 300 >"$TMP/listen-$p" 2>&1 &
 	PIDS+=($!)

@@ -21,11 +21,11 @@ RING_KB=4
 require_scenario_tools
 require_nginx
 command -v nstat >/dev/null || skip_all "nstat (iproute2) not installed: it counts passive opens"
-[ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: sockfan trace needs the BPF path"
+require_btf
 
 tap_plan 5
 
-netns_new NS sfloss || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfloss
 ino=$(netns_inode "$NS")
 in_ns "$NS" sysctl -qw net.core.somaxconn=8192 net.ipv4.tcp_max_syn_backlog=8192
 # a listener per worker (reuseport)

@@ -22,7 +22,7 @@ source_setup bpf
 
 tap_plan $((PLANS * 2))
 
-netns_new NS sfplan || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfplan
 nginx_start "$NS" $PORT || exit $KSFT_FAIL
 ino=$(netns_inode "$NS")
 

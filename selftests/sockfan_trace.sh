@@ -14,15 +14,13 @@ source "$(dirname "$0")/lib.sh"
 PORT=8000
 CLOSED=8001
 N=3
-PY=/usr/bin/python3
 
 require_scenario_tools
-[ -x "$PY" ] || skip_all "Debian's python3 not installed (make deps): server and JSON parser"
-[ -r /sys/kernel/btf/vmlinux ] || skip_all "no kernel BTF: sockfan trace needs the BPF path"
+require_btf
 
 tap_plan 9
 
-netns_new NS sftrace || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sftrace
 ino=$(netns_inode "$NS")
 in_ns "$NS" "$SOCKFAN" trace --json --netns "$ino" --duration 60 >"$TMP/trace" 2>"$TMP/trace.err" &
 tracer=$!

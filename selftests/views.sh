@@ -14,7 +14,7 @@ require_scenario_tools
 require_nginx
 source_setup "${1:?usage: views.sh bpf|proc}"
 
-netns_new NS sfview || { diag "cannot create a network namespace"; exit $KSFT_FAIL; }
+netns_new NS sfview
 require_ipv6 "$NS"
 
 tap_plan 28
