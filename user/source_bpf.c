@@ -666,6 +666,11 @@ int bpf_source_follow_seeded(struct bpf_source *s, const struct fanout *f)
 	return err;
 }
 
+int bpf_source_fd(const struct bpf_source *s)
+{
+	return ring_buffer__epoll_fd(s->rb);
+}
+
 int bpf_source_poll(struct bpf_source *s, int timeout_ms)
 {
 	int n;

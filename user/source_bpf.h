@@ -46,6 +46,9 @@ void bpf_source_seed_begin(struct bpf_source *s);
  */
 int bpf_source_follow_seeded(struct bpf_source *s, const struct fanout *f);
 
+/* readable when records wait (the ring buffer's epoll descriptor) */
+int bpf_source_fd(const struct bpf_source *s);
+
 /* deliver records that arrive within @timeout_ms; returns count or -errno */
 int bpf_source_poll(struct bpf_source *s, int timeout_ms);
 

@@ -503,29 +503,29 @@ int view_open(struct view *v, const struct view_opts *o)
 int view_wait(struct view *v, unsigned long ms, int fd)
 {
 	__u64 end = mono_ns() + ms * 1000000ULL, now;
-	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	/* @fd first: poll() skips a negative one; then the ring, if any */
+	struct pollfd pfd[2] = { { .fd = fd, .events = POLLIN },
+				 { .fd = v->src ? bpf_source_fd(v->src) : -1, .events = POLLIN } };
 	int n;
 
 	stop_on_signals();
 	while (!stop_requested() && (now = mono_ns()) < end) {
 		int slice = (end - now) / 1000000 + 1;
 
+		/* at least every 100 ms: records below the wakeup batch */
 		if (slice > 100)
 			slice = 100;
+		n = poll(pfd, 2, slice);
+		if (n > 0 && pfd[0].revents)
+			return 1;	/* a key, or hangup/error: the caller reads */
 		if (v->src) {
-			n = bpf_source_poll(v->src, slice);
+			n = bpf_source_poll(v->src, 0);
 			if (n < 0) {
 				fprintf(stderr, "%s: reading the BPF ring buffer failed: %s\n",
 					prog_name, strerror(-n));
 				return n;
 			}
-			slice = 0;
 		}
-		if (fd < 0 && !slice)
-			continue;
-		n = poll(&pfd, fd < 0 ? 0 : 1, slice);
-		if (n > 0)
-			return 1;	/* a key, or hangup/error: the caller reads */
 	}
 	return 0;
 }
