@@ -187,7 +187,7 @@ static int print_look(const struct view *v, enum ports_out out)
 	if (out == OUT_JSON)
 		return ports_print_json(f, flt, m);
 	if (out == OUT_PROM)
-		return ports_print_prom(f, flt, m);
+		return ports_print_prom(stdout, f, flt, m);
 	view_print_source(m, true);
 	if (print_table(f, flt))
 		return -ENOMEM;

@@ -7,6 +7,7 @@
 #ifndef SOCKFAN_PORTS_OUT_H
 #define SOCKFAN_PORTS_OUT_H
 
+#include <stdio.h>
 #include <linux/types.h>
 
 #include "hook_cost.h"
@@ -30,7 +31,8 @@ struct ports_meta {
 /* rows of @f as @flt selects them; with a port filter, its sockets */
 int ports_print_json(const struct fanout *f, const struct fan_filter *flt,
 		     const struct ports_meta *m);
-int ports_print_prom(const struct fanout *f, const struct fan_filter *flt,
+/* ... into @out: `ports --prom` and `serve`'s /metrics */
+int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter *flt,
 		     const struct ports_meta *m);
 
 #endif /* SOCKFAN_PORTS_OUT_H */

@@ -63,14 +63,14 @@ static const struct prom_family families[] = {
 
 static const char * const kind_names[] = { "gauge", "counter", "summary" };
 
-static void sample(const struct prom_family *fam, const struct fan_row *r)
+static void sample(FILE *out, const struct prom_family *fam, const struct fan_row *r)
 {
 	const char *count = fam->kind == SUMMARY ? "_count" : "";
 
 	if (fam->kind == SUMMARY)
-		printf("%s_sum{netns=\"%u\",port=\"%u\"} %.9f\n", fam->name, r->netns,
+		fprintf(out, "%s_sum{netns=\"%u\",port=\"%u\"} %.9f\n", fam->name, r->netns,
 		       r->port, fam->sum_ns(r) / 1e9);
-	printf("%s%s{netns=\"%u\",port=\"%u\"} %llu\n", fam->name, count, r->netns, r->port,
+	fprintf(out, "%s%s{netns=\"%u\",port=\"%u\"} %llu\n", fam->name, count, r->netns, r->port,
 	       (unsigned long long)fam->value(r));
 }
 
@@ -78,50 +78,50 @@ static void sample(const struct prom_family *fam, const struct fan_row *r)
  * --hook-cost: gauges, not counters: each run of sockfan counts afresh
  * (a textfile collector runs it per scrape).
  */
-static void prom_hook_cost(const struct ports_meta *m)
+static void prom_hook_cost(FILE *out, const struct ports_meta *m)
 {
 	int i;
 
-	printf("# HELP sockfan_bpf_prog_runs Runs of each attached BPF program during this sockfan run (--hook-cost).\n");
-	printf("# TYPE sockfan_bpf_prog_runs gauge\n");
+	fprintf(out, "# HELP sockfan_bpf_prog_runs Runs of each attached BPF program during this sockfan run (--hook-cost).\n");
+	fprintf(out, "# TYPE sockfan_bpf_prog_runs gauge\n");
 	for (i = 0; i < m->nhook_cost; i++) {
-		printf("sockfan_bpf_prog_runs{prog=");
-		fput_prom_label(stdout, m->hook_cost[i].prog);
-		printf("} %llu\n", (unsigned long long)m->hook_cost[i].runs);
+		fprintf(out, "sockfan_bpf_prog_runs{prog=");
+		fput_prom_label(out, m->hook_cost[i].prog);
+		fprintf(out, "} %llu\n", (unsigned long long)m->hook_cost[i].runs);
 	}
-	printf("# HELP sockfan_bpf_prog_run_seconds Run time of each attached BPF program during this sockfan run, as the kernel counts it (--hook-cost).\n");
-	printf("# TYPE sockfan_bpf_prog_run_seconds gauge\n");
+	fprintf(out, "# HELP sockfan_bpf_prog_run_seconds Run time of each attached BPF program during this sockfan run, as the kernel counts it (--hook-cost).\n");
+	fprintf(out, "# TYPE sockfan_bpf_prog_run_seconds gauge\n");
 	for (i = 0; i < m->nhook_cost; i++) {
-		printf("sockfan_bpf_prog_run_seconds{prog=");
-		fput_prom_label(stdout, m->hook_cost[i].prog);
-		printf("} %.9f\n", m->hook_cost[i].run_ns / 1e9);
+		fprintf(out, "sockfan_bpf_prog_run_seconds{prog=");
+		fput_prom_label(out, m->hook_cost[i].prog);
+		fprintf(out, "} %.9f\n", m->hook_cost[i].run_ns / 1e9);
 	}
 	/* not known: no sample, rather than a false 0 */
 	if (m->empty_run_ns) {
-		printf("# HELP sockfan_bpf_empty_run_seconds What an empty BPF program's run counts (mostly the count's own clock reads), included in each run of sockfan_bpf_prog_run_seconds.\n");
-		printf("# TYPE sockfan_bpf_empty_run_seconds gauge\n");
-		printf("sockfan_bpf_empty_run_seconds %.9f\n", m->empty_run_ns / 1e9);
+		fprintf(out, "# HELP sockfan_bpf_empty_run_seconds What an empty BPF program's run counts (mostly the count's own clock reads), included in each run of sockfan_bpf_prog_run_seconds.\n");
+		fprintf(out, "# TYPE sockfan_bpf_empty_run_seconds gauge\n");
+		fprintf(out, "sockfan_bpf_empty_run_seconds %.9f\n", m->empty_run_ns / 1e9);
 	}
-	printf("# HELP sockfan_handshakes Passive handshakes recorded during this sockfan run (--hook-cost).\n");
-	printf("# TYPE sockfan_handshakes gauge\n");
-	printf("sockfan_handshakes %llu\n", (unsigned long long)m->handshakes);
+	fprintf(out, "# HELP sockfan_handshakes Passive handshakes recorded during this sockfan run (--hook-cost).\n");
+	fprintf(out, "# TYPE sockfan_handshakes gauge\n");
+	fprintf(out, "sockfan_handshakes %llu\n", (unsigned long long)m->handshakes);
 }
 
 /*
  * Connection sockets by TCP state: ESTAB and CLOSE-WAIT always (a
  * CLOSE-WAIT pile-up is what one alerts on), others while there are some.
  */
-static void prom_connection_states(const struct fan_row *rows, size_t n)
+static void prom_connection_states(FILE *out, const struct fan_row *rows, size_t n)
 {
 	size_t i;
 	unsigned int s;
 
-	printf("# HELP sockfan_connection_sockets Live passive connections on the port by TCP state (as ss names it): one socket each, sharing its local address and port.\n");
-	printf("# TYPE sockfan_connection_sockets gauge\n");
+	fprintf(out, "# HELP sockfan_connection_sockets Live passive connections on the port by TCP state (as ss names it): one socket each, sharing its local address and port.\n");
+	fprintf(out, "# TYPE sockfan_connection_sockets gauge\n");
 	for (i = 0; i < n; i++)
 		for (s = 0; s < FMT_TCP_STATES; s++)
 			if (rows[i].states[s] || s == TCP_ESTABLISHED || s == TCP_CLOSE_WAIT)
-				printf("sockfan_connection_sockets{netns=\"%u\",port=\"%u\",state=\"%s\"} %llu\n",
+				fprintf(out, "sockfan_connection_sockets{netns=\"%u\",port=\"%u\",state=\"%s\"} %llu\n",
 				       rows[i].netns, rows[i].port, fmt_state(s),
 				       (unsigned long long)rows[i].states[s]);
 }
@@ -150,7 +150,7 @@ static const struct netns_family {
  * Per namespace: counters of no port.  The kernel's are its own since
  * the namespace was created, so they are monotonic whatever sockfan does.
  */
-static void prom_netns(const struct fanout *f, const struct fan_filter *flt)
+static void prom_netns(FILE *out, const struct fanout *f, const struct fan_filter *flt)
 {
 	const struct netns_family *fam;
 	size_t i;
@@ -158,19 +158,19 @@ static void prom_netns(const struct fanout *f, const struct fan_filter *flt)
 	for (fam = netns_families; fam < netns_families + ARRAY_SIZE(netns_families); fam++) {
 		if (!fam->kernel && !(f->counts & FAN_COUNTS_MISSES))
 			continue;
-		printf("# HELP %s %s\n# TYPE %s counter\n", fam->name, fam->help, fam->name);
+		fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", fam->name, fam->help, fam->name);
 		for (i = 0; i < f->nnetns; i++) {
 			const struct fan_netns *n = &f->netns[i];
 
 			if (!query_netns_shown(flt, n->netns) || (fam->kernel && !n->listen_known))
 				continue;
-			printf("%s{netns=\"%u\"} %llu\n", fam->name, n->netns,
+			fprintf(out, "%s{netns=\"%u\"} %llu\n", fam->name, n->netns,
 			       (unsigned long long)*(const __u64 *)((const char *)n + fam->off));
 		}
 	}
 }
 
-int ports_print_prom(const struct fanout *f, const struct fan_filter *flt,
+int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter *flt,
 		     const struct ports_meta *m)
 {
 	const struct prom_family *fam;
@@ -179,38 +179,38 @@ int ports_print_prom(const struct fanout *f, const struct fan_filter *flt,
 
 	if (query_rows(f, flt, &rows, &n))
 		return -ENOMEM;
-	printf("# HELP sockfan_source_info Where the numbers come from: bpf (and its hooks) or proc.\n");
-	printf("# TYPE sockfan_source_info gauge\n");
-	printf("sockfan_source_info{source=");
-	fput_prom_label(stdout, m->source);
-	printf(",hooks=");
-	fput_prom_label(stdout, m->hooks ? m->hooks : "");
-	printf("} 1\n");
+	fprintf(out, "# HELP sockfan_source_info Where the numbers come from: bpf (and its hooks) or proc.\n");
+	fprintf(out, "# TYPE sockfan_source_info gauge\n");
+	fprintf(out, "sockfan_source_info{source=");
+	fput_prom_label(out, m->source);
+	fprintf(out, ",hooks=");
+	fput_prom_label(out, m->hooks ? m->hooks : "");
+	fprintf(out, "} 1\n");
 	if (m->hook_cost)
-		prom_hook_cost(m);
+		prom_hook_cost(out, m);
 	for (fam = families; fam < families + ARRAY_SIZE(families); fam++) {
 		if (fam->needs && !(f->counts & fam->needs))
 			continue;
-		printf("# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
+		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
 		       kind_names[fam->kind]);
 		for (i = 0; i < n; i++)
-			sample(fam, &rows[i]);
+			sample(out, fam, &rows[i]);
 	}
-	prom_netns(f, flt);
-	prom_connection_states(rows, n);
+	prom_netns(out, f, flt);
+	prom_connection_states(out, rows, n);
 	/* the owner is a label set of its own, so counters keep stable labels */
-	printf("# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");
-	printf("# TYPE sockfan_port_owner_info gauge\n");
+	fprintf(out, "# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");
+	fprintf(out, "# TYPE sockfan_port_owner_info gauge\n");
 	for (i = 0; i < n; i++) {
 		char comm[SOCKFAN_COMM_LEN + 1];
 
 		if (!rows[i].owner_pid)
 			continue;
 		snprintf(comm, sizeof(comm), "%.*s", SOCKFAN_COMM_LEN, rows[i].owner_comm);
-		printf("sockfan_port_owner_info{netns=\"%u\",port=\"%u\",pid=\"%u\",comm=",
+		fprintf(out, "sockfan_port_owner_info{netns=\"%u\",port=\"%u\",pid=\"%u\",comm=",
 		       rows[i].netns, rows[i].port, rows[i].owner_pid);
-		fput_prom_label(stdout, comm);
-		printf("} 1\n");
+		fput_prom_label(out, comm);
+		fprintf(out, "} 1\n");
 	}
 	free(rows);
 	return 0;
