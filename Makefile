@@ -27,7 +27,8 @@ MANDIR		?= $(PREFIX)/share/man
 BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
 DKMSDIR		?= /usr/src/sockfan-$(VERSION)
 RST2MAN		?= rst2man
-LIBS		:= $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz)
+LIBS		:= $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) \
+		   $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 # Module: the running kernel's headers when present, else Debian's 6.1.
 RUNNING_KDIR	:= /lib/modules/$(shell uname -r)/build

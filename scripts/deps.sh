@@ -10,6 +10,8 @@ PKGS=(
 	# userspace + BPF toolchain
 	make gcc clang llvm pkg-config libbpf-dev libelf-dev zlib1g-dev
 	bpftool linux-libc-dev
+	# sockfan serve's HTTP
+	libmicrohttpd-dev
 	# libFuzzer and the sanitizers' runtimes (make fuzzers)
 	libclang-rt-14-dev
 	# module build of Debian kernels (pahole for 6.12 BTF of modules)

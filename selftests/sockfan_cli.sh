@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 37
+tap_plan 40
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -71,6 +71,11 @@ expect "explain with --port: exit 2" 2 'the port is the argument' \
 	"$SOCKFAN" explain 80 --port 80
 expect "explain --interval: points to top" 2 'draws once; for a live view use sockfan top' \
 	"$SOCKFAN" explain 80 --interval 1
+expect "serve --listen without a port: exit 2" 2 "--listen wants ADDR:PORT .*not '127.0.0.1'" \
+	"$SOCKFAN" serve --listen 127.0.0.1
+expect "serve --source diag: exit 2" 2 'a sock_diag snapshot counts nothing over time' \
+	"$SOCKFAN" serve --source diag
+expect "serve --interval: exit 2" 2 'each scrape is a look' "$SOCKFAN" serve --interval 1
 
 # the /proc reader against files that break the spec
 mkdir -p "$TMP/proc"

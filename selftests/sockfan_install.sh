@@ -47,7 +47,7 @@ complete_line() {
 		echo "${COMPREPLY[*]}"' _ "$ROOT/usr/share/bash-completion/completions/sockfan" "$@"
 }
 check "bash completion: commands" "$(complete_line sockfan '')" \
-	"ports top trace explain --verbose --help --version"
+	"ports top trace explain serve --verbose --help --version"
 check "bash completion: an option and its values" \
 	"$(complete_line sockfan explain 80 --d) / $(complete_line sockfan top --source '')" \
 	"--dst --duration --dot / auto bpf proc diag"

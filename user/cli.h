@@ -8,6 +8,10 @@
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 #define __printf(a, b)	__attribute__((__format__(printf, a, b)))
 
+#ifndef SOCKFAN_VERSION
+#define SOCKFAN_VERSION "0.1"
+#endif
+
 /* exit codes, as the usual tools use them */
 #define EXIT_USAGE	2
 
@@ -18,6 +22,7 @@ int cmd_ports(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 
 /* parse a whole decimal number in [min, max]; false if @s is not one */
 bool parse_uint(const char *s, unsigned long min, unsigned long max,

@@ -11,10 +11,6 @@
 #include <sockfan/sockfan.h>
 #include "cli.h"
 
-#ifndef SOCKFAN_VERSION
-#define SOCKFAN_VERSION "0.1"
-#endif
-
 static const struct command {
 	const char *name;
 	int (*fn)(int argc, char **argv);
@@ -24,6 +20,7 @@ static const struct command {
 	{ "top", cmd_top, "live per-port view sorted by fan-out, with rates (q quits)" },
 	{ "trace", cmd_trace, "event stream: listen, handshake, accept, close, lookup miss" },
 	{ "explain", cmd_explain, "one port's listener(s) and every connection socket (--dot)" },
+	{ "serve", cmd_serve, "Prometheus /metrics of the fan-out, until stopped" },
 };
 
 static void usage(FILE *out)

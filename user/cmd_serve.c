@@ -1,0 +1,253 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * `sockfan serve`: the fan-out as Prometheus metrics, kept current for
+ * as long as it runs.  One view (the BPF programs attached, or the
+ * module's files read at each scrape) and an HTTP endpoint served by
+ * libmicrohttpd in the same thread: a scrape reads a model no record is
+ * changing, while the records that arrive meanwhile wait in the ring
+ * buffer (32768 of them) and are applied right after.
+ *   /metrics  the Prometheus text exposition format (0.0.4)
+ *   /healthz  "ok"
+ * SIGTERM or SIGINT stops it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "loop.h"
+#include "view.h"
+
+#define SERVE_DEFAULT_LISTEN	"127.0.0.1:9477"
+
+struct serve {
+	struct view_opts o;
+	const char *listen;
+	struct sockaddr_storage addr;
+	struct view v;
+	__u64 scrapes;
+};
+
+static void serve_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: %s serve [OPTIONS]\n\n"
+		"Serve the per-port fan-out as Prometheus metrics until stopped (SIGTERM):\n"
+		"/metrics (text exposition format 0.0.4) and /healthz.  Counters run since\n"
+		"serve started (bpf) or since the module was loaded (proc).\n\n"
+		"  -l, --listen ADDR:PORT  where to serve; default %s (loopback:\n"
+		"                          give 0.0.0.0:9477 or [::]:9477 for a scraper\n"
+		"                          on another host)\n",
+		prog_name, SERVE_DEFAULT_LISTEN);
+	view_usage(out);
+}
+
+/* "1.2.3.4:9477" or "[::1]:9477" into @ss; false if it is neither */
+static bool parse_listen(const char *arg, struct sockaddr_storage *ss)
+{
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	char host[INET6_ADDRSTRLEN + 2];
+	const char *colon = strrchr(arg, ':');
+	unsigned long port;
+	size_t len;
+
+	memset(ss, 0, sizeof(*ss));
+	if (!colon || !parse_uint(colon + 1, 1, 65535, &port))
+		return false;
+	len = colon - arg;
+	if (len >= sizeof(host))
+		return false;
+	memcpy(host, arg, len);
+	host[len] = '\0';
+	if (len > 2 && host[0] == '[' && host[len - 1] == ']') {
+		host[len - 1] = '\0';
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons(port);
+		return inet_pton(AF_INET6, host + 1, &s6->sin6_addr) == 1;
+	}
+	s4->sin_family = AF_INET;
+	s4->sin_port = htons(port);
+	return inet_pton(AF_INET, host, &s4->sin_addr) == 1;
+}
+
+static int serve_opt(int c, const char *arg, void *ctx)
+{
+	struct serve *s = ctx;
+
+	if (c != 'l')
+		return 1;
+	if (!parse_listen(arg, &s->addr)) {
+		fprintf(stderr, "%s serve: --listen wants ADDR:PORT (127.0.0.1:9477, [::1]:9477), not '%s'\n",
+			prog_name, arg);
+		return -1;
+	}
+	s->listen = arg;
+	return 0;
+}
+
+static int parse_opts(int argc, char **argv, struct serve *s)
+{
+	static const struct option opts[] = {
+		{ "listen", required_argument, NULL, 'l' },
+		{ 0 },
+	};
+	static const struct view_cmd cmd = {
+		"serve", VIEW_OPTSET_ALL, "l:", opts, serve_opt, serve_usage,
+	};
+	int first = view_parse(argc, argv, &cmd, &s->o, s);
+
+	if (first < 0 || view_no_more_args("serve", argc, argv, first))
+		return -1;
+	if (s->o.interval_ms || s->o.count || s->o.duration) {
+		fprintf(stderr, "%s serve: each scrape is a look: --interval, --count and --duration do not apply\n",
+			prog_name);
+		return -1;
+	}
+	if (s->o.source == VIEW_DIAG) {
+		fprintf(stderr, "%s serve: a sock_diag snapshot counts nothing over time: --source bpf or proc\n",
+			prog_name);
+		return -1;
+	}
+	/* follows events: auto means the module's files, else the BPF programs */
+	s->o.interval_ms = 1000;
+	if (!s->listen)
+		parse_listen(SERVE_DEFAULT_LISTEN, &s->addr);
+	return view_opts_check("serve", &s->o);
+}
+
+/* the exposition, into a buffer the response then owns */
+static int metrics(struct serve *s, char **buf, size_t *len)
+{
+	FILE *out;
+	int err;
+
+	/* a failed one is logged and answered 500; the next may succeed */
+	err = view_refresh(&s->v);
+	if (err)
+		return err;
+	out = open_memstream(buf, len);
+	if (!out)
+		return -ENOMEM;
+	fprintf(out, "# HELP sockfan_build_info sockfan's version and event ABI.\n");
+	fprintf(out, "# TYPE sockfan_build_info gauge\n");
+	fprintf(out, "sockfan_build_info{version=\"%s\",abi=\"%d\"} 1\n", SOCKFAN_VERSION,
+		SOCKFAN_ABI_VERSION);
+	fprintf(out, "# HELP sockfan_scrapes_total Scrapes answered since serve started.\n");
+	fprintf(out, "# TYPE sockfan_scrapes_total counter\n");
+	s->scrapes++;
+	fprintf(out, "sockfan_scrapes_total %llu\n", (unsigned long long)s->scrapes);
+	if (s->v.src) {
+		fprintf(out, "# HELP sockfan_lost_records_total Records the BPF ring buffer had no room for.\n");
+		fprintf(out, "# TYPE sockfan_lost_records_total counter\n");
+		fprintf(out, "sockfan_lost_records_total %llu\n",
+			(unsigned long long)s->v.meta.lost);
+		fprintf(out, "# HELP sockfan_reconciled_total Connections gone from the kernel with no CLOSE record seen.\n");
+		fprintf(out, "# TYPE sockfan_reconciled_total counter\n");
+		fprintf(out, "sockfan_reconciled_total %llu\n",
+			(unsigned long long)s->v.meta.reconciled);
+	}
+	err = ports_print_prom(out, &s->v.f, &s->o.filter, &s->v.meta);
+	if (fclose(out) || err) {
+		free(*buf);
+		return err ?: -ENOMEM;
+	}
+	return 0;
+}
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, const char *type,
+			     char *body, size_t len, enum MHD_ResponseMemoryMode mode)
+{
+	struct MHD_Response *r = MHD_create_response_from_buffer(len, body, mode);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	ret = MHD_queue_response(c, status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				  const char *method, const char *version,
+				  const char *upload, size_t *upload_len, void **state)
+{
+	static const char text[] = "text/plain; charset=utf-8";
+	struct serve *s = cls;
+	size_t len;
+	char *buf;
+
+	if (strcmp(method, MHD_HTTP_METHOD_GET) && strcmp(method, MHD_HTTP_METHOD_HEAD))
+		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, "GET only\n", 9,
+			     MHD_RESPMEM_PERSISTENT);
+	if (!strcmp(url, "/healthz"))
+		return reply(c, MHD_HTTP_OK, text, "ok\n", 3, MHD_RESPMEM_PERSISTENT);
+	if (strcmp(url, "/metrics"))
+		return reply(c, MHD_HTTP_NOT_FOUND, text, "not found: /metrics or /healthz\n", 32,
+			     MHD_RESPMEM_PERSISTENT);
+	if (metrics(s, &buf, &len))
+		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text,
+			     "sockfan could not read its source: see its log\n", 48,
+			     MHD_RESPMEM_PERSISTENT);
+	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf, len,
+		     MHD_RESPMEM_MUST_FREE);
+}
+
+static struct MHD_Daemon *http_start(struct serve *s)
+{
+	unsigned int flags = MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	struct MHD_Daemon *d;
+
+	if (s->addr.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+			     MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&s->addr,
+			     MHD_OPTION_CONNECTION_TIMEOUT, 10U,
+			     MHD_OPTION_CONNECTION_LIMIT, 64U,
+			     MHD_OPTION_END);
+	if (!d)
+		fprintf(stderr, "%s serve: cannot serve on %s (address in use or not local?): give another with --listen\n",
+			prog_name, s->listen ? s->listen : SERVE_DEFAULT_LISTEN);
+	return d;
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	struct serve s = { 0 };
+	const union MHD_DaemonInfo *info;
+	struct MHD_Daemon *d;
+	int err;
+
+	view_opts_init(&s.o);
+	if (parse_opts(argc, argv, &s)) {
+		serve_usage(stderr);
+		return EXIT_USAGE;
+	}
+	stop_on_signals();
+	err = view_open(&s.v, &s.o);
+	d = err ? NULL : http_start(&s);
+	info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
+	if (d && !info) {
+		fprintf(stderr, "%s serve: libmicrohttpd gave no epoll descriptor\n", prog_name);
+		err = -EINVAL;
+	}
+	if (d && info) {
+		fprintf(stderr, "# serving http://%s/metrics\n",
+			s.listen ? s.listen : SERVE_DEFAULT_LISTEN);
+		/* records between requests; a request as soon as it comes */
+		while (!err && !stop_requested()) {
+			err = view_wait(&s.v, 1000, info->epoll_fd);
+			if (err >= 0)
+				err = MHD_run(d) == MHD_YES ? 0 : -EIO;
+		}
+	}
+	if (d)
+		MHD_stop_daemon(d);
+	view_close(&s.v);
+	return err || !d ? 1 : 0;
+}
