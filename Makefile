@@ -25,6 +25,7 @@ PREFIX		?= /usr/local
 SBINDIR		?= $(PREFIX)/sbin
 MANDIR		?= $(PREFIX)/share/man
 BASHCOMPDIR	?= $(PREFIX)/share/bash-completion/completions
+UNITDIR		?= $(PREFIX)/lib/systemd/system
 DKMSDIR		?= /usr/src/sockfan-$(VERSION)
 RST2MAN		?= rst2man
 LIBS		:= $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) \
@@ -166,6 +167,9 @@ install: cli man
 	install -D -m 0644 $(BUILD)/man/sockfan.8 $(DESTDIR)$(MANDIR)/man8/sockfan.8
 	install -D -m 0644 $(BUILD)/man/sockfan-proc.5 $(DESTDIR)$(MANDIR)/man5/sockfan-proc.5
 	install -D -m 0644 bash-completion/sockfan $(DESTDIR)$(BASHCOMPDIR)/sockfan
+	install -d $(DESTDIR)$(UNITDIR)
+	sed 's|@SBINDIR@|$(SBINDIR)|' Documentation/deploy/sockfan.service \
+		>$(DESTDIR)$(UNITDIR)/sockfan.service
 
 # the module's sources for DKMS; then: dkms install sockfan/$(VERSION)
 install-dkms:
@@ -179,7 +183,8 @@ install-dkms:
 uninstall:
 	$(if $(DESTDIR),,-command -v dkms >/dev/null && dkms remove sockfan/$(VERSION) --all)
 	rm -f $(DESTDIR)$(SBINDIR)/sockfan $(DESTDIR)$(MANDIR)/man8/sockfan.8 \
-		$(DESTDIR)$(MANDIR)/man5/sockfan-proc.5 $(DESTDIR)$(BASHCOMPDIR)/sockfan
+		$(DESTDIR)$(MANDIR)/man5/sockfan-proc.5 $(DESTDIR)$(BASHCOMPDIR)/sockfan \
+		$(DESTDIR)$(UNITDIR)/sockfan.service
 	rm -rf $(DESTDIR)$(DKMSDIR)
 
 # --- tests ----------------------------------------------------------------

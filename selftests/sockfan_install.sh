@@ -14,7 +14,7 @@ TOP=${SOCKFAN_SRC:-$(cd "$TEST_DIR/.." && pwd)}
 [ -f "$TOP/Makefile" ] && [ -d "$TOP/kmod" ] ||
 	skip_all "no source tree next to the tests (installed copy, e.g. the VM image)"
 
-tap_plan 10
+tap_plan 12
 
 ROOT=$TMP/root
 make -s -C "$TOP" install install-dkms DESTDIR="$ROOT" PREFIX=/usr >"$TMP/make" 2>&1
@@ -22,7 +22,24 @@ check "make install install-dkms DESTDIR PREFIX=/usr: exit 0" $? 0
 sed 's/^/# /' "$TMP/make"
 check "files in place" "$(cd "$ROOT" && ls usr/sbin/sockfan usr/share/man/man8/sockfan.8 \
 	usr/share/man/man5/sockfan-proc.5 usr/share/bash-completion/completions/sockfan \
-	usr/src/sockfan-*/dkms.conf 2>&1 | wc -l)" 5
+	usr/lib/systemd/system/sockfan.service usr/src/sockfan-*/dkms.conf 2>&1 | wc -l)" 6
+if command -v systemd-analyze >/dev/null; then
+	# the unit names the installed command: verify it where it would run
+	sed "s|ExecStart=/usr/sbin/sockfan|ExecStart=$ROOT/usr/sbin/sockfan|" \
+		"$ROOT/usr/lib/systemd/system/sockfan.service" >"$TMP/sockfan.service"
+	# --man=no: the man page it names is in the DESTDIR, not installed here
+	systemd-analyze verify --man=no "$TMP/sockfan.service" >"$TMP/verify" 2>&1
+	check "sockfan.service: systemd-analyze verify finds nothing" "$?: $(head -c 300 "$TMP/verify")" "0: "
+else
+	tap_skip "sockfan.service: systemd-analyze verify" "systemd not installed"
+fi
+if command -v promtool >/dev/null; then
+	promtool check config "$TOP/Documentation/deploy/prometheus-scrape.yml" >"$TMP/promcfg" 2>&1
+	check "Documentation/deploy/prometheus-scrape.yml: promtool check config" \
+		"$?: $(grep -c "SUCCESS: .* is valid" "$TMP/promcfg")" "0: 1"
+else
+	tap_skip "prometheus-scrape.yml: promtool check config" "promtool not installed (make deps)"
+fi
 check "installed command runs: --version" \
 	"$("$ROOT/usr/sbin/sockfan" --version | grep -cE '^sockfan [0-9.]+ \(event ABI [0-9]+\)$')" 1
 

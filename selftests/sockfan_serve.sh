@@ -18,7 +18,7 @@ require_nginx
 command -v prometheus >/dev/null || skip_all "prometheus not installed (make deps; not in the VM image)"
 command -v promtool >/dev/null || skip_all "promtool not installed (make deps; not in the VM image)"
 
-tap_plan 7
+tap_plan 8
 
 netns_new NS sfserve
 nginx_start "$NS" $PORT
@@ -92,6 +92,28 @@ check "Prometheus: $acc rose by the passive opens nstat counted ($N connections)
 	"$((${after:-0} - ${before:-0})) $opens" "$opens $N"
 check "Prometheus: the live connections' gauge is back to 0" \
 	"$(promql "sockfan_connection_sockets{port=\"$PORT\",state=\"ESTAB\"}")" 0
+# every panel of the Grafana dashboard, asked of the real server
+dash=${SOCKFAN_SRC:-$TEST_DIR/..}/Documentation/grafana-sockfan.json
+if [ -r "$dash" ]; then
+	"$PY" -c 'import json, sys
+for p in json.load(open(sys.argv[1]))["panels"]:
+    for t in p["targets"]:
+        print(t["expr"])' "$dash" >"$TMP/exprs"
+	# rates need two samples in their window: a scrape or two more
+	sleep 2
+	empty=0
+	while read -r expr; do
+		if [ -z "$(promql "$expr")" ]; then
+			diag "no data: $expr"
+			empty=$((empty + 1))
+		fi
+	done <"$TMP/exprs"
+	check "Grafana dashboard: every panel's query returns data ($(wc -l <"$TMP/exprs") queries)" \
+		"$empty" 0
+else
+	tap_skip "Grafana dashboard: every panel's query returns data" \
+		"$dash not found (SOCKFAN_SRC: the source tree)"
+fi
 tap_skip "Prometheus: a histogram quantile" \
 	"histograms come with the kernel-side aggregation (issue 16, part 1), not built yet"
 

@@ -126,6 +126,42 @@ static void prom_connection_states(FILE *out, const struct fan_row *rows, size_t
 				       (unsigned long long)rows[i].states[s]);
 }
 
+/* the accept queues of a row's listeners, summed: depth, or limit (backlogs) */
+static __u64 row_queue(const struct fanout *f, const struct fan_filter *flt,
+		       const struct fan_row *r, bool limit)
+{
+	__u64 sum = 0;
+	size_t i;
+
+	for (i = 0; i < f->nlisteners; i++) {
+		const struct fan_listener *l = &f->listeners[i];
+
+		if (query_listener_on(flt, l, r->netns, r->port))
+			sum += limit ? l->backlog : l->qlen;
+	}
+	return sum;
+}
+
+static void prom_queues(FILE *out, const struct fanout *f, const struct fan_filter *flt,
+			const struct fan_row *rows, size_t n)
+{
+	static const char * const names[] = { "sockfan_accept_queue_sockets",
+					      "sockfan_accept_queue_limit" };
+	static const char * const helps[] = {
+		"Connections waiting in the port's accept queues now.",
+		"How many connections the port's accept queues may hold (their backlogs).",
+	};
+	size_t i, k;
+
+	for (k = 0; k < ARRAY_SIZE(names); k++) {
+		fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", names[k], helps[k], names[k]);
+		for (i = 0; i < n; i++)
+			fprintf(out, "%s{netns=\"%u\",port=\"%u\"} %llu\n", names[k],
+				rows[i].netns, rows[i].port,
+				(unsigned long long)row_queue(f, flt, &rows[i], k));
+	}
+}
+
 static const struct netns_family {
 	const char *name;
 	const char *help;
@@ -198,6 +234,7 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 	}
 	prom_netns(out, f, flt);
 	prom_connection_states(out, rows, n);
+	prom_queues(out, f, flt, rows, n);
 	/* the owner is a label set of its own, so counters keep stable labels */
 	fprintf(out, "# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");
 	fprintf(out, "# TYPE sockfan_port_owner_info gauge\n");
