@@ -18,7 +18,7 @@ require_nginx
 command -v prometheus >/dev/null || skip_all "prometheus not installed (make deps; not in the VM image)"
 command -v promtool >/dev/null || skip_all "promtool not installed (make deps; not in the VM image)"
 
-tap_plan 8
+tap_plan 9
 
 netns_new NS sfserve
 nginx_start "$NS" $PORT
@@ -120,4 +120,26 @@ tap_skip "Prometheus: a histogram quantile" \
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 check "SIGTERM: sockfan serve exits 0" $? 0
+
+# the systemd unit's capability bounding set is all serve needs: attach,
+# seed (sock_diag, /proc/PID/fd) and answer under it, as root
+unit=${SOCKFAN_SRC:-$TEST_DIR/..}/Documentation/deploy/sockfan.service
+caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" 2>/dev/null |
+	tr ' ' '\n' | sed 's/^CAP_//' | tr 'A-Z' 'a-z' | sed 's/^/+/' | paste -sd,)
+if [ -n "$caps" ] && command -v setpriv >/dev/null; then
+	ip netns exec "$NS" setpriv --bounding-set "-all,$caps" "$SOCKFAN" serve --source bpf \
+		--netns "$ino" --listen 127.0.0.1:$((SPORT + 1)) >"$TMP/capped.out" 2>"$TMP/capped.err" &
+	capped=$!
+	PIDS+=("$capped")
+	wait_for 30 grep -q '^# serving' "$TMP/capped.err"
+	get "http://127.0.0.1:$((SPORT + 1))/metrics" >"$TMP/capped.metrics" 2>&1
+	check "with only the unit's capabilities ($caps): serve answers with this port's row" \
+		"$(grep -c "^sockfan_listening_sockets{netns=\"$ino\",port=\"$PORT\"} 1" "$TMP/capped.metrics")" 1
+	sed 's/^/# capped: /' "$TMP/capped.err"
+	kill -TERM "$capped"
+	wait "$capped"
+else
+	tap_skip "with only the unit's capabilities: serve answers" \
+		"no setpriv, or no $unit (SOCKFAN_SRC: the source tree)"
+fi
 tap_exit
