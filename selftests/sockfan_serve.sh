@@ -18,7 +18,7 @@ require_nginx
 command -v prometheus >/dev/null || skip_all "prometheus not installed (make deps; not in the VM image)"
 command -v promtool >/dev/null || skip_all "promtool not installed (make deps; not in the VM image)"
 
-tap_plan 9
+tap_plan 11
 
 netns_new NS sfserve
 nginx_start "$NS" $PORT
@@ -128,18 +128,27 @@ caps=$(sed -n 's/^CapabilityBoundingSet=//p' "$unit" 2>/dev/null |
 	tr ' ' '\n' | sed 's/^CAP_//' | tr 'A-Z' 'a-z' | sed 's/^/+/' | paste -sd,)
 if [ -n "$caps" ] && command -v setpriv >/dev/null; then
 	ip netns exec "$NS" setpriv --bounding-set "-all,$caps" "$SOCKFAN" serve --source bpf \
-		--netns "$ino" --listen 127.0.0.1:$((SPORT + 1)) >"$TMP/capped.out" 2>"$TMP/capped.err" &
+		--netns "$ino" --listen 127.0.0.1:$((SPORT + 1)) --max-series 1 \
+		>"$TMP/capped.out" 2>"$TMP/capped.err" &
 	capped=$!
 	PIDS+=("$capped")
 	wait_for 30 grep -q '^# serving' "$TMP/capped.err"
 	get "http://127.0.0.1:$((SPORT + 1))/metrics" >"$TMP/capped.metrics" 2>&1
-	check "with only the unit's capabilities ($caps): serve answers with this port's row" \
-		"$(grep -c "^sockfan_listening_sockets{netns=\"$ino\",port=\"$PORT\"} 1" "$TMP/capped.metrics")" 1
+	check "with only the unit's capabilities ($caps): serve answers" \
+		"$(grep -c '^sockfan_build_info' "$TMP/capped.metrics")" 1
+	# the listening ports here: nginx's, Prometheus', this serve's
+	check "--max-series 1: one port's series, the others summed as other, counted folded" \
+		"$(grep -c '^sockfan_listening_sockets{netns="[0-9]' "$TMP/capped.metrics") $(grep -c '^sockfan_listening_sockets{netns="other",port="other"} [1-9]' "$TMP/capped.metrics") $(sed -n 's/^sockfan_folded_ports //p' "$TMP/capped.metrics")" \
+		"1 1 $(($(in_ns "$NS" ss -Hltn | awk '{ n = split($4, a, ":"); print a[n] }' | sort -u | wc -l) - 1))"
+	promtool check metrics <"$TMP/capped.metrics" >/dev/null 2>&1
+	check "--max-series 1: promtool check metrics passes" $? 0
 	sed 's/^/# capped: /' "$TMP/capped.err"
 	kill -TERM "$capped"
 	wait "$capped"
 else
-	tap_skip "with only the unit's capabilities: serve answers" \
-		"no setpriv, or no $unit (SOCKFAN_SRC: the source tree)"
+	for t in "with only the unit's capabilities: serve answers" "--max-series 1: series" \
+		"--max-series 1: promtool"; do
+		tap_skip "$t" "no setpriv, or no $unit (SOCKFAN_SRC: the source tree)"
+	done
 fi
 tap_exit

@@ -23,10 +23,12 @@
 #include "view.h"
 
 #define SERVE_DEFAULT_LISTEN	"127.0.0.1:9477"
+#define SERVE_DEFAULT_SERIES	500
 
 struct serve {
 	struct view_opts o;
 	const char *listen;
+	unsigned long max_series;
 	struct sockaddr_storage addr;
 	struct view v;
 	__u64 scrapes;
@@ -41,8 +43,12 @@ static void serve_usage(FILE *out)
 		"serve started (bpf) or since the module was loaded (proc).\n\n"
 		"  -l, --listen ADDR:PORT  where to serve; default %s (loopback:\n"
 		"                          give 0.0.0.0:9477 or [::]:9477 for a scraper\n"
-		"                          on another host)\n",
-		prog_name, SERVE_DEFAULT_LISTEN);
+		"                          on another host)\n"
+		"      --max-series N      series for at most N ports, the busiest (most\n"
+		"                          connections); the rest summed as port=\"other\"\n"
+		"                          (sockfan_folded_ports says how many); default %d,\n"
+		"                          0: every port\n",
+		prog_name, SERVE_DEFAULT_LISTEN, SERVE_DEFAULT_SERIES);
 	view_usage(out);
 }
 
@@ -79,6 +85,13 @@ static int serve_opt(int c, const char *arg, void *ctx)
 {
 	struct serve *s = ctx;
 
+	if (c == 'm') {
+		if (parse_uint(arg, 0, 1000000, &s->max_series))
+			return 0;
+		fprintf(stderr, "%s serve: --max-series wants a number of ports 0-1000000, not '%s'\n",
+			prog_name, arg);
+		return -1;
+	}
 	if (c != 'l')
 		return 1;
 	if (!parse_listen(arg, &s->addr)) {
@@ -94,6 +107,7 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 {
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
+		{ "max-series", required_argument, NULL, 'm' },
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
@@ -151,6 +165,7 @@ static int metrics(struct serve *s, char **buf, size_t *len)
 		fprintf(out, "sockfan_reconciled_total %llu\n",
 			(unsigned long long)s->v.meta.reconciled);
 	}
+	s->v.meta.max_series = s->max_series;
 	err = ports_print_prom(out, &s->v.f, &s->o.filter, &s->v.meta);
 	if (fclose(out) || err) {
 		free(*buf);
@@ -218,7 +233,7 @@ static struct MHD_Daemon *http_start(struct serve *s)
 
 int cmd_serve(int argc, char **argv)
 {
-	struct serve s = { 0 };
+	struct serve s = { .max_series = SERVE_DEFAULT_SERIES };
 	const union MHD_DaemonInfo *info;
 	struct MHD_Daemon *d;
 	int err;

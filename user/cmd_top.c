@@ -154,28 +154,11 @@ static const char *fmt_rate(char *buf, size_t len, __u64 now, __u64 before, doub
 	return buf;
 }
 
-/* listeners' queue depth and drops on a row's port, summed */
-static void queue_of(const struct fanout *f, const struct fan_filter *flt,
-		     const struct fan_row *r, __u64 *qlen, __u64 *drops)
-{
-	size_t i;
-
-	*qlen = *drops = 0;
-	for (i = 0; i < f->nlisteners; i++) {
-		const struct fan_listener *l = &f->listeners[i];
-
-		if (query_listener_on(flt, l, r->netns, r->port)) {
-			*qlen += l->qlen;
-			*drops += l->drops;
-		}
-	}
-}
-
 static int draw(const struct view *v, struct top_state *t)
 {
 	char acc[16], cls[16], refused[16], wait[16], owner[48], clock[16], src[600];
 	const struct fanout *f = &v->f;
-	__u64 now = mono_ns(), estab = 0, qlen, drops;
+	__u64 now = mono_ns(), estab = 0;
 	double secs = t->prev_ns ? (now - t->prev_ns) / 1e9 : 0;
 	unsigned int listeners = 0, shown = 0;
 	struct fan_row *rows;
@@ -213,7 +196,6 @@ static int draw(const struct view *v, struct top_state *t)
 
 		if (t->lines && shown + 5 >= t->lines)
 			break;
-		queue_of(f, &v->o->filter, r, &qlen, &drops);
 		emit(t, "%-10u %5u %6u %6llu %10llu %5llu %8s %7s %5llu %7llu %9s %8s  %s",
 		     r->netns, r->port, r->listeners,
 		     (unsigned long long)r->states[TCP_ESTABLISHED],
@@ -221,7 +203,7 @@ static int draw(const struct view *v, struct top_state *t)
 		     (unsigned long long)r->peers,
 		     fmt_rate(acc, sizeof(acc), r->accepted, p->accepted, secs),
 		     fmt_rate(cls, sizeof(cls), r->closed, p->closed, secs),
-		     (unsigned long long)qlen, (unsigned long long)drops,
+		     (unsigned long long)r->qlen, (unsigned long long)r->drops,
 		     f->counts & FAN_COUNTS_MISSES ?
 		     fmt_rate(refused, sizeof(refused), r->refused, p->refused, secs) : "-",
 		     fmt_duration(wait, sizeof(wait), r->wait_avg_ns),

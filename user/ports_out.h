@@ -26,6 +26,12 @@ struct ports_meta {
 	int nhook_cost;
 	__u64 handshakes;		/* ESTABLISHED records meanwhile */
 	__u64 empty_run_ns;		/* an empty program's counted run; 0: ? */
+	/*
+	 * --prom: at most this many ports get series of their own, the
+	 * busiest; the rest are summed into netns="other",port="other"
+	 * (0: every port)
+	 */
+	size_t max_series;
 };
 
 /* rows of @f as @flt selects them; with a port filter, its sockets */

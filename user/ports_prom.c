@@ -63,15 +63,25 @@ static const struct prom_family families[] = {
 
 static const char * const kind_names[] = { "gauge", "counter", "summary" };
 
+/* a row's labels; netns 0 (no namespace has inode 0): the folded ports */
+static const char *row_labels(char *buf, size_t len, const struct fan_row *r)
+{
+	if (!r->netns)
+		snprintf(buf, len, "netns=\"other\",port=\"other\"");
+	else
+		snprintf(buf, len, "netns=\"%u\",port=\"%u\"", r->netns, r->port);
+	return buf;
+}
+
 static void sample(FILE *out, const struct prom_family *fam, const struct fan_row *r)
 {
 	const char *count = fam->kind == SUMMARY ? "_count" : "";
+	char lb[64];
 
+	row_labels(lb, sizeof(lb), r);
 	if (fam->kind == SUMMARY)
-		fprintf(out, "%s_sum{netns=\"%u\",port=\"%u\"} %.9f\n", fam->name, r->netns,
-		       r->port, fam->sum_ns(r) / 1e9);
-	fprintf(out, "%s%s{netns=\"%u\",port=\"%u\"} %llu\n", fam->name, count, r->netns, r->port,
-	       (unsigned long long)fam->value(r));
+		fprintf(out, "%s_sum{%s} %.9f\n", fam->name, lb, fam->sum_ns(r) / 1e9);
+	fprintf(out, "%s%s{%s} %llu\n", fam->name, count, lb, (unsigned long long)fam->value(r));
 }
 
 /*
@@ -113,37 +123,22 @@ static void prom_hook_cost(FILE *out, const struct ports_meta *m)
  */
 static void prom_connection_states(FILE *out, const struct fan_row *rows, size_t n)
 {
-	size_t i;
 	unsigned int s;
+	char lb[64];
+	size_t i;
 
 	fprintf(out, "# HELP sockfan_connection_sockets Live passive connections on the port by TCP state (as ss names it): one socket each, sharing its local address and port.\n");
 	fprintf(out, "# TYPE sockfan_connection_sockets gauge\n");
 	for (i = 0; i < n; i++)
 		for (s = 0; s < FMT_TCP_STATES; s++)
 			if (rows[i].states[s] || s == TCP_ESTABLISHED || s == TCP_CLOSE_WAIT)
-				fprintf(out, "sockfan_connection_sockets{netns=\"%u\",port=\"%u\",state=\"%s\"} %llu\n",
-				       rows[i].netns, rows[i].port, fmt_state(s),
-				       (unsigned long long)rows[i].states[s]);
+				fprintf(out, "sockfan_connection_sockets{%s,state=\"%s\"} %llu\n",
+					row_labels(lb, sizeof(lb), &rows[i]), fmt_state(s),
+					(unsigned long long)rows[i].states[s]);
 }
 
-/* the accept queues of a row's listeners, summed: depth, or limit (backlogs) */
-static __u64 row_queue(const struct fanout *f, const struct fan_filter *flt,
-		       const struct fan_row *r, bool limit)
-{
-	__u64 sum = 0;
-	size_t i;
-
-	for (i = 0; i < f->nlisteners; i++) {
-		const struct fan_listener *l = &f->listeners[i];
-
-		if (query_listener_on(flt, l, r->netns, r->port))
-			sum += limit ? l->backlog : l->qlen;
-	}
-	return sum;
-}
-
-static void prom_queues(FILE *out, const struct fanout *f, const struct fan_filter *flt,
-			const struct fan_row *rows, size_t n)
+/* the accept queues of the port's listeners, summed: depth and limit */
+static void prom_queues(FILE *out, const struct fan_row *rows, size_t n)
 {
 	static const char * const names[] = { "sockfan_accept_queue_sockets",
 					      "sockfan_accept_queue_limit" };
@@ -151,14 +146,14 @@ static void prom_queues(FILE *out, const struct fanout *f, const struct fan_filt
 		"Connections waiting in the port's accept queues now.",
 		"How many connections the port's accept queues may hold (their backlogs).",
 	};
+	char lb[64];
 	size_t i, k;
 
 	for (k = 0; k < ARRAY_SIZE(names); k++) {
 		fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", names[k], helps[k], names[k]);
 		for (i = 0; i < n; i++)
-			fprintf(out, "%s{netns=\"%u\",port=\"%u\"} %llu\n", names[k],
-				rows[i].netns, rows[i].port,
-				(unsigned long long)row_queue(f, flt, &rows[i], k));
+			fprintf(out, "%s{%s} %llu\n", names[k], row_labels(lb, sizeof(lb), &rows[i]),
+				(unsigned long long)(k ? rows[i].backlog : rows[i].qlen));
 	}
 }
 
@@ -206,15 +201,76 @@ static void prom_netns(FILE *out, const struct fanout *f, const struct fan_filte
 	}
 }
 
+/* busiest first: most connection sockets, then most accepted */
+static int busy_cmp(const void *a, const void *b)
+{
+	const struct fan_row *x = a, *y = b;
+
+	if (x->conns != y->conns)
+		return x->conns > y->conns ? -1 : 1;
+	if (x->accepted != y->accepted)
+		return x->accepted > y->accepted ? -1 : 1;
+	return 0;
+}
+
+static int port_cmp(const void *a, const void *b)
+{
+	const struct fan_row *x = a, *y = b;
+
+	if (x->netns != y->netns)
+		return x->netns < y->netns ? -1 : 1;
+	return (int)x->port - (int)y->port;
+}
+
+/*
+ * Keep the @max busiest of the @n rows, in port order, and sum the rest
+ * into one more (netns 0: "other").  Its counters are sums over the
+ * ports folded at this scrape, so they fall when a port leaves the fold;
+ * Prometheus takes that for a counter reset.  Returns the rows now.
+ */
+static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
+{
+	struct fan_row other = { 0 };
+	unsigned int s;
+	size_t i;
+
+	qsort(rows, n, sizeof(*rows), busy_cmp);
+	for (i = max; i < n; i++) {
+		const struct fan_row *r = &rows[i];
+
+		other.listeners += r->listeners;
+		other.qlen += r->qlen;
+		other.backlog += r->backlog;
+		other.drops += r->drops;
+		other.conns += r->conns;
+		for (s = 0; s < FMT_TCP_STATES; s++)
+			other.states[s] += r->states[s];
+		other.accepted += r->accepted;
+		other.closed += r->closed;
+		other.peers += r->peers;
+		other.lifetime_sum_ns += r->lifetime_sum_ns;
+		other.lifetimes += r->lifetimes;
+		other.wait_sum_ns += r->wait_sum_ns;
+		other.waits += r->waits;
+		other.refused += r->refused;
+	}
+	qsort(rows, max, sizeof(*rows), port_cmp);
+	rows[max] = other;
+	return max + 1;
+}
+
 int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter *flt,
 		     const struct ports_meta *m)
 {
 	const struct prom_family *fam;
 	struct fan_row *rows;
-	size_t i, n;
+	size_t i, n, folded;
 
 	if (query_rows(f, flt, &rows, &n))
 		return -ENOMEM;
+	folded = m->max_series && n > m->max_series ? n - m->max_series : 0;
+	if (folded)
+		n = fold_rows(rows, n, m->max_series);
 	fprintf(out, "# HELP sockfan_source_info Where the numbers come from: bpf (and its hooks) or proc.\n");
 	fprintf(out, "# TYPE sockfan_source_info gauge\n");
 	fprintf(out, "sockfan_source_info{source=");
@@ -224,6 +280,11 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 	fprintf(out, "} 1\n");
 	if (m->hook_cost)
 		prom_hook_cost(out, m);
+	if (m->max_series) {
+		fprintf(out, "# HELP sockfan_folded_ports Ports past --max-series, summed into port=\"other\" at this scrape.\n");
+		fprintf(out, "# TYPE sockfan_folded_ports gauge\n");
+		fprintf(out, "sockfan_folded_ports %zu\n", folded);
+	}
 	for (fam = families; fam < families + ARRAY_SIZE(families); fam++) {
 		if (fam->needs && !(f->counts & fam->needs))
 			continue;
@@ -234,7 +295,7 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 	}
 	prom_netns(out, f, flt);
 	prom_connection_states(out, rows, n);
-	prom_queues(out, f, flt, rows, n);
+	prom_queues(out, rows, n);
 	/* the owner is a label set of its own, so counters keep stable labels */
 	fprintf(out, "# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");
 	fprintf(out, "# TYPE sockfan_port_owner_info gauge\n");

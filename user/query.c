@@ -192,7 +192,12 @@ static void rows_add_listeners(struct row_set *rs, const struct fanout *f,
 		if (!query_listener_shown(flt, l))
 			continue;
 		r = row_get(rs, l->key.netns, l->key.lport);
-		if (r && (!r->listeners++ || (!r->owner_pid && l->pid))) {
+		if (!r)
+			continue;
+		r->qlen += l->qlen;
+		r->backlog += l->backlog;
+		r->drops += l->drops;
+		if (!r->listeners++ || (!r->owner_pid && l->pid)) {
 			r->owner_pid = l->pid;
 			memcpy(r->owner_comm, l->comm, sizeof(r->owner_comm));
 		}

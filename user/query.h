@@ -19,6 +19,8 @@ struct fan_row {
 	__u32 netns;
 	__u16 port;
 	__u32 listeners;
+	/* the listeners' accept queues, summed: depth, limit, sk_drops */
+	__u64 qlen, backlog, drops;
 	__u64 conns;		/* live connection sockets, every state */
 	/* ... by TCP state (fmt_state()): ESTAB, CLOSE-WAIT, ...; [0] unknown */
 	__u64 states[FMT_TCP_STATES];
