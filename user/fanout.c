@@ -169,9 +169,9 @@ struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u6
 	return *conn_slot(f, k, cookie);
 }
 
-static void conn_del(struct fanout *f, const struct sockfan_event *e)
+static void conn_del(struct fanout *f, const struct sockfan_key *k, __u64 cookie)
 {
-	struct fan_conn **pp = conn_slot(f, &e->key, e->cookie), *c = *pp;
+	struct fan_conn **pp = conn_slot(f, k, cookie), *c = *pp;
 
 	if (!c)
 		return;
@@ -320,24 +320,35 @@ static __u64 sole_listener(const struct fanout *f, const struct sockfan_key *k)
 	return wild == 1 ? w : 0;
 }
 
+/*
+ * What a handshake record and a snapshot both say of connection @c: its
+ * cookie, its @state (0: ESTAB unless one is known) and the @listener it
+ * came through (0: the port's when only one can be it)
+ */
+static void conn_note(struct fanout *f, struct fan_conn *c, __u64 cookie, __u32 state,
+		      __u64 listener)
+{
+	if (!c->cookie)
+		c->cookie = cookie;
+	if (state)
+		c->state = state;
+	else if (!c->state)
+		c->state = TCP_ESTABLISHED;
+	if (listener)
+		c->listener = listener;
+	else if (!c->listener)
+		c->listener = sole_listener(f, &c->key);
+}
+
 static void on_established(struct fanout *f, const struct sockfan_event *e)
 {
 	struct fan_conn *c = conn_get(f, &e->key, e->cookie, true);
 
 	if (!c)
 		return;
-	if (!c->cookie)
-		c->cookie = e->cookie;
 	if (!c->est_ns)
 		c->est_ns = e->ts_ns;
-	if (e->state)
-		c->state = e->state;
-	else if (!c->state)
-		c->state = TCP_ESTABLISHED;
-	if (e->accept.listener)
-		c->listener = e->accept.listener;
-	else if (!c->listener)
-		c->listener = sole_listener(f, &e->key);
+	conn_note(f, c, e->cookie, e->state, e->accept.listener);
 }
 
 static void accept_info(struct fan_conn *c, const struct sockfan_event *e)
@@ -363,17 +374,8 @@ struct fan_conn *fanout_snap_conn(struct fanout *f, const struct sockfan_key *k,
 
 	if (!c)
 		return NULL;
-	if (!c->cookie)
-		c->cookie = cookie;
 	c->flags |= FAN_SEEDED;
-	if (state)
-		c->state = state;
-	else if (!c->state)
-		c->state = TCP_ESTABLISHED;
-	if (listener)
-		c->listener = listener;
-	else if (!c->listener)
-		c->listener = sole_listener(f, k);
+	conn_note(f, c, cookie, state, listener);
 	if (accepted)
 		c->flags |= FAN_ACCEPTED;
 	return c;
@@ -462,7 +464,7 @@ static void on_close(struct fanout *f, const struct sockfan_event *e)
 	life = e->close.lifetime_ns;
 	if (!life && c->est_ns && e->ts_ns > c->est_ns)
 		life = e->ts_ns - c->est_ns;
-	conn_del(f, e);
+	conn_del(f, &e->key, e->cookie);
 	p = fanout_port(f, e->key.netns, e->key.lport);
 	if (p) {
 		p->closed++;
@@ -475,12 +477,11 @@ static void on_close(struct fanout *f, const struct sockfan_event *e)
 
 void fanout_reconcile_gone(struct fanout *f, const struct sockfan_key *k, __u64 cookie)
 {
-	struct sockfan_event e = { .key = *k, .cookie = cookie };
 	struct fan_port *p;
 
 	if (!conn_get(f, k, cookie, false))
 		return;
-	conn_del(f, &e);
+	conn_del(f, k, cookie);
 	p = fanout_port(f, k->netns, k->lport);
 	if (p)
 		p->closed++;

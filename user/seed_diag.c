@@ -377,12 +377,8 @@ static int diag_dump_family(int fd, int family, __u32 states, bool info, __u32 n
 }
 
 /* a listener's queue as the kernel reports it now (ss -lm: Recv-Q, Send-Q, d) */
-static void update_queue(struct fanout *f, const struct diag_sock *s)
+static void update_queue(struct fan_listener *l, const struct diag_sock *s)
 {
-	struct fan_listener *l = fanout_listener(f, s->cookie);
-
-	if (!l)
-		return;
 	l->qlen = s->rqueue;
 	l->backlog = s->wqueue;
 	l->drops = s->drops;
@@ -402,7 +398,7 @@ static void apply_sock(struct seed_ctx *ctx, const struct diag_sock *s)
 			l->pid = o->pid;
 			memcpy(l->comm, o->comm, sizeof(l->comm));
 		}
-		update_queue(ctx->f, s);
+		update_queue(l, s);
 		return;
 	}
 	/* passive connections only: the local port is a listening port */
@@ -790,8 +786,12 @@ static int refresh_netns(__u32 netns, void *arg)
 	if (err)
 		return err;
 	err = dump_netns(ctx->f, netns, 1U << TCP_LISTEN, ctx->details, &dv);
-	for (i = 0; !err && i < dv.n; i++)
-		update_queue(ctx->f, &dv.v[i]);
+	for (i = 0; !err && i < dv.n; i++) {
+		struct fan_listener *l = fanout_listener(ctx->f, dv.v[i].cookie);
+
+		if (l)
+			update_queue(l, &dv.v[i]);
+	}
 	free(dv.v);
 	if (err)
 		return err;
