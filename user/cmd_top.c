@@ -67,11 +67,11 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, struct top_sta
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
-		"top", VIEW_OPTSET_ALL, "b", opts, top_opt, top_usage,
+		.name = "top", .set = VIEW_OPTSET_ALL, .shortopts = "b", .longopts = opts,
+		.opt = top_opt, .usage = top_usage,
 	};
-	int first = view_parse(argc, argv, &cmd, o, t);
 
-	if (first < 0 || view_no_more_args("top", argc, argv, first))
+	if (view_parse(argc, argv, &cmd, o, t) < 0)
 		return -1;
 	if (!o->interval_ms)
 		o->interval_ms = 1000;
@@ -100,20 +100,6 @@ static void term_size(struct top_state *t)
 		return;
 	t->lines = ws.ws_row;
 	t->cols = ws.ws_col;
-}
-
-/* most connection sockets first, then most accepted, then port */
-static int fanout_cmp(const void *a, const void *b)
-{
-	const struct fan_row *x = a, *y = b;
-
-	if (x->conns != y->conns)
-		return x->conns > y->conns ? -1 : 1;
-	if (x->accepted != y->accepted)
-		return x->accepted > y->accepted ? -1 : 1;
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	return (int)x->port - (int)y->port;
 }
 
 static const struct fan_port *prev_port(const struct top_state *t, const struct fan_row *r)
@@ -167,7 +153,7 @@ static int draw(const struct view *v, struct top_state *t)
 
 	if (query_rows(f, &v->o->filter, &rows, &n))
 		return -ENOMEM;
-	qsort(rows, n, sizeof(*rows), fanout_cmp);
+	qsort(rows, n, sizeof(*rows), query_row_by_busy);
 	for (i = 0; i < n; i++) {
 		listeners += rows[i].listeners;
 		estab += rows[i].conns;

@@ -201,27 +201,6 @@ static void prom_netns(FILE *out, const struct fanout *f, const struct fan_filte
 	}
 }
 
-/* busiest first: most connection sockets, then most accepted */
-static int busy_cmp(const void *a, const void *b)
-{
-	const struct fan_row *x = a, *y = b;
-
-	if (x->conns != y->conns)
-		return x->conns > y->conns ? -1 : 1;
-	if (x->accepted != y->accepted)
-		return x->accepted > y->accepted ? -1 : 1;
-	return 0;
-}
-
-static int port_cmp(const void *a, const void *b)
-{
-	const struct fan_row *x = a, *y = b;
-
-	if (x->netns != y->netns)
-		return x->netns < y->netns ? -1 : 1;
-	return (int)x->port - (int)y->port;
-}
-
 /*
  * Keep the @max busiest of the @n rows, in port order, and sum the rest
  * into one more (netns 0: "other").  Its counters are sums over the
@@ -234,7 +213,7 @@ static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
 	unsigned int s;
 	size_t i;
 
-	qsort(rows, n, sizeof(*rows), busy_cmp);
+	qsort(rows, n, sizeof(*rows), query_row_by_busy);
 	for (i = max; i < n; i++) {
 		const struct fan_row *r = &rows[i];
 
@@ -254,7 +233,7 @@ static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
 		other.waits += r->waits;
 		other.refused += r->refused;
 	}
-	qsort(rows, max, sizeof(*rows), port_cmp);
+	qsort(rows, max, sizeof(*rows), query_row_by_port);
 	rows[max] = other;
 	return max + 1;
 }

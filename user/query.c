@@ -86,13 +86,24 @@ int query_port_conns(const struct fanout *f, const struct fan_filter *flt,
 	return err;
 }
 
-static int row_cmp(const void *a, const void *b)
+int query_row_by_port(const void *a, const void *b)
 {
 	const struct fan_row *x = a, *y = b;
 
 	if (x->netns != y->netns)
 		return x->netns < y->netns ? -1 : 1;
 	return (int)x->port - (int)y->port;
+}
+
+int query_row_by_busy(const void *a, const void *b)
+{
+	const struct fan_row *x = a, *y = b;
+
+	if (x->conns != y->conns)
+		return x->conns > y->conns ? -1 : 1;
+	if (x->accepted != y->accepted)
+		return x->accepted > y->accepted ? -1 : 1;
+	return query_row_by_port(a, b);
 }
 
 static struct fan_row *row_find(struct fan_row *rows, size_t n, __u32 netns,
@@ -285,7 +296,7 @@ int query_rows(const struct fanout *f, const struct fan_filter *flt,
 	rows_add_conns(&rs, &pv);
 	rows_add_ports(&rs, f, flt);
 	free(pv.v);
-	qsort(rs.v, rs.n, sizeof(*rs.v), row_cmp);
+	qsort(rs.v, rs.n, sizeof(*rs.v), query_row_by_port);
 	*rowsp = rs.v;
 	*np = rs.n;
 	return 0;

@@ -39,6 +39,14 @@ struct fan_row {
 	char owner_comm[SOCKFAN_COMM_LEN];
 };
 
+/*
+ * qsort() orders of rows: by namespace then port, as query_rows() gives
+ * them; busiest first (most connection sockets, then most accepted, then
+ * by port), as top shows them and --max-series keeps them
+ */
+int query_row_by_port(const void *a, const void *b);
+int query_row_by_busy(const void *a, const void *b);
+
 /* is namespace @netns among those @flt selects? */
 bool query_netns_shown(const struct fan_filter *flt, __u32 netns);
 
