@@ -28,7 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	};
 	/* no usage: --help would exit, and is a usage error here */
 	static const struct view_cmd cmd = {
-		"ports", VIEW_OPTSET_ALL, "", extra, json_opt, NULL,
+		.name = "ports", .set = VIEW_OPTSET_ALL, .shortopts = "", .longopts = extra,
+		.opt = json_opt, .usage = NULL,
 	};
 	char *buf, *argv[64];
 	struct view_opts o;

@@ -52,7 +52,8 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, bool *dot)
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
-		"explain", VIEW_OPTSET_ALL, "", opts, explain_opt, explain_usage,
+		.name = "explain", .set = VIEW_OPTSET_ALL, .shortopts = "", .longopts = opts,
+		.opt = explain_opt, .usage = explain_usage, .args = true,
 	};
 	int first = view_parse(argc, argv, &cmd, o, dot);
 	unsigned long port;

@@ -74,13 +74,14 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
-		"ports", VIEW_OPTSET_ALL, "", opts, ports_opt, ports_usage,
+		.name = "ports", .set = VIEW_OPTSET_ALL, .shortopts = "", .longopts = opts,
+		.opt = ports_opt, .usage = ports_usage,
 	};
 	struct ports_args a = { o, OUT_TEXT };
 	int first = view_parse(argc, argv, &cmd, o, &a);
 
 	*out = a.out;
-	if (first < 0 || view_no_more_args("ports", argc, argv, first))
+	if (first < 0)
 		return -1;
 	if (*out == OUT_PROM && o->interval_ms) {
 		fprintf(stderr, "%s ports: --prom writes one exposition; for a textfile collector run it per scrape (a timer), not with --interval\n",

@@ -111,11 +111,11 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
-		"serve", VIEW_OPTSET_ALL, "l:", opts, serve_opt, serve_usage,
+		.name = "serve", .set = VIEW_OPTSET_ALL, .shortopts = "l:", .longopts = opts,
+		.opt = serve_opt, .usage = serve_usage,
 	};
-	int first = view_parse(argc, argv, &cmd, &s->o, s);
 
-	if (first < 0 || view_no_more_args("serve", argc, argv, first))
+	if (view_parse(argc, argv, &cmd, &s->o, s) < 0)
 		return -1;
 	if (s->o.interval_ms || s->o.count || s->o.duration) {
 		fprintf(stderr, "%s serve: each scrape is a look: --interval, --count and --duration do not apply\n",

@@ -76,13 +76,11 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
-		"trace", VIEW_OPTSET_FILTER, "d:v", opts, trace_opt, trace_usage,
+		.name = "trace", .set = VIEW_OPTSET_FILTER, .shortopts = "d:v", .longopts = opts,
+		.opt = trace_opt, .usage = trace_usage,
 	};
-	int first = view_parse(argc, argv, &cmd, &o->v, o);
 
-	if (first < 0 || view_no_more_args("trace", argc, argv, first))
-		return -1;
-	return 0;
+	return view_parse(argc, argv, &cmd, &o->v, o) < 0 ? -1 : 0;
 }
 
 /*

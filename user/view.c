@@ -58,7 +58,6 @@ int view_no_more_args(const char *cmd, int argc, char **argv, int first)
 	return -1;
 }
 
-
 void view_opts_init(struct view_opts *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -267,6 +266,8 @@ int view_parse(int argc, char **argv, const struct view_cmd *cmd, struct view_op
 		if (c == '?' || view_opt(cmd->name, c, optarg, o) <= 0)
 			return -1;
 	}
+	if (!cmd->args && view_no_more_args(cmd->name, argc, argv, optind))
+		return -1;
 	return optind;
 }
 

@@ -54,14 +54,15 @@ struct view_cmd {
 	 */
 	int (*opt)(int c, const char *arg, void *ctx);
 	void (*usage)(FILE *out);	/* NULL: -h is a usage error */
+	bool args;			/* takes arguments after its options */
 };
 
 /*
  * getopt_long() over the shared options of @cmd->set, -h/--help and the
  * command's own: the shared ones into @o, the command's to @cmd->opt
- * with @ctx; --help prints @cmd->usage to stdout and exits 0.  Returns
- * the index of the first argument left (optind), or -1 on a usage error
- * (printed).
+ * with @ctx; --help prints @cmd->usage to stdout and exits 0.  An
+ * argument left is a usage error unless @cmd->args.  Returns the index
+ * of the first argument left (optind), or -1 on a usage error (printed).
  */
 int view_parse(int argc, char **argv, const struct view_cmd *cmd, struct view_opts *o,
 	       void *ctx);
