@@ -218,15 +218,12 @@ ns_exec() {
 source "$TEST_DIR/nginx.sh"
 
 # httpd_start NS PORT: python's http.server (one thread per connection,
-# blocking accept()), on 127.0.0.1, gone after 300 s at the latest.
-# Debian's python3: the one a pyenv or venv puts first may lack nothing,
-# but the VM image has only Debian's.
+# blocking accept()), on 127.0.0.1, gone after 300 s at the latest
 httpd_start() {
-	local ns=$1 port=$2 py=/usr/bin/python3 dir="$TMP/httpd-$2"
+	local ns=$1 port=$2 dir="$TMP/httpd-$2"
 
-	[ -x "$py" ] || py=$(command -v python3)
 	mkdir -p "$dir"
-	ip netns exec "$ns" timeout 300 "$py" -m http.server --bind 127.0.0.1 \
+	ip netns exec "$ns" timeout 300 "$PY" -m http.server --bind 127.0.0.1 \
 		--directory "$dir" "$port" >"$dir.log" 2>&1 &
 	PIDS+=($!)
 	if ! wait_for 20 ss_has_listener "$ns" "$port"; then

@@ -94,26 +94,21 @@ check "sysctl kernel.bpf_stats_enabled untouched, during and after" \
 in_ns "$NS" "$SOCKFAN" ports --source bpf --netns "$ino" --hook-cost --duration 1 --json \
 	>"$TMP/out.json" 2>"$TMP/json.err"
 rc=$?
-if [ -x "$PY" ]; then
-	got=$("$PY" - "$TMP/out.json" 2>&1 <<-'PY'
-		import json, sys
-		hc = json.load(open(sys.argv[1]))["hook_cost"]
-		print(type(hc["handshakes"]).__name__, type(hc["empty_run_ns"]).__name__,
-		      sorted(set(k for p in hc["programs"] for k in p)),
-		      any(p["prog"].startswith("state") for p in hc["programs"]))
-	PY
-	)
-	check "--hook-cost --json parses: handshakes, empty_run_ns, and prog/runs/run_ns per program" \
-		"$rc: $got" "0: int int ['prog', 'run_ns', 'runs'] True"
-else
-	tap_skip "--hook-cost --json parses: handshakes, empty_run_ns, and prog/runs/run_ns per program" \
-		"python3 not installed (make deps; not in the VM image)"
-fi
+got=$("$PY" - "$TMP/out.json" 2>&1 <<-'PY'
+	import json, sys
+	hc = json.load(open(sys.argv[1]))["hook_cost"]
+	print(type(hc["handshakes"]).__name__, type(hc["empty_run_ns"]).__name__,
+	      sorted(set(k for p in hc["programs"] for k in p)),
+	      any(p["prog"].startswith("state") for p in hc["programs"]))
+PY
+)
+check "--hook-cost --json parses: handshakes, empty_run_ns, and prog/runs/run_ns per program" \
+	"$rc: $got" "0: int int ['prog', 'run_ns', 'runs'] True"
 
 in_ns "$NS" "$SOCKFAN" ports --source bpf --netns "$ino" --hook-cost --duration 1 --prom \
 	>"$TMP/out.prom" 2>"$TMP/prom.err"
 rc=$?
-if [ -x "$PY" ] && "$PY" -c 'import prometheus_client.parser' 2>/dev/null; then
+if "$PY" -c 'import prometheus_client.parser' 2>/dev/null; then
 	got=$("$PY" - "$TMP/out.prom" 2>&1 <<-'PY'
 		import sys
 		from prometheus_client.parser import text_string_to_metric_families

@@ -43,8 +43,7 @@ diag "conn_bytes $conn_bytes, $per_conn in all at max_conns $(module_stat max_co
 
 # a process accepts one connection, hands it to a child and exits: conns
 # keeps its pid and names it gone, as the pid may be reused
-if [ -x "$PY" ]; then
-	ip netns exec "$NS" "$PY" -c '
+ip netns exec "$NS" "$PY" -c '
 import os, socket, time
 s = socket.socket()
 s.bind(("127.0.0.1", '$PORT'))
@@ -54,21 +53,16 @@ c, _ = s.accept()
 if os.fork() == 0:
     time.sleep(30)
 os._exit(0)' >"$TMP/acceptor" 2>&1 &
-	PIDS+=($!)
-	wait_for 10 ss_has_listener "$NS" $PORT
-	acceptor=$(head -n 1 "$TMP/acceptor")
-	clients_start "$NS" 127.0.0.1 $PORT 1 "" 30 || exit $KSFT_FAIL
-	wait_for 10 sh -c "! kill -0 $acceptor 2>/dev/null"
-	check "conns: an accepting process that exited shows its pid and name -" \
-		"$(in_ns "$NS" awk -v p=$PORT '$4 == p { print $8, $9 }' /proc/net/sockfan/conns)" \
-		"$acceptor -"
-	check "ss -p: its child holds the connection now" \
-		"$(in_ns "$NS" ss -Htnp state established "sport = :$PORT" | grep -c 'python3')" 1
-else
-	tap_skip "conns: an accepting process that exited shows its pid and name -" \
-		"python3 not installed (make deps)"
-	tap_skip "ss -p: its child holds the connection now" "python3 not installed (make deps)"
-fi
+PIDS+=($!)
+wait_for 10 ss_has_listener "$NS" $PORT
+acceptor=$(head -n 1 "$TMP/acceptor")
+clients_start "$NS" 127.0.0.1 $PORT 1 "" 30 || exit $KSFT_FAIL
+wait_for 10 sh -c "! kill -0 $acceptor 2>/dev/null"
+check "conns: an accepting process that exited shows its pid and name -" \
+	"$(in_ns "$NS" awk -v p=$PORT '$4 == p { print $8, $9 }' /proc/net/sockfan/conns)" \
+	"$acceptor -"
+check "ss -p: its child holds the connection now" \
+	"$(in_ns "$NS" ss -Htnp state established "sport = :$PORT" | grep -c 'python3')" 1
 check "ports starts with its header line" \
 	"$(head -n 1 /proc/net/sockfan/ports)" \
 	"port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm"
