@@ -26,7 +26,7 @@ command -v nstat >/dev/null || skip_all "nstat (iproute2) not installed: it read
 [ -x "$LISTEN" ] || skip_all "sockfan_listen not built (make -C selftests)"
 source_setup "${1:?usage: acceptq.sh bpf|proc}"
 
-tap_plan 15
+tap_plan 16
 
 netns_new NS sfaq
 # bounded: gone after 60 s even if cleanup never runs; ip netns exec
@@ -78,6 +78,13 @@ check "four-tuples match ss" "$(sockfan_tuples "$TMP/during" | md5sum)" \
 	"$(ss_tuples "$NS" $PORT | md5sum)"
 
 check_no_record_lost "$TMP/during"
+
+# started after the queue filled: its depth, the queued connections and
+# the drops are states sockfan reads from the sockets, not events
+sockfan_view "$NS" $PORT "$TMP/after"
+check "started after: qlen, sk_drops, queued connections and four-tuples as ss and nstat" \
+	"$(sockfan_listener_field "$TMP/after" 127.0.0.1:$PORT qlen) $(sockfan_listener_field "$TMP/after" 127.0.0.1:$PORT sk_drops) $(sockfan_conns "$TMP/after" queued) $(sockfan_tuples "$TMP/after" | md5sum)" \
+	"$(ss_listen_queue "$NS" $PORT | awk '{ print $1 }') $(netns_mib "$NS" TcpExtListenDrops) $(ss_listen_queue "$NS" $PORT | awk '{ print $1 }') $(ss_tuples "$NS" $PORT | md5sum)"
 
 # --- a drop that is no overflow: TCP_DEFER_ACCEPT -------------------------
 DPORT=$((PORT + 1))

@@ -23,7 +23,7 @@ require_scenario_tools
 require_nginx
 source_setup "${1:?usage: lookup.sh bpf|proc}"
 
-tap_plan 7
+tap_plan 8
 
 # "raddr:rport segs_in" of the established sockets on PORT, per ss -ti
 ss_segs_in() {
@@ -66,6 +66,10 @@ check "established hits (segs_in) of each connection match ss -ti" \
 	"$(sockfan_segs_in "$TMP/conns" | md5sum)" "$(ss_segs_in "$NS" $PORT | md5sum)"
 sockfan_segs_in "$TMP/conns" | sed 's/^/# sockfan: /'
 ss_segs_in "$NS" $PORT | sed 's/^/# ss:      /'
+# started after the connections: segs_in is the socket's own count
+sockfan_view "$NS" $PORT "$TMP/late"
+check "started after: segs_in of each connection as ss -ti" \
+	"$(sockfan_segs_in "$TMP/late" | md5sum)" "$(ss_segs_in "$NS" $PORT | md5sum)"
 
 rsts=$(netns_mib "$NS" TcpOutRsts)
 # send_acks NS PORT N: N bare ACKs from 127.0.0.1:40000 to PORT (raw

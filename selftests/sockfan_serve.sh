@@ -18,7 +18,7 @@ require_nginx
 command -v prometheus >/dev/null || skip_all "prometheus not installed (make deps; not in the VM image)"
 command -v promtool >/dev/null || skip_all "promtool not installed (make deps; not in the VM image)"
 
-tap_plan 11
+tap_plan 12
 
 netns_new NS sfserve
 nginx_start "$NS" $PORT
@@ -46,6 +46,11 @@ prom_is() {
 
 prom_has() {
 	[ -n "$(promql "$1")" ]
+}
+
+# only the 10 held clients left on nginx's port: the churn has closed
+none_but_held() {
+	[ "$(in_ns "$NS" ss -Htan "sport = :$PORT" | grep -cvE '^(LISTEN|TIME-WAIT) ')" = 10 ]
 }
 
 # ip netns exec execs: $! is sockfan serve itself, for the SIGTERM
@@ -120,6 +125,29 @@ tap_skip "Prometheus: a histogram quantile" \
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 check "SIGTERM: sockfan serve exits 0" $? 0
+
+# started after the traffic: 10 clients held open and churn in flight
+clients_start "$NS" 127.0.0.1 $PORT 10 127.0.0.3 "$CLIENT_HOLD" || exit "$KSFT_FAIL"
+storm_start "$NS" $PORT 5 127.0.0.4 60
+sleep 1
+opens=$(netns_mib "$NS" TcpPassiveOpens)
+ip netns exec "$NS" "$SOCKFAN" serve --source bpf --netns "$ino" --listen 127.0.0.1:$((SPORT + 2)) \
+	>"$TMP/late.out" 2>"$TMP/late.err" &
+late=$!
+PIDS+=("$late")
+wait_for 30 grep -q '^# serving' "$TMP/late.err"
+sleep 1
+storm_stop
+opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))
+wait_for 20 none_but_held
+get "http://127.0.0.1:$((SPORT + 2))/metrics" >"$TMP/late.metrics" 2>&1
+accepted=$(sed -n "s/^sockfan_accepted_total{netns=\"$ino\",port=\"$PORT\"} //p" "$TMP/late.metrics")
+diag "started during churn: accepted_total $accepted; TcpPassiveOpens +$opens from just before"
+check "started during churn: ESTAB as ss (the held ones); churn seen, no more than nstat counted" \
+	"$(sed -n "s/^sockfan_connection_sockets{netns=\"$ino\",port=\"$PORT\",state=\"ESTAB\"} //p" "$TMP/late.metrics") $([ "${accepted:-0}" -gt 0 ] && [ "${accepted:-0}" -le "$opens" ] && echo seen)" \
+	"$(ss_established "$NS" $PORT) seen"
+kill -TERM "$late"
+wait "$late"
 
 # the systemd unit's capability bounding set is all serve needs: attach,
 # seed (sock_diag, /proc/PID/fd) and answer under it, as root
