@@ -29,10 +29,13 @@ source_setup "${1:?usage: acceptq.sh bpf|proc}"
 tap_plan 16
 
 netns_new NS sfaq
-# bounded: gone after 60 s even if cleanup never runs; ip netns exec
-# execs, so $! is the server itself
-ip netns exec "$NS" "$LISTEN" -a 127.0.0.1 -p $PORT -b $BACKLOG -t 60 >"$TMP/listen.out" 2>&1 &
-PIDS+=($!)
+# bounded: gone after 600 s even if cleanup never runs (the debug kernel
+# under TCG runs this test for 2 minutes: a listener gone before the
+# last look makes ss see nothing); ip netns exec execs, so $! is the
+# server itself
+ip netns exec "$NS" "$LISTEN" -a 127.0.0.1 -p $PORT -b $BACKLOG -t 600 >"$TMP/listen.out" 2>&1 &
+LISTEN_PID=$!
+PIDS+=($LISTEN_PID)
 wait_for 10 ss_has_listener "$NS" $PORT ||
 	{ diag "sockfan_listen did not listen on port $PORT: $(cat "$TMP/listen.out")"; exit $KSFT_FAIL; }
 
@@ -85,10 +88,12 @@ sockfan_view "$NS" $PORT "$TMP/after"
 check "started after: qlen, sk_drops, queued connections and four-tuples as ss and nstat" \
 	"$(sockfan_listener_field "$TMP/after" 127.0.0.1:$PORT qlen) $(sockfan_listener_field "$TMP/after" 127.0.0.1:$PORT sk_drops) $(sockfan_conns "$TMP/after" queued) $(sockfan_tuples "$TMP/after" | md5sum)" \
 	"$(ss_listen_queue "$NS" $PORT | awk '{ print $1 }') $(netns_mib "$NS" TcpExtListenDrops) $(ss_listen_queue "$NS" $PORT | awk '{ print $1 }') $(ss_tuples "$NS" $PORT | md5sum)"
+kill -0 $LISTEN_PID 2>/dev/null ||
+	diag "sockfan_listen on port $PORT exited before the last look: $(cat "$TMP/listen.out")"
 
 # --- a drop that is no overflow: TCP_DEFER_ACCEPT -------------------------
 DPORT=$((PORT + 1))
-ip netns exec "$NS" "$LISTEN" -a 127.0.0.1 -p $DPORT -b 16 -D 5 -t 60 >"$TMP/defer.out" 2>&1 &
+ip netns exec "$NS" "$LISTEN" -a 127.0.0.1 -p $DPORT -b 16 -D 5 -t 600 >"$TMP/defer.out" 2>&1 &
 PIDS+=($!)
 wait_for 10 ss_has_listener "$NS" $DPORT ||
 	{ diag "sockfan_listen -D did not listen: $(cat "$TMP/defer.out")"; exit $KSFT_FAIL; }
@@ -96,7 +101,7 @@ over0=$(netns_mib "$NS" TcpExtListenOverflows)
 defer0=$(netns_mib "$NS" TcpExtTCPDeferAcceptDrop)
 for i in 1 2 3; do
 	# the byte ends the deferral: the connection joins the queue
-	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$DPORT; sleep 0.2; echo x >&3; sleep 20" &
+	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$DPORT; sleep 0.2; echo x >&3; sleep 120" &
 	PIDS+=($!)
 done
 wait_for 10 test "$(in_ns "$NS" ss -Htn state established "sport = :$DPORT" | wc -l)" = 3
