@@ -63,25 +63,128 @@ bool seeding;
  */
 bool addr_followed;
 
-/* records the ring buffer had no room for: shown to the user, never hidden */
+/*
+ * Records of connections (ESTABLISHED, ACCEPT and CLOSE of a connection,
+ * lookups, overflows) go to the ring only while someone asks for them:
+ * user space flips this at run time (the skeleton's mapped .data), no
+ * reload.  Without them the programs keep the per-port aggregates below
+ * and nothing else; LISTEN and a listener's CLOSE are always written.
+ */
+bool conn_records = true;
+
+/*
+ * What the programs could not keep, shown to the user, never hidden:
+ * [LOST_RECORDS] records the ring buffer had no room for,
+ * [LOST_COUNTS] counts the port table had no room for,
+ * [LOST_TIMES] lifetimes lost to a slot taken over (accepted, below).
+ */
+enum { LOST_RECORDS, LOST_COUNTS, LOST_TIMES, LOST_MAX };
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, LOST_MAX);
 	__type(key, __u32);
 	__type(value, __u64);
 } lost SEC(".maps");
 
 /*
- * Passive connections we follow, by born_key() -> time the handshake
- * completed (0: seeded by user space, time unknown).  It filters CLOSE
- * down to sockets that matter and gives accept wait and lifetime.
+ * Passive connections we follow, by born_key().  It filters CLOSE down
+ * to sockets that matter, gives accept wait and lifetime, and the port
+ * an accept or a CLOSE counts for without reading the socket.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 1 << 18);
 	__type(key, __u64);
-	__type(value, __u64);
+	__type(value, struct sockfan_born);
 } born SEC(".maps");
+
+/*
+ * Without records, the connections accept() handed out, for their
+ * lifetime: a slot per socket address (no lock, no allocation: on the
+ * CI host the born map's update, lookup and delete per connection cost
+ * about 1.1 us, most of it moving entries between the two CPUs of a
+ * connection, bench/README.md).  A later
+ * accept whose address hashes to the same slot takes it over; the
+ * connection it held then closes without a lifetime (LOST_TIMES).
+ * User space sizes it (a power of two) before load.
+ */
+struct conn_slot {
+	__u64 sk;		/* the socket's address, 0: free */
+	__u64 est_ns;		/* its handshake completed */
+	__u32 netns;
+	__u16 port;
+	__u16 __pad;
+	__u64 __pad2;		/* two slots a cache line */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1 << 18);
+	__type(key, __u32);
+	__type(value, struct conn_slot);
+} accepted SEC(".maps");
+
+/* log2 of the table's size, set with it */
+const volatile __u32 accepted_bits = 18;
+
+/*
+ * The aggregates, per (namespace, port), per CPU: the two CPUs of a
+ * connection (softirq on the client's, accept on the server's) never
+ * share a cache line; user space sums the CPUs when it reads.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct sockfan_port_key);
+	__type(value, struct sockfan_port_stats);
+} port_stats SEC(".maps");
+
+/* a new port's first value: too large for the stack (512 bytes) */
+static const struct sockfan_port_stats zero_stats;
+
+static __always_inline void lost_add(__u32 what)
+{
+	__u64 *cnt = bpf_map_lookup_elem(&lost, &what);
+
+	if (cnt)
+		*cnt += 1;
+}
+
+/* the aggregates of @port in @netns, made on first use; NULL: table full */
+static __always_inline struct sockfan_port_stats *port_stats_of(__u32 netns, __u16 port)
+{
+	struct sockfan_port_key k = { .netns = netns, .port = port };
+	struct sockfan_port_stats *st;
+
+	st = bpf_map_lookup_elem(&port_stats, &k);
+	if (st)
+		return st;
+	bpf_map_update_elem(&port_stats, &k, &zero_stats, BPF_NOEXIST);
+	st = bpf_map_lookup_elem(&port_stats, &k);
+	if (!st)
+		lost_add(LOST_COUNTS);
+	return st;
+}
+
+/* the slot of socket @sk (its address) in the table of accepted connections */
+static __always_inline struct conn_slot *conn_slot_of(__u64 sk)
+{
+	__u32 idx = (sk * 0x9E3779B97F4A7C15ULL) >> (64 - accepted_bits);
+
+	return bpf_map_lookup_elem(&accepted, &idx);
+}
+
+static __always_inline void hist_add(struct sockfan_port_stats *st, int h, __u64 ns)
+{
+	__u64 slot = sockfan_hist_slot(ns);
+
+	st->sum_ns[h] += ns;
+	/* the compiler drops the bound the verifier needs unless hidden */
+	barrier_var(slot);
+	if (slot < SOCKFAN_HIST_SLOTS)
+		st->slots[h][slot] += 1;
+}
 
 /*
  * Wake the reader only once a batch has piled up: a wakeup per record
@@ -102,14 +205,10 @@ static __always_inline void event_submit(struct sockfan_event *e)
 static __always_inline struct sockfan_event *event_reserve(__u16 kind)
 {
 	struct sockfan_event *e;
-	__u32 zero = 0;
-	__u64 *cnt;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e) {
-		cnt = bpf_map_lookup_elem(&lost, &zero);
-		if (cnt)
-			*cnt += 1;
+		lost_add(LOST_RECORDS);
 		return NULL;
 	}
 	__builtin_memset(e, 0, sizeof(*e));
@@ -243,9 +342,10 @@ static __always_inline __u64 born_key(__u64 cookie, const struct sock *sk)
  * (addr_followed), the address after a miss: that socket may have got a
  * cookie since, with nothing filed under it.
  */
-static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, __u64 *key)
+static __always_inline struct sockfan_born *
+born_find(__u64 cookie, const struct sock *sk, __u64 *key)
 {
-	__u64 *bornp;
+	struct sockfan_born *bornp;
 
 	if (born_by_addr) {
 		*key = (__u64)sk;
@@ -265,23 +365,83 @@ static __always_inline __u64 *born_find(__u64 cookie, const struct sock *sk, __u
 	return bpf_map_lookup_elem(&born, key);
 }
 
+/* the passive handshake's time: the child's first RTT sample, from its SYN-ACK */
+static __always_inline __u64 handshake_ns(const struct sock *sk)
+{
+	/* srtt_us holds 8 times the smoothed RTT: one sample so far */
+	return (__u64)(BPF_CORE_READ((const struct tcp_sock *)sk, srtt_us) >> 3) * 1000;
+}
+
 /*
  * Common body of both state-change hooks, for a TCP socket whose change
  * makes record @kind (sockfan_state_kind()).  @cookie: 0 if it has none yet,
  * which only the classic tracepoint sees.  @btf: @sk is a BTF pointer
  * (tp_btf), read in place instead of copied.
  */
-static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldstate,
-				    int newstate, __u64 cookie, bool btf)
+/*
+ * Without records, the CLOSE of a connection accept() handed out:
+ * closed and its lifetime, from its slot; one older than the programs
+ * (a sock_diag seed put its cookie in born), closed only.
+ */
+static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u64 cookie,
+					bool btf)
 {
-	__u64 now, born_ns = 0, *bornp, key;
+	struct sockfan_port_stats *st;
+	struct sockfan_born *bornp;
+	struct conn_slot *slot;
+	__u64 key;
+
+	/*
+	 * A child socket is a copy of its listener, listen() backlog
+	 * included; other sockets never listened: 0.  Most closes stop
+	 * here without touching a map (a child of listen(fd, 0) too: it
+	 * counts in accepted, never in closed).
+	 */
+	if (!(btf ? sk->sk_max_ack_backlog : BPF_CORE_READ(sk, sk_max_ack_backlog)))
+		return;
+	slot = conn_slot_of(skaddr);
+	if (slot && slot->sk == skaddr) {
+		__u64 est_ns = slot->est_ns;
+
+		st = port_stats_of(slot->netns, slot->port);
+		if (st) {
+			st->closed += 1;
+			if (est_ns)
+				hist_add(st, SOCKFAN_HIST_LIFETIME, bpf_ktime_get_ns() - est_ns);
+		}
+		slot->sk = 0;
+		return;
+	}
+	/* no cookie: nobody asked, sock_diag's seed neither */
+	if (!cookie)
+		return;
+	bornp = born_find(cookie, sk, &key);
+	if (!bornp)
+		return;
+	st = port_stats_of(bornp->netns, bornp->port);
+	if (st)
+		st->closed += 1;
+	bpf_map_delete_elem(&born, &key);
+}
+
+static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 kind,
+				    int oldstate, int newstate, __u64 cookie, bool btf)
+{
+	struct sockfan_port_stats *st;
 	const struct sock_common *skc;
+	struct sockfan_born *bornp = NULL;
 	struct sockfan_event *e;
+	__u64 now, born_ns = 0, key;
+	struct sockfan_born val = {};
 	struct net *net;
 	struct sk_head h;
 	bool seeded_maybe;
 	__u32 netns;
 
+	if (!conn_records && kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
+		close_count(sk, skaddr, cookie, btf);
+		return 0;
+	}
 	/* only listeners and passive connections we follow */
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
 		/*
@@ -294,13 +454,22 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 		if (!bornp && !seeded_maybe)
 			return 0;
 		if (bornp) {
-			born_ns = *bornp;
+			born_ns = bornp->est_ns;
+			st = port_stats_of(bornp->netns, bornp->port);
+			if (st) {
+				st->closed += 1;
+				if (born_ns)
+					hist_add(st, SOCKFAN_HIST_LIFETIME,
+						 bpf_ktime_get_ns() - born_ns);
+			}
 			/* forgotten even if the record finds no room below */
 			bpf_map_delete_elem(&born, &key);
 		}
 		/* and under its cookie, if the seed filed it there too */
 		if (born_by_addr && cookie && key != cookie)
 			bpf_map_delete_elem(&born, &cookie);
+		if (!conn_records)
+			return 0;
 	}
 	if (btf) {
 		skc = &sk->__sk_common;
@@ -317,6 +486,24 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 	}
 	if (!netns_wanted(netns))
 		return 0;
+	if (kind == SOCKFAN_EV_ESTABLISHED) {
+		/* the child is hashed: its port is bound (skc_num) */
+		val.est_ns = bpf_ktime_get_ns();
+		val.netns = netns;
+		val.port = skc->skc_num;
+		/* without records, accept() finds the time in the socket */
+		if (conn_records) {
+			key = born_key(cookie, sk);
+			bpf_map_update_elem(&born, &key, &val, BPF_ANY);
+		}
+		st = port_stats_of(netns, val.port);
+		if (st) {
+			st->handshakes += 1;
+			hist_add(st, SOCKFAN_HIST_HANDSHAKE, handshake_ns(sk));
+		}
+		if (!conn_records)
+			return 0;
+	}
 	e = event_reserve(kind);
 	if (!e)
 		return 0;
@@ -336,8 +523,7 @@ static __always_inline int on_state(const struct sock *sk, __u16 kind, int oldst
 		break;
 	case SOCKFAN_EV_ESTABLISHED:
 		/* softirq context: current task is unrelated, leave pid 0 */
-		key = born_key(cookie, sk);
-		bpf_map_update_elem(&born, &key, &now, BPF_ANY);
+		e->ts_ns = val.est_ns;
 		break;
 	case SOCKFAN_EV_CLOSE:
 		e->close.oldstate = oldstate;
@@ -362,7 +548,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 	     const int newstate)
 {
 	__u16 kind = sockfan_state_kind(oldstate, newstate);
-	__u64 cookie;
+	__u64 cookie, skaddr;
 
 	if (!kind || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
@@ -370,12 +556,18 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 	 * A BTF pointer: the helper makes the cookie of a new socket.  A
 	 * connection closing without one was never followed (the ones
 	 * followed got theirs at ESTABLISHED or from sock_diag's seed).
+	 * Without records a new connection needs none.
 	 */
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN)
 		cookie = sk->__sk_common.skc_cookie.counter;
+	else if (kind == SOCKFAN_EV_ESTABLISHED && !conn_records)
+		cookie = 0;
 	else
 		cookie = bpf_get_socket_cookie((void *)sk);
-	return on_state(sk, kind, oldstate, newstate, cookie, true);
+	/* its address as a number: the verifier keeps a BTF pointer one */
+	if (bpf_probe_read_kernel(&skaddr, sizeof(skaddr), &ctx[0]))
+		return 0;
+	return on_state(sk, skaddr, kind, oldstate, newstate, cookie, true);
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -385,21 +577,117 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 
 	if (!kind || ctx->protocol != IPPROTO_TCP)
 		return 0;
-	return on_state(ctx->skaddr, kind, ctx->oldstate, ctx->newstate,
+	return on_state(ctx->skaddr, (__u64)ctx->skaddr, kind, ctx->oldstate, ctx->newstate,
 			read_cookie(ctx->skaddr), false);
 }
 
-/* accept(2) handed @child, dequeued from @listener, to the current task */
-static __always_inline void on_accept(const struct sock *listener,
-				      const struct sock *child,
-				      __u64 listener_cookie)
+/*
+ * Without records, accept(2) handed @child to the current task: counted
+ * in its port, with its wait, and given a slot for its lifetime.  The
+ * handshake's time is in the socket: tcp_init_transfer() stamps
+ * rcvq_space.time (tcp_mstamp, CLOCK_MONOTONIC us) just before
+ * ESTABLISHED, and only tcp_rcv_space_adjust(), from recvmsg(), which
+ * needs the accepted socket, moves it on.  No map entry per handshake.
+ */
+static __always_inline void accept_aggregate(const struct sock *child)
 {
-	struct sockfan_event *e;
-	__u64 cookie, *bornp, key;
+	__u64 est_ns, now = bpf_ktime_get_ns();
+	struct sockfan_port_stats *st;
+	struct conn_slot *slot;
 	struct sk_head h;
 
 	if (!sk_head_wanted(&h, child))
 		return;
+	est_ns = BPF_CORE_READ((const struct tcp_sock *)child, rcvq_space.time) * 1000;
+	/*
+	 * (A Fast Open child was stamped at its SYN: its wait includes the
+	 * handshake.)  A stamp ahead of now is none of ours: no wait.
+	 */
+	if (est_ns > now)
+		est_ns = 0;
+	st = port_stats_of(h.netns, head_skc(&h)->skc_num);
+	if (st) {
+		st->accepted += 1;
+		if (est_ns)
+			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, now - est_ns);
+	}
+	slot = conn_slot_of((__u64)child);
+	if (!slot)
+		return;
+	if (slot->sk)
+		lost_add(LOST_TIMES);
+	slot->est_ns = est_ns;
+	slot->netns = h.netns;
+	slot->port = head_skc(&h)->skc_num;
+	slot->sk = (__u64)child;
+}
+
+/*
+ * accept(2) handed @child to the current task: counted in its port's
+ * aggregates when it is followed (found in born, *@bornp).  True when
+ * that is all there is to do: no record is asked for, so the caller
+ * need not even find the listener.
+ */
+static __always_inline bool accept_count(const struct sock *child, __u64 *cookie,
+					 struct sockfan_born **bornp, __u64 *key)
+{
+	struct sockfan_port_stats *st;
+	struct sockfan_born *b;
+
+	if (!conn_records) {
+		accept_aggregate(child);
+		return true;
+	}
+	*cookie = read_cookie(child);
+	b = born_find(*cookie, child, key);
+	*bornp = b;
+	if (!b)
+		return false;
+	st = port_stats_of(b->netns, b->port);
+	if (st) {
+		st->accepted += 1;
+		if (b->est_ns)
+			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, bpf_ktime_get_ns() - b->est_ns);
+	}
+	return !conn_records;
+}
+
+/*
+ * ... and the rest: the record, with @listener (the socket @child was
+ * dequeued from), and a connection older than the programs, which
+ * accept_count() did not find, counted and followed from here.
+ */
+static __always_inline void on_accept(const struct sock *listener, const struct sock *child,
+				      __u64 listener_cookie, __u64 cookie,
+				      const struct sockfan_born *bornp)
+{
+	struct sockfan_port_stats *st;
+	struct sockfan_event *e;
+	struct sk_head h;
+	__u64 key;
+
+	if (!sk_head_wanted(&h, child))
+		return;
+	/*
+	 * A connection that reached ESTABLISHED before the programs were
+	 * attached: counted now, and its close followed too (by address
+	 * while it has no cookie), or it would show for good.
+	 */
+	if (!bornp) {
+		struct sockfan_born unknown = {
+			.netns = h.netns, .port = head_skc(&h)->skc_num,
+		};
+
+		st = port_stats_of(unknown.netns, unknown.port);
+		if (st)
+			st->accepted += 1;
+		key = born_key(cookie, child);
+		bpf_map_update_elem(&born, &key, &unknown, BPF_NOEXIST);
+		if (!cookie)
+			addr_followed = true;
+		if (!conn_records)
+			return;
+	}
 	e = event_reserve(SOCKFAN_EV_ACCEPT);
 	if (!e)
 		return;
@@ -407,29 +695,14 @@ static __always_inline void on_accept(const struct sock *listener,
 		bpf_ringbuf_discard(e, BPF_RB_NO_WAKEUP);
 		return;
 	}
-	cookie = head_skc(&h)->skc_cookie.counter;
 	e->cookie = cookie;
 	e->state = head_skc(&h)->skc_state;
 	event_task(e);
 	e->accept.listener = listener_cookie ? listener_cookie : read_cookie(listener);
 	e->accept.qlen = BPF_CORE_READ(listener, sk_ack_backlog);
 	e->accept.max_backlog = BPF_CORE_READ(listener, sk_max_ack_backlog);
-	bornp = born_find(cookie, child, &key);
-	if (bornp && *bornp)
-		e->accept.wait_ns = e->ts_ns - *bornp;
-	/*
-	 * A connection that reached ESTABLISHED before the programs were
-	 * attached: the record makes it known, so follow its close too (by
-	 * address while it has no cookie), or it would show for good.
-	 */
-	if (!bornp) {
-		__u64 unknown = 0;
-
-		key = born_key(cookie, child);
-		bpf_map_update_elem(&born, &key, &unknown, BPF_NOEXIST);
-		if (!cookie)
-			addr_followed = true;
-	}
+	if (bornp && bornp->est_ns)
+		e->accept.wait_ns = e->ts_ns - bornp->est_ns;
 	event_submit(e);
 }
 
@@ -443,10 +716,17 @@ int BPF_PROG(accept_fexit, struct sock *sk)
 {
 	__u64 ret = 0;
 
+	const struct sock *child;
+	struct sockfan_born *bornp;
+	__u64 cookie, key;
+
 	bpf_get_func_ret(ctx, &ret);
 	if (!ret)
 		return 0;
-	on_accept(sk, (const struct sock *)ret, bpf_get_socket_cookie(sk));
+	child = (const struct sock *)ret;
+	if (accept_count(child, &cookie, &bornp, &key))
+		return 0;
+	on_accept(sk, child, bpf_get_socket_cookie(sk), cookie, bornp);
 	return 0;
 }
 
@@ -475,24 +755,28 @@ static __always_inline int accept_exit(long ret)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
 	const struct sock *listener, *child;
+	struct sockfan_born *bornp;
 	struct fdtable *fdt;
 	struct pt_regs *regs;
+	__u64 cookie, key;
 	struct file **fds;
 	unsigned int max;
 	__u32 fd;
 
 	if (ret < 0)
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	/* accept succeeded, so both descriptors are sockets */
 	fdt = task->files->fdt;
 	fds = fdt->fd;
 	max = fdt->max_fds;
-	listener = fd_sock(fds, max, fd);
 	child = fd_sock(fds, max, ret);
-	if (listener && child)
-		on_accept(listener, child, 0);
+	if (!child || accept_count(child, &cookie, &bornp, &key))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
+	listener = fd_sock(fds, max, fd);
+	if (listener)
+		on_accept(listener, child, 0, cookie, bornp);
 	return 0;
 }
 
@@ -526,7 +810,14 @@ static __always_inline void on_listener_hit(const struct sock *sk)
 	struct sockfan_event *e;
 	struct sk_head h;
 
+	struct sockfan_port_stats *st;
+
 	if (!sk || !sk_head_wanted(&h, sk))
+		return;
+	st = port_stats_of(h.netns, head_skc(&h)->skc_num);
+	if (st)
+		st->listener_hits += 1;
+	if (!conn_records)
 		return;
 	e = event_reserve(SOCKFAN_EV_LOOKUP);
 	if (!e)
@@ -595,9 +886,16 @@ static __always_inline void on_overflow_check(const struct sock *sk)
 	struct sockfan_event *e;
 	struct sk_head h;
 
+	struct sockfan_port_stats *st;
+
 	if (!sk || BPF_CORE_READ(sk, sk_ack_backlog) <= BPF_CORE_READ(sk, sk_max_ack_backlog))
 		return;
 	if (!sk_head_wanted(&h, sk))
+		return;
+	st = port_stats_of(h.netns, head_skc(&h)->skc_num);
+	if (st)
+		st->overflows += 1;
+	if (!conn_records)
 		return;
 	e = event_reserve(SOCKFAN_EV_OVERFLOW);
 	if (!e)
@@ -666,9 +964,11 @@ int BPF_KPROBE(overflow_ack6_kprobe, const struct sock *sk, const struct sk_buff
 /* a reset for @skb with no socket (@sk NULL): key from the headers */
 static __always_inline void on_reset(const struct sock *sk, const struct sk_buff *skb)
 {
+	struct sockfan_port_stats *st;
 	struct sockfan_event *e;
 	unsigned char *head;
 	struct ipv6hdr ip6;
+	__u32 netns;
 	struct tcphdr tcp;
 	struct iphdr ip;
 	__u16 nh, th;
@@ -684,7 +984,20 @@ static __always_inline void on_reset(const struct sock *sk, const struct sk_buff
 	    bpf_probe_read_kernel(&tcp, sizeof(tcp), head + th))
 		return;
 	/* nobody answers a RST with a RST: not a miss the kernel answers */
-	if (tcp.rst || !netns_wanted(BPF_CORE_READ(skb, dev, nd_net.net, ns.inum)))
+	netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	if (tcp.rst || !netns_wanted(netns))
+		return;
+	/* a refused SYN counts for its port, a stray for none: port 0 */
+	if (tcp.syn && !tcp.ack) {
+		st = port_stats_of(netns, bpf_ntohs(tcp.dest));
+		if (st)
+			st->refused += 1;
+	} else {
+		st = port_stats_of(netns, 0);
+		if (st)
+			st->strays += 1;
+	}
+	if (!conn_records)
 		return;
 	e = event_reserve(SOCKFAN_EV_LOOKUP);
 	if (!e)
@@ -704,7 +1017,7 @@ static __always_inline void on_reset(const struct sock *sk, const struct sk_buff
 	}
 	e->key.lport = bpf_ntohs(tcp.dest);
 	e->key.rport = bpf_ntohs(tcp.source);
-	e->key.netns = BPF_CORE_READ(skb, dev, nd_net.net, ns.inum);
+	e->key.netns = netns;
 	e->lookup.result = tcp.syn && !tcp.ack ? SOCKFAN_LOOKUP_REFUSED : SOCKFAN_LOOKUP_STRAY;
 	e->lookup.count = 1;
 	event_submit(e);

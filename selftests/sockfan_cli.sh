@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 40
+tap_plan 45
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -76,6 +76,16 @@ expect "serve --listen without a port: exit 2" 2 "--listen wants ADDR:PORT .*not
 expect "serve --source diag: exit 2" 2 'a sock_diag snapshot counts nothing over time' \
 	"$SOCKFAN" serve --source diag
 expect "serve --interval: exit 2" 2 'each scrape is a look' "$SOCKFAN" serve --interval 1
+expect "serve --hook-cost --source proc: exit 2" 2 'measures the BPF programs: not with --source proc' \
+	"$SOCKFAN" serve --hook-cost --source proc
+check "serve --help: no timing option (each scrape is a look)" \
+	"$("$SOCKFAN" serve --help | grep -cE -- '--(duration|interval|count) ')" 0
+expect "ports --hist --json: exit 2" 2 'draws the histograms as text' \
+	"$SOCKFAN" ports --hist --json --duration 1
+expect "ports --hist --source proc: exit 2" 2 'it needs --source bpf' \
+	"$SOCKFAN" ports --hist --source proc --duration 1
+expect "ports --hist without time: exit 2" 2 'needs time for the programs to count' \
+	"$SOCKFAN" ports --hist
 
 # the /proc reader against files that break the spec
 mkdir -p "$TMP/proc"

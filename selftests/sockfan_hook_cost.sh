@@ -9,8 +9,9 @@
 # run for each of them and for a measured time, what an empty program's
 # run counts must have been measured and be less than any program's run,
 # and the host-wide switch (kernel.bpf_stats_enabled) must stay as
-# it was.  Then --json and
-# --prom, read back by python and the Prometheus parser, and misuse.
+# it was.  With it --hist: the kernel's histograms count every
+# handshake and every accept.  Then --json and --prom, read back by
+# python and the Prometheus parser, and misuse.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8000
@@ -20,7 +21,7 @@ STATS=/proc/sys/kernel/bpf_stats_enabled
 require_scenario_tools
 source_setup bpf
 
-tap_plan 11
+tap_plan 12
 
 netns_new NS sfhook
 httpd_start "$NS" $PORT || exit $KSFT_FAIL
@@ -28,7 +29,7 @@ ino=$(netns_inode "$NS")
 stats0=$(cat "$STATS" 2>/dev/null)
 
 opens=$(netns_mib "$NS" TcpPassiveOpens)
-in_ns "$NS" "$SOCKFAN" ports --source bpf --netns "$ino" --hook-cost --duration 30 \
+in_ns "$NS" "$SOCKFAN" ports --source bpf --netns "$ino" --hook-cost --hist --duration 30 \
 	>"$TMP/out" 2>"$TMP/out.err" &
 viewer=$!
 wait_for 30 grep -q '^# attached' "$TMP/out.err" || {
@@ -75,6 +76,13 @@ got=$(awk '/^# hook cost:/ {
 }' "$TMP/out")
 read -r handshakes state_runs accept_runs untimed empty least <<<"$got"
 check "handshakes divided by = passive opens (nstat)" "${handshakes:-none}" "$opens"
+# "port P in netns I: passive handshake, ..." then "   lo -> hi : count |***|"
+check "--hist: handshake and accept-wait histograms count every connection, no lifetime yet" \
+	"$(awk -v p=$PORT '/^port / { h = ($2 == p) ? $6 : "" }
+		h && / -> / { n[h] += $5 }
+		h && /\(none yet\)/ { n[h] += 0 }
+		END { print n["passive"] + 0, n["accept"] + 0, n["connection"] + 0 }' "$TMP/out")" \
+	"$opens $opens 0"
 # each connection changes state twice at each end (SYN_SENT, ESTABLISHED;
 # SYN_RECV, ESTABLISHED): other sockets of the host can only add runs
 check "state program ran for every state change: at least 4 per connection" \

@@ -7,7 +7,10 @@
 # 3: the same without kprobes, 4: the classic state tracepoint).  In one
 # window per plan, N clients connect to nginx in a fresh namespace and
 # leave again: the plan must see each connection established, accepted
-# and closed, as nstat counts them, and lose no record.  A plan the
+# and closed, as nstat counts them, and lose no record; then the same
+# with sockfan serve, whose programs write no record per connection and
+# count in the kernel (handshakes, accepts, closes and lifetimes, as
+# nstat counts the passive opens).  A plan the
 # kernel refuses (not permitted or not supported: fentry under lockdown)
 # skips, saying why; any other failure fails.
 source "$(dirname "$0")/lib.sh"
@@ -20,7 +23,7 @@ require_scenario_tools
 require_nginx
 source_setup bpf
 
-tap_plan $((PLANS * 2))
+tap_plan $((PLANS * 3))
 
 netns_new NS sfplan
 nginx_start "$NS" $PORT || exit $KSFT_FAIL
@@ -29,7 +32,8 @@ ino=$(netns_inode "$NS")
 for plan in $(seq $PLANS); do
 	out="$TMP/plan$plan"
 	names=("plan $plan: $N connections established, accepted and closed (nstat: passive opens)"
-	       "plan $plan: no record lost")
+	       "plan $plan: no record lost"
+	       "plan $plan, counts in the kernel (serve): handshakes, accepts, closes, lifetimes as nstat")
 	opens=$(netns_mib "$NS" TcpPassiveOpens)
 	SOCKFAN_PLAN=$plan in_ns "$NS" "$SOCKFAN" ports --json --source bpf --netns "$ino" \
 		--port $PORT --duration 30 >"$out" 2>"$out.err" &
@@ -71,5 +75,33 @@ for plan in $(seq $PLANS); do
 	read -r listen estab accepted closed peers <<<"$(sockfan_row "$out" $PORT)"
 	check "${names[0]}" "$estab $accepted $closed" "0 $opens $opens"
 	check "${names[1]}" "$(sockfan_lost "$out")" 0
+
+	opens=$(netns_mib "$NS" TcpPassiveOpens)
+	# ip netns exec execs: $! is serve itself, for the SIGTERM
+	SOCKFAN_PLAN=$plan ip netns exec "$NS" "$SOCKFAN" serve --source bpf --netns "$ino" \
+		--listen 127.0.0.1:9477 >"$out.serve" 2>"$out.serve.err" &
+	viewer=$!
+	if ! wait_for 30 grep -q '^# serving' "$out.serve.err"; then
+		diag "plan $plan: sockfan serve did not start: $(cat "$out.serve.err")"
+		exit $KSFT_FAIL
+	fi
+	clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 60 || exit $KSFT_FAIL
+	wait_for 10 accept_queue_empty "$NS" $PORT
+	kill "$CLIENTS_PID"
+	wait "$CLIENTS_PID" 2>/dev/null
+	wait_for 10 none_established "$NS" $PORT
+	sleep 1
+	# before the scrape: its own connection is a passive open too
+	opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))
+	in_ns "$NS" "$PY" -c 'import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:9477/metrics", timeout=5).read().decode(), end="")' \
+		>"$out.metrics" 2>&1
+	kill -TERM $viewer
+	wait $viewer
+	got=$(for m in handshakes_total accepted_total closed_total \
+			connection_lifetime_seconds_count; do
+		sed -n "s/^sockfan_$m{netns=\"$ino\",port=\"$PORT\"} //p" "$out.metrics"
+	done | paste -sd ' ')
+	check "${names[2]}" "$got" "$opens $opens $opens $opens"
 done
 tap_exit

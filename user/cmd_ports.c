@@ -35,7 +35,11 @@ static void ports_usage(FILE *out)
 		"                      the kernel counts them (BPF_ENABLE_STATS), what an\n"
 		"                      empty program's run counts, and the sum beyond that\n"
 		"                      per passive handshake; needs --source bpf (the\n"
-		"                      default with it) and --duration or --interval\n",
+		"                      default with it) and --duration or --interval\n"
+		"      --hist          after the table, the histograms the BPF programs keep\n"
+		"                      per port, in log2 buckets of microseconds: handshake\n"
+		"                      (SYN-ACK to ACK), accept wait, lifetime; needs --source\n"
+		"                      bpf and --duration or --interval\n",
 		prog_name);
 	view_usage(out);
 }
@@ -43,6 +47,7 @@ static void ports_usage(FILE *out)
 struct ports_args {
 	struct view_opts *o;
 	enum ports_out out;
+	bool hist;
 };
 
 static int ports_opt(int c, const char *arg, void *ctx)
@@ -61,28 +66,52 @@ static int ports_opt(int c, const char *arg, void *ctx)
 	case 'C':
 		a->o->hook_cost = true;
 		return 0;
+	case 'H':
+		a->hist = true;
+		return 0;
 	}
 	return 1;
 }
 
-static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out *out)
+static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out *out,
+		      bool *hist)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
 		{ "prom", no_argument, NULL, 'M' },
 		{ "hook-cost", no_argument, NULL, 'C' },
+		{ "hist", no_argument, NULL, 'H' },
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
 		.name = "ports", .set = VIEW_OPTSET_ALL, .shortopts = "", .longopts = opts,
 		.opt = ports_opt, .usage = ports_usage,
 	};
-	struct ports_args a = { o, OUT_TEXT };
+	struct ports_args a = { o, OUT_TEXT, false };
 	int first = view_parse(argc, argv, &cmd, o, &a);
 
 	*out = a.out;
+	*hist = a.hist;
 	if (first < 0)
 		return -1;
+	if (a.hist && a.out != OUT_TEXT) {
+		fprintf(stderr, "%s ports: --hist draws the histograms as text; --json and --prom carry them anyway\n",
+			prog_name);
+		return -1;
+	}
+	if (a.hist) {
+		if (o->source != VIEW_AUTO && o->source != VIEW_BPF) {
+			fprintf(stderr, "%s ports: --hist shows what the BPF programs aggregate: it needs --source bpf\n",
+				prog_name);
+			return -1;
+		}
+		if (!o->duration && !o->interval_ms) {
+			fprintf(stderr, "%s ports: --hist needs time for the programs to count: --duration SEC or --interval SEC\n",
+				prog_name);
+			return -1;
+		}
+		o->source = VIEW_BPF;
+	}
 	if (*out == OUT_PROM && o->interval_ms) {
 		fprintf(stderr, "%s ports: --prom writes one exposition; for a textfile collector run it per scrape (a timer), not with --interval\n",
 			prog_name);
@@ -124,7 +153,7 @@ static void print_listen_counters(const struct fanout *f, const struct fan_filte
 	}
 }
 
-static int print_table(const struct fanout *f, const struct fan_filter *flt)
+static int print_table(const struct fanout *f, const struct fan_filter *flt, bool hist)
 {
 	struct fan_row *rows;
 	size_t i, n;
@@ -139,6 +168,8 @@ static int print_table(const struct fanout *f, const struct fan_filter *flt)
 		printf("# stray segments: %llu (in the namespaces shown; no socket, not a SYN: for connections already gone)\n",
 		       (unsigned long long)query_strays(f, flt));
 	print_listen_counters(f, flt);
+	for (i = 0; hist && i < n; i++)
+		render_row_hist_text(&rows[i]);
 	free(rows);
 	return 0;
 }
@@ -179,7 +210,7 @@ static void print_details(const struct fanout *f, const struct fan_filter *flt)
 	free(rows);
 }
 
-static int print_look(const struct view *v, enum ports_out out)
+static int print_look(const struct view *v, enum ports_out out, bool hist)
 {
 	const struct ports_meta *m = &v->meta;
 	const struct fanout *f = &v->f;
@@ -190,7 +221,7 @@ static int print_look(const struct view *v, enum ports_out out)
 	if (out == OUT_PROM)
 		return ports_print_prom(stdout, f, flt, m);
 	view_print_source(m, true);
-	if (print_table(f, flt))
+	if (print_table(f, flt, hist))
 		return -ENOMEM;
 	if (flt->port)
 		print_details(f, flt);
@@ -200,19 +231,20 @@ static int print_look(const struct view *v, enum ports_out out)
 int cmd_ports(int argc, char **argv)
 {
 	enum ports_out out = OUT_TEXT;
+	bool hist = false;
 	struct view_opts o;
 	unsigned long looks = 0;
 	struct view v;
 	int err;
 
 	view_opts_init(&o);
-	if (parse_opts(argc, argv, &o, &out)) {
+	if (parse_opts(argc, argv, &o, &out, &hist)) {
 		ports_usage(stderr);
 		return EXIT_USAGE;
 	}
 	err = view_open(&v, &o);
 	while (!err) {
-		err = print_look(&v, out);
+		err = print_look(&v, out, hist);
 		fflush(stdout);
 		if (err || !o.interval_ms || ++looks == o.count)
 			break;

@@ -47,9 +47,12 @@ static void serve_usage(FILE *out)
 		"      --max-series N      series for at most N ports, the busiest (most\n"
 		"                          connections); the rest summed as port=\"other\"\n"
 		"                          (sockfan_folded_ports says how many); default %d,\n"
-		"                          0: every port\n",
+		"                          0: every port\n"
+		"      --hook-cost         also what the BPF programs cost, as the kernel\n"
+		"                          counts it (sockfan_bpf_prog_run_seconds): the\n"
+		"                          count itself adds two clock reads to every run\n",
 		prog_name, SERVE_DEFAULT_LISTEN, SERVE_DEFAULT_SERIES);
-	view_usage(out);
+	view_usage_untimed(out);
 }
 
 /* "1.2.3.4:9477" or "[::1]:9477" into @ss; false if it is neither */
@@ -92,6 +95,10 @@ static int serve_opt(int c, const char *arg, void *ctx)
 			prog_name, arg);
 		return -1;
 	}
+	if (c == 'C') {
+		s->o.hook_cost = true;
+		return 0;
+	}
 	if (c != 'l')
 		return 1;
 	if (!parse_listen(arg, &s->addr)) {
@@ -108,6 +115,7 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 	static const struct option opts[] = {
 		{ "listen", required_argument, NULL, 'l' },
 		{ "max-series", required_argument, NULL, 'm' },
+		{ "hook-cost", no_argument, NULL, 'C' },
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
@@ -122,6 +130,13 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 			prog_name);
 		return -1;
 	}
+	if (s->o.hook_cost && s->o.source == VIEW_PROC) {
+		fprintf(stderr, "%s serve: --hook-cost measures the BPF programs: not with --source proc\n",
+			prog_name);
+		return -1;
+	}
+	if (s->o.hook_cost)
+		s->o.source = VIEW_BPF;
 	if (s->o.source == VIEW_DIAG) {
 		fprintf(stderr, "%s serve: a sock_diag snapshot counts nothing over time: --source bpf or proc\n",
 			prog_name);
@@ -129,6 +144,12 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 	}
 	/* follows events: auto means the module's files, else the BPF programs */
 	s->o.interval_ms = 1000;
+	/*
+	 * Always on, so cheap: the programs keep counters and histograms
+	 * and write no record per connection; a scrape adds what sock_diag
+	 * shows of the sockets that exist then
+	 */
+	s->o.aggregate = true;
 	if (!s->listen)
 		parse_listen(SERVE_DEFAULT_LISTEN, &s->addr);
 	return view_opts_check("serve", &s->o);
@@ -156,14 +177,19 @@ static int metrics(struct serve *s, char **buf, size_t *len)
 	s->scrapes++;
 	fprintf(out, "sockfan_scrapes_total %llu\n", (unsigned long long)s->scrapes);
 	if (s->v.src) {
+		/* serve asks for no record per connection: listeners' only */
 		fprintf(out, "# HELP sockfan_lost_records_total Records the BPF ring buffer had no room for.\n");
 		fprintf(out, "# TYPE sockfan_lost_records_total counter\n");
 		fprintf(out, "sockfan_lost_records_total %llu\n",
 			(unsigned long long)s->v.meta.lost);
-		fprintf(out, "# HELP sockfan_reconciled_total Connections gone from the kernel with no CLOSE record seen.\n");
-		fprintf(out, "# TYPE sockfan_reconciled_total counter\n");
-		fprintf(out, "sockfan_reconciled_total %llu\n",
-			(unsigned long long)s->v.meta.reconciled);
+		fprintf(out, "# HELP sockfan_lost_counts_total Counts the BPF programs' port table had no room for.\n");
+		fprintf(out, "# TYPE sockfan_lost_counts_total counter\n");
+		fprintf(out, "sockfan_lost_counts_total %llu\n",
+			(unsigned long long)s->v.meta.counts_lost);
+		fprintf(out, "# HELP sockfan_lost_lifetimes_total Lifetimes lost: the BPF programs' slot of a live connection was taken by a newer one.\n");
+		fprintf(out, "# TYPE sockfan_lost_lifetimes_total counter\n");
+		fprintf(out, "sockfan_lost_lifetimes_total %llu\n",
+			(unsigned long long)s->v.meta.times_lost);
 	}
 	s->v.meta.max_series = s->max_series;
 	err = ports_print_prom(out, &s->v.f, &s->o.filter, &s->v.meta);

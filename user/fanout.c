@@ -98,6 +98,7 @@ static void conn_release(struct fanout *f, struct fan_conn *c)
 void fanout_free(struct fanout *f)
 {
 	struct fan_conn_block *b, *next;
+	size_t i;
 
 	for (b = f->blocks; b; b = next) {
 		next = b->next;
@@ -105,6 +106,8 @@ void fanout_free(struct fanout *f)
 	}
 	free(f->buckets);
 	free(f->listeners);
+	for (i = 0; i < f->nports; i++)
+		free(f->ports[i].kstats);
 	free(f->ports);
 	free(f->netns);
 	memset(f, 0, sizeof(*f));
@@ -202,6 +205,54 @@ struct fan_port *fanout_port(struct fanout *f, __u32 netns, __u16 port)
 	p->netns = netns;
 	p->port = port;
 	return p;
+}
+
+/* how many times histogram @h of @st holds */
+static __u64 hist_count(const struct sockfan_port_stats *st, int h)
+{
+	__u64 n = 0;
+	int i;
+
+	for (i = 0; i < SOCKFAN_HIST_SLOTS; i++)
+		n += st->slots[h][i];
+	return n;
+}
+
+int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
+			   const struct sockfan_port_stats *st, bool totals)
+{
+	struct fan_netns *n;
+	struct fan_port *p;
+
+	if (!port) {
+		/* strays, of the namespace */
+		n = fanout_netns(f, netns);
+		if (!n)
+			return -ENOMEM;
+		if (totals)
+			n->strays = st->strays;
+		return 0;
+	}
+	p = fanout_port(f, netns, port);
+	if (!p)
+		return -ENOMEM;
+	if (!p->kstats) {
+		p->kstats = malloc(sizeof(*p->kstats));
+		if (!p->kstats)
+			return -ENOMEM;
+	}
+	*p->kstats = *st;
+	f->counts |= FAN_COUNTS_HISTS;
+	if (!totals)
+		return 0;
+	p->accepted = st->accepted;
+	p->closed = st->closed;
+	p->refused = st->refused;
+	p->lifetime_ns = st->sum_ns[SOCKFAN_HIST_LIFETIME];
+	p->lifetimes = hist_count(st, SOCKFAN_HIST_LIFETIME);
+	p->wait_ns = st->sum_ns[SOCKFAN_HIST_ACCEPT_WAIT];
+	p->waits = hist_count(st, SOCKFAN_HIST_ACCEPT_WAIT);
+	return 0;
 }
 
 static struct fan_listener *listener_find(struct fanout *f,

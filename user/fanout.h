@@ -71,6 +71,11 @@ struct fan_port {
 	__u64 wait_max_ns;
 	__u64 waits;
 	__u64 refused;		/* SYNs that found no socket: RST */
+	/*
+	 * What the kernel aggregated for the port (the BPF programs'
+	 * counters and histograms), NULL: not known (fanout_snap_port_stats())
+	 */
+	struct sockfan_port_stats *kstats;
 };
 
 /* what a network namespace counts as a whole, not per port */
@@ -119,6 +124,8 @@ struct fanout {
 #define FAN_COUNTS_TOTALS		(1U << 2)
 /* accept-queue overflows per listener (a hook the kernel may not give) */
 #define FAN_COUNTS_OVERFLOWS		(1U << 3)
+/* histograms of times, kept by the kernel (fan_port.kstats) */
+#define FAN_COUNTS_HISTS		(1U << 4)
 
 int fanout_init(struct fanout *f);
 void fanout_free(struct fanout *f);
@@ -148,6 +155,17 @@ struct fan_listener *fanout_snap_listener(struct fanout *f, const struct sockfan
  */
 struct fan_conn *fanout_snap_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
 				  __u32 state, __u64 listener, bool accepted);
+
+/*
+ * What the kernel aggregated for @port in @netns (struct
+ * sockfan_port_stats: counters and histograms since the capture began),
+ * the port made if new.  With @totals they are also the port's accepted,
+ * closed, refused and time sums: a capture that writes no record per
+ * connection has no others.  Port 0 holds the namespace's strays, set
+ * with @totals.  0 or -ENOMEM.
+ */
+int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
+			   const struct sockfan_port_stats *st, bool totals);
 
 struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
 bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);

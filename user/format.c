@@ -139,3 +139,25 @@ const char *fmt_event(const struct sockfan_event *e)
 		return e->lookup.result == SOCKFAN_LOOKUP_STRAY ? "stray" : "refused";
 	}
 }
+
+static const char *const hist_names[SOCKFAN_NR_HISTS] = {
+	[SOCKFAN_HIST_HANDSHAKE] = "handshake",
+	[SOCKFAN_HIST_ACCEPT_WAIT] = "accept_wait",
+	[SOCKFAN_HIST_LIFETIME] = "lifetime",
+};
+
+static const char *const hist_helps[SOCKFAN_NR_HISTS] = {
+	[SOCKFAN_HIST_HANDSHAKE] = "passive handshake, SYN-ACK sent to its ACK",
+	[SOCKFAN_HIST_ACCEPT_WAIT] = "accept wait, handshake done to accept()",
+	[SOCKFAN_HIST_LIFETIME] = "connection lifetime, handshake done to CLOSE",
+};
+
+const char *fmt_hist(int h)
+{
+	return h >= 0 && h < SOCKFAN_NR_HISTS ? hist_names[h] : "?";
+}
+
+const char *fmt_hist_help(int h)
+{
+	return h >= 0 && h < SOCKFAN_NR_HISTS ? hist_helps[h] : "?";
+}

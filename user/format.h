@@ -36,6 +36,12 @@ void fput_prom_label(FILE *fp, const char *s);
 #define FMT_TCP_STATES	13
 const char *fmt_state(unsigned int state);
 
+/* histogram @h (enum sockfan_hist) by name: "handshake", "accept_wait", "lifetime" */
+const char *fmt_hist(int h);
+
+/* ... and what it measures, for a heading or a metric's help */
+const char *fmt_hist_help(int h);
+
 /* the state named @name as fmt_state() names it, or 0 */
 unsigned int fmt_state_parse(const char *name);
 

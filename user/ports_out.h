@@ -19,12 +19,14 @@ struct ports_meta {
 	const char *hooks;		/* bpf: the hooks in use */
 	const char *proc_dir;		/* proc: the directory read */
 	__u64 records, lost, malformed;	/* bpf */
+	__u64 counts_lost;		/* bpf: counts its port table had no room for */
+	__u64 times_lost;		/* bpf: lifetimes lost to a shared slot */
 	/* bpf: connections sock_diag no longer had, no CLOSE record seen */
 	__u64 reconciled;
 	/* bpf --hook-cost: each program's runs and run time, NULL without */
 	const struct hook_cost *hook_cost;
 	int nhook_cost;
-	__u64 handshakes;		/* ESTABLISHED records meanwhile */
+	__u64 handshakes;		/* passive handshakes meanwhile (the kernel's count) */
 	__u64 empty_run_ns;		/* an empty program's counted run; 0: ? */
 	/*
 	 * --prom: at most this many ports get series of their own, the

@@ -2,9 +2,11 @@
 /*
  * `sockfan ports --prom`: the Prometheus text exposition format (0.0.4),
  * as node_exporter's textfile collector reads it.  One family per
- * counter, labelled by netns and port; times are summaries in seconds
- * (_sum and _count, no quantiles).  A counter the source cannot count is
- * left out, not exported as 0.
+ * counter, labelled by netns and port; times in seconds, histograms
+ * where the kernel keeps them (the BPF programs' log2 buckets, every
+ * other one as a bucket here), else summaries (_sum and _count, no
+ * quantiles).  A counter the source cannot count is left out, not
+ * exported as 0.
  */
 #include <errno.h>
 #include <netinet/tcp.h>
@@ -88,6 +90,63 @@ static void sample(FILE *out, const struct prom_family *fam, const struct fan_ro
  * --hook-cost: gauges, not counters: each run of sockfan counts afresh
  * (a textfile collector runs it per scrape).
  */
+/*
+ * Histogram @h of every row, where the kernel keeps them: buckets at
+ * le = 4^k microseconds (every other log2 slot, so each bucket sums
+ * whole slots: exact), then +Inf.  A row the programs counted nothing
+ * for yet has empty buckets.
+ */
+#define PROM_HIST_BUCKETS	17	/* le = 4 us ... 4^17 us (4.8 hours) */
+
+static void prom_hist(FILE *out, int h, const char *name, const struct fan_row *rows, size_t n)
+{
+	char lb[64];
+	size_t i;
+	int k, slot;
+
+	fprintf(out, "# HELP %s Time of the %s.\n# TYPE %s histogram\n", name, fmt_hist_help(h),
+		name);
+	for (i = 0; i < n; i++) {
+		const struct sockfan_port_stats *st = &rows[i].kstats;
+		__u64 cum = 0;
+
+		row_labels(lb, sizeof(lb), &rows[i]);
+		for (k = 1, slot = 0; k <= PROM_HIST_BUCKETS; k++) {
+			/* slots below 4^k us: up to 2k - 1 */
+			for (; slot <= 2 * k - 1; slot++)
+				cum += st->slots[h][slot];
+			fprintf(out, "%s_bucket{%s,le=\"%g\"} %llu\n", name, lb,
+				(double)(1ULL << (2 * k)) / 1e6, (unsigned long long)cum);
+		}
+		for (; slot < SOCKFAN_HIST_SLOTS; slot++)
+			cum += st->slots[h][slot];
+		fprintf(out, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, lb, (unsigned long long)cum);
+		fprintf(out, "%s_sum{%s} %.9f\n", name, lb, st->sum_ns[h] / 1e9);
+		fprintf(out, "%s_count{%s} %llu\n", name, lb, (unsigned long long)cum);
+	}
+}
+
+static void prom_hists(FILE *out, const struct fan_row *rows, size_t n)
+{
+	static const char * const names[SOCKFAN_NR_HISTS] = {
+		[SOCKFAN_HIST_HANDSHAKE] = "sockfan_handshake_seconds",
+		[SOCKFAN_HIST_ACCEPT_WAIT] = "sockfan_accept_wait_seconds",
+		[SOCKFAN_HIST_LIFETIME] = "sockfan_connection_lifetime_seconds",
+	};
+	char lb[64];
+	size_t i;
+	int h;
+
+	fprintf(out, "# HELP sockfan_handshakes_total Passive handshakes completed on the port.\n");
+	fprintf(out, "# TYPE sockfan_handshakes_total counter\n");
+	for (i = 0; i < n; i++)
+		fprintf(out, "sockfan_handshakes_total{%s} %llu\n",
+			row_labels(lb, sizeof(lb), &rows[i]),
+			(unsigned long long)rows[i].kstats.handshakes);
+	for (h = 0; h < SOCKFAN_NR_HISTS; h++)
+		prom_hist(out, h, names[h], rows, n);
+}
+
 static void prom_hook_cost(FILE *out, const struct ports_meta *m)
 {
 	int i;
@@ -207,6 +266,17 @@ static void prom_netns(FILE *out, const struct fanout *f, const struct fan_filte
  * ports folded at this scrape, so they fall when a port leaves the fold;
  * Prometheus takes that for a counter reset.  Returns the rows now.
  */
+/* @a += @b: every member is a __u64 count or sum */
+static void port_stats_add(struct sockfan_port_stats *a, const struct sockfan_port_stats *b)
+{
+	__u64 *x = (__u64 *)a;
+	const __u64 *y = (const __u64 *)b;
+	size_t i;
+
+	for (i = 0; i < sizeof(*a) / sizeof(__u64); i++)
+		x[i] += y[i];
+}
+
 static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
 {
 	struct fan_row other = { 0 };
@@ -232,6 +302,7 @@ static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
 		other.wait_sum_ns += r->wait_sum_ns;
 		other.waits += r->waits;
 		other.refused += r->refused;
+		port_stats_add(&other.kstats, &r->kstats);
 	}
 	qsort(rows, max, sizeof(*rows), query_row_by_port);
 	rows[max] = other;
@@ -267,11 +338,16 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 	for (fam = families; fam < families + ARRAY_SIZE(families); fam++) {
 		if (fam->needs && !(f->counts & fam->needs))
 			continue;
+		/* the same names, as histograms: prom_hists() */
+		if (fam->kind == SUMMARY && (f->counts & FAN_COUNTS_HISTS))
+			continue;
 		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
 		       kind_names[fam->kind]);
 		for (i = 0; i < n; i++)
 			sample(out, fam, &rows[i]);
 	}
+	if (f->counts & FAN_COUNTS_HISTS)
+		prom_hists(out, rows, n);
 	prom_netns(out, f, flt);
 	prom_connection_states(out, rows, n);
 	prom_queues(out, rows, n);

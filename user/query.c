@@ -270,6 +270,10 @@ static void rows_add_ports(struct row_set *rs, const struct fanout *f,
 		r->wait_sum_ns = p->wait_ns;
 		r->waits = p->waits;
 		r->refused = p->refused;
+		if (p->kstats) {
+			r->kstats = *p->kstats;
+			r->kstats_known = true;
+		}
 	}
 }
 

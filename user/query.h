@@ -35,6 +35,9 @@ struct fan_row {
 	__u64 wait_sum_ns;	/* over waits accepted connections */
 	__u64 waits;
 	__u64 refused;
+	/* the kernel's aggregates (histograms of times), with kstats_known */
+	struct sockfan_port_stats kstats;
+	bool kstats_known;
 	__u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];
 };

@@ -19,6 +19,11 @@ void render_listener_text(const struct fanout *f, const struct fan_listener *l);
 void render_conn_text(const struct fan_conn *c);
 void render_row_text_header(void);
 void render_row_text(const struct fanout *f, const struct fan_row *r);
+/*
+ * The kernel's histograms of the row's port (r->kstats_known), as
+ * libbpf-tools print theirs: log2 buckets of microseconds with bars
+ */
+void render_row_hist_text(const struct fan_row *r);
 void render_event_text_header(void);
 /* @start_ns: the time shown as 0 */
 void render_event_text(const struct sockfan_event *e, __u64 start_ns);

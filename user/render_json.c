@@ -110,6 +110,49 @@ static int json_sockets(struct json_writer *w, const struct fanout *f,
 	return err;
 }
 
+/*
+ * "kernel":{"handshakes":N,...,"histograms":{"accept_wait":{"count":N,
+ * "sum_ns":N,"buckets":[{"le_us":2,"count":N},...]}}}: what the BPF
+ * programs aggregated for the port; buckets up to the last non-empty
+ * one, each counting the times below le_us and at least half that (the
+ * first from 0; the last, le_us null, everything longer)
+ */
+static void json_kstats(struct json_writer *w, const struct sockfan_port_stats *st)
+{
+	int h, i, last;
+	__u64 n;
+
+	jsonw_start_object_field(w, "kernel");
+	jsonw_uint_field(w, "handshakes", st->handshakes);
+	jsonw_uint_field(w, "accepted", st->accepted);
+	jsonw_uint_field(w, "closed", st->closed);
+	jsonw_uint_field(w, "overflows", st->overflows);
+	jsonw_uint_field(w, "refused", st->refused);
+	jsonw_uint_field(w, "listener_hits", st->listener_hits);
+	jsonw_start_object_field(w, "histograms");
+	for (h = 0; h < SOCKFAN_NR_HISTS; h++) {
+		jsonw_start_object_field(w, fmt_hist(h));
+		for (i = 0, n = 0, last = -1; i < SOCKFAN_HIST_SLOTS; i++) {
+			n += st->slots[h][i];
+			if (st->slots[h][i])
+				last = i;
+		}
+		jsonw_uint_field(w, "count", n);
+		jsonw_uint_field(w, "sum_ns", st->sum_ns[h]);
+		jsonw_start_array_field(w, "buckets");
+		for (i = 0; i <= last; i++) {
+			jsonw_start_object(w);
+			jsonw_count_field(w, "le_us", 1ULL << (i + 1), i < SOCKFAN_HIST_SLOTS - 1);
+			jsonw_uint_field(w, "count", st->slots[h][i]);
+			jsonw_end_object(w);
+		}
+		jsonw_end_array(w);
+		jsonw_end_object(w);
+	}
+	jsonw_end_object(w);
+	jsonw_end_object(w);
+}
+
 int render_row_json(struct json_writer *w, const struct fanout *f, const struct fan_filter *flt,
 		    const struct fan_row *r, bool sockets)
 {
@@ -132,6 +175,8 @@ int render_row_json(struct json_writer *w, const struct fanout *f, const struct 
 	jsonw_count_field(w, "accept_wait_max_ns", r->wait_max_ns, r->waits);
 	jsonw_count_field(w, "refused", r->refused, f->counts & FAN_COUNTS_MISSES);
 	json_thread(w, "owner", r->owner_pid, 0, r->owner_comm);
+	if (r->kstats_known)
+		json_kstats(w, &r->kstats);
 	if (sockets)
 		err = json_sockets(w, f, flt, r);
 	jsonw_end_object(w);

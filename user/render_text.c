@@ -42,6 +42,52 @@ void render_row_text_header(void)
 	       "LIFE_AVG", "WAIT_AVG", "WAIT_MAX", "REFUSED", "OWNER");
 }
 
+#define HIST_BAR	40
+
+/* one histogram: "     usecs               : count    distribution" */
+static void hist_text(const __u64 *slots)
+{
+	__u64 max = 0;
+	int i, last = -1, stars;
+
+	for (i = 0; i < SOCKFAN_HIST_SLOTS; i++) {
+		if (slots[i])
+			last = i;
+		if (slots[i] > max)
+			max = slots[i];
+	}
+	if (last < 0) {
+		printf("    (none yet)\n");
+		return;
+	}
+	printf("%*s%-*s : count    distribution\n", 10, "usecs", 14, "");
+	for (i = 0; i <= last; i++) {
+		unsigned long long lo = i ? 1ULL << i : 0, hi = (1ULL << (i + 1)) - 1;
+
+		stars = max ? (int)(slots[i] * HIST_BAR / max) : 0;
+		if (i == SOCKFAN_HIST_SLOTS - 1)
+			printf("%10llu -> %-10s : %-8llu |%-*.*s|\n", lo, "...",
+			       (unsigned long long)slots[i], HIST_BAR, stars,
+			       "****************************************");
+		else
+			printf("%10llu -> %-10llu : %-8llu |%-*.*s|\n", lo, hi,
+			       (unsigned long long)slots[i], HIST_BAR, stars,
+			       "****************************************");
+	}
+}
+
+void render_row_hist_text(const struct fan_row *r)
+{
+	int h;
+
+	if (!r->kstats_known)
+		return;
+	for (h = 0; h < SOCKFAN_NR_HISTS; h++) {
+		printf("\nport %u in netns %u: %s\n", r->port, r->netns, fmt_hist_help(h));
+		hist_text(r->kstats.slots[h]);
+	}
+}
+
 void render_row_text(const struct fanout *f, const struct fan_row *r)
 {
 	char owner[48], life[16], wait[16], wmax[16], refused[24], acc[24], cls[24];

@@ -39,7 +39,6 @@ struct bpf_source {
 	unsigned int counts;		/* FAN_COUNTS_*: what the hooks count */
 	__u64 records;			/* read from the ring, well-formed */
 	__u64 malformed;
-	__u64 handshakes;		/* ESTABLISHED records */
 	int stats_fd;			/* BPF_ENABLE_STATS, -1: not asked */
 	__u64 empty_run_ns;		/* time_empty_run(); 0: not known */
 	int budget;			/* records one poll may still apply */
@@ -220,8 +219,6 @@ static int on_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	s->records++;
-	if (((const struct sockfan_event *)data)->kind == SOCKFAN_EV_ESTABLISHED)
-		s->handshakes++;
 	s->sink.record(data, s->sink.arg);
 	/* a negative return ends the poll; this record is consumed */
 	return --s->budget > 0 ? 0 : -EAGAIN;
@@ -292,6 +289,9 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	if (s->ring_bytes)
 		bpf_map__set_max_entries(s->skel->maps.events, s->ring_bytes);
 	bpf_map__set_max_entries(s->skel->maps.born, s->born_entries);
+	/* accepted connections without records: as many slots, 32 bytes each */
+	bpf_map__set_max_entries(s->skel->maps.accepted, s->born_entries);
+	s->skel->rodata->accepted_bits = __builtin_ctz(s->born_entries);
 	for (g = 0; g < G_COUNT; g++)
 		if (groups[g].usable && !groups[g].usable(btf))
 			load &= ~G(g);
@@ -402,11 +402,13 @@ static int plan_from_env(int *only)
 
 /*
  * How many passive connections the programs can follow at once (the
- * born map): room for twice the TCP sockets the host holds now (the
- * "alloc" of /proc/net/sockstat counts every namespace's), at least
- * 262144, at most 4 Mi (about 320 MiB: an LRU is allocated whole).  Past
- * its size it forgets the least recently used, whose CLOSE then goes
- * unwritten.
+ * born map, and without records the table of accepted ones): room for
+ * twice the TCP sockets the host holds now (the "alloc" of
+ * /proc/net/sockstat counts every namespace's), a power of two, at least
+ * 262144, at most 4 Mi (about 320 MiB: an LRU is allocated whole, and
+ * 128 MiB the table).  Past its size the LRU forgets the least recently
+ * used, whose CLOSE then goes unwritten; the table loses the lifetime of
+ * the older of two connections that share a slot.
  */
 #define BORN_MIN	(1U << 18)
 #define BORN_MAX	(1U << 22)
@@ -640,8 +642,8 @@ const char *bpf_source_hooks(const struct bpf_source *s)
 
 static int follow_one(const struct fan_conn *c, void *arg)
 {
+	struct sockfan_born unknown = { .netns = c->key.netns, .port = c->key.lport };
 	int fd = *(int *)arg;
-	__u64 unknown = 0;
 
 	if ((c->flags & FAN_SEEDED) && c->cookie)
 		bpf_map_update_elem(fd, &c->cookie, &unknown, BPF_NOEXIST);
@@ -712,22 +714,83 @@ void bpf_source_drain(struct bpf_source *s)
 		;
 }
 
-__u64 bpf_source_lost(const struct bpf_source *s)
+/* entry @what of the programs' "lost" counters, summed over the CPUs */
+static __u64 lost_read(const struct bpf_source *s, __u32 what)
 {
 	int ncpu = libbpf_num_possible_cpus(), i;
 	__u64 *vals, sum = 0;
-	__u32 zero = 0;
 
 	if (ncpu <= 0)
 		return 0;
 	vals = calloc(ncpu, sizeof(*vals));
 	if (!vals)
 		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.lost), &zero, vals))
+	if (!bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.lost), &what, vals))
 		for (i = 0; i < ncpu; i++)
 			sum += vals[i];
 	free(vals);
 	return sum;
+}
+
+__u64 bpf_source_lost(const struct bpf_source *s)
+{
+	return lost_read(s, 0);		/* LOST_RECORDS in the programs */
+}
+
+__u64 bpf_source_counts_lost(const struct bpf_source *s)
+{
+	return lost_read(s, 1);		/* LOST_COUNTS */
+}
+
+__u64 bpf_source_times_lost(const struct bpf_source *s)
+{
+	return lost_read(s, 2);		/* LOST_TIMES */
+}
+
+void bpf_source_conn_records(struct bpf_source *s, bool on)
+{
+	__atomic_store_n(&s->skel->data->conn_records, on, __ATOMIC_SEQ_CST);
+}
+
+/* @a += @b, the whole struct: every member is a __u64 count or sum */
+static void port_stats_add(struct sockfan_port_stats *a, const struct sockfan_port_stats *b)
+{
+	__u64 *x = (__u64 *)a;
+	const __u64 *y = (const __u64 *)b;
+	size_t i;
+
+	for (i = 0; i < sizeof(*a) / sizeof(__u64); i++)
+		x[i] += y[i];
+}
+
+int bpf_source_port_stats(const struct bpf_source *s,
+			  int (*fn)(const struct sockfan_port_key *k,
+				    const struct sockfan_port_stats *st, void *arg),
+			  void *arg)
+{
+	int fd = bpf_map__fd(s->skel->maps.port_stats), ncpu = libbpf_num_possible_cpus();
+	struct sockfan_port_key key, next, *prev = NULL;
+	struct sockfan_port_stats *vals, sum;
+	int err = 0, i;
+
+	if (ncpu <= 0)
+		return -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	while (!err && !bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		/* gone since (never: ports are not deleted), skip it */
+		if (bpf_map_lookup_elem(fd, &key, vals))
+			continue;
+		memset(&sum, 0, sizeof(sum));
+		for (i = 0; i < ncpu; i++)
+			port_stats_add(&sum, &vals[i]);
+		err = fn(&key, &sum, arg);
+	}
+	free(vals);
+	return err;
 }
 
 __u64 bpf_source_records(const struct bpf_source *s)
@@ -761,11 +824,6 @@ int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc)
 __u64 bpf_source_empty_run_ns(const struct bpf_source *s)
 {
 	return s->empty_run_ns;
-}
-
-__u64 bpf_source_handshakes(const struct bpf_source *s)
-{
-	return s->handshakes;
 }
 
 /* also on a partly opened source: its error paths end here */

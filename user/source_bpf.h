@@ -77,11 +77,32 @@ int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc);
  */
 __u64 bpf_source_empty_run_ns(const struct bpf_source *s);
 
-/* ESTABLISHED records seen: passive handshakes, the cost's denominator */
-__u64 bpf_source_handshakes(const struct bpf_source *s);
-
 /* records the kernel side could not queue (ring buffer full) */
 __u64 bpf_source_lost(const struct bpf_source *s);
+
+/* counts the kernel side could not keep (its port table full) */
+__u64 bpf_source_counts_lost(const struct bpf_source *s);
+
+/* without records: lifetimes lost to a slot another connection took over */
+__u64 bpf_source_times_lost(const struct bpf_source *s);
+
+/*
+ * Records of connections (ESTABLISHED, ACCEPT, CLOSE, lookups,
+ * overflows) on or off, at once, without reloading: off, the programs
+ * keep only the per-port aggregates (bpf_source_port_stats()) and write
+ * LISTEN and a listener's CLOSE.  On after open.
+ */
+void bpf_source_conn_records(struct bpf_source *s, bool on);
+
+/*
+ * The per-port aggregates the programs keep (struct sockfan_port_stats,
+ * since they were attached), summed over the CPUs: @fn per port, until
+ * it returns non-zero, which is returned.  0 or a negative errno.
+ */
+int bpf_source_port_stats(const struct bpf_source *s,
+			  int (*fn)(const struct sockfan_port_key *k,
+				    const struct sockfan_port_stats *st, void *arg),
+			  void *arg);
 
 /* records read from the ring (a snapshot's seed is none of them) */
 __u64 bpf_source_records(const struct bpf_source *s);

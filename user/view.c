@@ -308,22 +308,40 @@ int view_opts_check(const char *cmd, struct view_opts *o)
 	return 0;
 }
 
-void view_usage(FILE *out)
+/* the source options every view takes; @timed: and the timing ones */
+static void source_usage(FILE *out, bool timed)
 {
 	fprintf(out,
 		"Source:\n"
 		"  -s, --source SRC    bpf: load the BPF programs; proc: read %s\n"
 		"                      (sockfan.ko); diag: one sock_diag snapshot, no events;\n"
 		"                      auto (default): proc if present, else diag for one\n"
-		"                      look, bpf to follow events (--duration, --interval, top)\n"
-		"  -d, --duration SEC  bpf: follow events for SEC seconds before the first\n"
-		"                      look (Ctrl-C looks early); default 0, a snapshot\n"
+		"                      look, bpf to follow events (--duration, --interval, top)\n",
+		SOCKFAN_PROC_PATH);
+	if (timed)
+		fprintf(out,
+			"  -d, --duration SEC  bpf: follow events for SEC seconds before the first\n"
+			"                      look (Ctrl-C looks early); default 0, a snapshot\n");
+	fprintf(out,
 		"      --proc-dir DIR  proc: read DIR instead of %s\n"
-		"      --no-seed       do not count sockets that existed before (sock_diag)\n"
-		"  -i, --interval SEC  look again every SEC seconds (0.1-86400)\n"
-		"  -n, --count N       stop after N looks\n"
-		"  -v, --verbose       say which hooks were tried and show libbpf's log\n",
-		SOCKFAN_PROC_PATH, SOCKFAN_PROC_PATH);
+		"      --no-seed       do not count sockets that existed before (sock_diag)\n",
+		SOCKFAN_PROC_PATH);
+	if (timed)
+		fprintf(out,
+			"  -i, --interval SEC  look again every SEC seconds (0.1-86400)\n"
+			"  -n, --count N       stop after N looks\n");
+	fprintf(out, "  -v, --verbose       say which hooks were tried and show libbpf's log\n");
+}
+
+void view_usage(FILE *out)
+{
+	source_usage(out, true);
+	filter_usage(out);
+}
+
+void view_usage_untimed(FILE *out)
+{
+	source_usage(out, false);
 	filter_usage(out);
 }
 
@@ -382,15 +400,51 @@ static int bpf_refresh_states(struct view *v)
 	return err;
 }
 
+/* the kernel's per-port aggregates into the model */
+static int snap_port_stats(const struct sockfan_port_key *k, const struct sockfan_port_stats *st,
+			   void *arg)
+{
+	struct view *v = arg;
+
+	v->kernel_handshakes += st->handshakes;
+	return fanout_snap_port_stats(&v->f, k->netns, k->port, st, v->o->aggregate);
+}
+
+/*
+ * Without records: the sockets as sock_diag shows them now, and what
+ * the programs counted since they were attached.  The listeners' LISTEN
+ * records, read meanwhile, went into the model this replaces.
+ */
+static int bpf_snapshot(struct view *v)
+{
+	unsigned int counts = v->f.counts;
+
+	fanout_free(&v->f);
+	if (fanout_init(&v->f)) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return -ENOMEM;
+	}
+	v->f.counts = counts;
+	return seed_diag(&v->f, v->o->filter.netns, view_conn_details(v->o));
+}
+
 /* what is queued, then (with @states) states as they are now */
 static int bpf_refresh(struct view *v, bool states)
 {
 	int n, err;
 
 	bpf_source_drain(v->src);
-	err = states ? bpf_refresh_states(v) : 0;
+	if (v->o->aggregate)
+		err = bpf_snapshot(v);
+	else
+		err = states ? bpf_refresh_states(v) : 0;
+	v->kernel_handshakes = 0;
+	if (!err)
+		err = bpf_source_port_stats(v->src, snap_port_stats, v);
 	if (err)
 		return err;
+	v->meta.counts_lost = bpf_source_counts_lost(v->src);
+	v->meta.times_lost = bpf_source_times_lost(v->src);
 	v->meta.records = bpf_source_records(v->src);
 	v->meta.reconciled = v->f.reconciled;
 	v->meta.lost = bpf_source_lost(v->src);
@@ -401,7 +455,7 @@ static int bpf_refresh(struct view *v, bool states)
 			return n;
 		v->meta.hook_cost = v->hook_cost;
 		v->meta.nhook_cost = n;
-		v->meta.handshakes = bpf_source_handshakes(v->src);
+		v->meta.handshakes = v->kernel_handshakes;
 		v->meta.empty_run_ns = bpf_source_empty_run_ns(v->src);
 	}
 	return 0;
@@ -425,6 +479,14 @@ static int open_bpf(struct view *v)
 		return err;
 	}
 	v->f.counts = bpf_source_counts(v->src);
+	if (o->aggregate) {
+		/*
+		 * Per port only: listener hits and overflows per listener
+		 * come with records; refused SYNs and strays are counted
+		 */
+		bpf_source_conn_records(v->src, false);
+		v->f.counts = (v->f.counts & FAN_COUNTS_MISSES) | FAN_COUNTS_TOTALS;
+	}
 	/*
 	 * Attach first, then snapshot: nothing falls between the two.  A
 	 * connection the dump read that closes before the programs follow
@@ -447,7 +509,7 @@ static int open_bpf(struct view *v)
 	/* ^C ended --duration early ("look now"), not the looks after it */
 	stop_clear();
 	/* a snapshot's states were dumped a moment ago: once is enough */
-	return err ?: bpf_refresh(v, !o->seed || o->duration);
+	return err ?: bpf_refresh(v, !o->seed || o->duration || o->aggregate);
 }
 
 static int read_proc(struct view *v)

@@ -32,6 +32,11 @@ struct view_opts {
 	const char *cmd;		/* for messages (view_opts_check()) */
 	bool seed;
 	bool hook_cost;			/* ports --hook-cost: programs' run time */
+	/*
+	 * bpf: no record per connection; each look is a sock_diag snapshot
+	 * plus the counters and histograms the programs keep (serve)
+	 */
+	bool aggregate;
 	struct fan_filter filter;
 };
 
@@ -93,8 +98,12 @@ int view_check_targets(const char *cmd, const struct view_opts *o);
  */
 void view_print_source(const struct ports_meta *m, bool counts);
 
-/* help text of the shared options; of the filters alone */
+/*
+ * help text of the shared options; without the timing ones (a command
+ * that looks when asked: serve); of the filters alone
+ */
 void view_usage(FILE *out);
+void view_usage_untimed(FILE *out);
 void filter_usage(FILE *out);
 
 struct view {
@@ -104,6 +113,7 @@ struct view {
 	struct ports_meta meta;
 	char hooks[512];
 	struct hook_cost hook_cost[HOOK_COST_MAX];
+	__u64 kernel_handshakes;	/* bpf: summed over the port aggregates */
 };
 
 /*

@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define SOCKFAN_ABI_VERSION	2
+#define SOCKFAN_ABI_VERSION	3
 #define SOCKFAN_COMM_LEN	16
 
 /* /proc/net/sockfan/<file>, one directory per network namespace */
@@ -215,11 +215,96 @@ struct sockfan_event {
 };
 
 /*
+ * Aggregates kept in the kernel, per (network namespace, local port):
+ * counters since the capture began and log2 histograms of times, as
+ * libbpf-tools keep theirs.  Slot i counts times in [2^i, 2^(i+1))
+ * microseconds (slot 0 also below 1 us); the last slot holds everything
+ * longer (2^35 us, about 9.5 hours, and more).  A record per connection
+ * is written only while someone asks for one: these are what is left
+ * when nobody does.
+ */
+#define SOCKFAN_HIST_SLOTS	36
+
+enum sockfan_hist {
+	/* the passive handshake: SYN-ACK sent to its ACK (the child's first RTT sample) */
+	SOCKFAN_HIST_HANDSHAKE,
+	SOCKFAN_HIST_ACCEPT_WAIT,	/* ESTABLISHED to accept() */
+	SOCKFAN_HIST_LIFETIME,		/* ESTABLISHED to CLOSE */
+	SOCKFAN_NR_HISTS,
+};
+
+struct sockfan_port_key {
+	__u32 netns;		/* inode of the namespace */
+	__u16 port;		/* local port, host order */
+	__u16 __pad;
+};
+
+struct sockfan_port_stats {
+	__u64 handshakes;	/* passive handshakes completed (ESTABLISHED) */
+	__u64 accepted;		/* accept() returns */
+	__u64 closed;		/* connections followed to CLOSE */
+	__u64 overflows;	/* SYNs and final ACKs dropped: accept queue full */
+	__u64 refused;		/* SYNs that found no socket (RST) */
+	__u64 listener_hits;	/* listener lookups that found a listener */
+	/*
+	 * Port 0 only: segments of the namespace that found no socket and
+	 * were no SYN (a connection that is gone), which count for no port
+	 */
+	__u64 strays;
+	__u64 sum_ns[SOCKFAN_NR_HISTS];	/* sums of the times in each histogram */
+	__u64 slots[SOCKFAN_NR_HISTS][SOCKFAN_HIST_SLOTS];
+};
+
+/*
+ * The BPF path's entry for a passive connection it follows (its map
+ * "born", keyed by the socket's cookie or address): when the handshake
+ * completed (0: not seen, the connection is older than the programs)
+ * and the port it counts for.  User space writes it for connections a
+ * sock_diag snapshot found, so that their CLOSE is followed.
+ */
+struct sockfan_born {
+	__u64 est_ns;		/* CLOCK_MONOTONIC, 0: unknown */
+	__u32 netns;
+	__u16 port;
+	__u16 __pad;
+};
+
+/*
+ * The slot of a time of @ns nanoseconds: floor(log2(us)), clamped.  No
+ * loop and no division by a variable: the BPF programs run it per
+ * connection.
+ */
+static inline __u32 sockfan_hist_slot(__u64 ns)
+{
+	__u64 us = ns / 1000;
+	__u32 slot = 0, shift;
+
+	shift = (us > 0xffffffffULL) << 5;
+	us >>= shift;
+	slot |= shift;
+	shift = (us > 0xffff) << 4;
+	us >>= shift;
+	slot |= shift;
+	shift = (us > 0xff) << 3;
+	us >>= shift;
+	slot |= shift;
+	shift = (us > 0xf) << 2;
+	us >>= shift;
+	slot |= shift;
+	shift = (us > 0x3) << 1;
+	us >>= shift;
+	slot |= shift;
+	slot |= (__u32)(us >> 1);
+	return slot < SOCKFAN_HIST_SLOTS ? slot : SOCKFAN_HIST_SLOTS - 1;
+}
+
+/*
  * Compile-time layout checks, in whichever dialect the includer speaks;
  * a change here is an ABI change: bump SOCKFAN_ABI_VERSION.
  */
 #define SOCKFAN_KEY_SIZE	48
 #define SOCKFAN_EVENT_SIZE	120
+#define SOCKFAN_PORT_STATS_SIZE	(8 * (7 + SOCKFAN_NR_HISTS * (1 + SOCKFAN_HIST_SLOTS)))
 
 #if defined(__KERNEL__) && !defined(__bpf__)
 #define SOCKFAN_ASSERT_SIZE(t, n) static_assert(sizeof(t) == (n), #t)
@@ -231,5 +316,8 @@ struct sockfan_event {
 
 SOCKFAN_ASSERT_SIZE(struct sockfan_key, SOCKFAN_KEY_SIZE);
 SOCKFAN_ASSERT_SIZE(struct sockfan_event, SOCKFAN_EVENT_SIZE);
+SOCKFAN_ASSERT_SIZE(struct sockfan_port_key, 8);
+SOCKFAN_ASSERT_SIZE(struct sockfan_born, 16);
+SOCKFAN_ASSERT_SIZE(struct sockfan_port_stats, SOCKFAN_PORT_STATS_SIZE);
 
 #endif /* _SOCKFAN_SOCKFAN_H */
