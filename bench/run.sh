@@ -9,7 +9,9 @@
 #   keepalive  50 connections kept open
 # Each round runs every tracer once, in turn (interleaved, so drift hits
 # all alike; the order turns from round to round): none, sockfan
-# (BPF, `sockfan ports --duration`), and a bpftrace counter on
+# (BPF, `sockfan ports --duration`: a record per connection), serve
+# (`sockfan serve`: counters and histograms kept in the kernel, no
+# record per connection), and a bpftrace counter on
 # inet_sock_set_state as a peer; kmod (sockfan.ko loaded) where modules
 # load (bench/vm.sh runs this script in the VMs); on request
 # bpftrace-accept, a counter on the accept4 syscall tracepoint: the price
@@ -19,13 +21,16 @@
 # in the same round.  Then, for sockfan, one more new-conn run with the
 # kernel counting its BPF programs' run time (sockfan ports --hook-cost):
 # nanoseconds per connection per hook, a figure without the req/s noise,
-# here and in the VMs alike.  Then what a syscall tracepoint (the accept
+# here and in the VMs alike; and the same count for each BPF tracer
+# (sockfan ports, sockfan serve, the bpftrace one-liner) with
+# kernel.bpf_stats_enabled, which times every program alike, per
+# handshake beyond an empty run.  Then what a syscall tracepoint (the accept
 # fallback's hook) adds to every syscall, and so to each request, before
 # any program runs (bench/syscall-loop, and bpftrace: not in the VMs).
 # Prints the table and
 # writes it to build/bench/results-HOST-DATE.txt.  Not a test: numbers,
 # not verdicts.
-# Environment: BENCH_TRACERS (default "none sockfan bpftrace"; also kmod,
+# Environment: BENCH_TRACERS (default "none sockfan serve bpftrace"; also kmod,
 # bpftrace-accept), SOCKFAN
 # (the CLI), SOCKFAN_KO (the module, for kmod), BENCH_OUT (results dir).
 set -uo pipefail
@@ -39,7 +44,7 @@ ns=sockfan-bench-$$
 out=${BENCH_OUT:-$top/build/bench}
 sockfan=${SOCKFAN:-$top/build/sockfan}
 ko=${SOCKFAN_KO:-}
-read -ra tracers <<<"${BENCH_TRACERS:-none sockfan bpftrace}"
+read -ra tracers <<<"${BENCH_TRACERS:-none sockfan serve bpftrace}"
 # extra arguments of the sockfan tracer (hook_cost adds --hook-cost)
 sockfan_args=()
 loads=(new-conn keepalive)
@@ -57,8 +62,8 @@ done
 [[ " ${tracers[*]} " == *" none "* ]] || die "BENCH_TRACERS must include none (the baseline)"
 for t in "${tracers[@]}"; do
 	case $t in
-	none | sockfan | bpftrace | bpftrace-accept | kmod) ;;
-	*) die "BENCH_TRACERS: unknown tracer '$t' (none sockfan bpftrace bpftrace-accept kmod)" ;;
+	none | sockfan | serve | bpftrace | bpftrace-accept | kmod) ;;
+	*) die "BENCH_TRACERS: unknown tracer '$t' (none sockfan serve bpftrace bpftrace-accept kmod)" ;;
 	esac
 done
 [ -x "$sockfan" ] || die "$sockfan not built (make)"
@@ -112,6 +117,15 @@ tracer_start() {
 		tracer_pid=$!
 		for _ in $(seq 100); do
 			grep -q '^# attached' "$tmp/sockfan.err" && break
+			sleep 0.1
+		done
+		;;
+	serve)
+		ip netns exec "$ns" "$sockfan" serve --source bpf --no-seed --listen 127.0.0.1:9479 \
+			"${sockfan_args[@]}" >"$tmp/serve.out" 2>"$tmp/serve.err" &
+		tracer_pid=$!
+		for _ in $(seq 100); do
+			grep -q '^# serving' "$tmp/serve.err" && break
 			sleep 0.1
 		done
 		;;
@@ -263,6 +277,53 @@ hook_cost() {
 		}' "$tmp/sockfan.out"
 }
 hook_cost >"$tmp/hooks"
+
+# "RUNS RUN_NS": the BPF programs process PID holds, summed once each,
+# as the kernel counts them (with kernel.bpf_stats_enabled): a program's
+# descriptor shows them in its fdinfo (Debian's bpftool lists no owners)
+prog_stats() {
+	awk '/^prog_id:/ { id = $2 } /^run_time_ns:/ { ns[id] = $2 } /^run_cnt:/ { runs[id] = $2 }
+		END { for (i in ns) { r += runs[i]; t += ns[i] } printf "%d %d\n", r, t }' \
+		/proc/"$1"/fdinfo/* 2>/dev/null
+}
+
+# BPF run time per handshake of each BPF tracer, one new-conn run each
+# with kernel.bpf_stats_enabled (every program timed alike, bpftrace's
+# too), beyond what an empty program's run counts (sockfan measured it
+# above; the count's own clock reads)
+kernel_cost() {
+	local t e s0 s1 o0 o1 was
+
+	e=$(sed -n 's/^# an empty program.s call counts \([0-9]*\) ns.*/\1/p' "$tmp/hooks")
+	was=$(sysctl -n kernel.bpf_stats_enabled)
+	echo "# BPF run time per passive handshake, new-conn, kernel.bpf_stats_enabled, beyond ${e:-0} ns an empty run counts:"
+	for t in sockfan serve bpftrace; do
+		[[ " ${tracers[*]} " == *" $t "* ]] || continue
+		sysctl -qw kernel.bpf_stats_enabled=1
+		tracer_start "$t"
+		s0=$(prog_stats "$tracer_pid")
+		o0=$(passive_opens)
+		load_run new-conn >/dev/null
+		s1=$(prog_stats "$tracer_pid")
+		o1=$(passive_opens)
+		tracer_stop
+		sysctl -qw kernel.bpf_stats_enabled="$was"
+		awk -v t="$t" -v s0="$s0" -v s1="$s1" -v hs=$((o1 - o0)) -v e="${e:-0}" 'BEGIN {
+			split(s0, a, " "); split(s1, b, " ")
+			runs = b[1] - a[1]; ns = b[2] - a[2]
+			net = ns - e * runs
+			if (net < 0)
+				net = 0
+			what = t == "sockfan" ? "sockfan ports (a record per connection)" : \
+			       t == "serve" ? "sockfan serve (counts in the kernel)" : "bpftrace one-liner (a count per state change)"
+			if (hs > 0)
+				printf "#   %-46s %6.0f ns (%.1f runs, %.0f ns as counted; %d handshakes)\n", what, net / hs, runs / hs, ns / hs, hs
+			else
+				printf "#   %-46s not measured (no handshakes)\n", what
+		}'
+	done
+}
+kernel_cost >>"$tmp/hooks"
 
 # What the accept fallback's hook costs before any program of sockfan's
 # runs.  While a syscall tracepoint is attached, every syscall of every

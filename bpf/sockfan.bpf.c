@@ -251,10 +251,14 @@ static __always_inline const struct sock_common *head_skc(const struct sk_head *
 
 static __always_inline int sk_head_read(struct sk_head *h, const struct sock *sk)
 {
+	const struct net *net;
+
 	if (bpf_probe_read_kernel(h->room, sizeof(h->room), sk))
 		return -1;
 	h->sk = sk;
-	h->netns = BPF_CORE_READ(head_skc(h)->skc_net.net, ns.inum);
+	/* the pointer is in the copy: one read, not two */
+	net = head_skc(h)->skc_net.net;
+	h->netns = BPF_CORE_READ(net, ns.inum);
 	return 0;
 }
 
@@ -488,7 +492,8 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 		return 0;
 	if (kind == SOCKFAN_EV_ESTABLISHED) {
 		/* the child is hashed: its port is bound (skc_num) */
-		val.est_ns = bpf_ktime_get_ns();
+		if (conn_records)
+			val.est_ns = bpf_ktime_get_ns();
 		val.netns = netns;
 		val.port = skc->skc_num;
 		/* without records, accept() finds the time in the socket */
