@@ -287,40 +287,46 @@ prog_stats() {
 		/proc/"$1"/fdinfo/* 2>/dev/null
 }
 
-# BPF run time per handshake of each BPF tracer, one new-conn run each
-# with kernel.bpf_stats_enabled (every program timed alike, bpftrace's
-# too), beyond what an empty program's run counts (sockfan measured it
-# above; the count's own clock reads)
+# BPF run time per handshake of each BPF tracer with
+# kernel.bpf_stats_enabled (every program timed alike, bpftrace's too),
+# beyond what an empty program's run counts (sockfan measured it above;
+# the count's own clock reads): one new-conn run per tracer and round,
+# tracers interleaved, the median of the rounds
 kernel_cost() {
-	local t e s0 s1 o0 o1 was
+	local t e s0 s1 o0 o1 was r
 
 	e=$(sed -n 's/^# an empty program.s call counts \([0-9]*\) ns.*/\1/p' "$tmp/hooks")
 	was=$(sysctl -n kernel.bpf_stats_enabled)
-	echo "# BPF run time per passive handshake, new-conn, kernel.bpf_stats_enabled, beyond ${e:-0} ns an empty run counts:"
+	for ((r = 1; r <= rounds; r++)); do
+		for t in sockfan serve bpftrace; do
+			[[ " ${tracers[*]} " == *" $t "* ]] || continue
+			sysctl -qw kernel.bpf_stats_enabled=1
+			tracer_start "$t"
+			s0=$(prog_stats "$tracer_pid")
+			o0=$(passive_opens)
+			load_run new-conn >/dev/null
+			s1=$(prog_stats "$tracer_pid")
+			o1=$(passive_opens)
+			tracer_stop
+			sysctl -qw kernel.bpf_stats_enabled="$was"
+			echo "$t $s0 $s1 $((o1 - o0))" >>"$tmp/kernel_cost"
+		done
+	done
+	echo "# BPF run time per passive handshake, new-conn, kernel.bpf_stats_enabled, beyond ${e:-0} ns an empty run counts (median of $rounds runs each, interleaved):"
 	for t in sockfan serve bpftrace; do
 		[[ " ${tracers[*]} " == *" $t "* ]] || continue
-		sysctl -qw kernel.bpf_stats_enabled=1
-		tracer_start "$t"
-		s0=$(prog_stats "$tracer_pid")
-		o0=$(passive_opens)
-		load_run new-conn >/dev/null
-		s1=$(prog_stats "$tracer_pid")
-		o1=$(passive_opens)
-		tracer_stop
-		sysctl -qw kernel.bpf_stats_enabled="$was"
-		awk -v t="$t" -v s0="$s0" -v s1="$s1" -v hs=$((o1 - o0)) -v e="${e:-0}" 'BEGIN {
-			split(s0, a, " "); split(s1, b, " ")
-			runs = b[1] - a[1]; ns = b[2] - a[2]
-			net = ns - e * runs
-			if (net < 0)
-				net = 0
-			what = t == "sockfan" ? "sockfan ports (a record per connection)" : \
-			       t == "serve" ? "sockfan serve (counts in the kernel)" : "bpftrace one-liner (a count per state change)"
-			if (hs > 0)
-				printf "#   %-46s %6.0f ns (%.1f runs, %.0f ns as counted; %d handshakes)\n", what, net / hs, runs / hs, ns / hs, hs
-			else
-				printf "#   %-46s not measured (no handshakes)\n", what
-		}'
+		awk -v t="$t" -v e="${e:-0}" '$1 == t && $6 > 0 {
+			runs = $4 - $2; ns = $5 - $3; net = ns - e * runs
+			printf "%.1f %.1f %.2f\n", (net > 0 ? net : 0) / $6, ns / $6, runs / $6
+		}' "$tmp/kernel_cost" | sort -g | awk -v t="$t" '
+			{ net[NR] = $1; all = all sprintf(" %.0f", $1); gross[NR] = $2; runs = $3 }
+			END {
+				what = t == "sockfan" ? "sockfan ports (a record per connection)" : \
+				       t == "serve" ? "sockfan serve (counts in the kernel)" : "bpftrace one-liner (a count per state change)"
+				if (!NR) { printf "#   %-46s not measured\n", what; exit }
+				m = NR % 2 ? net[(NR + 1) / 2] : (net[NR / 2] + net[NR / 2 + 1]) / 2
+				printf "#   %-46s %6.0f ns (runs:%s; %.1f program runs per handshake)\n", what, m, all, runs
+			}'
 	done
 }
 kernel_cost >>"$tmp/hooks"

@@ -14,6 +14,8 @@
 #   port      wall time of `sockfan ports --port` (every socket and its owner)
 #   ss        wall time of `ss -tn state established` for comparison, and of
 #             `ss -tnp` (its owner scan; up to 200k connections)
+#   scrape    wall time of one /metrics scrape of `sockfan serve` (started
+#             after the ramp; the best of 3), and serve's resident memory
 # Prints and writes build/bench/scale-HOST-DATE.txt.  Not a test.
 set -uo pipefail
 
@@ -67,8 +69,8 @@ walltime() {
 }
 
 echo "# sockfan scale: $(uname -r), $(nproc) CPUs, $(free -g | awk '/^Mem:/ { print $2 }') GiB, $per_proc connections per process (ulimit -Hn $hard)" | tee "$result"
-printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s\n' CONNS RAMP_CONN/S RECORDS/S LOST \
-	PORTS_S BPF_S PORT_S SS_S SS_P_S SLAB_MB | tee -a "$result"
+printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s %8s %8s\n' CONNS RAMP_CONN/S RECORDS/S LOST \
+	PORTS_S BPF_S PORT_S SS_S SS_P_S SCRAPE_S SERVE_MB SLAB_MB | tee -a "$result"
 for n in "${sizes[@]}"; do
 	# two sockets, their files and nginx's share: about 12 KiB a connection
 	avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
@@ -135,9 +137,27 @@ for n in "${sizes[@]}"; do
 	[ "$n" -le 200000 ] && ssp_s=$(walltime ip netns exec "$ns" ss -Htnp state established)
 	estab=$(ip netns exec "$ns" "$sockfan" ports --netns "/run/netns/$ns" 2>/dev/null |
 		awk -v p=$port '$2 == p { print $4 }')
-	printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s\n' "$n" "$ramp" "$rps" "${lost:-?}" \
-		"$ports_s" "$bpf_s" "$port_s" "$ss_s" "$ssp_s" "$slab" | tee -a "$result"
+	ip netns exec "$ns" "$sockfan" serve --source bpf --netns "/run/netns/$ns" \
+		--listen 127.0.0.1:9478 >"$tmp/serve.out" 2>"$tmp/serve.err" &
+	server=$!
+	for _ in $(seq 300); do
+		grep -q '^# serving' "$tmp/serve.err" && break
+		sleep 0.1
+	done
+	scrape_s=fail
+	for _ in 1 2 3; do
+		t=$(walltime ip netns exec "$ns" curl -sf -o /dev/null http://127.0.0.1:9478/metrics)
+		[ "$scrape_s" = fail ] || [ "$t" = fail ] ||
+			t=$(echo "if ($t < $scrape_s) $t else $scrape_s" | bc -l | xargs printf '%.3f')
+		scrape_s=$t
+	done
+	serve_mb=$(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$server/status" 2>/dev/null)
+	kill -TERM $server
+	wait $server
+	printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$n" "$ramp" "$rps" "${lost:-?}" \
+		"$ports_s" "$bpf_s" "$port_s" "$ss_s" "$ssp_s" "$scrape_s" "${serve_mb:-?}" "$slab" |
+		tee -a "$result"
 	echo "#   $n: sockfan ports shows ESTAB ${estab:-?} on port $port" | tee -a "$result"
 done
-echo "# *_S: wall seconds (PORTS: auto = sock_diag snapshot; BPF: --source bpf; PORT: --port, every socket with its owner; SS_P: ss -tnp); SLAB_MB: kernel slab growth with the connections" | tee -a "$result"
+echo "# *_S: wall seconds (PORTS: auto = sock_diag snapshot; BPF: --source bpf; PORT: --port, every socket with its owner; SS_P: ss -tnp; SCRAPE: one /metrics of sockfan serve); SERVE_MB: its resident memory; SLAB_MB: kernel slab growth with the connections" | tee -a "$result"
 echo "scale: results in $result"

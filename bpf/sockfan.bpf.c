@@ -76,7 +76,7 @@ bool conn_records = true;
  * What the programs could not keep, shown to the user, never hidden:
  * [LOST_RECORDS] records the ring buffer had no room for,
  * [LOST_COUNTS] counts the port table had no room for,
- * [LOST_TIMES] lifetimes lost to a slot taken over (accepted, below).
+ * [LOST_TIMES] lifetimes lost to a slot taken over (lifetimes, below).
  */
 enum { LOST_RECORDS, LOST_COUNTS, LOST_TIMES, LOST_MAX };
 
@@ -100,14 +100,19 @@ struct {
 } born SEC(".maps");
 
 /*
- * Without records, the connections accept() handed out, for their
- * lifetime: a slot per socket address (no lock, no allocation: on the
- * CI host the born map's update, lookup and delete per connection cost
- * about 1.1 us, most of it moving entries between the two CPUs of a
- * connection, bench/README.md).  A later
- * accept whose address hashes to the same slot takes it over; the
- * connection it held then closes without a lifetime (LOST_TIMES).
- * User space sizes it (a power of two) before load.
+ * Without records, the passive connections, for their lifetime: a slot
+ * per socket, indexed by a hash of its address, written at ESTABLISHED
+ * and read at CLOSE.  An array map: no lock and no allocation.  Both run
+ * on the CPU that receives the connection's segments, and under churn
+ * the allocator hands out the sockets just freed, whose slots are still
+ * in that CPU's cache.  (The born map's update, lookup and delete cost
+ * about 1.1 us per connection on the CI host, most of it moving entries
+ * between the two CPUs of a connection; a slot written at accept() cost
+ * 400 ns more, one indexed by the four-tuple's hash 500 ns more, a cache
+ * miss each time: bench/README.md.)  A later connection whose address
+ * lands on the same slot takes it over; the older one then closes
+ * without a lifetime (LOST_TIMES).  User space sizes it (a power of
+ * two) before load.
  */
 struct conn_slot {
 	__u64 sk;		/* the socket's address, 0: free */
@@ -123,10 +128,10 @@ struct {
 	__uint(max_entries, 1 << 18);
 	__type(key, __u32);
 	__type(value, struct conn_slot);
-} accepted SEC(".maps");
+} lifetimes SEC(".maps");
 
 /* log2 of the table's size, set with it */
-const volatile __u32 accepted_bits = 18;
+const volatile __u32 lifetimes_bits = 18;
 
 /*
  * The aggregates, per (namespace, port), per CPU: the two CPUs of a
@@ -167,12 +172,12 @@ static __always_inline struct sockfan_port_stats *port_stats_of(__u32 netns, __u
 	return st;
 }
 
-/* the slot of socket @sk (its address) in the table of accepted connections */
+/* the slot of socket @sk (its address) in the lifetimes table */
 static __always_inline struct conn_slot *conn_slot_of(__u64 sk)
 {
-	__u32 idx = (sk * 0x9E3779B97F4A7C15ULL) >> (64 - accepted_bits);
+	__u32 idx = (sk * 0x9E3779B97F4A7C15ULL) >> (64 - lifetimes_bits);
 
-	return bpf_map_lookup_elem(&accepted, &idx);
+	return bpf_map_lookup_elem(&lifetimes, &idx);
 }
 
 static __always_inline void hist_add(struct sockfan_port_stats *st, int h, __u64 ns)
@@ -382,10 +387,25 @@ static __always_inline __u64 handshake_ns(const struct sock *sk)
  * which only the classic tracepoint sees.  @btf: @sk is a BTF pointer
  * (tp_btf), read in place instead of copied.
  */
+/* without records: a passive connection's slot, for its lifetime */
+static __always_inline void lifetime_begin(__u64 sk, __u32 netns, __u16 port)
+{
+	struct conn_slot *slot = conn_slot_of(sk);
+
+	if (!slot)
+		return;
+	if (slot->sk)
+		lost_add(LOST_TIMES);
+	slot->est_ns = bpf_ktime_get_ns();
+	slot->netns = netns;
+	slot->port = port;
+	slot->sk = sk;
+}
+
 /*
- * Without records, the CLOSE of a connection accept() handed out:
- * closed and its lifetime, from its slot; one older than the programs
- * (a sock_diag seed put its cookie in born), closed only.
+ * Without records, the CLOSE of a passive connection: closed and its
+ * lifetime, from its slot; one older than the programs (a sock_diag
+ * seed put its cookie in born), closed only.
  */
 static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u64 cookie,
 					bool btf)
@@ -398,8 +418,8 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u
 	/*
 	 * A child socket is a copy of its listener, listen() backlog
 	 * included; other sockets never listened: 0.  Most closes stop
-	 * here without touching a map (a child of listen(fd, 0) too: it
-	 * counts in accepted, never in closed).
+	 * here without touching a map (a child of listen(fd, 0) too: its
+	 * close is not counted).
 	 */
 	if (!(btf ? sk->sk_max_ack_backlog : BPF_CORE_READ(sk, sk_max_ack_backlog)))
 		return;
@@ -410,8 +430,7 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u
 		st = port_stats_of(slot->netns, slot->port);
 		if (st) {
 			st->closed += 1;
-			if (est_ns)
-				hist_add(st, SOCKFAN_HIST_LIFETIME, bpf_ktime_get_ns() - est_ns);
+			hist_add(st, SOCKFAN_HIST_LIFETIME, bpf_ktime_get_ns() - est_ns);
 		}
 		slot->sk = 0;
 		return;
@@ -496,10 +515,11 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 			val.est_ns = bpf_ktime_get_ns();
 		val.netns = netns;
 		val.port = skc->skc_num;
-		/* without records, accept() finds the time in the socket */
 		if (conn_records) {
 			key = born_key(cookie, sk);
 			bpf_map_update_elem(&born, &key, &val, BPF_ANY);
+		} else {
+			lifetime_begin(skaddr, netns, val.port);
 		}
 		st = port_stats_of(netns, val.port);
 		if (st) {
@@ -588,7 +608,7 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 
 /*
  * Without records, accept(2) handed @child to the current task: counted
- * in its port, with its wait, and given a slot for its lifetime.  The
+ * in its port, with its wait.  The
  * handshake's time is in the socket: tcp_init_transfer() stamps
  * rcvq_space.time (tcp_mstamp, CLOCK_MONOTONIC us) just before
  * ESTABLISHED, and only tcp_rcv_space_adjust(), from recvmsg(), which
@@ -598,7 +618,6 @@ static __always_inline void accept_aggregate(const struct sock *child)
 {
 	__u64 est_ns, now = bpf_ktime_get_ns();
 	struct sockfan_port_stats *st;
-	struct conn_slot *slot;
 	struct sk_head h;
 
 	if (!sk_head_wanted(&h, child))
@@ -616,15 +635,6 @@ static __always_inline void accept_aggregate(const struct sock *child)
 		if (est_ns)
 			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, now - est_ns);
 	}
-	slot = conn_slot_of((__u64)child);
-	if (!slot)
-		return;
-	if (slot->sk)
-		lost_add(LOST_TIMES);
-	slot->est_ns = est_ns;
-	slot->netns = h.netns;
-	slot->port = head_skc(&h)->skc_num;
-	slot->sk = (__u64)child;
 }
 
 /*

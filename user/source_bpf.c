@@ -289,9 +289,9 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	if (s->ring_bytes)
 		bpf_map__set_max_entries(s->skel->maps.events, s->ring_bytes);
 	bpf_map__set_max_entries(s->skel->maps.born, s->born_entries);
-	/* accepted connections without records: as many slots, 32 bytes each */
-	bpf_map__set_max_entries(s->skel->maps.accepted, s->born_entries);
-	s->skel->rodata->accepted_bits = __builtin_ctz(s->born_entries);
+	/* connections' lifetimes without records: as many slots, 32 bytes each */
+	bpf_map__set_max_entries(s->skel->maps.lifetimes, s->born_entries);
+	s->skel->rodata->lifetimes_bits = __builtin_ctz(s->born_entries);
 	for (g = 0; g < G_COUNT; g++)
 		if (groups[g].usable && !groups[g].usable(btf))
 			load &= ~G(g);
@@ -402,7 +402,7 @@ static int plan_from_env(int *only)
 
 /*
  * How many passive connections the programs can follow at once (the
- * born map, and without records the table of accepted ones): room for
+ * born map, and without records the table of their lifetimes): room for
  * twice the TCP sockets the host holds now (the "alloc" of
  * /proc/net/sockstat counts every namespace's), a power of two, at least
  * 262144, at most 4 Mi (about 320 MiB: an LRU is allocated whole, and
