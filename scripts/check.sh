@@ -113,25 +113,30 @@ vm_suite() {
 # patch coherent for the other vCPU, which multi-threaded TCG does not
 # (6.1-rt ended in a jump to address 0 through a kretprobe's return).
 #
-# What each kernel runs, within make check's 30 minutes:
-#  - Debian's 6.12: every selftest;
+# What each kernel runs, within make check's 30 minutes (the two lanes
+# keep both cores busy: what counts is the sum of the VMs' times):
+#  - Debian's 6.12: every selftest but cli and formats, which test the
+#    command alone (the host runs them);
 #  - Debian's 6.1: the module's, and the BPF ones whose hooks differ
 #    from 6.12's (listener lookups by kretprobe: fexit takes at most six
 #    arguments there; overflows by fentry) or that run every plan; the
 #    rest of the BPF path runs the same programs as on 6.12 and the host;
-#  - 6.1-rt: the module's (its locking is what PREEMPT_RT changes) and
+#  - 6.1-rt: the module's (its locking is what PREEMPT_RT changes) but
+#    the views, the Python server and IPv6 (no lock of their own), and
 #    one BPF scenario;
+#  - each of these three: the torture test last, for
+#    SOCKFAN_TORTURE_SECONDS (45 s): it loads and unloads the module
+#    under readers, namespace churn and a storm;
 #  - the debug kernel (about ten times slower than 6.1 under TCG): the
 #    module's life cycle and faults, the scenarios that drive each of its
 #    hooks (fanout over IPv4 and IPv6, accept queue, close-wait, lookup,
 #    reuseport) and every BPF hook plan through the verifier, in three
-#    VMs; make check-debug runs every selftest there (the views, the
+#    VMs, and the torture in a fourth, for 90 s (about 45 s a load
+#    there); make check-debug runs every selftest there (the views, the
 #    Python server, the seeding of 6000 connections, the BPF scenarios:
 #    with them, make check took 1977 s);
-#  - every kernel: the torture test, in a VM of its own (it loads and
-#    unloads the module for SOCKFAN_TORTURE_SECONDS, 45 s, 120 s on the
-#    debug kernel: about 45 s a load there); make stress adds the
-#    load/unload cycles and runs the torture for 600 s.
+#  - make stress: the torture for 600 s and the load/unload cycles, each
+#    kernel in a VM of its own.
 names=()
 kernels=()
 tests=()
@@ -147,21 +152,41 @@ vm_job() {
 }
 
 # every module selftest but those named
-module_tests() {
-	local t skip=" $* "
+# selftests (GLOB of selftests/) but those named, the torture and the
+# load/unload cycles (which run where a VM names them: require_own_vm)
+tests_but() {
+	local t glob=$1 skip=" $* sockfan_kmod_torture.sh sockfan_kmod_cycles.sh "
 
-	for t in "$top"/selftests/sockfan_*_proc.sh "$top"/selftests/sockfan_kmod_*.sh; do
+	for t in "$top"/selftests/$glob; do
 		[[ "$skip" == *" ${t##*/} "* ]] || printf '%s ' "${t##*/}"
 	done
 }
 
+# every module selftest but those named
+module_tests() {
+	tests_but "sockfan_*_proc.sh" "$@"
+	tests_but "sockfan_kmod_*.sh"
+}
+
+# the kernel command line of a VM that runs the torture for SECS
+torture_cmdline() {
+	echo "sockfan_test.torture=$1 sockfan_test.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}"
+}
+
+# vm_tests NAME KERNEL TESTS: a VM run of TESTS (SOCKFAN_VM_TESTS instead,
+# if set), then the torture, for 45 s
+vm_tests() {
+	vm_job "$1" "$2" "${SOCKFAN_VM_TESTS:-$3 sockfan_kmod_torture.sh}" \
+		"$(torture_cmdline "${SOCKFAN_TORTURE_SECONDS:-45}")"
+}
+
+# a VM of its own: the torture (make stress: for 600 s, and the cycles)
 torture_job() {
 	local secs=${SOCKFAN_TORTURE_SECONDS:-45} list=sockfan_kmod_torture.sh
 
-	[ "$1" = 6.1-debug ] && secs=${SOCKFAN_TORTURE_SECONDS:-120}
+	[ "$1" = 6.1-debug ] && secs=${SOCKFAN_TORTURE_SECONDS:-90}
 	[ $stress = 1 ] && list="sockfan_kmod_torture.sh sockfan_kmod_cycles.sh"
-	vm_job "vm-torture-$1" "$1" "$list" \
-		"sockfan_test.torture=$secs sockfan_test.cycles=${SOCKFAN_KMOD_CYCLES:-100} sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-300}"
+	vm_job "vm-torture-$1" "$1" "$list" "$(torture_cmdline "$secs")"
 }
 
 start=$SECONDS
@@ -176,23 +201,25 @@ fi
 
 # the longest first, so that the lanes end together
 if [ $stress = 0 ]; then
-	vm_job vm-6.12 6.12 "${SOCKFAN_VM_TESTS:-}"
+	vm_tests vm-6.12 6.12 "$(tests_but "sockfan_*.sh" sockfan_cli.sh sockfan_formats.sh)"
 	# the debug kernel's share in three VMs of about 7, 6 and 5 minutes
 	vm_job vm-6.1-debug-a 6.1-debug "sockfan_lookup_proc.sh sockfan_reuseport_proc.sh \
 sockfan_acceptq_proc.sh"
-	vm_job vm-6.1 6.1 "${SOCKFAN_VM_TESTS:-$(module_tests) sockfan_plans.sh sockfan_hook_cost.sh \
-sockfan_lookup_bpf.sh sockfan_reuseport_bpf.sh sockfan_acceptq_bpf.sh sockfan_fanout_bpf.sh}"
+	vm_tests vm-6.1 6.1 "$(module_tests) sockfan_plans.sh sockfan_hook_cost.sh \
+sockfan_lookup_bpf.sh sockfan_reuseport_bpf.sh sockfan_acceptq_bpf.sh sockfan_fanout_bpf.sh"
 	vm_job vm-6.1-debug-b 6.1-debug "sockfan_fanout_proc.sh sockfan_fanout6_proc.sh \
 sockfan_kmod_lifecycle.sh sockfan_kmod_faults.sh"
 fi
 torture_job 6.1-debug
 if [ $stress = 0 ]; then
-	vm_job vm-6.1-rt 6.1-rt "$(module_tests sockfan_kmod_cycles.sh sockfan_kmod_torture.sh) sockfan_fanout_bpf.sh"
+	vm_tests vm-6.1-rt 6.1-rt "$(module_tests sockfan_views_proc.sh \
+sockfan_fanout_python_proc.sh sockfan_fanout6_proc.sh) sockfan_fanout_bpf.sh"
 	vm_job vm-6.1-debug-c 6.1-debug "sockfan_plans.sh sockfan_closewait_proc.sh"
+else
+	torture_job 6.1
+	torture_job 6.12
+	torture_job 6.1-rt
 fi
-torture_job 6.1
-torture_job 6.12
-torture_job 6.1-rt
 
 # single_vm I LANE: run I, its TAP and time into files, shown at the end
 single_vm() {
