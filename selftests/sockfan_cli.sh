@@ -76,7 +76,7 @@ expect "serve --listen without a port: exit 2" 2 "--listen wants ADDR:PORT .*not
 expect "serve --source diag: exit 2" 2 'a sock_diag snapshot counts nothing over time' \
 	"$SOCKFAN" serve --source diag
 expect "serve --interval: exit 2" 2 'each scrape is a look' "$SOCKFAN" serve --interval 1
-expect "serve --hook-cost --source proc: exit 2" 2 'measures the BPF programs: not with --source proc' \
+expect "serve --hook-cost --source proc: exit 2" 2 'about the BPF programs: not with --source proc' \
 	"$SOCKFAN" serve --hook-cost --source proc
 check "serve --help: no timing option (each scrape is a look)" \
 	"$("$SOCKFAN" serve --help | grep -cE -- '--(duration|interval|count) ')" 0

@@ -55,9 +55,12 @@ none_but_held() {
 	[ "$(in_ns "$NS" ss -Htan "sport = :$PORT" | grep -cvE '^(LISTEN|TIME-WAIT) ')" = 10 ]
 }
 
-# ip netns exec execs: $! is sockfan serve itself, for the SIGTERM
+# ip netns exec execs: $! is sockfan serve itself, for the SIGTERM.
+# --accept-waits: where fexit is refused, the accept-wait histogram (and
+# the dashboard's panels of it) need the syscall tracepoints; the later
+# serves here run without, as by default
 ip netns exec "$NS" "$SOCKFAN" serve --source bpf --netns "$ino" --listen 127.0.0.1:$SPORT \
-	>"$TMP/serve.out" 2>"$TMP/serve.err" &
+	--accept-waits >"$TMP/serve.out" 2>"$TMP/serve.err" &
 serve_pid=$!
 PIDS+=("$serve_pid")
 wait_for 30 grep -q '^# serving' "$TMP/serve.err" ||
@@ -77,10 +80,12 @@ cat >"$TMP/prom/prometheus.yml" <<-YML
 	    static_configs:
 	      - targets: ["127.0.0.1:$SPORT"]
 YML
-in_ns "$NS" prometheus --config.file="$TMP/prom/prometheus.yml" \
+# ip netns exec execs: $! is Prometheus itself
+ip netns exec "$NS" prometheus --config.file="$TMP/prom/prometheus.yml" \
 	--storage.tsdb.path="$TMP/prom/data" --web.listen-address=127.0.0.1:$PPORT \
 	>"$TMP/prom/log" 2>&1 &
-PIDS+=($!)
+prom_pid=$!
+PIDS+=("$prom_pid")
 wait_for 60 prom_is 'up{job="sockfan"}' 1
 check "Prometheus scrapes sockfan serve (up == 1)" "$(promql 'up{job="sockfan"}')" 1
 
@@ -133,6 +138,10 @@ else
 		"$dash not found (SOCKFAN_SRC: the source tree)"
 fi
 
+# done with Prometheus: its scrapes of a serve that is gone would be
+# refused SYNs, a port of their own in the serves below
+kill -TERM "$prom_pid"
+wait "$prom_pid" 2>/dev/null
 kill -TERM "$serve_pid"
 wait "$serve_pid"
 check "SIGTERM: sockfan serve exits 0" $? 0
@@ -153,7 +162,8 @@ opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))
 wait_for 20 none_but_held
 get "http://127.0.0.1:$((SPORT + 2))/metrics" >"$TMP/late.metrics" 2>&1
 accepted=$(sed -n "s/^sockfan_accepted_total{netns=\"$ino\",port=\"$PORT\"} //p" "$TMP/late.metrics")
-diag "started during churn: accepted_total $accepted; TcpPassiveOpens +$opens from just before"
+diag "started during churn: accepted_total $accepted; TcpPassiveOpens +$opens from just before;" \
+	"$(sed -n 's/^# attached: //p' "$TMP/late.err")"
 check "started during churn: ESTAB as ss (the held ones); churn seen, no more than nstat counted" \
 	"$(sed -n "s/^sockfan_connection_sockets{netns=\"$ino\",port=\"$PORT\",state=\"ESTAB\"} //p" "$TMP/late.metrics") $([ "${accepted:-0}" -gt 0 ] && [ "${accepted:-0}" -le "$opens" ] && echo seen)" \
 	"$(ss_established "$NS" $PORT) seen"

@@ -48,6 +48,11 @@ static void serve_usage(FILE *out)
 		"                          connections); the rest summed as port=\"other\"\n"
 		"                          (sockfan_folded_ports says how many); default %d,\n"
 		"                          0: every port\n"
+		"      --accept-waits      where fexit is refused, follow accept() through the\n"
+		"                          syscall-exit tracepoints all the same, for the\n"
+		"                          accept-wait histogram: every syscall of every task\n"
+		"                          then takes the kernel's slow path (without it,\n"
+		"                          accepted = handshakes less the connections queued)\n"
 		"      --hook-cost         also what the BPF programs cost, as the kernel\n"
 		"                          counts it (sockfan_bpf_prog_run_seconds): the\n"
 		"                          count itself adds two clock reads to every run\n",
@@ -99,6 +104,10 @@ static int serve_opt(int c, const char *arg, void *ctx)
 		s->o.hook_cost = true;
 		return 0;
 	}
+	if (c == 'A') {
+		s->o.accept_waits = true;
+		return 0;
+	}
 	if (c != 'l')
 		return 1;
 	if (!parse_listen(arg, &s->addr)) {
@@ -116,6 +125,7 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 		{ "listen", required_argument, NULL, 'l' },
 		{ "max-series", required_argument, NULL, 'm' },
 		{ "hook-cost", no_argument, NULL, 'C' },
+		{ "accept-waits", no_argument, NULL, 'A' },
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
@@ -130,12 +140,12 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 			prog_name);
 		return -1;
 	}
-	if (s->o.hook_cost && s->o.source == VIEW_PROC) {
-		fprintf(stderr, "%s serve: --hook-cost measures the BPF programs: not with --source proc\n",
+	if ((s->o.hook_cost || s->o.accept_waits) && s->o.source == VIEW_PROC) {
+		fprintf(stderr, "%s serve: --hook-cost and --accept-waits are about the BPF programs: not with --source proc\n",
 			prog_name);
 		return -1;
 	}
-	if (s->o.hook_cost)
+	if (s->o.hook_cost || s->o.accept_waits)
 		s->o.source = VIEW_BPF;
 	if (s->o.source == VIEW_DIAG) {
 		fprintf(stderr, "%s serve: a sock_diag snapshot counts nothing over time: --source bpf or proc\n",

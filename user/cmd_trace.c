@@ -119,7 +119,7 @@ int cmd_trace(int argc, char **argv)
 		return 1;
 	/* before attaching: no record is older, so no time is negative */
 	o.start_ns = mono_ns();
-	if (bpf_source_open(&src, &sink, o.v.filter.netns, verbose, false))
+	if (bpf_source_open(&src, &sink, o.v.filter.netns, verbose ? BPF_SOURCE_LOG_LIBBPF : 0))
 		return 1;
 	if (follow_older(src, o.v.filter.netns)) {
 		bpf_source_close(src);

@@ -126,6 +126,12 @@ struct fanout {
 #define FAN_COUNTS_OVERFLOWS		(1U << 3)
 /* histograms of times, kept by the kernel (fan_port.kstats) */
 #define FAN_COUNTS_HISTS		(1U << 4)
+/*
+ * a hook sees accept(): accepts and their waits are counted; without
+ * it the kernel's counts give accepted as the handshakes less the
+ * connections still queued (fanout_snap_port_stats())
+ */
+#define FAN_COUNTS_ACCEPT_WAITS		(1U << 5)
 
 int fanout_init(struct fanout *f);
 void fanout_free(struct fanout *f);

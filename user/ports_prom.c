@@ -126,7 +126,7 @@ static void prom_hist(FILE *out, int h, const char *name, const struct fan_row *
 	}
 }
 
-static void prom_hists(FILE *out, const struct fan_row *rows, size_t n)
+static void prom_hists(FILE *out, unsigned int counts, const struct fan_row *rows, size_t n)
 {
 	static const char * const names[SOCKFAN_NR_HISTS] = {
 		[SOCKFAN_HIST_HANDSHAKE] = "sockfan_handshake_seconds",
@@ -144,7 +144,9 @@ static void prom_hists(FILE *out, const struct fan_row *rows, size_t n)
 			row_labels(lb, sizeof(lb), &rows[i]),
 			(unsigned long long)rows[i].kstats.handshakes);
 	for (h = 0; h < SOCKFAN_NR_HISTS; h++)
-		prom_hist(out, h, names[h], rows, n);
+		/* no hook on accept(): no wait measured, no histogram of it */
+		if (h != SOCKFAN_HIST_ACCEPT_WAIT || (counts & FAN_COUNTS_ACCEPT_WAITS))
+			prom_hist(out, h, names[h], rows, n);
 }
 
 static void prom_hook_cost(FILE *out, const struct ports_meta *m)
@@ -347,7 +349,7 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 			sample(out, fam, &rows[i]);
 	}
 	if (f->counts & FAN_COUNTS_HISTS)
-		prom_hists(out, rows, n);
+		prom_hists(out, f->counts, rows, n);
 	prom_netns(out, f, flt);
 	prom_connection_states(out, rows, n);
 	prom_queues(out, rows, n);

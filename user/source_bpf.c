@@ -37,6 +37,7 @@ struct bpf_source {
 	char hooks[512];		/* the hooks in use, as printed */
 	struct capture_sink sink;
 	unsigned int counts;		/* FAN_COUNTS_*: what the hooks count */
+	bool no_accept_tp;		/* BPF_SOURCE_NO_ACCEPT_TP */
 	__u64 records;			/* read from the ring, well-formed */
 	__u64 malformed;
 	int stats_fd;			/* BPF_ENABLE_STATS, -1: not asked */
@@ -275,11 +276,14 @@ static void detach_all(struct bpf_source *s)
 static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const struct btf *btf,
 		    unsigned int refused)
 {
-	unsigned int load = (plan->required | plan->optional) & ~refused, g, r;
+	unsigned int required = plan->required, load, g, r;
 	struct bpf_program *prog;
 	size_t len = 0;
 	int i, err;
 
+	if (s->no_accept_tp)
+		required &= ~G(G_ACCEPT_SYSCALL);
+	load = (required | plan->optional) & ~refused;
 	s->skel = sockfan_bpf__open();
 	if (!s->skel)
 		return -errno ?: -EINVAL;
@@ -303,7 +307,7 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 						  groups[g].progs[i]), true);
 	err = sockfan_bpf__load(s->skel);
 	for (g = 0; !err && g < G_COUNT; g++) {
-		if (!(plan->required & G(g)))
+		if (!(required & G(g)))
 			continue;
 		err = attach_group(s, g);
 		if (!err)
@@ -318,6 +322,11 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	}
 	/* the hooks see every accept and close from now on */
 	s->counts = FAN_COUNTS_TOTALS;
+	if (required & (G(G_ACCEPT_FEXIT) | G(G_ACCEPT_SYSCALL)))
+		s->counts |= FAN_COUNTS_ACCEPT_WAITS;
+	else
+		len += snprintf(s->hooks + len, sizeof(s->hooks) - len,
+				" accept=none(fexit refused; the syscall tracepoints are left out)");
 	for (r = 0; r < ARRAY_SIZE(optional_roles); r++) {
 		const char *name = optional_roles[r].none;
 
@@ -582,8 +591,9 @@ static int load_first_plan(struct bpf_source *s, int only, bool log_libbpf)
 }
 
 int bpf_source_open(struct bpf_source **sp, const struct capture_sink *sink, __u32 netns,
-		    bool log_libbpf, bool count_runs)
+		    unsigned int flags)
 {
+	bool log_libbpf = flags & BPF_SOURCE_LOG_LIBBPF, count_runs = flags & BPF_SOURCE_COUNT_RUNS;
 	struct bpf_source *s;
 	struct stat st;
 	int err, only;
@@ -605,6 +615,7 @@ int bpf_source_open(struct bpf_source **sp, const struct capture_sink *sink, __u
 		return -ENOMEM;
 	s->sink = *sink;
 	s->netns = netns;
+	s->no_accept_tp = flags & BPF_SOURCE_NO_ACCEPT_TP;
 	s->stats_fd = -1;
 	s->born_entries = born_entries();
 	if (ring_bytes_from_env(&s->ring_bytes) || plan_from_env(&only)) {

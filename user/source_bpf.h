@@ -11,19 +11,33 @@
 
 struct bpf_source;
 
+/* bpf_source_open()'s @flags */
+#define BPF_SOURCE_LOG_LIBBPF	(1U << 0)	/* show libbpf's log (-v) */
+/*
+ * Have the kernel count the programs' runs and run time from before
+ * they attach (BPF_ENABLE_STATS, which kernel.bpf_stats_enabled=1 also
+ * does but for every program and until someone resets it; this lasts
+ * while the source does, and costs the programs two clock reads a run);
+ * see bpf_source_hook_cost()
+ */
+#define BPF_SOURCE_COUNT_RUNS	(1U << 1)
+/*
+ * Where fexit is refused, follow accept() without the syscall-exit
+ * tracepoints: while one is attached, every syscall of every task takes
+ * the kernel's slow path, and each accept walks the descriptor table.
+ * Accepts are then not hooked (FAN_COUNTS_ACCEPT_WAITS stays unset).
+ */
+#define BPF_SOURCE_NO_ACCEPT_TP	(1U << 2)
+
 /*
  * Load and attach the programs, choosing per hook the best variant this
  * kernel accepts; records will go to @sink.  @netns (an inode; 0:
- * all): the programs record only that namespace's sockets.  @count_runs:
- * have the kernel count the programs' runs and run time from before they
- * attach (BPF_ENABLE_STATS, which kernel.bpf_stats_enabled=1 also does
- * but for every program and until someone resets it; this lasts while
- * the source does, and costs the programs two clock reads a run); see
- * bpf_source_hook_cost().  Returns 0 or a negative errno, after printing
- * what failed and what to do.
+ * all): the programs record only that namespace's sockets.  @flags:
+ * BPF_SOURCE_*.  Returns 0 or a negative errno, after printing what
+ * failed and what to do.
  */
 int bpf_source_open(struct bpf_source **sp, const struct capture_sink *sink, __u32 netns,
-		    bool log_libbpf, bool count_runs);
+		    unsigned int flags);
 
 /* what the attached hooks can count: FAN_COUNTS_* */
 unsigned int bpf_source_counts(const struct bpf_source *s);

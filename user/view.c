@@ -407,25 +407,110 @@ static int snap_port_stats(const struct sockfan_port_key *k, const struct sockfa
 	struct view *v = arg;
 
 	v->kernel_handshakes += st->handshakes;
-	return fanout_snap_port_stats(&v->f, k->netns, k->port, st, v->o->aggregate);
+	return fanout_snap_port_stats(&v->f, k->netns, k->port, st, false);
+}
+
+/* the kernel's per-port aggregates as read, before they are applied */
+struct port_stats_vec {
+	struct port_stats_entry {
+		struct sockfan_port_key k;
+		struct sockfan_port_stats st;
+	} *v;
+	size_t n, cap;
+};
+
+static int collect_port_stats(const struct sockfan_port_key *k,
+			      const struct sockfan_port_stats *st, void *arg)
+{
+	struct port_stats_vec *sv = arg;
+	struct port_stats_entry *e;
+
+	if (sv->n == sv->cap) {
+		size_t cap = sv->cap ? 2 * sv->cap : 64;
+
+		e = realloc(sv->v, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		sv->v = e;
+		sv->cap = cap;
+	}
+	sv->v[sv->n].k = *k;
+	sv->v[sv->n++].st = *st;
+	return 0;
 }
 
 /*
- * Without records: the sockets as sock_diag shows them now, and what
- * the programs counted since they were attached.  The listeners' LISTEN
- * records, read meanwhile, went into the model this replaces.
+ * Without a hook on accept(): the port's accepted connections are its
+ * handshakes less the connections its listeners still queue.  The
+ * counts were read before the snapshot, so a handshake that comes in
+ * between is in the queue and not yet in the counts: the difference is
+ * never ahead of the truth, and never shown below what an earlier look
+ * showed (a connection queued since then is not taken back).  A
+ * listener closed with connections queued adds them, never accepted.
+ */
+static int accepted_derived(struct view *v, __u32 netns, __u16 port, __u64 handshakes)
+{
+	struct fan_port *p = fanout_port(&v->f, netns, port);
+	__u64 queued = 0, acc;
+	size_t i;
+
+	if (!p)
+		return -ENOMEM;
+	for (i = 0; i < v->f.nlisteners; i++)
+		if (v->f.listeners[i].key.netns == netns && v->f.listeners[i].key.lport == port)
+			queued += v->f.listeners[i].qlen;
+	acc = handshakes > queued ? handshakes - queued : 0;
+	for (i = 0; i < v->nfloors; i++)
+		if (v->floors[i].netns == netns && v->floors[i].port == port)
+			break;
+	if (i == v->nfloors) {
+		struct accepted_floor *fl = realloc(v->floors, (i + 1) * sizeof(*fl));
+
+		if (!fl)
+			return -ENOMEM;
+		v->floors = fl;
+		v->floors[i] = (struct accepted_floor){ .netns = netns, .port = port };
+		v->nfloors++;
+	}
+	if (acc < v->floors[i].accepted)
+		acc = v->floors[i].accepted;
+	v->floors[i].accepted = acc;
+	p->accepted = acc;
+	return 0;
+}
+
+/*
+ * Without records: what the programs counted since they were attached,
+ * read first, then the sockets as sock_diag shows them now.  The
+ * listeners' LISTEN records, read meanwhile, went into the model this
+ * replaces.
  */
 static int bpf_snapshot(struct view *v)
 {
 	unsigned int counts = v->f.counts;
+	struct port_stats_vec sv = { 0 };
+	size_t i;
+	int err;
 
+	err = bpf_source_port_stats(v->src, collect_port_stats, &sv);
 	fanout_free(&v->f);
-	if (fanout_init(&v->f)) {
-		fprintf(stderr, "%s: out of memory\n", prog_name);
-		return -ENOMEM;
-	}
+	if (!err && fanout_init(&v->f))
+		err = -ENOMEM;
 	v->f.counts = counts;
-	return seed_diag(&v->f, v->o->filter.netns, view_conn_details(v->o));
+	if (!err)
+		err = seed_diag(&v->f, v->o->filter.netns, view_conn_details(v->o));
+	for (i = 0; !err && i < sv.n; i++) {
+		const struct port_stats_entry *e = &sv.v[i];
+
+		v->kernel_handshakes += e->st.handshakes;
+		err = fanout_snap_port_stats(&v->f, e->k.netns, e->k.port, &e->st, true);
+		if (!err && e->k.port && !(counts & FAN_COUNTS_ACCEPT_WAITS))
+			err = accepted_derived(v, e->k.netns, e->k.port, e->st.handshakes);
+	}
+	free(sv.v);
+	if (err == -ENOMEM)
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+	return err;
 }
 
 /* what is queued, then (with @states) states as they are now */
@@ -434,13 +519,14 @@ static int bpf_refresh(struct view *v, bool states)
 	int n, err;
 
 	bpf_source_drain(v->src);
-	if (v->o->aggregate)
-		err = bpf_snapshot(v);
-	else
-		err = states ? bpf_refresh_states(v) : 0;
 	v->kernel_handshakes = 0;
-	if (!err)
-		err = bpf_source_port_stats(v->src, snap_port_stats, v);
+	if (v->o->aggregate) {
+		err = bpf_snapshot(v);
+	} else {
+		err = states ? bpf_refresh_states(v) : 0;
+		if (!err)
+			err = bpf_source_port_stats(v->src, snap_port_stats, v);
+	}
 	if (err)
 		return err;
 	v->meta.counts_lost = bpf_source_counts_lost(v->src);
@@ -471,9 +557,14 @@ static int open_bpf(struct view *v)
 {
 	const struct view_opts *o = v->o;
 	struct capture_sink sink = { view_apply, &v->f };
+	unsigned int flags;
 	int err;
 
-	err = bpf_source_open(&v->src, &sink, o->filter.netns, verbose, o->hook_cost);
+	flags = (verbose ? BPF_SOURCE_LOG_LIBBPF : 0) | (o->hook_cost ? BPF_SOURCE_COUNT_RUNS : 0);
+	/* always on: no syscall of the host's through the slow path, unless asked */
+	if (o->aggregate && !o->accept_waits)
+		flags |= BPF_SOURCE_NO_ACCEPT_TP;
+	err = bpf_source_open(&v->src, &sink, o->filter.netns, flags);
 	if (err) {
 		v->src = NULL;
 		return err;
@@ -485,7 +576,8 @@ static int open_bpf(struct view *v)
 		 * come with records; refused SYNs and strays are counted
 		 */
 		bpf_source_conn_records(v->src, false);
-		v->f.counts = (v->f.counts & FAN_COUNTS_MISSES) | FAN_COUNTS_TOTALS;
+		v->f.counts &= FAN_COUNTS_MISSES | FAN_COUNTS_ACCEPT_WAITS;
+		v->f.counts |= FAN_COUNTS_TOTALS;
 	}
 	/*
 	 * Attach first, then snapshot: nothing falls between the two.  A
@@ -664,5 +756,7 @@ void view_close(struct view *v)
 	if (v->src)
 		bpf_source_close(v->src);
 	v->src = NULL;
+	free(v->floors);
+	v->floors = NULL;
 	fanout_free(&v->f);
 }

@@ -37,6 +37,12 @@ struct view_opts {
 	 * plus the counters and histograms the programs keep (serve)
 	 */
 	bool aggregate;
+	/*
+	 * with aggregate, where fexit is refused: hook accept() through the
+	 * syscall-exit tracepoints all the same, for its waits (serve
+	 * --accept-waits), which sends every syscall through the slow path
+	 */
+	bool accept_waits;
 	struct fan_filter filter;
 };
 
@@ -114,6 +120,13 @@ struct view {
 	char hooks[512];
 	struct hook_cost hook_cost[HOOK_COST_MAX];
 	__u64 kernel_handshakes;	/* bpf: summed over the port aggregates */
+	/* aggregate without an accept hook: accepted as last shown, per port */
+	struct accepted_floor {
+		__u32 netns;
+		__u16 port;
+		__u64 accepted;
+	} *floors;
+	size_t nfloors;
 };
 
 /*
