@@ -121,9 +121,10 @@ vm_suite() {
 #    from 6.12's (listener lookups by kretprobe: fexit takes at most six
 #    arguments there; overflows by fentry) or that run every plan; the
 #    rest of the BPF path runs the same programs as on 6.12 and the host;
-#  - 6.1-rt: the module's (its locking is what PREEMPT_RT changes) but
-#    the views, the Python server and IPv6 (no lock of their own), and
-#    one BPF scenario;
+#  - 6.1-rt: what PREEMPT_RT changes is the module's locking: its life
+#    cycle, faults (a full table), seeding, a fanout scenario and the
+#    torture, and one BPF scenario; the module's other scenarios take the
+#    same locks, and run on 6.1 and 6.12;
 #  - each of these three: the torture test last, for
 #    SOCKFAN_TORTURE_SECONDS (45 s): it loads and unloads the module
 #    under readers, namespace churn and a storm;
@@ -199,22 +200,27 @@ if [ $stress = 0 ]; then
 	suite kmod-build kmod_builds $vm_kernels
 fi
 
-# the longest first, so that the lanes end together
+debug_cmdline="sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-600} sockfan_test.serve=0"
+# the longest first, so that the lanes end together (both lanes busy all
+# along: make check's time is about the sum of the VMs' over two)
 if [ $stress = 0 ]; then
 	vm_tests vm-6.12 6.12 "$(tests_but "sockfan_*.sh" sockfan_cli.sh sockfan_formats.sh)"
-	# the debug kernel's share in three VMs of about 7, 6 and 5 minutes
+	# the debug kernel's share in three VMs of about 7, 6 and 5 minutes;
+	# a test may take 10 minutes there before it counts as hung
 	vm_job vm-6.1-debug-a 6.1-debug "sockfan_lookup_proc.sh sockfan_reuseport_proc.sh \
-sockfan_acceptq_proc.sh"
+sockfan_acceptq_proc.sh" "$debug_cmdline"
 	vm_tests vm-6.1 6.1 "$(module_tests) sockfan_plans.sh sockfan_hook_cost.sh \
 sockfan_lookup_bpf.sh sockfan_reuseport_bpf.sh sockfan_acceptq_bpf.sh sockfan_fanout_bpf.sh"
 	vm_job vm-6.1-debug-b 6.1-debug "sockfan_fanout_proc.sh sockfan_fanout6_proc.sh \
-sockfan_kmod_lifecycle.sh sockfan_kmod_faults.sh"
+sockfan_kmod_lifecycle.sh sockfan_kmod_faults.sh" "$debug_cmdline"
+	vm_job vm-6.1-debug-c 6.1-debug "sockfan_plans.sh sockfan_closewait_proc.sh" \
+		"$debug_cmdline"
 fi
 torture_job 6.1-debug
 if [ $stress = 0 ]; then
-	vm_tests vm-6.1-rt 6.1-rt "$(module_tests sockfan_views_proc.sh \
-sockfan_fanout_python_proc.sh sockfan_fanout6_proc.sh) sockfan_fanout_bpf.sh"
-	vm_job vm-6.1-debug-c 6.1-debug "sockfan_plans.sh sockfan_closewait_proc.sh"
+	# the shortest last, so that neither lane idles long at the end
+	vm_tests vm-6.1-rt 6.1-rt "sockfan_fanout_proc.sh sockfan_kmod_lifecycle.sh \
+sockfan_kmod_faults.sh sockfan_kmod_seed.sh sockfan_fanout_bpf.sh"
 else
 	torture_job 6.1
 	torture_job 6.12
