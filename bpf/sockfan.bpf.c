@@ -404,15 +404,18 @@ static __always_inline void lifetime_begin(__u64 sk, __u32 netns, __u16 port)
 
 /*
  * Without records, the CLOSE of a passive connection: closed and its
- * lifetime, from its slot; one older than the programs (a sock_diag
- * seed put its cookie in born), closed only.
+ * lifetime, from its slot; one whose slot was taken over, or older than
+ * the programs, closed only.
  */
 static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u64 cookie,
-					bool btf)
+					int oldstate, bool btf)
 {
 	struct sockfan_port_stats *st;
-	struct sockfan_born *bornp;
 	struct conn_slot *slot;
+	struct net *net;
+	struct sk_head h;
+	__u32 netns;
+	__u16 port;
 	__u64 key;
 
 	/*
@@ -435,16 +438,35 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u
 		slot->sk = 0;
 		return;
 	}
-	/* no cookie: nobody asked, sock_diag's seed neither */
-	if (!cookie)
+	/*
+	 * A passive connection all the same: one whose slot a later one
+	 * took over (its lifetime lost, LOST_TIMES), or one older than the
+	 * programs.  Its close counts for its port, read from the socket.
+	 * A child dropped before it was established (its listener's queue
+	 * full at the handshake's last ACK) was never a connection.
+	 */
+	if (oldstate == TCP_SYN_RECV)
 		return;
-	bornp = born_find(cookie, sk, &key);
-	if (!bornp)
+	if (btf) {
+		net = sk->__sk_common.skc_net.net;
+		if (!net)
+			return;
+		netns = net->ns.inum;
+		port = sk->__sk_common.skc_num;
+	} else {
+		if (sk_head_read(&h, sk))
+			return;
+		netns = h.netns;
+		port = head_skc(&h)->skc_num;
+	}
+	if (!netns_wanted(netns))
 		return;
-	st = port_stats_of(bornp->netns, bornp->port);
+	st = port_stats_of(netns, port);
 	if (st)
 		st->closed += 1;
-	bpf_map_delete_elem(&born, &key);
+	/* the seed filed the older ones by cookie: forgotten now */
+	if (cookie && born_find(cookie, sk, &key))
+		bpf_map_delete_elem(&born, &key);
 }
 
 static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 kind,
@@ -462,7 +484,7 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 	__u32 netns;
 
 	if (!conn_records && kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
-		close_count(sk, skaddr, cookie, btf);
+		close_count(sk, skaddr, cookie, oldstate, btf);
 		return 0;
 	}
 	/* only listeners and passive connections we follow */
