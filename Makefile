@@ -96,7 +96,7 @@ kmod:
 	$(MAKE) -C kmod KDIR=$(KDIR) OUT=$(BUILD)/kmod/host
 
 # --- fuzzers (libFuzzer, ASan, UBSan): make fuzz [FUZZ_SECONDS=600] ---------
-FUZZ_TARGETS	:= proc events args
+FUZZ_TARGETS	:= proc events args cgroup
 FUZZ_SECONDS	?= 600
 FUZZ_SAN	:= -fsanitize=address,undefined -fno-sanitize-recover=undefined
 FUZZ_OBJS	:= $(patsubst user/%.c,$(BUILD)/fuzz/obj/%.o,$(filter-out user/main.c,$(USER_SRCS)))

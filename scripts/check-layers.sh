@@ -16,7 +16,7 @@ dir=${1:-$(cd "$(dirname "$0")/../user" && pwd)}
 # layer of each file, by its name without .c/.h
 layer_of() {
 	case "$1" in
-	cli|filter|format|hook_cost|loop|netns|netstat|tcp_info|json_writer)
+	cgroup|cli|filter|format|hook_cost|loop|netns|netstat|tcp_info|json_writer)
 		echo util ;;
 	fanout)
 		echo model ;;

@@ -72,7 +72,7 @@ fuzz_suite() {
 		echo "not ok 1 fuzzers build (make fuzzers)"
 		return 1
 	fi
-	"$top/scripts/fuzz.sh" "$fuzz_seconds" proc events args
+	"$top/scripts/fuzz.sh" "$fuzz_seconds" proc events args cgroup
 }
 
 # The host selftests as kselftest runs them once installed (the same
@@ -115,8 +115,9 @@ vm_suite() {
 #
 # What each kernel runs, within make check's 30 minutes (the two lanes
 # keep both cores busy: what counts is the sum of the VMs' times):
-#  - Debian's 6.12: every selftest but cli and formats, which test the
-#    command alone (the host runs them);
+#  - Debian's 6.12: every selftest but cli, formats and cgroup, which
+#    test the command alone (the host runs them: cgroups are read from
+#    /proc/PID/cgroup, the same on every kernel);
 #  - Debian's 6.1: the module's, and the BPF ones whose hooks differ
 #    from 6.12's (listener lookups by kretprobe: fexit takes at most six
 #    arguments there; overflows by fentry) or that run every plan; the
@@ -204,7 +205,8 @@ debug_cmdline="sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-600} sockfan_test.se
 # the longest first, so that the lanes end together (both lanes busy all
 # along: make check's time is about the sum of the VMs' over two)
 if [ $stress = 0 ]; then
-	vm_tests vm-6.12 6.12 "$(tests_but "sockfan_*.sh" sockfan_cli.sh sockfan_formats.sh)"
+	vm_tests vm-6.12 6.12 "$(tests_but "sockfan_*.sh" sockfan_cli.sh sockfan_formats.sh \
+sockfan_cgroup.sh)"
 	# the debug kernel's share in three VMs of about 7, 6 and 5 minutes;
 	# a test may take 10 minutes there before it counts as hung
 	vm_job vm-6.1-debug-a 6.1-debug "sockfan_lookup_proc.sh sockfan_reuseport_proc.sh \

@@ -30,6 +30,10 @@ PKGS=(
 	# (promtool), the live view on a terminal (tmux), man pages (mandoc),
 	# the module's DKMS package (dkms)
 	graphviz prometheus tmux mandoc dkms
+	# a real container for the cgroup test, from a rootfs the test
+	# builds (no registry is reachable); runc, as crun refuses a host
+	# whose cgroup2 hierarchy has controllers beside cgroup v1's
+	podman runc
 	# man pages from Documentation/*.rst
 	python3-docutils
 )

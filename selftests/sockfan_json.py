@@ -21,6 +21,10 @@ the source cannot count (null), PID/COMM for a task, ADDR:PORT or
                           ("-": none known; "?": accepted unseen)
   tuples                  "LOCAL REMOTE" of each ESTAB connection
   segs_in                 "REMOTE SEGS_IN" of each ESTAB connection
+  cgroup PORT             "PATH RUNTIME CONTAINER POD" of the cgroup of
+                          PORT's owner ("-" for each not known)
+  conn_cgroups            the cgroup path of each ESTAB connection ("-")
+  ports                   the ports that have a row, one a line
   lost                    records the ring buffer lost (bpf)
   strays                  segments that found no socket and were no SYN
   netns FIELD...          fields of the (first) namespace's entry:
@@ -82,6 +86,13 @@ def acceptor(c):
     return task(c["accepted_by"]) if c["accepted_by"] else "?"
 
 
+def cgroup(c):
+    """PATH RUNTIME CONTAINER POD, "-" for each not known"""
+    if not c:
+        return "- - - -"
+    return " ".join(text(c[k]) for k in ("path", "runtime", "container", "pod"))
+
+
 def main(path, query, *args):
     doc = document(path)
     if query == "row":
@@ -93,7 +104,19 @@ def main(path, query, *args):
         sel, key = args
         for l in sockets(doc, "listening_sockets"):
             if sel in ("all", str(l["cookie"]), endpoint(l["address"], l["port"])):
-                print(task(l[key]) if key == "owner" else text(l.get(key, "")))
+                print(task(l[key]) if key == "owner" else
+                      cgroup(l[key]).split()[0] if key == "cgroup" else text(l.get(key, "")))
+    elif query == "cgroup":
+        for r in doc["ports"]:
+            if r["port"] == int(args[0]):
+                print(cgroup(r["owner_cgroup"]))
+    elif query == "conn_cgroups":
+        for c in sockets(doc, "connection_sockets"):
+            if c["state"] == "ESTAB":
+                print(cgroup(c["cgroup"]).split()[0])
+    elif query == "ports":
+        for r in doc["ports"]:
+            print(r["port"])
     elif query == "conns":
         want = args[0] == "accepted"
         print(sum(1 for c in sockets(doc, "connection_sockets")

@@ -163,6 +163,7 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 {
 	const struct fan_row *r = p->row;
 	char ep[FMT_ADDR_LEN], task[48], hits[24], refused[24], acc[24], ovf[24], answer[512];
+	char cg[4200];
 	__u64 segs = 0, lhits = 0;
 	int n;
 	size_t i, orphans = 0;
@@ -177,8 +178,10 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 		const struct fan_listener *l = p->listeners[i];
 
 		lhits += l->hits;
-		printf("LISTEN %s  owner %s  cookie %llu\n", fmt_endpoint(ep, sizeof(ep), &l->key, 0),
-		       fmt_task(task, sizeof(task), l->pid, l->comm), (unsigned long long)l->cookie);
+		printf("LISTEN %s  owner %s  cookie %llu  cgroup %s\n",
+		       fmt_endpoint(ep, sizeof(ep), &l->key, 0),
+		       fmt_task(task, sizeof(task), l->pid, l->comm), (unsigned long long)l->cookie,
+		       fmt_cgroup(cg, sizeof(cg), l->cgroup));
 		printf("  |    backlog %u, in queue %u, overflows %s, sk_drops %u, accepted %s, chosen by %s listener lookups (SYNs)\n",
 		       l->backlog, l->qlen,
 		       fmt_count(ovf, sizeof(ovf), l->overflows, f->counts & FAN_COUNTS_OVERFLOWS),

@@ -24,6 +24,8 @@ struct trace_opts {
 	struct json_writer w;	/* --json: one document per line */
 	__u64 start_ns;
 	__u64 printed;
+	struct cgroup_cache *cgroups;	/* --cgroup: the events' tasks' */
+	__u64 cgroups_ns;		/* when its tasks were last forgotten */
 };
 
 static void trace_usage(FILE *out)
@@ -39,13 +41,31 @@ static void trace_usage(FILE *out)
 	filter_usage(out);
 }
 
+/*
+ * --cgroup: is the event's task in it?  An event that names no task
+ * (one in softirq: a peer's segment) is not shown, as under --pid.
+ * Tasks are looked up again after a second: they move, pids are reused.
+ */
+static bool event_in_cgroup(struct trace_opts *o, const struct sockfan_event *e)
+{
+	if (!o->v.filter.cgroup)
+		return true;
+	if (!(e->flags & SOCKFAN_F_TASK))
+		return false;
+	if (e->ts_ns - o->cgroups_ns > 1000000000ULL) {
+		cgroup_cache_forget_tasks(o->cgroups);
+		o->cgroups_ns = e->ts_ns;
+	}
+	return filter_cgroup(&o->v.filter, cgroup_of_task(o->cgroups, e->pid));
+}
+
 static void on_event(const struct sockfan_event *e, void *arg)
 {
 	struct trace_opts *o = arg;
 
 	if (e->kind == SOCKFAN_EV_LOOKUP && e->lookup.result == SOCKFAN_LOOKUP_LISTENER)
 		return;		/* hits: one per SYN, counted by `ports` */
-	if (!filter_event(&o->v.filter, e))
+	if (!filter_event(&o->v.filter, e) || !event_in_cgroup(o, e))
 		return;
 	if (o->json) {
 		render_event_json(&o->w, e, o->start_ns);
@@ -117,12 +137,20 @@ int cmd_trace(int argc, char **argv)
 	}
 	if (view_check_targets("trace", &o.v))
 		return 1;
+	o.cgroups = cgroup_cache_new();
+	if (!o.cgroups) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return 1;
+	}
 	/* before attaching: no record is older, so no time is negative */
 	o.start_ns = mono_ns();
-	if (bpf_source_open(&src, &sink, o.v.filter.netns, verbose ? BPF_SOURCE_LOG_LIBBPF : 0))
+	if (bpf_source_open(&src, &sink, o.v.filter.netns, verbose ? BPF_SOURCE_LOG_LIBBPF : 0)) {
+		cgroup_cache_free(o.cgroups);
 		return 1;
+	}
 	if (follow_older(src, o.v.filter.netns)) {
 		bpf_source_close(src);
+		cgroup_cache_free(o.cgroups);
 		return 1;
 	}
 	fprintf(stderr, "# attached: %s\n", bpf_source_hooks(src));
@@ -136,5 +164,6 @@ int cmd_trace(int argc, char **argv)
 		(unsigned long long)bpf_source_lost(src),
 		(unsigned long long)bpf_source_malformed(src));
 	bpf_source_close(src);
+	cgroup_cache_free(o.cgroups);
 	return err ? 1 : 0;
 }

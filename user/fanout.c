@@ -218,6 +218,18 @@ static __u64 hist_count(const struct sockfan_port_stats *st, int h)
 	return n;
 }
 
+void fanout_port_stats_add(struct sockfan_port_stats *sum,
+			   const struct sockfan_port_stats *add)
+{
+	/* every field is a __u64 counter (the header asserts the size) */
+	__u64 *x = (__u64 *)sum;
+	const __u64 *y = (const __u64 *)add;
+	size_t i;
+
+	for (i = 0; i < sizeof(*sum) / sizeof(__u64); i++)
+		x[i] += y[i];
+}
+
 int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
 			   const struct sockfan_port_stats *st, bool totals)
 {
@@ -597,6 +609,21 @@ void fanout_apply(struct fanout *f, const struct sockfan_event *e)
 		return;
 	}
 	f->events++;
+}
+
+void fanout_set_cgroups(struct fanout *f,
+			const struct cgroup_info *(*of_task)(void *arg, __u32 pid), void *arg,
+			bool conns)
+{
+	struct fan_conn *c;
+	size_t i;
+
+	for (i = 0; i < f->nlisteners; i++)
+		f->listeners[i].cgroup = of_task(arg, f->listeners[i].pid);
+	for (i = 0; conns && i < f->nbuckets; i++)
+		for (c = f->buckets[i]; c; c = c->next)
+			c->cgroup = of_task(arg, c->flags & FAN_ACCEPTED && c->pid ? c->pid :
+					    c->hold_pid);
 }
 
 int fanout_each_conn(const struct fanout *f,

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <sockfan/sockfan.h>
 
+#include "cgroup.h"
+
 #define FAN_ACCEPTED	(1U << 16)	/* conn flag: accept() returned it */
 #define FAN_ACCEPT_SEEN	(1U << 17)	/* ... and a hook saw it: in the totals */
 #define FAN_SEEDED	(1U << 18)	/* a snapshot showed it (older than the window) */
@@ -37,6 +39,8 @@ struct fan_conn {
 	__u32 hold_pid;
 	char hold_comm[SOCKFAN_COMM_LEN];
 	char comm[SOCKFAN_COMM_LEN];
+	/* the accepting task's cgroup, else the holder's; NULL: not known */
+	const struct cgroup_info *cgroup;
 	struct fan_conn *next;	/* hash chain */
 };
 
@@ -56,6 +60,7 @@ struct fan_listener {
 	__u64 overflows;	/* SYNs and final ACKs dropped: its queue was full */
 	__u32 pid;		/* task that called listen() */
 	char comm[SOCKFAN_COMM_LEN];
+	const struct cgroup_info *cgroup;	/* @pid's; NULL: not known */
 };
 
 /* counters that outlive the sockets they count */
@@ -162,6 +167,10 @@ struct fan_listener *fanout_snap_listener(struct fanout *f, const struct sockfan
 struct fan_conn *fanout_snap_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
 				  __u32 state, __u64 listener, bool accepted);
 
+/* @sum += @add, counter by counter and slot by slot */
+void fanout_port_stats_add(struct sockfan_port_stats *sum,
+			   const struct sockfan_port_stats *add);
+
 /*
  * What the kernel aggregated for @port in @netns (struct
  * sockfan_port_stats: counters and histograms since the capture began),
@@ -172,6 +181,15 @@ struct fan_conn *fanout_snap_conn(struct fanout *f, const struct sockfan_key *k,
  */
 int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
 			   const struct sockfan_port_stats *st, bool totals);
+
+/*
+ * The cgroups of the listeners' tasks and (with @conns) of the tasks
+ * that accepted or hold the connections, as @of_task(@arg, pid) gives
+ * them: a capture path reads them, the model only keeps them.
+ */
+void fanout_set_cgroups(struct fanout *f,
+			const struct cgroup_info *(*of_task)(void *arg, __u32 pid), void *arg,
+			bool conns);
 
 struct fan_conn *fanout_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie);
 bool fanout_has_listener(const struct fanout *f, __u32 netns, __u16 port);

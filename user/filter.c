@@ -49,7 +49,7 @@ static bool prefix_match(const struct fan_prefix *p, const __u8 *a)
 
 bool filter_by_socket(const struct fan_filter *f)
 {
-	return f->family || f->pid || f->src.set || f->dst.set;
+	return f->family || f->pid || f->src.set || f->dst.set || f->cgroup;
 }
 
 static bool filter_common(const struct fan_filter *f, const struct sockfan_key *k)
@@ -82,6 +82,11 @@ bool filter_conn_tasks(const struct fan_filter *f, const struct sockfan_key *k,
 {
 	return filter_conn(f, k, acc_pid) ||
 	       (f->pid && hold_pid == f->pid && filter_conn(f, k, hold_pid));
+}
+
+bool filter_cgroup(const struct fan_filter *f, const struct cgroup_info *cg)
+{
+	return !f->cgroup || (cg && cgroup_under(cg->path, f->cgroup));
 }
 
 bool filter_event(const struct fan_filter *f, const struct sockfan_event *e)

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <sockfan/sockfan.h>
 
+#include "cgroup.h"
+
 struct fan_prefix {
 	__u8 addr[16];		/* v4 as ::ffff:a.b.c.d, as in sockfan_key */
 	__u8 len;		/* bits of @addr that must match, 0-128 */
@@ -23,6 +25,7 @@ struct fan_filter {
 	__u32 pid;		/* 0: any task */
 	struct fan_prefix src;	/* local address */
 	struct fan_prefix dst;	/* remote address */
+	const char *cgroup;	/* a cgroup and those below it; NULL: any */
 };
 
 /*
@@ -52,6 +55,12 @@ bool filter_conn(const struct fan_filter *f, const struct sockfan_key *k,
  */
 bool filter_conn_tasks(const struct fan_filter *f, const struct sockfan_key *k,
 		       __u32 acc_pid, __u32 hold_pid);
+
+/*
+ * A socket by the cgroup of its task (@cg, NULL: not known, which
+ * --cgroup does not select)
+ */
+bool filter_cgroup(const struct fan_filter *f, const struct cgroup_info *cg);
 
 /* one event of the stream (trace), by its key and task */
 bool filter_event(const struct fan_filter *f, const struct sockfan_event *e);

@@ -112,6 +112,25 @@ const char *fmt_thread(char *buf, size_t len, __u32 pid, __u32 tid, const char *
 	return buf;
 }
 
+const char *fmt_cgroup(char *buf, size_t len, const struct cgroup_info *cg)
+{
+	int n;
+
+	if (!cg)
+		return snprintf(buf, len, "-"), buf;
+	n = snprintf(buf, len, "%s", cg->path);
+	if (n < 0 || (size_t)n >= len || (!cg->runtime && !cg->pod[0]))
+		return buf;
+	if (cg->runtime && cg->pod[0])
+		snprintf(buf + n, len - n, " (%s %.12s, pod %s)", cg->runtime, cg->container,
+			 cg->pod);
+	else if (cg->runtime)
+		snprintf(buf + n, len - n, " (%s %.12s)", cg->runtime, cg->container);
+	else
+		snprintf(buf + n, len - n, " (pod %s)", cg->pod);
+	return buf;
+}
+
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm)
 {
 	if (!pid)

@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <sockfan/sockfan.h>
 
+#include "cgroup.h"
+
 #define FMT_ADDR_LEN	48	/* "[ffff:...:ffff]:65535" */
 
 /* address of @k (local when @remote is 0) as "1.2.3.4" or "::1" */
@@ -60,5 +62,12 @@ const char *fmt_event(const struct sockfan_event *e);
 
 /* "1234/nginx", or "-" when @pid is 0 */
 const char *fmt_task(char *buf, size_t len, __u32 pid, const char *comm);
+
+/*
+ * "/system.slice/x.service", with what its path names: "/.../docker-ID.scope
+ * (docker 0123456789ab, pod UID)" (the short id, as docker ps shows it);
+ * "-" for NULL
+ */
+const char *fmt_cgroup(char *buf, size_t len, const struct cgroup_info *cg);
 
 #endif /* SOCKFAN_FORMAT_H */

@@ -38,7 +38,7 @@ bool query_netns_shown(const struct fan_filter *flt, __u32 netns)
 
 bool query_listener_shown(const struct fan_filter *flt, const struct fan_listener *l)
 {
-	return !flt || filter_listener(flt, &l->key, l->pid);
+	return !flt || (filter_listener(flt, &l->key, l->pid) && filter_cgroup(flt, l->cgroup));
 }
 
 bool query_listener_on(const struct fan_filter *flt, const struct fan_listener *l,
@@ -49,8 +49,8 @@ bool query_listener_on(const struct fan_filter *flt, const struct fan_listener *
 
 bool query_conn_shown(const struct fan_filter *flt, const struct fan_conn *c)
 {
-	return !flt || filter_conn_tasks(flt, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0,
-					 c->hold_pid);
+	return !flt || (filter_conn_tasks(flt, &c->key, c->flags & FAN_ACCEPTED ? c->pid : 0,
+					  c->hold_pid) && filter_cgroup(flt, c->cgroup));
 }
 
 static int collect_conn(const struct fan_conn *c, void *arg)
@@ -211,6 +211,7 @@ static void rows_add_listeners(struct row_set *rs, const struct fanout *f,
 		if (!r->listeners++ || (!r->owner_pid && l->pid)) {
 			r->owner_pid = l->pid;
 			memcpy(r->owner_comm, l->comm, sizeof(r->owner_comm));
+			r->owner_cgroup = l->cgroup;
 		}
 	}
 }

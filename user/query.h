@@ -40,6 +40,7 @@ struct fan_row {
 	bool kstats_known;
 	__u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];
+	const struct cgroup_info *owner_cgroup;	/* NULL: not known */
 };
 
 /*

@@ -27,6 +27,32 @@ static void json_thread(struct json_writer *w, const char *name, __u32 pid, __u3
 	jsonw_end_object(w);
 }
 
+/*
+ * "cgroup":{"path":P,"runtime":R,"container":ID,"pod":UID}, runtime and
+ * container null outside a container, pod null outside a pod; null: not known
+ */
+static void json_cgroup(struct json_writer *w, const char *name, const struct cgroup_info *cg)
+{
+	if (!cg) {
+		jsonw_null_field(w, name);
+		return;
+	}
+	jsonw_start_object_field(w, name);
+	jsonw_string_field(w, "path", cg->path);
+	if (cg->runtime) {
+		jsonw_string_field(w, "runtime", cg->runtime);
+		jsonw_string_field(w, "container", cg->container);
+	} else {
+		jsonw_null_field(w, "runtime");
+		jsonw_null_field(w, "container");
+	}
+	if (cg->pod[0])
+		jsonw_string_field(w, "pod", cg->pod);
+	else
+		jsonw_null_field(w, "pod");
+	jsonw_end_object(w);
+}
+
 /* "local", "local_port", "remote", "remote_port" of @k */
 static void json_tuple(struct json_writer *w, const struct sockfan_key *k)
 {
@@ -54,6 +80,7 @@ void render_listener_json(struct json_writer *w, const struct fanout *f,
 	jsonw_count_field(w, "overflows", l->overflows, f->counts & FAN_COUNTS_OVERFLOWS);
 	jsonw_count_field(w, "hits", l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
 	json_thread(w, "owner", l->pid, 0, l->comm);
+	json_cgroup(w, "cgroup", l->cgroup);
 	jsonw_end_object(w);
 }
 
@@ -71,6 +98,7 @@ void render_conn_json(struct json_writer *w, const struct fan_conn *c)
 	/* null: queued, or accepted before sockfan looked */
 	json_thread(w, "accepted_by", accepted ? c->pid : 0, c->tid, c->comm);
 	json_thread(w, "held_by", c->hold_pid, 0, c->hold_comm);
+	json_cgroup(w, "cgroup", c->cgroup);
 	jsonw_end_object(w);
 }
 
@@ -175,6 +203,7 @@ int render_row_json(struct json_writer *w, const struct fanout *f, const struct 
 	jsonw_count_field(w, "accept_wait_max_ns", r->wait_max_ns, r->waits);
 	jsonw_count_field(w, "refused", r->refused, f->counts & FAN_COUNTS_MISSES);
 	json_thread(w, "owner", r->owner_pid, 0, r->owner_comm);
+	json_cgroup(w, "owner_cgroup", r->owner_cgroup);
 	if (r->kstats_known)
 		json_kstats(w, &r->kstats);
 	if (sockets)

@@ -10,29 +10,29 @@
 
 void render_listener_text(const struct fanout *f, const struct fan_listener *l)
 {
-	char ep[FMT_ADDR_LEN], task[48], hits[24], acc[24], ovf[24];
+	char ep[FMT_ADDR_LEN], task[48], hits[24], acc[24], ovf[24], cg[4200];
 
 	fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
 	fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS);
 	fmt_count(ovf, sizeof(ovf), l->overflows, f->counts & FAN_COUNTS_OVERFLOWS);
-	printf("  %-10s %-24s %-24s backlog %-5u qlen %-5u overflows %-5s sk_drops %-5u accepted %-6s hits %-6s owner %s cookie %llu\n",
+	printf("  %-10s %-24s %-24s backlog %-5u qlen %-5u overflows %-5s sk_drops %-5u accepted %-6s hits %-6s owner %s cookie %llu cgroup %s\n",
 	       "LISTEN", fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen, ovf,
 	       l->drops, acc, hits, fmt_task(task, sizeof(task), l->pid, l->comm),
-	       (unsigned long long)l->cookie);
+	       (unsigned long long)l->cookie, fmt_cgroup(cg, sizeof(cg), l->cgroup));
 }
 
 void render_conn_text(const struct fan_conn *c)
 {
-	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], holder[48];
+	char ep[FMT_ADDR_LEN], peer[FMT_ADDR_LEN], task[48], holder[48], cg[4200];
 
-	printf("  %-10s %-24s %-24s %s %-14s held by %-14s listener %-6llu segs_in %-6llu cookie %llu\n",
+	printf("  %-10s %-24s %-24s %s %-14s held by %-14s listener %-6llu segs_in %-6llu cookie %llu cgroup %s\n",
 	       fmt_state(c->state), fmt_endpoint(ep, sizeof(ep), &c->key, 0),
 	       fmt_endpoint(peer, sizeof(peer), &c->key, 1),
 	       c->flags & FAN_ACCEPTED ? "accepted by" : "in queue   ",
 	       fmt_acceptor(task, sizeof(task), c),
 	       fmt_task(holder, sizeof(holder), c->hold_pid, c->hold_comm),
 	       (unsigned long long)c->listener, (unsigned long long)c->segs_in,
-	       (unsigned long long)c->cookie);
+	       (unsigned long long)c->cookie, fmt_cgroup(cg, sizeof(cg), c->cgroup));
 }
 
 void render_row_text_header(void)

@@ -764,16 +764,6 @@ void bpf_source_conn_records(struct bpf_source *s, bool on)
 }
 
 /* @a += @b, the whole struct: every member is a __u64 count or sum */
-static void port_stats_add(struct sockfan_port_stats *a, const struct sockfan_port_stats *b)
-{
-	__u64 *x = (__u64 *)a;
-	const __u64 *y = (const __u64 *)b;
-	size_t i;
-
-	for (i = 0; i < sizeof(*a) / sizeof(__u64); i++)
-		x[i] += y[i];
-}
-
 int bpf_source_port_stats(const struct bpf_source *s,
 			  int (*fn)(const struct sockfan_port_key *k,
 				    const struct sockfan_port_stats *st, void *arg),
@@ -797,7 +787,7 @@ int bpf_source_port_stats(const struct bpf_source *s,
 			continue;
 		memset(&sum, 0, sizeof(sum));
 		for (i = 0; i < ncpu; i++)
-			port_stats_add(&sum, &vals[i]);
+			fanout_port_stats_add(&sum, &vals[i]);
 		err = fn(&key, &sum, arg);
 	}
 	free(vals);

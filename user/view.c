@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cgroup.h"
 #include "netns.h"
 #include "query.h"
 #include "diag_reconcile.h"
@@ -23,12 +24,16 @@
 #include "loop.h"
 #include "view.h"
 
+/* long options without a letter, past every char a command may use */
+enum { OPT_CGROUP = 0x100 };
+
 static const struct option filter_opts[] = {
 	{ "port", required_argument, NULL, 'p' },
 	{ "netns", required_argument, NULL, 'N' },
 	{ "src", required_argument, NULL, 'S' },
 	{ "dst", required_argument, NULL, 'D' },
 	{ "pid", required_argument, NULL, 'P' },
+	{ "cgroup", required_argument, NULL, OPT_CGROUP },
 	{ 0 },
 };
 
@@ -92,6 +97,9 @@ static void parse_netns(struct view_opts *o, const char *arg)
 	o->filter.netns = stat(path, &st) ? ~0U : (__u32)st.st_ino;
 }
 
+/* --cgroup's path, as the filter points at it: one per process */
+static char cgroup_path[4096];
+
 int view_check_targets(const char *cmd, const struct view_opts *o)
 {
 	const struct fan_filter *flt = &o->filter;
@@ -113,6 +121,13 @@ int view_check_targets(const char *cmd, const struct view_opts *o)
 		fprintf(stderr, "%s %s: --netns %u: no network namespace has that inode here (ls -l /proc/PID/ns/net, ip netns list)\n",
 			prog_name, cmd, flt->netns);
 		return -ENOENT;
+	}
+	if (flt->cgroup) {
+		char arg[sizeof(cgroup_path)];
+
+		strcpy(arg, flt->cgroup);
+		if (cgroup_arg(cmd, arg, cgroup_path, sizeof(cgroup_path)))
+			return -ENOENT;
 	}
 	if (flt->pid && kill(flt->pid, 0) && errno == ESRCH) {
 		fprintf(stderr, "%s %s: --pid %u: no such process (ps -p %u): nothing it listens on or accepted can be shown\n",
@@ -196,6 +211,15 @@ static int view_opt(const char *cmd, int c, const char *arg, struct view_opts *o
 		if (!parse_uint(arg, 1, 0x7fffffffUL, &v))
 			return bad(cmd, "--pid", "a process id", arg);
 		flt->pid = v;
+		return 1;
+	case OPT_CGROUP:
+		/* made a path like /proc/PID/cgroup's by view_check_targets() */
+		if (arg[0] != '/' || strlen(arg) >= sizeof(cgroup_path))
+			return bad(cmd, "--cgroup",
+				   "a cgroup path as /proc/PID/cgroup shows it (/system.slice/nginx.service) or under the cgroup2 mount",
+				   arg);
+		strcpy(cgroup_path, arg);
+		flt->cgroup = cgroup_path;
 		return 1;
 	case '4':
 	case '6':
@@ -357,6 +381,9 @@ void filter_usage(FILE *out)
 		"      --dst ADDR[/N]  remote address (listeners have none and stay)\n"
 		"      --pid PID       listeners of PID, connections PID accepted\n"
 		"                      (trace: events whose task is PID)\n"
+		"      --cgroup PATH   listeners and connections whose task is in cgroup\n"
+		"                      PATH or below it (as /proc/PID/cgroup shows it, or\n"
+		"                      under the cgroup2 mount)\n"
 		"  -4, -6              IPv4 or IPv6 sockets only\n");
 }
 
@@ -368,7 +395,31 @@ void filter_usage(FILE *out)
  */
 static bool view_conn_details(const struct view_opts *o)
 {
-	return o->filter.port || o->filter.pid;
+	return o->filter.port || o->filter.pid || o->filter.cgroup;
+}
+
+static const struct cgroup_info *task_cgroup(void *arg, __u32 pid)
+{
+	return cgroup_of_task(arg, pid);
+}
+
+/*
+ * Whose cgroup each socket's task is in, read afresh at each look
+ * (tasks move, pids are reused); the connections' only where their
+ * tasks are known (details).
+ */
+static int view_cgroups(struct view *v)
+{
+	if (!v->cgroups) {
+		v->cgroups = cgroup_cache_new();
+		if (!v->cgroups) {
+			fprintf(stderr, "%s: out of memory\n", prog_name);
+			return -ENOMEM;
+		}
+	}
+	cgroup_cache_forget_tasks(v->cgroups);
+	fanout_set_cgroups(&v->f, task_cgroup, v->cgroups, view_conn_details(v->o));
+	return 0;
 }
 
 /*
@@ -644,15 +695,17 @@ int view_open(struct view *v, const struct view_opts *o)
 		fprintf(stderr, "%s: out of memory\n", prog_name);
 		return -ENOMEM;
 	}
-	if (o->source == VIEW_BPF)
-		return open_bpf(v);
-	if (o->source == VIEW_DIAG) {
+	if (o->source == VIEW_BPF) {
+		err = open_bpf(v);
+	} else if (o->source == VIEW_DIAG) {
 		v->meta.source = "diag";
-		return seed_diag(&v->f, o->filter.netns, view_conn_details(o));
+		err = seed_diag(&v->f, o->filter.netns, view_conn_details(o));
+	} else {
+		v->meta.source = "proc";
+		v->meta.proc_dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
+		err = read_proc(v);
 	}
-	v->meta.source = "proc";
-	v->meta.proc_dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
-	return read_proc(v);
+	return err ?: view_cgroups(v);
 }
 
 int view_wait(struct view *v, unsigned long ms, int fd)
@@ -687,10 +740,13 @@ int view_wait(struct view *v, unsigned long ms, int fd)
 
 int view_refresh(struct view *v)
 {
+	int err;
+
 	if (v->src)
-		return bpf_refresh(v, true);
-	/* diag is one snapshot, taken at open: it refuses looking again */
-	return v->o->source == VIEW_DIAG ? 0 : read_proc(v);
+		err = bpf_refresh(v, true);
+	else	/* diag is one snapshot, taken at open: it refuses looking again */
+		err = v->o->source == VIEW_DIAG ? 0 : read_proc(v);
+	return err ?: view_cgroups(v);
 }
 
 /*
@@ -759,4 +815,6 @@ void view_close(struct view *v)
 	free(v->floors);
 	v->floors = NULL;
 	fanout_free(&v->f);
+	cgroup_cache_free(v->cgroups);
+	v->cgroups = NULL;
 }

@@ -127,6 +127,7 @@ struct view {
 		__u64 accepted;
 	} *floors;
 	size_t nfloors;
+	struct cgroup_cache *cgroups;	/* the tasks' cgroups (view.c) */
 };
 
 /*
