@@ -6,10 +6,12 @@
  * libmicrohttpd in the same thread: a scrape reads a model no record is
  * changing, while the records that arrive meanwhile wait in the ring
  * buffer (32768 of them) and are applied right after.
- *   /metrics  the Prometheus text exposition format (0.0.4)
+ *   /metrics  the Prometheus text exposition format (0.0.4), or
+ *             OpenMetrics 1.0.0 for a scraper that asks for it (Accept)
  *   /healthz  "ok"
  * SIGTERM or SIGINT stops it.
  */
+#define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -17,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "cli.h"
 #include "loop.h"
@@ -165,8 +168,8 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 	return view_opts_check("serve", &s->o);
 }
 
-/* the exposition, into a buffer the response then owns */
-static int metrics(struct serve *s, char **buf, size_t *len)
+/* the exposition in @fmt, into a buffer the response then owns */
+static int metrics(struct serve *s, enum prom_format fmt, char **buf, size_t *len)
 {
 	FILE *out;
 	int err;
@@ -178,31 +181,34 @@ static int metrics(struct serve *s, char **buf, size_t *len)
 	out = open_memstream(buf, len);
 	if (!out)
 		return -ENOMEM;
-	fprintf(out, "# HELP sockfan_build_info sockfan's version and event ABI.\n");
-	fprintf(out, "# TYPE sockfan_build_info gauge\n");
+	prom_family(out, fmt, "sockfan_build_info", "gauge",
+		    "sockfan's version and event ABI.");
 	fprintf(out, "sockfan_build_info{version=\"%s\",abi=\"%d\"} 1\n", SOCKFAN_VERSION,
 		SOCKFAN_ABI_VERSION);
-	fprintf(out, "# HELP sockfan_scrapes_total Scrapes answered since serve started.\n");
-	fprintf(out, "# TYPE sockfan_scrapes_total counter\n");
+	prom_family(out, fmt, "sockfan_scrapes_total", "counter",
+		    "Scrapes answered since serve started.");
 	s->scrapes++;
 	fprintf(out, "sockfan_scrapes_total %llu\n", (unsigned long long)s->scrapes);
 	if (s->v.src) {
 		/* serve asks for no record per connection: listeners' only */
-		fprintf(out, "# HELP sockfan_lost_records_total Records the BPF ring buffer had no room for.\n");
-		fprintf(out, "# TYPE sockfan_lost_records_total counter\n");
+		prom_family(out, fmt, "sockfan_lost_records_total", "counter",
+			    "Records the BPF ring buffer had no room for.");
 		fprintf(out, "sockfan_lost_records_total %llu\n",
 			(unsigned long long)s->v.meta.lost);
-		fprintf(out, "# HELP sockfan_lost_counts_total Counts the BPF programs' port table had no room for.\n");
-		fprintf(out, "# TYPE sockfan_lost_counts_total counter\n");
+		prom_family(out, fmt, "sockfan_lost_counts_total", "counter",
+			    "Counts the BPF programs' port table had no room for.");
 		fprintf(out, "sockfan_lost_counts_total %llu\n",
 			(unsigned long long)s->v.meta.counts_lost);
-		fprintf(out, "# HELP sockfan_lost_lifetimes_total Lifetimes lost: the BPF programs' slot of a live connection was taken by a newer one.\n");
-		fprintf(out, "# TYPE sockfan_lost_lifetimes_total counter\n");
+		prom_family(out, fmt, "sockfan_lost_lifetimes_total", "counter",
+			    "Lifetimes lost: the BPF programs' slot of a live connection was taken by a newer one.");
 		fprintf(out, "sockfan_lost_lifetimes_total %llu\n",
 			(unsigned long long)s->v.meta.times_lost);
 	}
 	s->v.meta.max_series = s->max_series;
+	s->v.meta.format = fmt;
 	err = ports_print_prom(out, &s->v.f, &s->o.filter, &s->v.meta);
+	if (fmt == PROM_OPENMETRICS)
+		fprintf(out, "# EOF\n");
 	if (fclose(out) || err) {
 		free(*buf);
 		return err ?: -ENOMEM;
@@ -224,12 +230,42 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, cons
 	return ret;
 }
 
+/*
+ * What the scraper's Accept header prefers: OpenMetrics if it names
+ * application/openmetrics-text with a weight no lower than the text
+ * format's or any type's (Prometheus asks for OpenMetrics first, then
+ * "text/plain;version=0.0.4;q=0.5", then any type with q=0.1); the
+ * text format otherwise, and without the header
+ */
+static enum prom_format negotiate(const char *accept)
+{
+	double om = -1, text = -1, q;
+	const char *p = accept, *end, *qp;
+	size_t n;
+
+	while (p && *p) {
+		p += strspn(p, " \t");
+		end = strchr(p, ',');
+		n = end ? (size_t)(end - p) : strlen(p);
+		qp = memmem(p, n, ";q=", 3);
+		q = qp ? strtod(qp + 3, NULL) : 1.0;
+		if (n >= 28 && !strncasecmp(p, "application/openmetrics-text", 28) && q > om)
+			om = q;
+		else if (((n >= 10 && !strncasecmp(p, "text/plain", 10)) ||
+			  (n >= 3 && !strncmp(p, "*/*", 3))) && q > text)
+			text = q;
+		p = end ? end + 1 : NULL;
+	}
+	return om > 0 && om >= text ? PROM_OPENMETRICS : PROM_TEXT;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version,
 				  const char *upload, size_t *upload_len, void **state)
 {
 	static const char text[] = "text/plain; charset=utf-8";
 	struct serve *s = cls;
+	enum prom_format fmt;
 	size_t len;
 	char *buf;
 
@@ -241,12 +277,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(url, "/metrics"))
 		return reply(c, MHD_HTTP_NOT_FOUND, text, "not found: /metrics or /healthz\n", 32,
 			     MHD_RESPMEM_PERSISTENT);
-	if (metrics(s, &buf, &len))
+	fmt = negotiate(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
+	if (metrics(s, fmt, &buf, &len))
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text,
 			     "sockfan could not read its source: see its log\n", 48,
 			     MHD_RESPMEM_PERSISTENT);
-	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", buf, len,
-		     MHD_RESPMEM_MUST_FREE);
+	return reply(c, MHD_HTTP_OK, fmt == PROM_OPENMETRICS ?
+		     "application/openmetrics-text; version=1.0.0; charset=utf-8" :
+		     "text/plain; version=0.0.4; charset=utf-8", buf, len, MHD_RESPMEM_MUST_FREE);
 }
 
 static struct MHD_Daemon *http_start(struct serve *s)

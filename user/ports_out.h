@@ -13,6 +13,18 @@
 #include "hook_cost.h"
 #include "query.h"
 
+/*
+ * The exposition formats: Prometheus text 0.0.4, or OpenMetrics 1.0.0
+ * (what a scraper that asks for it gets: families named without their
+ * samples' _total and _info, info families, and "# EOF" at the end,
+ * which the caller writes)
+ */
+enum prom_format { PROM_TEXT, PROM_OPENMETRICS };
+
+/* "# HELP" and "# TYPE" of family @name (as its samples are named) */
+void prom_family(FILE *out, enum prom_format fmt, const char *name, const char *type,
+		 const char *help);
+
 /* where the numbers come from, as the text output's "# source" line */
 struct ports_meta {
 	const char *source;		/* "bpf", "proc" or "diag" */
@@ -34,6 +46,7 @@ struct ports_meta {
 	 * (0: every port)
 	 */
 	size_t max_series;
+	enum prom_format format;	/* of --prom and /metrics */
 };
 
 /* rows of @f as @flt selects them; with a port filter, its sockets */

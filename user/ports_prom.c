@@ -13,12 +13,37 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "format.h"
 #include "ports_out.h"
 #include "cli.h"
 
 enum prom_kind { GAUGE, COUNTER, SUMMARY };
+
+void prom_family(FILE *out, enum prom_format fmt, const char *name, const char *type,
+		 const char *help)
+{
+	size_t len = strlen(name);
+	const char *suffix = NULL;
+
+	/*
+	 * OpenMetrics names a family without its samples' suffix: counter
+	 * foo has the sample foo_total, info foo the sample foo_info (a
+	 * gauge of 1 in the older format)
+	 */
+	if (fmt == PROM_OPENMETRICS && !strcmp(type, "counter"))
+		suffix = "_total";
+	else if (fmt == PROM_OPENMETRICS && !strcmp(type, "gauge") && len > 5 &&
+		 !strcmp(name + len - 5, "_info"))
+		suffix = "_info";
+	if (suffix && len > strlen(suffix) && !strcmp(name + len - strlen(suffix), suffix))
+		len -= strlen(suffix);
+	if (suffix && !strcmp(suffix, "_info"))
+		type = "info";
+	fprintf(out, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)len, name, help, (int)len, name,
+		type);
+}
 
 static __u64 listening(const struct fan_row *r) { return r->listeners; }
 
@@ -98,14 +123,15 @@ static void sample(FILE *out, const struct prom_family *fam, const struct fan_ro
  */
 #define PROM_HIST_BUCKETS	17	/* le = 4 us ... 4^17 us (4.8 hours) */
 
-static void prom_hist(FILE *out, int h, const char *name, const struct fan_row *rows, size_t n)
+static void prom_hist(FILE *out, enum prom_format fmt, int h, const char *name,
+		      const struct fan_row *rows, size_t n)
 {
-	char lb[64];
+	char lb[64], help[128];
 	size_t i;
 	int k, slot;
 
-	fprintf(out, "# HELP %s Time of the %s.\n# TYPE %s histogram\n", name, fmt_hist_help(h),
-		name);
+	snprintf(help, sizeof(help), "Time of the %s.", fmt_hist_help(h));
+	prom_family(out, fmt, name, "histogram", help);
 	for (i = 0; i < n; i++) {
 		const struct sockfan_port_stats *st = &rows[i].kstats;
 		__u64 cum = 0;
@@ -126,7 +152,8 @@ static void prom_hist(FILE *out, int h, const char *name, const struct fan_row *
 	}
 }
 
-static void prom_hists(FILE *out, unsigned int counts, const struct fan_row *rows, size_t n)
+static void prom_hists(FILE *out, enum prom_format fmt, unsigned int counts,
+		       const struct fan_row *rows, size_t n)
 {
 	static const char * const names[SOCKFAN_NR_HISTS] = {
 		[SOCKFAN_HIST_HANDSHAKE] = "sockfan_handshake_seconds",
@@ -137,8 +164,8 @@ static void prom_hists(FILE *out, unsigned int counts, const struct fan_row *row
 	size_t i;
 	int h;
 
-	fprintf(out, "# HELP sockfan_handshakes_total Passive handshakes completed on the port.\n");
-	fprintf(out, "# TYPE sockfan_handshakes_total counter\n");
+	prom_family(out, fmt, "sockfan_handshakes_total", "counter",
+		    "Passive handshakes completed on the port.");
 	for (i = 0; i < n; i++)
 		fprintf(out, "sockfan_handshakes_total{%s} %llu\n",
 			row_labels(lb, sizeof(lb), &rows[i]),
@@ -146,22 +173,23 @@ static void prom_hists(FILE *out, unsigned int counts, const struct fan_row *row
 	for (h = 0; h < SOCKFAN_NR_HISTS; h++)
 		/* no hook on accept(): no wait measured, no histogram of it */
 		if (h != SOCKFAN_HIST_ACCEPT_WAIT || (counts & FAN_COUNTS_ACCEPT_WAITS))
-			prom_hist(out, h, names[h], rows, n);
+			prom_hist(out, fmt, h, names[h], rows, n);
 }
 
 static void prom_hook_cost(FILE *out, const struct ports_meta *m)
 {
+	enum prom_format fmt = m->format;
 	int i;
 
-	fprintf(out, "# HELP sockfan_bpf_prog_runs Runs of each attached BPF program during this sockfan run (--hook-cost).\n");
-	fprintf(out, "# TYPE sockfan_bpf_prog_runs gauge\n");
+	prom_family(out, fmt, "sockfan_bpf_prog_runs", "gauge",
+		    "Runs of each attached BPF program during this sockfan run (--hook-cost).");
 	for (i = 0; i < m->nhook_cost; i++) {
 		fprintf(out, "sockfan_bpf_prog_runs{prog=");
 		fput_prom_label(out, m->hook_cost[i].prog);
 		fprintf(out, "} %llu\n", (unsigned long long)m->hook_cost[i].runs);
 	}
-	fprintf(out, "# HELP sockfan_bpf_prog_run_seconds Run time of each attached BPF program during this sockfan run, as the kernel counts it (--hook-cost).\n");
-	fprintf(out, "# TYPE sockfan_bpf_prog_run_seconds gauge\n");
+	prom_family(out, fmt, "sockfan_bpf_prog_run_seconds", "gauge",
+		    "Run time of each attached BPF program during this sockfan run, as the kernel counts it (--hook-cost).");
 	for (i = 0; i < m->nhook_cost; i++) {
 		fprintf(out, "sockfan_bpf_prog_run_seconds{prog=");
 		fput_prom_label(out, m->hook_cost[i].prog);
@@ -169,12 +197,12 @@ static void prom_hook_cost(FILE *out, const struct ports_meta *m)
 	}
 	/* not known: no sample, rather than a false 0 */
 	if (m->empty_run_ns) {
-		fprintf(out, "# HELP sockfan_bpf_empty_run_seconds What an empty BPF program's run counts (mostly the count's own clock reads), included in each run of sockfan_bpf_prog_run_seconds.\n");
-		fprintf(out, "# TYPE sockfan_bpf_empty_run_seconds gauge\n");
+		prom_family(out, fmt, "sockfan_bpf_empty_run_seconds", "gauge",
+			    "What an empty BPF program's run counts (mostly the count's own clock reads), included in each run of sockfan_bpf_prog_run_seconds.");
 		fprintf(out, "sockfan_bpf_empty_run_seconds %.9f\n", m->empty_run_ns / 1e9);
 	}
-	fprintf(out, "# HELP sockfan_handshakes Passive handshakes recorded during this sockfan run (--hook-cost).\n");
-	fprintf(out, "# TYPE sockfan_handshakes gauge\n");
+	prom_family(out, fmt, "sockfan_handshakes", "gauge",
+		    "Passive handshakes recorded during this sockfan run (--hook-cost).");
 	fprintf(out, "sockfan_handshakes %llu\n", (unsigned long long)m->handshakes);
 }
 
@@ -182,14 +210,15 @@ static void prom_hook_cost(FILE *out, const struct ports_meta *m)
  * Connection sockets by TCP state: ESTAB and CLOSE-WAIT always (a
  * CLOSE-WAIT pile-up is what one alerts on), others while there are some.
  */
-static void prom_connection_states(FILE *out, const struct fan_row *rows, size_t n)
+static void prom_connection_states(FILE *out, enum prom_format fmt, const struct fan_row *rows,
+				   size_t n)
 {
 	unsigned int s;
 	char lb[64];
 	size_t i;
 
-	fprintf(out, "# HELP sockfan_connection_sockets Live passive connections on the port by TCP state (as ss names it): one socket each, sharing its local address and port.\n");
-	fprintf(out, "# TYPE sockfan_connection_sockets gauge\n");
+	prom_family(out, fmt, "sockfan_connection_sockets", "gauge",
+		    "Live passive connections on the port by TCP state (as ss names it): one socket each, sharing its local address and port.");
 	for (i = 0; i < n; i++)
 		for (s = 0; s < FMT_TCP_STATES; s++)
 			if (rows[i].states[s] || s == TCP_ESTABLISHED || s == TCP_CLOSE_WAIT)
@@ -199,7 +228,24 @@ static void prom_connection_states(FILE *out, const struct fan_row *rows, size_t
 }
 
 /* the accept queues of the port's listeners, summed: depth and limit */
-static void prom_queues(FILE *out, const struct fan_row *rows, size_t n)
+/*
+ * ,cgroup="...",container="...",pod="..." as far as known: a label
+ * Prometheus would see empty is left out, as it would drop it anyway
+ */
+static void prom_cgroup_labels(FILE *out, const struct cgroup_info *cg)
+{
+	if (!cg)
+		return;
+	fprintf(out, ",cgroup=");
+	fput_prom_label(out, cg->path);
+	if (cg->runtime)
+		fprintf(out, ",container=\"%s\",container_runtime=\"%s\"", cg->container,
+			cg->runtime);
+	if (cg->pod[0])
+		fprintf(out, ",pod_uid=\"%s\"", cg->pod);
+}
+
+static void prom_queues(FILE *out, enum prom_format fmt, const struct fan_row *rows, size_t n)
 {
 	static const char * const names[] = { "sockfan_accept_queue_sockets",
 					      "sockfan_accept_queue_limit" };
@@ -211,7 +257,7 @@ static void prom_queues(FILE *out, const struct fan_row *rows, size_t n)
 	size_t i, k;
 
 	for (k = 0; k < ARRAY_SIZE(names); k++) {
-		fprintf(out, "# HELP %s %s\n# TYPE %s gauge\n", names[k], helps[k], names[k]);
+		prom_family(out, fmt, names[k], "gauge", helps[k]);
 		for (i = 0; i < n; i++)
 			fprintf(out, "%s{%s} %llu\n", names[k], row_labels(lb, sizeof(lb), &rows[i]),
 				(unsigned long long)(k ? rows[i].backlog : rows[i].qlen));
@@ -242,7 +288,8 @@ static const struct netns_family {
  * Per namespace: counters of no port.  The kernel's are its own since
  * the namespace was created, so they are monotonic whatever sockfan does.
  */
-static void prom_netns(FILE *out, const struct fanout *f, const struct fan_filter *flt)
+static void prom_netns(FILE *out, enum prom_format fmt, const struct fanout *f,
+		       const struct fan_filter *flt)
 {
 	const struct netns_family *fam;
 	size_t i;
@@ -250,7 +297,7 @@ static void prom_netns(FILE *out, const struct fanout *f, const struct fan_filte
 	for (fam = netns_families; fam < netns_families + ARRAY_SIZE(netns_families); fam++) {
 		if (!fam->kernel && !(f->counts & FAN_COUNTS_MISSES))
 			continue;
-		fprintf(out, "# HELP %s %s\n# TYPE %s counter\n", fam->name, fam->help, fam->name);
+		prom_family(out, fmt, fam->name, "counter", fam->help);
 		for (i = 0; i < f->nnetns; i++) {
 			const struct fan_netns *n = &f->netns[i];
 
@@ -269,16 +316,6 @@ static void prom_netns(FILE *out, const struct fanout *f, const struct fan_filte
  * Prometheus takes that for a counter reset.  Returns the rows now.
  */
 /* @a += @b: every member is a __u64 count or sum */
-static void port_stats_add(struct sockfan_port_stats *a, const struct sockfan_port_stats *b)
-{
-	__u64 *x = (__u64 *)a;
-	const __u64 *y = (const __u64 *)b;
-	size_t i;
-
-	for (i = 0; i < sizeof(*a) / sizeof(__u64); i++)
-		x[i] += y[i];
-}
-
 static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
 {
 	struct fan_row other = { 0 };
@@ -304,7 +341,7 @@ static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
 		other.wait_sum_ns += r->wait_sum_ns;
 		other.waits += r->waits;
 		other.refused += r->refused;
-		port_stats_add(&other.kstats, &r->kstats);
+		fanout_port_stats_add(&other.kstats, &r->kstats);
 	}
 	qsort(rows, max, sizeof(*rows), query_row_by_port);
 	rows[max] = other;
@@ -314,6 +351,7 @@ static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
 int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter *flt,
 		     const struct ports_meta *m)
 {
+	enum prom_format fmt = m->format;
 	const struct prom_family *fam;
 	struct fan_row *rows;
 	size_t i, n, folded;
@@ -323,8 +361,8 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 	folded = m->max_series && n > m->max_series ? n - m->max_series : 0;
 	if (folded)
 		n = fold_rows(rows, n, m->max_series);
-	fprintf(out, "# HELP sockfan_source_info Where the numbers come from: bpf (and its hooks) or proc.\n");
-	fprintf(out, "# TYPE sockfan_source_info gauge\n");
+	prom_family(out, fmt, "sockfan_source_info", "gauge",
+		    "Where the numbers come from: bpf (and its hooks) or proc.");
 	fprintf(out, "sockfan_source_info{source=");
 	fput_prom_label(out, m->source);
 	fprintf(out, ",hooks=");
@@ -333,8 +371,8 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 	if (m->hook_cost)
 		prom_hook_cost(out, m);
 	if (m->max_series) {
-		fprintf(out, "# HELP sockfan_folded_ports Ports past --max-series, summed into port=\"other\" at this scrape.\n");
-		fprintf(out, "# TYPE sockfan_folded_ports gauge\n");
+		prom_family(out, fmt, "sockfan_folded_ports", "gauge",
+			    "Ports past --max-series, summed into port=\"other\" at this scrape.");
 		fprintf(out, "sockfan_folded_ports %zu\n", folded);
 	}
 	for (fam = families; fam < families + ARRAY_SIZE(families); fam++) {
@@ -343,19 +381,18 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 		/* the same names, as histograms: prom_hists() */
 		if (fam->kind == SUMMARY && (f->counts & FAN_COUNTS_HISTS))
 			continue;
-		fprintf(out, "# HELP %s %s\n# TYPE %s %s\n", fam->name, fam->help, fam->name,
-		       kind_names[fam->kind]);
+		prom_family(out, fmt, fam->name, kind_names[fam->kind], fam->help);
 		for (i = 0; i < n; i++)
 			sample(out, fam, &rows[i]);
 	}
 	if (f->counts & FAN_COUNTS_HISTS)
-		prom_hists(out, f->counts, rows, n);
-	prom_netns(out, f, flt);
-	prom_connection_states(out, rows, n);
-	prom_queues(out, rows, n);
+		prom_hists(out, fmt, f->counts, rows, n);
+	prom_netns(out, fmt, f, flt);
+	prom_connection_states(out, fmt, rows, n);
+	prom_queues(out, fmt, rows, n);
 	/* the owner is a label set of its own, so counters keep stable labels */
-	fprintf(out, "# HELP sockfan_port_owner_info The process that owns the port's oldest listener.\n");
-	fprintf(out, "# TYPE sockfan_port_owner_info gauge\n");
+	prom_family(out, fmt, "sockfan_port_owner_info", "gauge",
+		    "The process that owns the port's oldest listener, its cgroup, container and pod.");
 	for (i = 0; i < n; i++) {
 		char comm[SOCKFAN_COMM_LEN + 1];
 
@@ -365,6 +402,7 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 		fprintf(out, "sockfan_port_owner_info{netns=\"%u\",port=\"%u\",pid=\"%u\",comm=",
 		       rows[i].netns, rows[i].port, rows[i].owner_pid);
 		fput_prom_label(out, comm);
+		prom_cgroup_labels(out, rows[i].owner_cgroup);
 		fprintf(out, "} 1\n");
 	}
 	free(rows);
