@@ -3,7 +3,9 @@
 #
 # bench/scale.sh [N...]: sockfan at scale on the BPF path (default N:
 # 100000 then 1000000).  nginx in a fresh network namespace holds N idle
-# connections from many 127.x source addresses.  Processes stay under
+# connections from clients in a namespace of their own (as in
+# production, where clients are elsewhere), over a veth pair, from many
+# source addresses.  Processes stay under
 # the descriptor hard limit (ulimit -Hn; a container may forbid raising
 # it): nginx gets a worker, and the clients a sockfan_connect process,
 # per PER_PROC connections.  Measured per N:
@@ -35,6 +37,8 @@ out=$top/build/bench
 sockfan=$top/build/sockfan
 connect=$top/selftests/sockfan_connect
 ns=sockfan-scale-$$
+cns=sockfan-scale-clients-$$
+srv=10.77.0.1
 
 die() {
 	echo "scale: $*" >&2
@@ -51,9 +55,12 @@ result=$out/scale-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
 cleanup() {
 	sysctl -qw fs.nr_open="$nr_open" 2>/dev/null
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
+	ip netns pids "$cns" 2>/dev/null | xargs -r kill 2>/dev/null
 	sleep 1
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill -9 2>/dev/null
+	ip netns pids "$cns" 2>/dev/null | xargs -r kill -9 2>/dev/null
 	ip netns del "$ns" 2>/dev/null
+	ip netns del "$cns" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -69,8 +76,8 @@ walltime() {
 }
 
 echo "# sockfan scale: $(uname -r), $(nproc) CPUs, $(free -g | awk '/^Mem:/ { print $2 }') GiB, $per_proc connections per process (ulimit -Hn $hard)" | tee "$result"
-printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s %8s %8s\n' CONNS RAMP_CONN/S RECORDS/S LOST \
-	PORTS_S BPF_S PORT_S SS_S SS_P_S SCRAPE_S SERVE_MB SLAB_MB | tee -a "$result"
+printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' CONNS RAMP_CONN/S RECORDS/S LOST \
+	PORTS_S DIAG_S BPF_S PORT_S SS_S SS_P_S SCRAPE_S SERVE_MB SLAB_MB | tee -a "$result"
 for n in "${sizes[@]}"; do
 	# two sockets, their files and nginx's share: about 12 KiB a connection
 	avail=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
@@ -82,8 +89,13 @@ for n in "${sizes[@]}"; do
 	cleanup 2>/dev/null
 	tmp=$(mktemp -d)
 	ip netns add "$ns" && ip -n "$ns" link set lo up || die "cannot make a namespace"
-	ip netns exec "$ns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535" \
-		net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
+	ip netns add "$cns" && ip -n "$cns" link set lo up || die "cannot make a namespace"
+	ip link add sfscale0 netns "$ns" type veth peer name sfscale1 netns "$cns" ||
+		die "cannot make a veth pair"
+	ip -n "$ns" addr add $srv/16 dev sfscale0 && ip -n "$ns" link set sfscale0 up &&
+		ip -n "$cns" link set sfscale1 up || die "cannot set up the veth pair"
+	ip netns exec "$cns" sysctl -qw net.ipv4.ip_local_port_range="1024 65535"
+	ip netns exec "$ns" sysctl -qw net.core.somaxconn=65535 net.ipv4.tcp_max_syn_backlog=65535
 	sysctl -qw fs.nr_open=$((n + 100000)) 2>/dev/null
 	procs=$(((n + per_proc - 1) / per_proc))
 	# reuseport spreads by hash, not evenly: workers get 10% headroom,
@@ -91,11 +103,14 @@ for n in "${sizes[@]}"; do
 	# (it does once fewer than 1/16 are free)
 	workers=$(((n + per_proc * 9 / 10 - 1) / (per_proc * 9 / 10)))
 	nginx_start "$ns" $port dir="$tmp" workers=$workers slots=$((per_proc + 500)) \
-		listen="127.0.0.1:$port backlog=65535 reuseport" ||
+		listen="$srv:$port backlog=65535 reuseport" ||
 		die "nginx did not start: $(cat "$tmp/logs/stdout")"
 	# 20000 connections per source address: a third of the ephemeral
 	# ports, so that connect() finds a free one at once
-	srcs=$(seq 2 $((n / 20000 + 2)) | sed 's/^/127.0.1./' | paste -sd,)
+	srcs=$(seq 2 $((n / 20000 + 2)) | sed 's/^/10.77.1./' | paste -sd,)
+	for a in ${srcs//,/ }; do
+		ip -n "$cns" addr add "$a/16" dev sfscale1 || die "cannot add $a"
+	done
 	slab0=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
 
 	ip netns exec "$ns" "$sockfan" ports --source bpf --no-seed --duration 3600 \
@@ -108,7 +123,7 @@ for n in "${sizes[@]}"; do
 	t0=$(date +%s.%N)
 	for ((p = 0; p < procs; p++)); do
 		m=$((p < procs - 1 ? per_proc : n - per_proc * (procs - 1)))
-		ip netns exec "$ns" "$connect" -d 127.0.0.1 -p $port -n "$m" -s "$srcs" -t 3600 \
+		ip netns exec "$cns" "$connect" -d $srv -p $port -n "$m" -s "$srcs" -t 3600 \
 			>"$tmp/connect.$p" 2>&1 &
 	done
 	for _ in $(seq 6000); do
@@ -130,6 +145,8 @@ for n in "${sizes[@]}"; do
 	slab=$((($(awk '/^Slab:/ { print $2 }' /proc/meminfo) - slab0) / 1024))
 
 	ports_s=$(walltime ip netns exec "$ns" "$sockfan" ports --netns "/run/netns/$ns")
+	diag_s=$(SOCKFAN_SNAPSHOT=diag walltime ip netns exec "$ns" "$sockfan" ports \
+		--netns "/run/netns/$ns")
 	bpf_s=$(walltime ip netns exec "$ns" "$sockfan" ports --source bpf --netns "/run/netns/$ns")
 	port_s=$(walltime ip netns exec "$ns" "$sockfan" ports --netns "/run/netns/$ns" --port $port)
 	ss_s=$(walltime ip netns exec "$ns" ss -Htn state established)
@@ -154,10 +171,11 @@ for n in "${sizes[@]}"; do
 	serve_mb=$(awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$server/status" 2>/dev/null)
 	kill -TERM $server
 	wait $server
-	printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$n" "$ramp" "$rps" "${lost:-?}" \
-		"$ports_s" "$bpf_s" "$port_s" "$ss_s" "$ssp_s" "$scrape_s" "${serve_mb:-?}" "$slab" |
+	printf '%-8s %10s %10s %6s %8s %8s %8s %8s %8s %8s %8s %8s %8s\n' "$n" "$ramp" "$rps" \
+		"${lost:-?}" "$ports_s" "$diag_s" "$bpf_s" "$port_s" "$ss_s" "$ssp_s" "$scrape_s" \
+		"${serve_mb:-?}" "$slab" |
 		tee -a "$result"
 	echo "#   $n: sockfan ports shows ESTAB ${estab:-?} on port $port" | tee -a "$result"
 done
-echo "# *_S: wall seconds (PORTS: auto = sock_diag snapshot; BPF: --source bpf; PORT: --port, every socket with its owner; SS_P: ss -tnp; SCRAPE: one /metrics of sockfan serve); SERVE_MB: its resident memory; SLAB_MB: kernel slab growth with the connections" | tee -a "$result"
+echo "# *_S: wall seconds (PORTS: auto = a snapshot counted by the BPF socket iterator; DIAG: the same listed by sock_diag (SOCKFAN_SNAPSHOT=diag); BPF: --source bpf; PORT: --port, every socket with its owner; SS_P: ss -tnp; SCRAPE: one /metrics of sockfan serve); SERVE_MB: its resident memory; SLAB_MB: kernel slab growth with the connections" | tee -a "$result"
 echo "scale: results in $result"

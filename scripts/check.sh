@@ -117,10 +117,12 @@ vm_suite() {
 # keep both cores busy: what counts is the sum of the VMs' times):
 #  - Debian's 6.12: every selftest but cli, formats and cgroup, which
 #    test the command alone (the host runs them: cgroups are read from
-#    /proc/PID/cgroup, the same on every kernel);
+#    /proc/PID/cgroup, the same on every kernel), and the iterator's,
+#    which 6.1 (the oldest verifier) and the host's 6.18 bracket;
 #  - Debian's 6.1: the module's, and the BPF ones whose hooks differ
 #    from 6.12's (listener lookups by kretprobe: fexit takes at most six
-#    arguments there; overflows by fentry) or that run every plan; the
+#    arguments there; overflows by fentry), that run every plan, or
+#    the socket iterator (its helpers on 6.1's verifier); the
 #    rest of the BPF path runs the same programs as on 6.12 and the host;
 #  - 6.1-rt: what PREEMPT_RT changes is the module's locking: its life
 #    cycle, faults (a full table), seeding, a fanout scenario and the
@@ -206,13 +208,14 @@ debug_cmdline="sockfan_test.timeout=${SOCKFAN_KMOD_TIMEOUT:-600} sockfan_test.se
 # along: make check's time is about the sum of the VMs' over two)
 if [ $stress = 0 ]; then
 	vm_tests vm-6.12 6.12 "$(tests_but "sockfan_*.sh" sockfan_cli.sh sockfan_formats.sh \
-sockfan_cgroup.sh)"
+sockfan_cgroup.sh sockfan_iter.sh)"
 	# the debug kernel's share in three VMs of about 7, 6 and 5 minutes;
 	# a test may take 10 minutes there before it counts as hung
 	vm_job vm-6.1-debug-a 6.1-debug "sockfan_lookup_proc.sh sockfan_reuseport_proc.sh \
 sockfan_acceptq_proc.sh" "$debug_cmdline"
 	vm_tests vm-6.1 6.1 "$(module_tests) sockfan_plans.sh sockfan_hook_cost.sh \
-sockfan_lookup_bpf.sh sockfan_reuseport_bpf.sh sockfan_acceptq_bpf.sh sockfan_fanout_bpf.sh"
+sockfan_lookup_bpf.sh sockfan_reuseport_bpf.sh sockfan_acceptq_bpf.sh sockfan_fanout_bpf.sh \
+sockfan_iter.sh"
 	vm_job vm-6.1-debug-b 6.1-debug "sockfan_fanout_proc.sh sockfan_fanout6_proc.sh \
 sockfan_kmod_lifecycle.sh sockfan_kmod_faults.sh" "$debug_cmdline"
 	vm_job vm-6.1-debug-c 6.1-debug "sockfan_plans.sh sockfan_closewait_proc.sh" \

@@ -218,6 +218,19 @@ static __u64 hist_count(const struct sockfan_port_stats *st, int h)
 	return n;
 }
 
+int fanout_snap_port_live(struct fanout *f, __u32 netns, __u16 port, const __u64 *states,
+			  __u64 peers)
+{
+	struct fan_port *p = fanout_port(f, netns, port);
+
+	if (!p)
+		return -ENOMEM;
+	memcpy(p->live_states, states, sizeof(p->live_states));
+	p->live_peers = peers;
+	p->live_known = true;
+	return 0;
+}
+
 void fanout_port_stats_add(struct sockfan_port_stats *sum,
 			   const struct sockfan_port_stats *add)
 {

@@ -13,6 +13,7 @@
 #include <sockfan/sockfan.h>
 
 #include "cgroup.h"
+#include "format.h"
 
 #define FAN_ACCEPTED	(1U << 16)	/* conn flag: accept() returned it */
 #define FAN_ACCEPT_SEEN	(1U << 17)	/* ... and a hook saw it: in the totals */
@@ -81,6 +82,14 @@ struct fan_port {
 	 * counters and histograms), NULL: not known (fanout_snap_port_stats())
 	 */
 	struct sockfan_port_stats *kstats;
+	/*
+	 * The live connections a snapshot counted without listing them
+	 * (the socket iterator, at scale: fanout_snap_port_live()), by TCP
+	 * state, and their distinct remote addresses; with @live_known
+	 */
+	__u64 live_states[FMT_TCP_STATES];
+	__u64 live_peers;
+	bool live_known;
 };
 
 /* what a network namespace counts as a whole, not per port */
@@ -166,6 +175,15 @@ struct fan_listener *fanout_snap_listener(struct fanout *f, const struct sockfan
  */
 struct fan_conn *fanout_snap_conn(struct fanout *f, const struct sockfan_key *k, __u64 cookie,
 				  __u32 state, __u64 listener, bool accepted);
+
+/*
+ * A snapshot's count of @port's live connections in @netns, by TCP state
+ * (@states, FMT_TCP_STATES of them), with @peers distinct remote
+ * addresses, the port made if new: for a look at more sockets than are
+ * worth a struct fan_conn each.  0 or -ENOMEM.
+ */
+int fanout_snap_port_live(struct fanout *f, __u32 netns, __u16 port, const __u64 *states,
+			  __u64 peers);
 
 /* @sum += @add, counter by counter and slot by slot */
 void fanout_port_stats_add(struct sockfan_port_stats *sum,

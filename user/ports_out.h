@@ -47,6 +47,7 @@ struct ports_meta {
 	 */
 	size_t max_series;
 	enum prom_format format;	/* of --prom and /metrics */
+	bool counted;			/* the look's sockets: counted by the iterator */
 };
 
 /* rows of @f as @flt selects them; with a port filter, its sockets */

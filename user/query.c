@@ -239,6 +239,17 @@ static void rows_add_conns(struct row_set *rs, const struct peer_vec *pv)
 	}
 }
 
+static void row_add_live(struct fan_row *r, const struct fan_port *p)
+{
+	unsigned int s;
+
+	for (s = 0; s < FMT_TCP_STATES; s++) {
+		r->states[s] += p->live_states[s];
+		r->conns += p->live_states[s];
+	}
+	r->peers += p->live_peers;
+}
+
 /*
  * The counters that outlive sockets.  A port with no socket (left, or
  * known: --no-seed) shows what its records counted: accepts, closes,
@@ -256,11 +267,14 @@ static void rows_add_ports(struct row_set *rs, const struct fanout *f,
 		const struct fan_port *p = &f->ports[i];
 
 		r = row_find(rs->v, rs->n, p->netns, p->port);
-		if (!r && (p->refused || p->accepted || p->closed) && !by_socket &&
+		if (!r && (p->refused || p->accepted || p->closed || p->live_known) && !by_socket &&
 		    query_netns_shown(flt, p->netns) && (!flt || !flt->port || flt->port == p->port))
 			r = row_get(rs, p->netns, p->port);
 		if (!r)
 			continue;
+		/* counted, not listed: only a filter of ports and namespaces applies */
+		if (p->live_known && !by_socket)
+			row_add_live(r, p);
 		r->accepted = p->accepted;
 		r->closed = p->closed;
 		r->lifetime_avg_ns = p->lifetimes ? p->lifetime_ns / p->lifetimes : 0;

@@ -21,6 +21,7 @@
 
 #include "netns.h"
 #include "netstat.h"
+#include "owners.h"
 #include "seed_diag.h"
 #include "tcp_info.h"
 
@@ -49,29 +50,6 @@ struct diag_vec {
 	size_t n, cap;
 };
 
-/* socket inode -> owning task, from /proc/PID/fd (first owner wins) */
-struct owner {
-	__u32 inode;
-	__u32 pid;
-	char comm[SOCKFAN_COMM_LEN];
-};
-
-/*
- * The inodes whose owner the model shows (listeners, and connections on
- * their ports), sorted: the /proc scan stops once each has an owner, so
- * that the clients of a busy host are not read through for nothing.
- */
-struct wanted {
-	__u32 *inode;
-	bool *found;
-	size_t n, nfound;
-};
-
-struct owners {
-	struct owner *v;
-	size_t n, cap;
-};
-
 struct seed_ctx {
 	struct fanout *f;
 	bool details;		/* connections' owners and segs_in too */
@@ -85,113 +63,6 @@ struct seed_ctx {
 static bool conn_shown(const struct seed_ctx *ctx, const struct fan_conn *c)
 {
 	return !ctx->shown || ctx->shown->fn(c, ctx->shown->arg);
-}
-
-static int owner_cmp(const void *a, const void *b)
-{
-	const struct owner *x = a, *y = b;
-
-	return x->inode < y->inode ? -1 : x->inode > y->inode;
-}
-
-static void read_comm(__u32 pid, char *comm)
-{
-	char path[64];
-	FILE *fp;
-
-	snprintf(path, sizeof(path), "/proc/%u/comm", pid);
-	strcpy(comm, "-");
-	fp = fopen(path, "re");
-	if (!fp)
-		return;
-	if (fgets(comm, SOCKFAN_COMM_LEN, fp))
-		comm[strcspn(comm, "\n")] = '\0';
-	fclose(fp);
-}
-
-static int inode_cmp(const void *a, const void *b)
-{
-	const __u32 *x = a, *y = b;
-
-	return *x < *y ? -1 : *x > *y;
-}
-
-/* true when @ino is wanted and had no owner yet */
-static bool wanted_take(struct wanted *w, __u32 ino)
-{
-	__u32 *p = bsearch(&ino, w->inode, w->n, sizeof(*w->inode), inode_cmp);
-
-	if (!p || w->found[p - w->inode])
-		return false;
-	w->found[p - w->inode] = true;
-	w->nfound++;
-	return true;
-}
-
-static void owners_scan_pid(struct owners *o, struct wanted *w, __u32 pid)
-{
-	char path[64], link[64], comm[SOCKFAN_COMM_LEN] = "";
-	unsigned long ino;
-	struct dirent *d;
-	ssize_t len;
-	DIR *dir;
-
-	snprintf(path, sizeof(path), "/proc/%u/fd", pid);
-	dir = opendir(path);
-	if (!dir)
-		return;
-	while (w->nfound < w->n && (d = readdir(dir))) {
-		if (d->d_name[0] == '.')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%u/fd/%.16s", pid, d->d_name);
-		len = readlink(path, link, sizeof(link) - 1);
-		if (len <= 0)
-			continue;
-		link[len] = '\0';
-		if (sscanf(link, "socket:[%lu]", &ino) != 1 || !wanted_take(w, ino))
-			continue;
-		if (o->n == o->cap) {
-			size_t cap = o->cap ? o->cap * 2 : 256;
-			struct owner *p = realloc(o->v, cap * sizeof(*p));
-
-			if (!p)
-				break;
-			o->v = p;
-			o->cap = cap;
-		}
-		if (!comm[0])
-			read_comm(pid, comm);
-		o->v[o->n].inode = (__u32)ino;
-		o->v[o->n].pid = pid;
-		memcpy(o->v[o->n].comm, comm, sizeof(comm));
-		o->n++;
-	}
-	closedir(dir);
-}
-
-/* owners of the wanted inodes: tasks in pid order, until all are found */
-static void owners_load(struct owners *o, struct wanted *w)
-{
-	struct dirent *d;
-	DIR *dir;
-
-	dir = opendir("/proc");
-	if (!dir)
-		return;
-	while (w->nfound < w->n && (d = readdir(dir)))
-		if (d->d_name[0] >= '1' && d->d_name[0] <= '9')
-			owners_scan_pid(o, w, (__u32)strtoul(d->d_name, NULL, 10));
-	closedir(dir);
-	qsort(o->v, o->n, sizeof(*o->v), owner_cmp);
-}
-
-static const struct owner *owner_of(const struct owners *o, __u32 inode)
-{
-	struct owner key = { .inode = inode };
-
-	if (!inode)
-		return NULL;
-	return bsearch(&key, o->v, o->n, sizeof(*o->v), owner_cmp);
 }
 
 static void addr_from_diag(__u8 *dst, const __be32 *src, int family)
@@ -598,7 +469,7 @@ static int wanted_build(const struct seed_ctx *ctx, struct wanted *w)
 			w->inode[w->n++] = s->inode;
 	}
 	free(ports);
-	qsort(w->inode, w->n, sizeof(*w->inode), inode_cmp);
+	qsort(w->inode, w->n, sizeof(*w->inode), owners_inode_cmp);
 	return 0;
 }
 
@@ -702,7 +573,7 @@ static int refresh_holders(const struct diag_vec *dv, struct fan_conn **conn)
 	for (i = 0; i < dv->n; i++)
 		if (dv->v[i].inode && conn[i])
 			w.inode[w.n++] = dv->v[i].inode;
-	qsort(w.inode, w.n, sizeof(*w.inode), inode_cmp);
+	qsort(w.inode, w.n, sizeof(*w.inode), owners_inode_cmp);
 	owners_load(&o, &w);
 	for (i = 0; i < dv->n; i++) {
 		ow = conn[i] ? owner_of(&o, dv->v[i].inode) : NULL;

@@ -20,6 +20,7 @@
 #include "seed_diag.h"
 #include "cli.h"
 #include "source_bpf.h"
+#include "source_iter.h"
 #include "source_proc.h"
 #include "loop.h"
 #include "view.h"
@@ -451,6 +452,40 @@ static int bpf_refresh_states(struct view *v)
 	return err;
 }
 
+/*
+ * The sockets that exist now, into the model: counted per port by the
+ * BPF socket iterator where the look shows no socket of them and
+ * selects none by more than port and namespace (the rows of ports, a
+ * scrape of serve), else listed by sock_diag.  The iterator is loaded
+ * at the first look; where the kernel has none, sock_diag serves.
+ * SOCKFAN_SNAPSHOT=diag lists always; =iter fails rather than list.
+ */
+static int view_snapshot(struct view *v)
+{
+	const struct view_opts *o = v->o;
+	const char *how = getenv("SOCKFAN_SNAPSHOT");
+	bool count = !view_conn_details(o) && !filter_by_socket(&o->filter);
+	int err;
+
+	if (how && strcmp(how, "diag") && strcmp(how, "iter") && strcmp(how, "auto")) {
+		fprintf(stderr, "%s: SOCKFAN_SNAPSHOT=%s: want diag, iter or auto\n", prog_name,
+			how);
+		return -EINVAL;
+	}
+	if (how && !strcmp(how, "diag"))
+		count = false;
+	if (count && !v->iter_tried) {
+		v->iter_tried = true;
+		err = iter_source_open(&v->iter, verbose || (how && !strcmp(how, "iter")));
+		if (err && how && !strcmp(how, "iter"))
+			return err;
+	}
+	v->meta.counted = count && v->iter;
+	if (v->meta.counted)
+		return iter_snapshot(v->iter, &v->f, o->filter.netns);
+	return seed_diag(&v->f, o->filter.netns, view_conn_details(o));
+}
+
 /* the kernel's per-port aggregates into the model */
 static int snap_port_stats(const struct sockfan_port_key *k, const struct sockfan_port_stats *st,
 			   void *arg)
@@ -549,7 +584,7 @@ static int bpf_snapshot(struct view *v)
 		err = -ENOMEM;
 	v->f.counts = counts;
 	if (!err)
-		err = seed_diag(&v->f, v->o->filter.netns, view_conn_details(v->o));
+		err = view_snapshot(v);
 	for (i = 0; !err && i < sv.n; i++) {
 		const struct port_stats_entry *e = &sv.v[i];
 
@@ -699,7 +734,7 @@ int view_open(struct view *v, const struct view_opts *o)
 		err = open_bpf(v);
 	} else if (o->source == VIEW_DIAG) {
 		v->meta.source = "diag";
-		err = seed_diag(&v->f, o->filter.netns, view_conn_details(o));
+		err = view_snapshot(v);
 	} else {
 		v->meta.source = "proc";
 		v->meta.proc_dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
@@ -801,6 +836,8 @@ void view_print_source(const struct ports_meta *m, bool counts)
 		printf("# source bpf: %s\n", m->hooks);
 	else if (m->proc_dir)
 		printf("# source proc: %s\n", m->proc_dir);
+	else if (m->counted)
+		printf("# source diag: a snapshot, sockets counted per port by a BPF iterator (--port lists them), no events (--duration SEC follows them)\n");
 	else
 		printf("# source diag: a sock_diag snapshot, no events (--duration SEC follows them)\n");
 	if (m->hook_cost)
@@ -817,4 +854,6 @@ void view_close(struct view *v)
 	fanout_free(&v->f);
 	cgroup_cache_free(v->cgroups);
 	v->cgroups = NULL;
+	iter_source_close(v->iter);
+	v->iter = NULL;
 }

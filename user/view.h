@@ -128,6 +128,8 @@ struct view {
 	} *floors;
 	size_t nfloors;
 	struct cgroup_cache *cgroups;	/* the tasks' cgroups (view.c) */
+	struct iter_source *iter;	/* the socket iterator, if the kernel has one */
+	bool iter_tried;
 };
 
 /*

@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define SOCKFAN_ABI_VERSION	3
+#define SOCKFAN_ABI_VERSION	4
 #define SOCKFAN_COMM_LEN	16
 
 /* /proc/net/sockfan/<file>, one directory per network namespace */
@@ -270,6 +270,37 @@ struct sockfan_born {
 };
 
 /*
+ * What the BPF socket iterator (bpf/sockfan_iter.bpf.c) writes of the
+ * TCP sockets of a namespace, for a look at a million of them: every
+ * listener, then each live connection on a port one listens on (not the
+ * host's own clients), in the kernel's hash order.  A record starts with
+ * struct sockfan_iter_sock; a listener's goes on as struct
+ * sockfan_iter_listener.
+ */
+enum sockfan_iter_kind {
+	SOCKFAN_ITER_CONN = 1,
+	SOCKFAN_ITER_LISTENER,
+};
+
+struct sockfan_iter_sock {
+	__u8 kind;		/* enum sockfan_iter_kind */
+	__u8 state;		/* TCP state (ESTABLISHED, CLOSE_WAIT, ...) */
+	__u16 port;		/* local port, host order */
+	__u16 family;		/* AF_INET or AF_INET6 */
+	__u16 __pad;
+	__u8 addr[16];		/* listener: local, connection: remote (v4 mapped) */
+};
+
+struct sockfan_iter_listener {
+	struct sockfan_iter_sock sock;
+	__u64 cookie;
+	__u32 qlen;		/* accept queue now */
+	__u32 backlog;		/* its limit (sk_max_ack_backlog) */
+	__u32 drops;		/* sk_drops */
+	__u32 inode;		/* of its socket file, for its owner; 0: none */
+};
+
+/*
  * The slot of a time of @ns nanoseconds: floor(log2(us)), clamped.  No
  * loop and no division by a variable: the BPF programs run it per
  * connection.
@@ -319,5 +350,7 @@ SOCKFAN_ASSERT_SIZE(struct sockfan_event, SOCKFAN_EVENT_SIZE);
 SOCKFAN_ASSERT_SIZE(struct sockfan_port_key, 8);
 SOCKFAN_ASSERT_SIZE(struct sockfan_born, 16);
 SOCKFAN_ASSERT_SIZE(struct sockfan_port_stats, SOCKFAN_PORT_STATS_SIZE);
+SOCKFAN_ASSERT_SIZE(struct sockfan_iter_sock, 24);
+SOCKFAN_ASSERT_SIZE(struct sockfan_iter_listener, 48);
 
 #endif /* _SOCKFAN_SOCKFAN_H */
