@@ -175,6 +175,9 @@ void owners_load(struct owners *o, struct wanted *w)
 	DIR *dir;
 
 	owners_from_hints(o, w);
+	/* sockfan's own first: serve's listener, behind a big server's table */
+	if (w->nfound < w->n)
+		owners_scan_pid(o, w, getpid());
 	dir = w->nfound < w->n ? opendir("/proc") : NULL;
 	if (dir) {
 		scanned = true;
