@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * libFuzzer target: the /proc/net/sockfan parser and the model behind
- * it.  The first byte picks the file (conns, listeners, ports, stats, or
- * the kernel's /proc/net/netstat); the rest
+ * it.  The first byte picks the file (conns, listeners, ports, stats,
+ * hist, or the kernel's /proc/net/netstat); the rest
  * is its text.  Whatever the text, the parser must accept it or reject
  * it with a message, never crash or leak (ASan, UBSan); an accepted file
  * must give rows and a port's sockets that the views can print.
@@ -18,7 +18,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char * const names[] = { "conns", "listeners", "ports", "stats" };
+static const char * const names[] = { "conns", "listeners", "ports", "stats", "hist" };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	size_t n, i, nc;
 	FILE *fp;
 
-	if (size >= 1 && data[0] % 5 == 4) {
+	if (size >= 1 && data[0] % 6 == 5) {
 		struct netstat_listen ls;
 		char *text = strndup((const char *)data + 1, size - 1);
 
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (!fp)
 		fp = fopen("/dev/null", "r");
-	if (!proc_source_parse(&f, names[data[0] % 5], fp, "fuzz") &&
+	if (!proc_source_parse(&f, names[data[0] % 6], fp, "fuzz") &&
 	    !query_rows(&f, NULL, &rows, &n)) {
 		for (i = 0; i < n; i++) {
 			if (!query_port_conns(&f, NULL, rows[i].netns, rows[i].port, &conns, &nc))

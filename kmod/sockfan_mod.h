@@ -91,6 +91,13 @@ struct sockfan_port {
 	u64 refused;			/* SYNs that found no socket: RST */
 	u32 seeded_listeners;		/* found at load, not seen to listen */
 	u32 seeded_conns;		/* found at load, not seen to connect */
+	u64 handshakes;			/* passive handshakes completed since load */
+	/*
+	 * log2 histograms of the handshake, the accept wait and the
+	 * lifetime, as the BPF programs keep them (enum sockfan_hist)
+	 */
+	u64 hist_sum_ns[SOCKFAN_NR_HISTS];
+	u64 hist[SOCKFAN_NR_HISTS][SOCKFAN_HIST_SLOTS];
 };
 
 #define SOCKFAN_NET_PORT_BITS	8
@@ -193,6 +200,14 @@ struct sockfan_port_row {
 };
 
 int sockfan_ports_snapshot(const struct net *net, struct sockfan_port_row **rows);
+
+/*
+ * @fn(@arg, port) for each port of @net, under rcu_read_lock(): it reads
+ * the port's histograms (READ_ONCE: a count may be a record ahead of
+ * its sum) and must not sleep
+ */
+void sockfan_ports_each(const struct net *net,
+			void (*fn)(void *arg, const struct sockfan_port *p), void *arg);
 
 struct sockfan_stats {
 	u64 conns;

@@ -124,6 +124,43 @@ static int ports_show(struct seq_file *m, void *v)
 	return 0;
 }
 
+static const char * const hist_names[SOCKFAN_NR_HISTS] = {
+	[SOCKFAN_HIST_HANDSHAKE] = "handshake",
+	[SOCKFAN_HIST_ACCEPT_WAIT] = "accept_wait",
+	[SOCKFAN_HIST_LIFETIME] = "lifetime",
+};
+
+/* a port's three lines of the hist file: "slot:count" of each non-empty slot */
+static void hist_port(void *arg, const struct sockfan_port *p)
+{
+	struct seq_file *m = arg;
+	u64 count, n;
+	int h, i;
+	bool any;
+
+	for (h = 0; h < SOCKFAN_NR_HISTS; h++) {
+		for (i = 0, count = 0; i < SOCKFAN_HIST_SLOTS; i++)
+			count += READ_ONCE(p->hist[h][i]);
+		seq_printf(m, "%u %s %llu %llu ", p->port, hist_names[h], count,
+			   div_u64(READ_ONCE(p->hist_sum_ns[h]), NSEC_PER_USEC));
+		for (i = 0, any = false; i < SOCKFAN_HIST_SLOTS; i++) {
+			n = READ_ONCE(p->hist[h][i]);
+			if (!n)
+				continue;
+			seq_printf(m, "%s%d:%llu", any ? "," : "", i, n);
+			any = true;
+		}
+		seq_puts(m, any ? "\n" : "-\n");
+	}
+}
+
+static int hist_show(struct seq_file *m, void *v)
+{
+	seq_puts(m, "port hist count sum_us slots\n");
+	sockfan_ports_each(seq_file_single_net(m), hist_port, m);
+	return 0;
+}
+
 static int stats_show(struct seq_file *m, void *v)
 {
 	struct sockfan_stats st;
@@ -319,6 +356,7 @@ int sockfan_proc_net_init(struct net *net)
 		goto fail;
 	if (!proc_create_net_single("ports", 0444, dir, ports_show, NULL) ||
 	    !proc_create_net_single("stats", 0444, dir, stats_show, NULL) ||
+	    !proc_create_net_single("hist", 0444, dir, hist_show, NULL) ||
 	    !proc_create_net("listeners", 0444, dir, &listeners_ops,
 			     sizeof(struct listeners_iter)) ||
 	    !proc_create_net("conns", 0444, dir, &conns_ops, sizeof(struct conns_iter)))

@@ -159,6 +159,13 @@ static struct sockfan_port *port_find(struct sockfan_net *sn, u16 port)
 	return NULL;
 }
 
+/* under sn->lock: time @ns into @p's histogram @h */
+static void port_hist_add(struct sockfan_port *p, int h, u64 ns)
+{
+	WRITE_ONCE(p->hist_sum_ns[h], p->hist_sum_ns[h] + ns);
+	WRITE_ONCE(p->hist[h][sockfan_hist_slot(ns)], p->hist[h][sockfan_hist_slot(ns)] + 1);
+}
+
 /*
  * Under sn->lock; NULL when the namespace is going, out of memory or
  * past SOCKFAN_MAX_PORTS.  The caller counts the drop: it knows what was
@@ -409,6 +416,7 @@ static void conn_account(struct sockfan_net *sn, struct sockfan_port *p,
 	if (r == CONN_ACCEPTED) {
 		p->wait_ns += wait;
 		p->wait_max_ns = max(p->wait_max_ns, wait);
+		port_hist_add(p, SOCKFAN_HIST_ACCEPT_WAIT, wait);
 	}
 	raw_spin_unlock_irqrestore(&sn->lock, flags);
 	atomic64_inc(&events);
@@ -470,9 +478,26 @@ out:
  */
 void sockfan_established(struct sock *sk)
 {
+	/* the child's first RTT sample: SYN-ACK sent to its ACK (srtt_us is 8x) */
+	u64 ns = (u64)(READ_ONCE(tcp_sk(sk)->srtt_us) >> 3) * NSEC_PER_USEC;
+	struct sockfan_net *sn;
+	struct sockfan_port *p;
+	unsigned long flags;
+
 	if (READ_ONCE(sk->sk_socket))
 		return;
 	conn_track(sk, 0, TRACK_COUNT_DROP);
+	/* counted even when the table had no room for its record */
+	rcu_read_lock();
+	sn = sockfan_net(sock_net(sk));
+	raw_spin_lock_irqsave(&sn->lock, flags);
+	p = port_get(sn, sk->sk_num);
+	if (p) {
+		p->handshakes++;
+		port_hist_add(p, SOCKFAN_HIST_HANDSHAKE, ns);
+	}
+	raw_spin_unlock_irqrestore(&sn->lock, flags);
+	rcu_read_unlock();
 }
 
 void sockfan_close(struct sock *sk)
@@ -485,6 +510,7 @@ void sockfan_close(struct sock *sk)
 	struct sockfan_port *p;
 	unsigned long flags;
 	int pass;
+	u64 life;
 
 	if (!cookie)
 		return;		/* never given one: not a socket we follow */
@@ -513,10 +539,12 @@ void sockfan_close(struct sock *sk)
 	raw_spin_lock_irqsave(&sn->lock, flags);
 	p = port_find(sn, key.lport);
 	if (p) {
+		life = ktime_get_ns() - c->born_ns;
 		if (p->established)
 			p->established--;
 		p->closed++;
-		p->lifetime_ns += ktime_get_ns() - c->born_ns;
+		p->lifetime_ns += life;
+		port_hist_add(p, SOCKFAN_HIST_LIFETIME, life);
 	}
 	raw_spin_unlock_irqrestore(&sn->lock, flags);
 	call_rcu(&c->rcu, conn_free_rcu);
@@ -570,6 +598,7 @@ void sockfan_accepted(struct sock *listener, struct sock *child)
 		p->accepted++;
 		p->wait_ns += wait;
 		p->wait_max_ns = max(p->wait_max_ns, wait);
+		port_hist_add(p, SOCKFAN_HIST_ACCEPT_WAIT, wait);
 	}
 	raw_spin_unlock_irqrestore(&sn->lock, flags);
 	atomic64_inc(&events);
@@ -901,6 +930,20 @@ static const struct sockfan_listener *port_owner(struct sockfan_net *sn, u16 por
 		if (l->key.lport == port)
 			return l;
 	return NULL;
+}
+
+void sockfan_ports_each(const struct net *net,
+			void (*fn)(void *arg, const struct sockfan_port *p), void *arg)
+{
+	struct sockfan_net *sn = sockfan_net(net);
+	struct sockfan_port *p;
+	unsigned int i;
+
+	rcu_read_lock();
+	for (i = 0; i < ARRAY_SIZE(sn->ports); i++)
+		hlist_for_each_entry_rcu(p, &sn->ports[i], node)
+			fn(arg, p);
+	rcu_read_unlock();
 }
 
 /* @p's line of the ports file but its peers; under RCU */

@@ -29,7 +29,7 @@ python)
 esac
 source_setup "${1:?usage: fanout.sh bpf|proc}"
 
-tap_plan 12
+tap_plan 13
 
 netns_new NS sfsrv
 if [ "$SERVER" = nginx ]; then
@@ -72,6 +72,15 @@ read -r listen estab accepted closed peers <<<"$(sockfan_row "$TMP/after" $PORT)
 check "after the clients close: 0 established, as ss" "$estab $(ss_established "$NS" $PORT)" "0 0"
 check "after the clients close: $N closed" "$closed" "$N"
 
+# the kernel's histograms: the programs' over the first window (no
+# close in it), the module's since it was loaded
+if [ "$SOURCE" = proc ]; then
+	check "the module's histograms count every handshake, accept and close" \
+		"$(sockfan_json "$TMP/after" hists $PORT)" "$N $N $N"
+else
+	check "the programs' histograms count every handshake and accept of the window" \
+		"$(sockfan_json "$TMP/during" hists $PORT)" "$N $N 0"
+fi
 if [ "$SOURCE" = proc ]; then
 	check "raw /proc/net/sockfan/ports in the namespace" \
 		"$(in_ns "$NS" awk -v p=$PORT '$1 == p { print $2, $3, $4, $5 }' /proc/net/sockfan/ports)" \

@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 45
+tap_plan 48
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -82,8 +82,8 @@ check "serve --help: no timing option (each scrape is a look)" \
 	"$("$SOCKFAN" serve --help | grep -cE -- '--(duration|interval|count) ')" 0
 expect "ports --hist --json: exit 2" 2 'draws the histograms as text' \
 	"$SOCKFAN" ports --hist --json --duration 1
-expect "ports --hist --source proc: exit 2" 2 'it needs --source bpf' \
-	"$SOCKFAN" ports --hist --source proc --duration 1
+expect "ports --hist --source diag: exit 2" 2 'what the kernel aggregates' \
+	"$SOCKFAN" ports --hist --source diag
 expect "ports --hist without time: exit 2" 2 'needs time for the programs to count' \
 	"$SOCKFAN" ports --hist
 
@@ -94,15 +94,20 @@ good_hdrs() {
 	echo "cookie family laddr lport raddr rport listener pid comm age_ms segs_in state" >"$TMP/proc/conns"
 	echo "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm" >"$TMP/proc/ports"
 	printf 'name value\nconns 2\nstrays 4\n' >"$TMP/proc/stats"
+	echo "port hist count sum_us slots" >"$TMP/proc/hist"
 }
 good_hdrs
 echo "7 inet 0.0.0.0 80 511 0 0 0 2 5 100 nginx" >>"$TMP/proc/listeners"
 echo "9 inet 10.0.0.1 80 10.0.0.2 5555 7 101 nginx 10 4 ESTAB" >>"$TMP/proc/conns"
 echo "11 inet 10.0.0.1 80 10.0.0.3 5556 7 0 - 5 1 ESTAB" >>"$TMP/proc/conns"
 echo "80 1 2 5 3 2 3000 500 200 0 100 nginx" >>"$TMP/proc/ports"
+printf '80 handshake 5 90 3:2,4:3\n80 accept_wait 5 500 0:4,7:1\n80 lifetime 3 3000 9:3\n' \
+	>>"$TMP/proc/hist"
 "$SOCKFAN" ports --json --source proc --proc-dir "$TMP/proc" --no-seed --port 80 >"$TMP/out" 2>"$TMP/out.err"
 check "well-formed files: 1 listener, 2 established, 5 accepted, 3 closed, 2 peers" \
 	"$(sockfan_row "$TMP/out" 80)" "1 2 5 3 2"
+check "the module's histograms: 5 handshakes, 5 accept waits, 3 lifetimes" \
+	"$(sockfan_json "$TMP/out" hists 80)" "5 5 3"
 
 # "0 ?": accepted, by a task the reader may not know; "0 -": in the queue
 echo "13 inet 10.0.0.1 80 10.0.0.4 5557 7 0 ? 7 1 CLOSE-WAIT" >>"$TMP/proc/conns"
@@ -120,6 +125,16 @@ expect "record with a missing field: line named" 1 'listeners line 2: wrong numb
 good_hdrs
 echo "9 inet 10.0.0.300 80 10.0.0.2 5555 7 101 nginx 10 4 ESTAB" >>"$TMP/proc/conns"
 expect "bad address: line named" 1 'conns line 2: IPv4 address expected' \
+	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
+
+good_hdrs
+echo "80 accept_wait 5 500 0:4,7:2" >>"$TMP/proc/hist"
+expect "histogram whose slots do not add up: line named" 1 'hist line 2: slots do not add up' \
+	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
+
+good_hdrs
+echo "80 queue 1 5 0:1" >>"$TMP/proc/hist"
+expect "unknown histogram: line named" 1 'hist line 2: histogram must be' \
 	"$SOCKFAN" ports --source proc --proc-dir "$TMP/proc" --no-seed
 
 good_hdrs

@@ -25,6 +25,8 @@ the source cannot count (null), PID/COMM for a task, ADDR:PORT or
                           PORT's owner ("-" for each not known)
   conn_cgroups            the cgroup path of each ESTAB connection ("-")
   ports                   the ports that have a row, one a line
+  hists PORT              the counts of PORT's handshake, accept-wait and
+                          lifetime histograms the kernel keeps ("-": none)
   lost                    records the ring buffer lost (bpf)
   strays                  segments that found no socket and were no SYN
   netns FIELD...          fields of the (first) namespace's entry:
@@ -114,6 +116,12 @@ def main(path, query, *args):
         for c in sockets(doc, "connection_sockets"):
             if c["state"] == "ESTAB":
                 print(cgroup(c["cgroup"]).split()[0])
+    elif query == "hists":
+        for r in doc["ports"]:
+            if r["port"] == int(args[0]):
+                h = r.get("kernel", {}).get("histograms")
+                print(" ".join(str(h[k]["count"]) if h else "-"
+                               for k in ("handshake", "accept_wait", "lifetime")))
     elif query == "ports":
         for r in doc["ports"]:
             print(r["port"])

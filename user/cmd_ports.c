@@ -9,12 +9,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fanout.h"
 #include "render.h"
 #include "spread.h"
 #include "cli.h"
 #include "loop.h"
+#include "source_proc.h"
 #include "view.h"
 
 enum ports_out { OUT_TEXT, OUT_JSON, OUT_PROM };
@@ -36,10 +38,11 @@ static void ports_usage(FILE *out)
 		"                      empty program's run counts, and the sum beyond that\n"
 		"                      per passive handshake; needs --source bpf (the\n"
 		"                      default with it) and --duration or --interval\n"
-		"      --hist          after the table, the histograms the BPF programs keep\n"
+		"      --hist          after the table, the histograms the kernel keeps\n"
 		"                      per port, in log2 buckets of microseconds: handshake\n"
-		"                      (SYN-ACK to ACK), accept wait, lifetime; needs --source\n"
-		"                      bpf and --duration or --interval\n",
+		"                      (SYN-ACK to ACK), accept wait, lifetime: the module's\n"
+		"                      since it was loaded (--source proc), or the BPF\n"
+		"                      programs' (--source bpf, with --duration or --interval)\n",
 		prog_name);
 	view_usage(out);
 }
@@ -100,17 +103,23 @@ static int parse_opts(int argc, char **argv, struct view_opts *o, enum ports_out
 		return -1;
 	}
 	if (a.hist) {
-		if (o->source != VIEW_AUTO && o->source != VIEW_BPF) {
-			fprintf(stderr, "%s ports: --hist shows what the BPF programs aggregate: it needs --source bpf\n",
+		struct stat st;
+
+		if (o->source == VIEW_DIAG) {
+			fprintf(stderr, "%s ports: --hist shows what the kernel aggregates: --source bpf (with time to count) or proc (the module's, since it was loaded), not a snapshot\n",
 				prog_name);
 			return -1;
 		}
-		if (!o->duration && !o->interval_ms) {
-			fprintf(stderr, "%s ports: --hist needs time for the programs to count: --duration SEC or --interval SEC\n",
+		/* the module's are there already; auto takes them when it is loaded */
+		if (o->source == VIEW_AUTO && (o->proc_dir || !stat(SOCKFAN_PROC_PATH, &st)))
+			o->source = VIEW_PROC;
+		if (o->source != VIEW_PROC && !o->duration && !o->interval_ms) {
+			fprintf(stderr, "%s ports: --hist needs time for the programs to count: --duration SEC or --interval SEC (or the module's: --source proc)\n",
 				prog_name);
 			return -1;
 		}
-		o->source = VIEW_BPF;
+		if (o->source != VIEW_PROC)
+			o->source = VIEW_BPF;
 	}
 	if (*out == OUT_PROM && o->interval_ms) {
 		fprintf(stderr, "%s ports: --prom writes one exposition; for a textfile collector run it per scrape (a timer), not with --interval\n",

@@ -27,6 +27,7 @@ static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen over
 static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms segs_in state";
 static const char STATS_HDR[] = "name value";
 static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm";
+static const char HIST_HDR[] = "port hist count sum_us slots";
 
 struct proc_file {
 	const char *path;
@@ -207,6 +208,65 @@ static int read_port(struct fanout *f, struct proc_file *pf)
 	return 0;
 }
 
+/*
+ * "8080 accept_wait 20 310 0:5,1:15": one histogram of a port, into the
+ * port's kernel aggregates (struct sockfan_port_stats, as the BPF
+ * programs keep them): its slots, which must add up to its count
+ */
+static int read_hist(struct fanout *f, struct proc_file *pf)
+{
+	struct sockfan_port_stats st = { 0 };
+	__u64 port, count, sum_us, total = 0, slot, n;
+	const char *s = pf->fields[4];
+	struct fan_port *p;
+	char *end;
+	int h;
+
+	if (field_u64(pf, 0, 65535, &port) || field_u64(pf, 2, ~0ULL, &count) ||
+	    field_u64(pf, 3, ~0ULL / 1000, &sum_us))
+		return -EPROTO;
+	for (h = 0; h < SOCKFAN_NR_HISTS; h++)
+		if (!strcmp(pf->fields[1], fmt_hist(h)))
+			break;
+	if (h == SOCKFAN_NR_HISTS)
+		return bad(pf, "histogram must be handshake, accept_wait or lifetime");
+	p = fanout_port(f, pf->netns, port);
+	if (!p)
+		return -ENOMEM;
+	if (p->kstats)
+		st = *p->kstats;
+	if (strcmp(s, "-")) {
+		while (*s) {
+			if (*s < '0' || *s > '9')
+				return bad(pf, "slot:count expected");
+			errno = 0;
+			slot = strtoull(s, &end, 10);
+			if (errno || *end != ':' || slot >= SOCKFAN_HIST_SLOTS || st.slots[h][slot])
+				return bad(pf, "slot number 0-35, once each, expected");
+			s = end + 1;
+			if (*s < '0' || *s > '9')
+				return bad(pf, "count expected");
+			n = strtoull(s, &end, 10);
+			if (errno || !n || (*end && *end != ',') || (*end && !end[1]))
+				return bad(pf, "count above 0, then a comma or the end, expected");
+			st.slots[h][slot] = n;
+			total += n;
+			s = *end ? end + 1 : end;
+		}
+	}
+	if (total != count)
+		return bad(pf, "slots do not add up to the count");
+	st.sum_ns[h] = sum_us * 1000;
+	if (h == SOCKFAN_HIST_HANDSHAKE)
+		st.handshakes = count;
+	else if (h == SOCKFAN_HIST_ACCEPT_WAIT)
+		st.accepted = count;
+	else
+		st.closed = count;
+	st.refused = p->refused;
+	return fanout_snap_port_stats(f, pf->netns, port, &st, false);
+}
+
 static const struct proc_format {
 	const char *name;
 	const char *hdr;
@@ -216,6 +276,7 @@ static const struct proc_format {
 	{ "conns", CONNS_HDR, 12, read_conn },
 	{ "listeners", LISTENERS_HDR, 12, read_listener },
 	{ "ports", PORTS_HDR, 12, read_port },
+	{ "hist", HIST_HDR, 5, read_hist },
 	{ "stats", STATS_HDR, 2, read_stat },
 };
 
@@ -294,6 +355,8 @@ int proc_source_read(struct fanout *f, const char *dir)
 		err = read_file(f, dir, "conns");
 	if (!err)
 		err = read_file(f, dir, "ports");
+	if (!err)
+		err = read_file(f, dir, "hist");
 	if (!err)
 		err = read_file(f, dir, "stats");
 	return err;

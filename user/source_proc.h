@@ -10,7 +10,7 @@
 #define SOCKFAN_PROC_PATH	"/proc/net/" SOCKFAN_PROC_DIR
 
 /*
- * Read listeners, conns and ports from @dir (SOCKFAN_PROC_PATH: the
+ * Read listeners, conns, ports, hist and stats from @dir (SOCKFAN_PROC_PATH: the
  * caller's network namespace) into @f.  Every line is checked against
  * Documentation/proc-format.rst; a malformed one is an error that names
  * file and line.  Returns 0 or a negative errno (message printed).
@@ -18,7 +18,7 @@
 int proc_source_read(struct fanout *f, const char *dir);
 
 /*
- * Parse one of those files, @name ("conns", "listeners" or "ports"),
+ * Parse one of those files, @name ("conns", "listeners", "ports", "hist", "stats"),
  * from @fp; @path names it in messages.  Returns 0, -EINVAL for an
  * unknown @name, or -EPROTO (message printed).
  */

@@ -670,9 +670,11 @@ static int open_bpf(struct view *v)
 	 * connection the dump read that closes before the programs follow
 	 * it still gets its CLOSE record (bpf_source_seed_begin()); the
 	 * ring is read only after the seed is applied, so that record
-	 * finds the seeded entry and ends it.
+	 * finds the seeded entry and ends it.  Without records there is
+	 * nothing to seed: the programs count any passive connection's
+	 * close from the socket, and each look takes its own snapshot.
 	 */
-	if (o->seed) {
+	if (o->seed && !o->aggregate) {
 		bpf_source_seed_begin(v->src);
 		err = seed_diag(&v->f, o->filter.netns, view_conn_details(o));
 		if (err)
@@ -703,7 +705,7 @@ static int read_proc(struct view *v)
 	err = proc_source_read(&v->f, v->meta.proc_dir);
 	/* the module's probes count both (or log why one is missing) */
 	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES | FAN_COUNTS_TOTALS |
-		      FAN_COUNTS_OVERFLOWS;
+		      FAN_COUNTS_OVERFLOWS | FAN_COUNTS_HISTS | FAN_COUNTS_ACCEPT_WAITS;
 	/*
 	 * What the module's files lack (holders, and with details segs_in
 	 * as tcp_info has it), of this namespace only, like the files: a
