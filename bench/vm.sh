@@ -22,9 +22,9 @@ conns=${BENCH_SCALE_CONNS:-100000}
 rc=0
 for flavour in "$@"; do
 	log=$(mktemp)
-	# 2 loads x 3 tracers x (run + setup) per round, on an emulated CPU
+	# 2 loads x 4 tracers x (run + setup) per round, on an emulated CPU
 	SOCKFAN_VM_BENCH="run.sh $rounds $secs" \
-		SOCKFAN_VM_TIMEOUT=$((300 + rounds * 6 * (secs + 20))) \
+		SOCKFAN_VM_TIMEOUT=$((300 + rounds * 8 * (secs + 20))) \
 		"$top/selftests/vm/run.sh" "$flavour" >"$log" 2>&1 || rc=1
 	echo "# --- scale-proc.sh $conns" >>"$log"
 	SOCKFAN_VM_BENCH="scale-proc.sh $conns" SOCKFAN_VM_MEM=4G SOCKFAN_VM_TIMEOUT=1800 \

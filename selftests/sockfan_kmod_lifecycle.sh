@@ -20,11 +20,11 @@ insmod "$SOCKFAN_KO"
 check "insmod sockfan.ko" $? 0
 check "files in the root namespace" \
 	"$(ls /proc/net/sockfan 2>/dev/null | sort | tr '\n' ' ')" \
-	"conns listeners ports stats "
+	"conns hist listeners ports stats "
 netns_new NS sflife
 check "files in a namespace made after the load" \
 	"$(in_ns "$NS" ls /proc/net/sockfan 2>/dev/null | sort | tr '\n' ' ')" \
-	"conns listeners ports stats "
+	"conns hist listeners ports stats "
 # at most 128 bytes a connection with the default max_conns: the record,
 # and the hash sized at load for max_conns
 conn_bytes=$(module_stat conn_bytes)

@@ -54,7 +54,7 @@ if [ -n "$bench" ]; then
 	set -- $bench
 	# the module and the CLI as the tests find them
 	SOCKFAN=/selftests/sockfan/sockfan SOCKFAN_KO=/selftests/sockfan/sockfan.ko \
-		BENCH_OUT=/tmp/bench BENCH_TRACERS="none kmod sockfan" \
+		BENCH_OUT=/tmp/bench BENCH_TRACERS="none kmod sockfan serve" \
 		bash "/bench/$@" >/tmp/bench.out 2>&1
 	rc=$?
 	sed 's/^/# /' /tmp/bench.out | tee -a /tmp/tap.txt "$tap"
