@@ -38,6 +38,7 @@ struct bpf_source {
 	struct capture_sink sink;
 	unsigned int counts;		/* FAN_COUNTS_*: what the hooks count */
 	bool no_accept_tp;		/* BPF_SOURCE_NO_ACCEPT_TP */
+	bool ports_only;		/* BPF_SOURCE_PORTS_ONLY */
 	__u64 records;			/* read from the ring, well-formed */
 	__u64 malformed;
 	int stats_fd;			/* BPF_ENABLE_STATS, -1: not asked */
@@ -276,14 +277,16 @@ static void detach_all(struct bpf_source *s)
 static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const struct btf *btf,
 		    unsigned int refused)
 {
-	unsigned int required = plan->required, load, g, r;
+	unsigned int required = plan->required, optional = plan->optional, load, g, r;
 	struct bpf_program *prog;
 	size_t len = 0;
 	int i, err;
 
 	if (s->no_accept_tp)
 		required &= ~G(G_ACCEPT_SYSCALL);
-	load = (required | plan->optional) & ~refused;
+	if (s->ports_only)
+		optional &= ~(LOOKUP_ANY | OVERFLOW_ANY);
+	load = (required | optional) & ~refused;
 	s->skel = sockfan_bpf__open();
 	if (!s->skel)
 		return -errno ?: -EINVAL;
@@ -330,8 +333,10 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 	for (r = 0; r < ARRAY_SIZE(optional_roles); r++) {
 		const char *name = optional_roles[r].none;
 
+		if (s->ports_only && (optional_roles[r].groups & (LOOKUP_ANY | OVERFLOW_ANY)))
+			name = "none(per listener: not hooked for per-port counts)";
 		for (g = 0; g < G_COUNT; g++) {
-			if (!(load & plan->optional & optional_roles[r].groups & G(g)))
+			if (!(load & optional & optional_roles[r].groups & G(g)))
 				continue;
 			err = attach_group(s, g);
 			if (verbose_libbpf && err)
@@ -616,6 +621,7 @@ int bpf_source_open(struct bpf_source **sp, const struct capture_sink *sink, __u
 	s->sink = *sink;
 	s->netns = netns;
 	s->no_accept_tp = flags & BPF_SOURCE_NO_ACCEPT_TP;
+	s->ports_only = flags & BPF_SOURCE_PORTS_ONLY;
 	s->stats_fd = -1;
 	s->born_entries = born_entries();
 	if (ring_bytes_from_env(&s->ring_bytes) || plan_from_env(&only)) {

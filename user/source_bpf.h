@@ -28,6 +28,12 @@ struct bpf_source;
  * Accepts are then not hooked (FAN_COUNTS_ACCEPT_WAITS stays unset).
  */
 #define BPF_SOURCE_NO_ACCEPT_TP	(1U << 2)
+/*
+ * Per port only: no hook on listener lookups nor on accept-queue
+ * overflows, which count per listener (serve: they would cost a
+ * kretprobe and kprobes on every SYN for counts it does not export)
+ */
+#define BPF_SOURCE_PORTS_ONLY	(1U << 3)
 
 /*
  * Load and attach the programs, choosing per hook the best variant this

@@ -650,6 +650,8 @@ static int open_bpf(struct view *v)
 	/* always on: no syscall of the host's through the slow path, unless asked */
 	if (o->aggregate && !o->accept_waits)
 		flags |= BPF_SOURCE_NO_ACCEPT_TP;
+	if (o->aggregate)
+		flags |= BPF_SOURCE_PORTS_ONLY;
 	err = bpf_source_open(&v->src, &sink, o->filter.netns, flags);
 	if (err) {
 		v->src = NULL;
