@@ -296,6 +296,27 @@ sockfan_view() {
 		--netns "$(netns_inode "$ns")" "$@" >"$out" 2>"$out.err"
 }
 
+# serve_start ADDR:PORT [ARGS...]: `sockfan serve` in the background on
+# ADDR:PORT (the caller's namespace) until it serves; SERVE_PID is its
+# pid (in PIDS too).  1, with its messages, if it does not within 30 s.
+serve_start() {
+	local listen=$1
+
+	shift
+	"$SOCKFAN" serve --listen "$listen" "$@" >"$TMP/serve.out" 2>"$TMP/serve.err" &
+	SERVE_PID=$!
+	PIDS+=("$SERVE_PID")
+	wait_for 30 grep -q '^# serving' "$TMP/serve.err" && return 0
+	diag "sockfan serve did not start: $(cat "$TMP/serve.err")"
+	return 1
+}
+
+# http_get URL: the body (python: no curl in the VM image)
+http_get() {
+	"$PY" -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end="")' "$1"
+}
+
 # interrupt PID: ^C to a command started in the background through a
 # function (in_ns), whether the subshell exec'd it or forked it
 interrupt() {

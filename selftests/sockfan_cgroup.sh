@@ -126,25 +126,18 @@ check "--cgroup not a path: usage error (exit 2)" "$?:$(wc -c <"$TMP/bad")" "2:0
 
 # serve: the owner's cgroup, container and pod as labels of
 # sockfan_port_owner_info, the counters' labels unchanged
-"$SOCKFAN" serve --source bpf --netns "$ino" --listen 127.0.0.1:$SPORT \
-	--cgroup "$TOP/kubepods.slice" >"$TMP/serve.out" 2>"$TMP/serve.err" &
-serve_pid=$!
-PIDS+=("$serve_pid")
-if wait_for 30 grep -q '^# serving' "$TMP/serve.err"; then
-	"$PY" -c 'import sys, urllib.request
-print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end="")' \
-		"http://127.0.0.1:$SPORT/metrics" >"$TMP/metrics" 2>&1
+if serve_start 127.0.0.1:$SPORT --source bpf --netns "$ino" --cgroup "$TOP/kubepods.slice"; then
+	http_get "http://127.0.0.1:$SPORT/metrics" >"$TMP/metrics" 2>&1
 	check "serve --cgroup: owner_info of B's port names its container and pod" \
 		"$(grep -c "^sockfan_port_owner_info{netns=\"$ino\",port=\"$PB\",.*,cgroup=\"$CG_B\",container=\"$ID_B\",container_runtime=\"containerd\",pod_uid=\"$UID_B\"} 1\$" "$TMP/metrics")" 1
 	check "serve --cgroup: no series of the ports outside it" \
 		"$(grep -cE "port=\"($PA|$PC)\"" "$TMP/metrics")" 0
 else
-	diag "sockfan serve did not start: $(cat "$TMP/serve.err")"
 	ktap_test_fail "serve --cgroup: owner_info of B's port names its container and pod"
 	ktap_test_fail "serve --cgroup: no series of the ports outside it"
 fi
-kill "$serve_pid" 2>/dev/null
-wait "$serve_pid" 2>/dev/null
+kill "$SERVE_PID" 2>/dev/null
+wait "$SERVE_PID" 2>/dev/null
 
 # top: the cgroup's port, not the others
 sf top --source bpf --interval 0.5 --count 2 --cgroup "$CG_A" >"$TMP/top" 2>"$TMP/top.err"

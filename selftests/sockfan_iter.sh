@@ -90,14 +90,8 @@ check "never accepted: queued ESTAB and CLOSE-WAIT, as ss counts" \
 	"$NQ $(in_ns "$NS" ss -Htn state close-wait "sport = :$PQ" | wc -l)"
 
 # a scrape of serve counts the same way
-"$SOCKFAN" serve --source bpf --netns "$ino" --listen 127.0.0.1:$SPORT \
-	>"$TMP/serve.out" 2>"$TMP/serve.err" &
-serve_pid=$!
-PIDS+=("$serve_pid")
-if wait_for 30 grep -q '^# serving' "$TMP/serve.err"; then
-	"$PY" -c 'import sys, urllib.request
-print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end="")' \
-		"http://127.0.0.1:$SPORT/metrics" >"$TMP/metrics" 2>&1
+if serve_start 127.0.0.1:$SPORT --source bpf --netns "$ino"; then
+	http_get "http://127.0.0.1:$SPORT/metrics" >"$TMP/metrics" 2>&1
 	check "serve: sockfan_connection_sockets ESTAB per port as the rows" \
 		"$(for p in $PN $PH $PQ; do
 			sed -n "s/^sockfan_connection_sockets{netns=\"$ino\",port=\"$p\",state=\"ESTAB\"} //p" \
@@ -105,11 +99,10 @@ print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end="")' \
 		done | xargs)" \
 		"$(for p in $PN $PH $PQ; do sockfan_col "$TMP/iter" $p ESTAB; done | xargs)"
 else
-	diag "sockfan serve did not start: $(cat "$TMP/serve.err")"
 	ktap_test_fail "serve: sockfan_connection_sockets ESTAB per port as the rows"
 fi
-kill "$serve_pid" 2>/dev/null
-wait "$serve_pid" 2>/dev/null
+kill "$SERVE_PID" 2>/dev/null
+wait "$SERVE_PID" 2>/dev/null
 
 # --port lists them (sock_diag): the same count
 sf ports --json --port $PN >"$TMP/port" 2>"$TMP/port.err"
