@@ -8,7 +8,7 @@ source "$(dirname "$0")/lib.sh"
 
 [ -x "$SOCKFAN" ] || skip_all "sockfan CLI not built (make)"
 
-tap_plan 48
+tap_plan 50
 
 # expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
 expect() {
@@ -78,6 +78,10 @@ expect "serve --source diag: exit 2" 2 'a sock_diag snapshot counts nothing over
 expect "serve --interval: exit 2" 2 'each scrape is a look' "$SOCKFAN" serve --interval 1
 expect "serve --hook-cost --source proc: exit 2" 2 'about the BPF programs: not with --source proc' \
 	"$SOCKFAN" serve --hook-cost --source proc
+expect "serve --snapshot-age --source proc: exit 2" 2 'about the BPF programs: not with --source proc' \
+	"$SOCKFAN" serve --snapshot-age 10 --source proc
+expect "serve --snapshot-age 1h: exit 2" 2 "--snapshot-age wants seconds 0-3600, not '1h'" \
+	"$SOCKFAN" serve --snapshot-age 1h
 check "serve --help: no timing option (each scrape is a look)" \
 	"$("$SOCKFAN" serve --help | grep -cE -- '--(duration|interval|count) ')" 0
 expect "ports --hist --json: exit 2" 2 'draws the histograms as text' \

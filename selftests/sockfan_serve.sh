@@ -20,7 +20,7 @@ require_nginx
 command -v prometheus >/dev/null || skip_all "prometheus not installed (make deps; not in the VM image)"
 command -v promtool >/dev/null || skip_all "promtool not installed (make deps; not in the VM image)"
 
-tap_plan 14
+tap_plan 15
 
 netns_new NS sfserve
 nginx_start "$NS" $PORT
@@ -191,6 +191,33 @@ check "started during churn: ESTAB as ss (the held ones); churn seen, no more th
 	"$(ss_established "$NS" $PORT) seen"
 kill -TERM "$late"
 wait "$late"
+
+# --snapshot-age: a scrape answers with the sockets of the last walk
+# (between scrapes, at half the age) and the kernel's counters as they
+# are: 5 new clients are counted at once, and seen as sockets after the
+# next walk
+ip netns exec "$NS" "$SOCKFAN" serve --source bpf --netns "$ino" --listen 127.0.0.1:$((SPORT + 3)) \
+	--snapshot-age 4 >"$TMP/aged.out" 2>"$TMP/aged.err" &
+aged=$!
+PIDS+=("$aged")
+wait_for 30 grep -q '^# serving' "$TMP/aged.err"
+hs="sockfan_handshakes_total{netns=\"$ino\",port=\"$PORT\"}"
+est="sockfan_connection_sockets{netns=\"$ino\",port=\"$PORT\",state=\"ESTAB\"}"
+metric() {
+	get "http://127.0.0.1:$((SPORT + 3))/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+}
+hs0=$(metric "$hs")
+est0=$(metric "$est")
+clients_start "$NS" 127.0.0.1 $PORT 5 127.0.0.5 "$CLIENT_HOLD" || exit "$KSFT_FAIL"
+hs1=$(metric "$hs")
+est1=$(metric "$est")
+sleep 3
+est2=$(metric "$est")
+diag "--snapshot-age 4: handshakes ${hs0:-?} -> ${hs1:-?}; ESTAB ${est0:-?} -> ${est1:-?} at once -> ${est2:-?} after a walk"
+check "--snapshot-age: counters at the scrape (5 handshakes at once), sockets after the next walk (+5 ESTAB, as ss)" \
+	"$((${hs1:-0} - ${hs0:-0})) ${est2:-?}" "5 $(ss_established "$NS" $PORT)"
+kill -TERM "$aged"
+wait "$aged"
 
 # the systemd unit's capability bounding set is all serve needs: attach,
 # seed (sock_diag, /proc/PID/fd) and answer under it, as root

@@ -35,6 +35,12 @@ struct serve {
 	struct sockaddr_storage addr;
 	struct view v;
 	__u64 scrapes;
+	/*
+	 * --snapshot-age: the sockets may be this old at a scrape (0: each
+	 * scrape walks them); walked between scrapes at half of it
+	 */
+	unsigned long snapshot_age_ms;
+	__u64 walked_ns;		/* when they were last walked */
 };
 
 static void serve_usage(FILE *out)
@@ -56,6 +62,12 @@ static void serve_usage(FILE *out)
 		"                          accept-wait histogram: every syscall of every task\n"
 		"                          then takes the kernel's slow path (without it,\n"
 		"                          accepted = handshakes less the connections queued)\n"
+		"      --snapshot-age SEC  answer a scrape with sockets (listeners, queues,\n"
+		"                          connections by state, peers) seen at most SEC\n"
+		"                          seconds ago, walked between scrapes; counters\n"
+		"                          and histograms are read at the scrape all the\n"
+		"                          same.  For many connections: a walk of a million\n"
+		"                          takes about a second.  Default 0: each scrape walks\n"
 		"      --hook-cost         also what the BPF programs cost, as the kernel\n"
 		"                          counts it (sockfan_bpf_prog_run_seconds): the\n"
 		"                          count itself adds two clock reads to every run\n",
@@ -107,6 +119,15 @@ static int serve_opt(int c, const char *arg, void *ctx)
 		s->o.hook_cost = true;
 		return 0;
 	}
+	if (c == 'W') {
+		if (parse_uint(arg, 0, 3600, &s->snapshot_age_ms)) {
+			s->snapshot_age_ms *= 1000;
+			return 0;
+		}
+		fprintf(stderr, "%s serve: --snapshot-age wants seconds 0-3600, not '%s'\n",
+			prog_name, arg);
+		return -1;
+	}
 	if (c == 'A') {
 		s->o.accept_waits = true;
 		return 0;
@@ -129,6 +150,7 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 		{ "max-series", required_argument, NULL, 'm' },
 		{ "hook-cost", no_argument, NULL, 'C' },
 		{ "accept-waits", no_argument, NULL, 'A' },
+		{ "snapshot-age", required_argument, NULL, 'W' },
 		{ 0 },
 	};
 	static const struct view_cmd cmd = {
@@ -143,12 +165,13 @@ static int parse_opts(int argc, char **argv, struct serve *s)
 			prog_name);
 		return -1;
 	}
-	if ((s->o.hook_cost || s->o.accept_waits) && s->o.source == VIEW_PROC) {
-		fprintf(stderr, "%s serve: --hook-cost and --accept-waits are about the BPF programs: not with --source proc\n",
+	if ((s->o.hook_cost || s->o.accept_waits || s->snapshot_age_ms) &&
+	    s->o.source == VIEW_PROC) {
+		fprintf(stderr, "%s serve: --hook-cost, --accept-waits and --snapshot-age are about the BPF programs: not with --source proc\n",
 			prog_name);
 		return -1;
 	}
-	if (s->o.hook_cost || s->o.accept_waits)
+	if (s->o.hook_cost || s->o.accept_waits || s->snapshot_age_ms)
 		s->o.source = VIEW_BPF;
 	if (s->o.source == VIEW_DIAG) {
 		fprintf(stderr, "%s serve: a sock_diag snapshot counts nothing over time: --source bpf or proc\n",
@@ -175,7 +198,12 @@ static int metrics(struct serve *s, enum prom_format fmt, char **buf, size_t *le
 	int err;
 
 	/* a failed one is logged and answered 500; the next may succeed */
-	err = view_refresh(&s->v);
+	if (s->snapshot_age_ms && mono_ns() - s->walked_ns < s->snapshot_age_ms * 1000000ULL) {
+		err = view_refresh_counts(&s->v);
+	} else {
+		err = view_refresh(&s->v);
+		s->walked_ns = err ? 0 : mono_ns();
+	}
 	if (err)
 		return err;
 	out = open_memstream(buf, len);
@@ -319,6 +347,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	stop_on_signals();
 	err = view_open(&s.v, &s.o);
+	s.walked_ns = mono_ns();
 	d = err ? NULL : http_start(&s);
 	info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
 	if (d && !info) {
@@ -333,6 +362,14 @@ int cmd_serve(int argc, char **argv)
 			err = view_wait(&s.v, 1000, info->epoll_fd);
 			if (err >= 0)
 				err = MHD_run(d) == MHD_YES ? 0 : -EIO;
+			/*
+			 * Between scrapes, so that a scrape rarely walks.  A
+			 * failed walk is said (view_refresh()); the next
+			 * scrape walks again, and answers 500 if it fails too.
+			 */
+			if (!err && s.snapshot_age_ms &&
+			    mono_ns() - s.walked_ns >= s.snapshot_age_ms * 500000ULL)
+				s.walked_ns = view_refresh(&s.v) ? 0 : mono_ns();
 		}
 	}
 	if (d)

@@ -565,33 +565,55 @@ static int accepted_derived(struct view *v, __u32 netns, __u16 port, __u64 hands
 	return 0;
 }
 
+/* the accepted last shown for a port without an accept hook (0: none yet) */
+static __u64 accepted_shown(const struct view *v, __u32 netns, __u16 port)
+{
+	size_t i;
+
+	for (i = 0; i < v->nfloors; i++)
+		if (v->floors[i].netns == netns && v->floors[i].port == port)
+			return v->floors[i].accepted;
+	return 0;
+}
+
 /*
  * Without records: what the programs counted since they were attached,
- * read first, then the sockets as sock_diag shows them now.  The
- * listeners' LISTEN records, read meanwhile, went into the model this
- * replaces.
+ * read first, then (with @walk) the sockets as the kernel shows them
+ * now.  The listeners' LISTEN records, read meanwhile, went into the
+ * model this replaces.  Without @walk the sockets stay as the last walk
+ * saw them, and so does accepted where it is derived from their queues.
  */
-static int bpf_snapshot(struct view *v)
+static int bpf_snapshot(struct view *v, bool walk)
 {
 	unsigned int counts = v->f.counts;
 	struct port_stats_vec sv = { 0 };
+	struct fan_port *p;
 	size_t i;
 	int err;
 
 	err = bpf_source_port_stats(v->src, collect_port_stats, &sv);
-	fanout_free(&v->f);
-	if (!err && fanout_init(&v->f))
-		err = -ENOMEM;
-	v->f.counts = counts;
-	if (!err)
-		err = view_snapshot(v);
+	if (walk) {
+		fanout_free(&v->f);
+		if (!err && fanout_init(&v->f))
+			err = -ENOMEM;
+		v->f.counts = counts;
+		if (!err)
+			err = view_snapshot(v);
+	}
 	for (i = 0; !err && i < sv.n; i++) {
 		const struct port_stats_entry *e = &sv.v[i];
 
 		v->kernel_handshakes += e->st.handshakes;
 		err = fanout_snap_port_stats(&v->f, e->k.netns, e->k.port, &e->st, true);
-		if (!err && e->k.port && !(counts & FAN_COUNTS_ACCEPT_WAITS))
+		if (err || !e->k.port || (counts & FAN_COUNTS_ACCEPT_WAITS))
+			continue;
+		if (walk) {
 			err = accepted_derived(v, e->k.netns, e->k.port, e->st.handshakes);
+		} else {
+			p = fanout_port(&v->f, e->k.netns, e->k.port);
+			if (p)
+				p->accepted = accepted_shown(v, e->k.netns, e->k.port);
+		}
 	}
 	free(sv.v);
 	if (err == -ENOMEM)
@@ -599,7 +621,10 @@ static int bpf_snapshot(struct view *v)
 	return err;
 }
 
-/* what is queued, then (with @states) states as they are now */
+/*
+ * What is queued, then (with @states) states as they are now; without
+ * records, @states walks the sockets again, else only the counts change
+ */
 static int bpf_refresh(struct view *v, bool states)
 {
 	int n, err;
@@ -607,7 +632,7 @@ static int bpf_refresh(struct view *v, bool states)
 	bpf_source_drain(v->src);
 	v->kernel_handshakes = 0;
 	if (v->o->aggregate) {
-		err = bpf_snapshot(v);
+		err = bpf_snapshot(v, states);
 	} else {
 		err = states ? bpf_refresh_states(v) : 0;
 		if (!err)
@@ -775,6 +800,13 @@ int view_wait(struct view *v, unsigned long ms, int fd)
 		}
 	}
 	return 0;
+}
+
+int view_refresh_counts(struct view *v)
+{
+	if (!v->src || !v->o->aggregate)
+		return view_refresh(v);
+	return bpf_refresh(v, false);
 }
 
 int view_refresh(struct view *v)

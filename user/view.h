@@ -149,6 +149,12 @@ int view_wait(struct view *v, unsigned long ms, int fd);
 /* bring states up to date for the next look: queue depths, or /proc again */
 int view_refresh(struct view *v);
 
+/*
+ * Without records (serve): the kernel's counters only, the sockets as
+ * the last view_refresh() saw them; else view_refresh()
+ */
+int view_refresh_counts(struct view *v);
+
 void view_close(struct view *v);
 
 #endif /* SOCKFAN_VIEW_H */
