@@ -678,8 +678,16 @@ static __always_inline bool accept_count(const struct sock *child, __u64 *cookie
 	*cookie = read_cookie(child);
 	b = born_find(*cookie, child, key);
 	*bornp = b;
-	if (!b)
+	/*
+	 * Not followed yet: the child is in the accept queue a moment
+	 * before its ESTABLISHED, and accept() can win that race (on RT
+	 * kernels it does).  Counted all the same, its wait if the socket
+	 * has its stamp already; the record below tells user space.
+	 */
+	if (!b) {
+		accept_aggregate(child);
 		return false;
+	}
 	st = port_stats_of(b->netns, b->port);
 	if (st) {
 		st->accepted += 1;

@@ -73,13 +73,24 @@ check "after the clients close: 0 established, as ss" "$estab $(ss_established "
 check "after the clients close: $N closed" "$closed" "$N"
 
 # the kernel's histograms: the programs' over the first window (no
-# close in it), the module's since it was loaded
+# close in it), the module's since it was loaded.  An accept's wait is
+# known when its ESTABLISHED came first; the child is in the accept
+# queue a moment before it, and on a preemptible (RT) kernel accept()
+# can win that race: the accept counts, its wait does not (6.1-rt did,
+# once in 20).  So: every handshake, at most every accept, and closes.
+hists_ok() {
+	local h w l
+
+	read -r h w l <<<"$1"
+	[ "$h" = "$N" ] && [ "$w" -gt 0 ] && [ "$w" -le "$N" ] && [ "$l" = "$2" ] && echo ok ||
+		echo "no: $1"
+}
 if [ "$SOURCE" = proc ]; then
-	check "the module's histograms count every handshake, accept and close" \
-		"$(sockfan_json "$TMP/after" hists $PORT)" "$N $N $N"
+	check "the module's histograms: every handshake and close, the accepts' known waits" \
+		"$(hists_ok "$(sockfan_json "$TMP/after" hists $PORT)" $N)" ok
 else
-	check "the programs' histograms count every handshake and accept of the window" \
-		"$(sockfan_json "$TMP/during" hists $PORT)" "$N $N 0"
+	check "the programs' histograms: every handshake of the window, the accepts' known waits" \
+		"$(hists_ok "$(sockfan_json "$TMP/during" hists $PORT)" 0)" ok
 fi
 if [ "$SOURCE" = proc ]; then
 	check "raw /proc/net/sockfan/ports in the namespace" \
