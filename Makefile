@@ -29,7 +29,7 @@ UNITDIR		?= $(PREFIX)/lib/systemd/system
 DKMSDIR		?= /usr/src/sockfan-$(VERSION)
 RST2MAN		?= rst2man
 LIBS		:= $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf -lelf -lz) \
-		   $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+		   $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd) -lm
 
 # Module: the running kernel's headers when present, else Debian's 6.1.
 RUNNING_KDIR	:= /lib/modules/$(shell uname -r)/build

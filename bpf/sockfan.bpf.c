@@ -120,7 +120,7 @@ struct conn_slot {
 	__u32 netns;
 	__u16 port;
 	__u16 __pad;
-	__u64 __pad2;		/* two slots a cache line */
+	__u64 listener;		/* its listener's cookie, 0: unknown (two slots a line) */
 };
 
 struct {
@@ -148,6 +148,42 @@ struct {
 /* a new port's first value: too large for the stack (512 bytes) */
 static const struct sockfan_port_stats zero_stats;
 
+/*
+ * The same aggregates per listener, by its cookie: what each member of a
+ * SO_REUSEPORT group was handed.  An entry is made when a listener is
+ * tagged (below) and deleted when it closes, so the map holds the live
+ * listeners only; later records of its children find none.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct sockfan_port_stats);
+} listener_stats SEC(".maps");
+
+/*
+ * Which listener a connection came from, told by the kernel itself: a
+ * listener carries its cookie in socket-local storage made with
+ * BPF_F_CLONE, which the kernel copies into every child it clones from
+ * the listener (sk_clone_lock()), whichever reuseport member the SYN's
+ * lookup picked.  The child's copy is read and deleted at its
+ * ESTABLISHED, so a live connection carries none (a million of them
+ * would hold a few hundred megabytes).  Tagged at LISTEN, and for
+ * listeners older than the programs by the iterator tag_listeners.
+ * Needs a BTF pointer to the socket: tp_btf, not the classic tracepoint.
+ */
+struct member {
+	__u64 listener;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC | BPF_F_CLONE);
+	__type(key, int);
+	__type(value, struct member);
+} members SEC(".maps");
+
 static __always_inline void lost_add(__u32 what)
 {
 	__u64 *cnt = bpf_map_lookup_elem(&lost, &what);
@@ -170,6 +206,14 @@ static __always_inline struct sockfan_port_stats *port_stats_of(__u32 netns, __u
 	if (!st)
 		lost_add(LOST_COUNTS);
 	return st;
+}
+
+/* the aggregates of the listener with @cookie, NULL: not tagged (or gone) */
+static __always_inline struct sockfan_port_stats *listener_stats_of(__u64 cookie)
+{
+	if (!cookie)
+		return NULL;
+	return bpf_map_lookup_elem(&listener_stats, &cookie);
 }
 
 /* the slot of socket @sk (its address) in the lifetimes table */
@@ -388,7 +432,7 @@ static __always_inline __u64 handshake_ns(const struct sock *sk)
  * (tp_btf), read in place instead of copied.
  */
 /* without records: a passive connection's slot, for its lifetime */
-static __always_inline void lifetime_begin(__u64 sk, __u32 netns, __u16 port)
+static __always_inline void lifetime_begin(__u64 sk, __u32 netns, __u16 port, __u64 listener)
 {
 	struct conn_slot *slot = conn_slot_of(sk);
 
@@ -399,6 +443,7 @@ static __always_inline void lifetime_begin(__u64 sk, __u32 netns, __u16 port)
 	slot->est_ns = bpf_ktime_get_ns();
 	slot->netns = netns;
 	slot->port = port;
+	slot->listener = listener;
 	slot->sk = sk;
 }
 
@@ -430,10 +475,17 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u
 	if (slot && slot->sk == skaddr) {
 		__u64 est_ns = slot->est_ns;
 
+		__u64 life = bpf_ktime_get_ns() - est_ns;
+
 		st = port_stats_of(slot->netns, slot->port);
 		if (st) {
 			st->closed += 1;
-			hist_add(st, SOCKFAN_HIST_LIFETIME, bpf_ktime_get_ns() - est_ns);
+			hist_add(st, SOCKFAN_HIST_LIFETIME, life);
+		}
+		st = listener_stats_of(slot->listener);
+		if (st) {
+			st->closed += 1;
+			hist_add(st, SOCKFAN_HIST_LIFETIME, life);
 		}
 		slot->sk = 0;
 		return;
@@ -470,7 +522,8 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u
 }
 
 static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 kind,
-				    int oldstate, int newstate, __u64 cookie, bool btf)
+				    int oldstate, int newstate, __u64 cookie, __u64 listener,
+				    bool btf)
 {
 	struct sockfan_port_stats *st;
 	const struct sock_common *skc;
@@ -507,6 +560,13 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 					hist_add(st, SOCKFAN_HIST_LIFETIME,
 						 bpf_ktime_get_ns() - born_ns);
 			}
+			st = listener_stats_of(bornp->listener);
+			if (st) {
+				st->closed += 1;
+				if (born_ns)
+					hist_add(st, SOCKFAN_HIST_LIFETIME,
+						 bpf_ktime_get_ns() - born_ns);
+			}
 			/* forgotten even if the record finds no room below */
 			bpf_map_delete_elem(&born, &key);
 		}
@@ -537,16 +597,23 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 			val.est_ns = bpf_ktime_get_ns();
 		val.netns = netns;
 		val.port = skc->skc_num;
+		val.listener = listener;
 		if (conn_records) {
 			key = born_key(cookie, sk);
 			bpf_map_update_elem(&born, &key, &val, BPF_ANY);
 		} else {
-			lifetime_begin(skaddr, netns, val.port);
+			lifetime_begin(skaddr, netns, val.port, listener);
 		}
+		now = handshake_ns(sk);
 		st = port_stats_of(netns, val.port);
 		if (st) {
 			st->handshakes += 1;
-			hist_add(st, SOCKFAN_HIST_HANDSHAKE, handshake_ns(sk));
+			hist_add(st, SOCKFAN_HIST_HANDSHAKE, now);
+		}
+		st = listener_stats_of(listener);
+		if (st) {
+			st->handshakes += 1;
+			hist_add(st, SOCKFAN_HIST_HANDSHAKE, now);
 		}
 		if (!conn_records)
 			return 0;
@@ -571,6 +638,7 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 	case SOCKFAN_EV_ESTABLISHED:
 		/* softirq context: current task is unrelated, leave pid 0 */
 		e->ts_ns = val.est_ns;
+		e->accept.listener = listener;
 		break;
 	case SOCKFAN_EV_CLOSE:
 		e->close.oldstate = oldstate;
@@ -587,6 +655,45 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 }
 
 /*
+ * Listener @sk (@cookie) of namespace @netns: its children will carry
+ * its cookie (members), and its aggregates are made.
+ */
+static __always_inline void member_tag(struct sock *sk, __u64 cookie, __u32 netns)
+{
+	struct member *m;
+
+	if (!netns_wanted(netns))
+		return;
+	m = bpf_sk_storage_get(&members, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!m)
+		return;
+	m->listener = cookie;
+	if (bpf_map_update_elem(&listener_stats, &cookie, &zero_stats, BPF_NOEXIST) &&
+	    !bpf_map_lookup_elem(&listener_stats, &cookie))
+		lost_add(LOST_COUNTS);
+}
+
+/* the listener child @sk was cloned from, 0: none tagged; its copy dropped */
+static __always_inline __u64 member_take(struct sock *sk)
+{
+	struct member *m = bpf_sk_storage_get(&members, sk, 0, 0);
+	__u64 listener;
+
+	if (!m)
+		return 0;
+	listener = m->listener;
+	bpf_sk_storage_delete(&members, sk);
+	return listener;
+}
+
+static __always_inline __u32 btf_netns(const struct sock *sk)
+{
+	const struct net *net = sk->__sk_common.skc_net.net;
+
+	return net ? net->ns.inum : 0;
+}
+
+/*
  * The hot hook: it fires about ten times per connection, for both ends,
  * and all but two of those are dropped here before any read.
  */
@@ -595,7 +702,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 	     const int newstate)
 {
 	__u16 kind = sockfan_state_kind(oldstate, newstate);
-	__u64 cookie, skaddr;
+	__u64 cookie, skaddr, listener = 0;
 
 	if (!kind || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
@@ -614,7 +721,42 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 	/* its address as a number: the verifier keeps a BTF pointer one */
 	if (bpf_probe_read_kernel(&skaddr, sizeof(skaddr), &ctx[0]))
 		return 0;
-	return on_state(sk, skaddr, kind, oldstate, newstate, cookie, true);
+	if (kind == SOCKFAN_EV_ESTABLISHED)
+		listener = member_take((struct sock *)sk);
+	else if (kind == SOCKFAN_EV_LISTEN)
+		member_tag((struct sock *)sk, cookie, btf_netns(sk));
+	else if (kind == SOCKFAN_EV_CLOSE && oldstate == TCP_LISTEN)
+		bpf_map_delete_elem(&listener_stats, &cookie);
+	return on_state(sk, skaddr, kind, oldstate, newstate, cookie, listener, true);
+}
+
+/*
+ * Listeners older than the programs: user space reads this iterator once
+ * in each namespace after attaching, and they are tagged as at LISTEN.
+ * The kernel walks its listening hash first: at the first other socket
+ * an 'E' tells user space it may stop reading (the walk of the
+ * connections would take a second at a million).
+ */
+SEC("iter/tcp")
+int tag_listeners(struct bpf_iter__tcp *ctx)
+{
+	struct sock_common *skc = ctx->sk_common;
+	struct tcp_sock *tp;
+	struct sock *sk;
+	char mark = 'E';
+
+	if (!skc)
+		return 0;
+	if (skc->skc_state != TCP_LISTEN) {
+		bpf_seq_write(ctx->meta->seq, &mark, 1);
+		return 0;
+	}
+	tp = bpf_skc_to_tcp_sock(skc);
+	if (!tp)
+		return 0;
+	sk = (struct sock *)tp;
+	member_tag(sk, bpf_get_socket_cookie(sk), btf_netns(sk));
+	return 0;
 }
 
 SEC("tracepoint/sock/inet_sock_set_state")
@@ -625,7 +767,7 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (!kind || ctx->protocol != IPPROTO_TCP)
 		return 0;
 	return on_state(ctx->skaddr, (__u64)ctx->skaddr, kind, ctx->oldstate, ctx->newstate,
-			read_cookie(ctx->skaddr), false);
+			read_cookie(ctx->skaddr), 0, false);
 }
 
 /*
@@ -636,7 +778,7 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
  * ESTABLISHED, and only tcp_rcv_space_adjust(), from recvmsg(), which
  * needs the accepted socket, moves it on.  No map entry per handshake.
  */
-static __always_inline void accept_aggregate(const struct sock *child)
+static __always_inline void accept_aggregate(const struct sock *child, __u64 listener)
 {
 	__u64 est_ns, now = bpf_ktime_get_ns();
 	struct sockfan_port_stats *st;
@@ -657,22 +799,29 @@ static __always_inline void accept_aggregate(const struct sock *child)
 		if (est_ns)
 			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, now - est_ns);
 	}
+	st = listener_stats_of(listener);
+	if (st) {
+		st->accepted += 1;
+		if (est_ns)
+			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, now - est_ns);
+	}
 }
 
 /*
- * accept(2) handed @child to the current task: counted in its port's
- * aggregates when it is followed (found in born, *@bornp).  True when
- * that is all there is to do: no record is asked for, so the caller
- * need not even find the listener.
+ * accept(2) handed @child to the current task from the listener with
+ * cookie @listener: counted in its port's and its listener's aggregates
+ * when it is followed (found in born, *@bornp).  True when that is all
+ * there is to do: no record is asked for.
  */
-static __always_inline bool accept_count(const struct sock *child, __u64 *cookie,
-					 struct sockfan_born **bornp, __u64 *key)
+static __always_inline bool accept_count(const struct sock *child, __u64 listener,
+					 __u64 *cookie, struct sockfan_born **bornp, __u64 *key)
 {
 	struct sockfan_port_stats *st;
 	struct sockfan_born *b;
+	__u64 wait = 0;
 
 	if (!conn_records) {
-		accept_aggregate(child);
+		accept_aggregate(child, listener);
 		return true;
 	}
 	*cookie = read_cookie(child);
@@ -685,14 +834,22 @@ static __always_inline bool accept_count(const struct sock *child, __u64 *cookie
 	 * has its stamp already; the record below tells user space.
 	 */
 	if (!b) {
-		accept_aggregate(child);
+		accept_aggregate(child, listener);
 		return false;
 	}
+	if (b->est_ns)
+		wait = bpf_ktime_get_ns() - b->est_ns;
 	st = port_stats_of(b->netns, b->port);
 	if (st) {
 		st->accepted += 1;
-		if (b->est_ns)
-			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, bpf_ktime_get_ns() - b->est_ns);
+		if (wait)
+			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, wait);
+	}
+	st = listener_stats_of(listener);
+	if (st) {
+		st->accepted += 1;
+		if (wait)
+			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, wait);
 	}
 	return !conn_records;
 }
@@ -763,13 +920,15 @@ int BPF_PROG(accept_fexit, struct sock *sk)
 
 	const struct sock *child;
 	struct sockfan_born *bornp;
-	__u64 cookie, key;
+	__u64 cookie, key, listener;
 
 	bpf_get_func_ret(ctx, &ret);
 	if (!ret)
 		return 0;
 	child = (const struct sock *)ret;
-	if (accept_count(child, &cookie, &bornp, &key))
+	/* tagged listeners have their cookie; untagged ones count per port only */
+	listener = sk->__sk_common.skc_cookie.counter;
+	if (accept_count(child, listener, &cookie, &bornp, &key))
 		return 0;
 	on_accept(sk, child, bpf_get_socket_cookie(sk), cookie, bornp);
 	return 0;
@@ -815,11 +974,13 @@ static __always_inline int accept_exit(long ret)
 	fds = fdt->fd;
 	max = fdt->max_fds;
 	child = fd_sock(fds, max, ret);
-	if (!child || accept_count(child, &cookie, &bornp, &key))
+	if (!child)
 		return 0;
 	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	fd = PT_REGS_PARM1_CORE_SYSCALL(regs);
 	listener = fd_sock(fds, max, fd);
+	if (accept_count(child, listener ? read_cookie(listener) : 0, &cookie, &bornp, &key))
+		return 0;
 	if (listener)
 		on_accept(listener, child, 0, cookie, bornp);
 	return 0;
@@ -860,6 +1021,9 @@ static __always_inline void on_listener_hit(const struct sock *sk)
 	if (!sk || !sk_head_wanted(&h, sk))
 		return;
 	st = port_stats_of(h.netns, head_skc(&h)->skc_num);
+	if (st)
+		st->listener_hits += 1;
+	st = listener_stats_of(head_skc(&h)->skc_cookie.counter);
 	if (st)
 		st->listener_hits += 1;
 	if (!conn_records)
@@ -938,6 +1102,9 @@ static __always_inline void on_overflow_check(const struct sock *sk)
 	if (!sk_head_wanted(&h, sk))
 		return;
 	st = port_stats_of(h.netns, head_skc(&h)->skc_num);
+	if (st)
+		st->overflows += 1;
+	st = listener_stats_of(head_skc(&h)->skc_cookie.counter);
 	if (st)
 		st->overflows += 1;
 	if (!conn_records)

@@ -13,10 +13,18 @@
 # accept, so it must not file them under a listener it cannot know (the
 # BPF path; the module saw them accepted), and must give the spread per
 # process holding them, as ss -p does.
+# The kernel's own attribution: each listener's handshakes (BPF: from
+# the tag its children inherit when the kernel clones them from it; the
+# module: from the listener tcp_child_process() gets with the child)
+# must equal its worker's connections, both for a sockfan started before
+# the clients and for one started next to the running server (its
+# listeners older than sockfan), counting the M clients that come after
+# it (the module counts since it was loaded: all of them).
 source "$(dirname "$0")/lib.sh"
 
 PORT=8080
 N=20
+M=20
 WORKERS=2
 SRCS=127.0.0.2,127.0.0.3,127.0.0.4
 
@@ -24,7 +32,7 @@ require_scenario_tools
 require_nginx
 source_setup "${1:?usage: reuseport.sh bpf|proc}"
 
-tap_plan 14
+tap_plan $((14 + 2 * WORKERS + 2))
 
 netns_new NS sfrp
 nginx_start "$NS" $PORT workers=$WORKERS listen="$PORT reuseport" || exit $KSFT_FAIL
@@ -62,6 +70,28 @@ for i in $(seq 0 $((WORKERS - 1))); do
 	check "listener $((i + 1)) of $WORKERS: accepted = its worker's connections per ss" \
 		"$(sockfan_listener_field "$TMP/during" "${cookie:-none}" accepted)" "$want"
 done
+# handshakes per member: the kernel's attribution, not the accepts
+members_check() {
+	local when=$1 file=$2 i cookie ino worker want got
+
+	shift 2
+	for i in $(seq 0 $((WORKERS - 1))); do
+		read -r cookie ino <<<"${ids[$i]:-}"
+		worker=$(epoll_watchers "${ino:-0}" "${pids[@]}")
+		want=$(ss_pid_established "$NS" $PORT "$worker")
+		[ "$SOURCE" = bpf ] && want=$((want - ${1:-0}))
+		[ $# -gt 0 ] && shift
+		got=$(sockfan_listener_field "$file" "${cookie:-none}" handshakes)
+		if [ "$got" = - ]; then
+			tap_skip "$when: listener $((i + 1)): handshakes = its worker's connections" \
+				"no per-listener counts: $(grep -o -m 1 'state=[^ ]*' "$file.err")"
+		else
+			check "$when: listener $((i + 1)): handshakes = its worker's new connections per ss" \
+				"$got" "$want"
+		fi
+	done
+}
+members_check "started before" "$TMP/during"
 check "accepted summed over the listeners = $N" \
 	"$(sockfan_listener_field "$TMP/during" all accepted | sum_lines)" "$N"
 # the SYN of each connection went to the member that later accepted it:
@@ -111,4 +141,21 @@ check "started after: ports --port says the spread per holding process" \
 	"$(sed -n 's/^  held: *//p' "$TMP/after" | grep -oE '[0-9]+ by [0-9]+' | awk '{ print $3 ":" $1 }' | sort -n | tr '\n' ' ' | sed 's/ $//')" \
 	"$(ss_tuple_pids "$NS" $PORT | awk '{ n[$3]++ } END { for (p in n) print p ":" n[p] }' |
 	   sort -n | tr '\n' ' ' | sed 's/ $//')"
+
+# --- started next to the running server, M more clients after ------------
+before=()
+for i in $(seq 0 $((WORKERS - 1))); do
+	read -r cookie ino <<<"${ids[$i]:-}"
+	before+=("$(ss_pid_established "$NS" $PORT "$(epoll_watchers "${ino:-0}" "${pids[@]}")")")
+done
+view_begin "$NS" $PORT "$TMP/later" $VIEW_MAX || exit $KSFT_FAIL
+clients_start "$NS" 127.0.0.1 $PORT $M 127.0.0.5,127.0.0.6 $CLIENT_HOLD || exit $KSFT_FAIL
+wait_for 10 accept_queue_empty "$NS" $PORT
+view_end "$NS" $PORT "$TMP/later"
+check "started after: sockfan ports --source $SOURCE exits 0" $? 0
+want=$M
+[ "$SOURCE" = proc ] && want=$((N + M))
+check "started after: the handshakes over the listeners are the $want connections since sockfan began" \
+	"$(sockfan_listener_field "$TMP/later" all handshakes | sum_lines)" $want
+members_check "started after" "$TMP/later" "${before[@]}"
 tap_exit

@@ -162,7 +162,8 @@ static void print_states(const struct fan_row *r)
 static void print_port(const struct fanout *f, const struct explain_port *p, __u64 now)
 {
 	const struct fan_row *r = p->row;
-	char ep[FMT_ADDR_LEN], task[48], hits[24], refused[24], acc[24], ovf[24], answer[512];
+	char ep[FMT_ADDR_LEN], task[48], hits[24], refused[24], acc[24], ovf[24], hs[24];
+	char answer[512];
 	char cg[4200];
 	__u64 segs = 0, lhits = 0;
 	int n;
@@ -182,12 +183,16 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 		       fmt_endpoint(ep, sizeof(ep), &l->key, 0),
 		       fmt_task(task, sizeof(task), l->pid, l->comm), (unsigned long long)l->cookie,
 		       fmt_cgroup(cg, sizeof(cg), l->cgroup));
-		printf("  |    backlog %u, in queue %u, overflows %s, sk_drops %u, accepted %s, chosen by %s listener lookups (SYNs)\n",
+		printf("  |    backlog %u, in queue %u, overflows %s, sk_drops %u, handed %s connections (handshakes), accepted %s, chosen by %s listener lookups (SYNs)\n",
 		       l->backlog, l->qlen,
 		       fmt_count(ovf, sizeof(ovf), l->overflows, f->counts & FAN_COUNTS_OVERFLOWS),
 		       l->drops,
+		       fmt_count(hs, sizeof(hs), l->handshakes, f->counts & FAN_COUNTS_MEMBERS),
 		       fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS),
 		       fmt_count(hits, sizeof(hits), l->hits, known_hits));
+		if (l->stalled)
+			printf("  |    STALLED: %u connections wait in its queue and it accepted none for %llu s\n",
+			       l->qlen, (unsigned long long)(l->idle_ns / 1000000000));
 		print_children(p, l, now);
 		printf("\n");
 	}
@@ -201,6 +206,17 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 		printf("\n");
 	}
 	/* a reuseport group's balance, and where a master's accepts went */
+	if (r->balance.members) {
+		printf("Reuseport group: %u members, %s", r->balance.members,
+		       r->balance.by_handshakes ? "handed (handshakes)" : "accepted");
+		for (i = 0; i < p->nlisteners; i++)
+			printf(" %llu", (unsigned long long)(r->balance.by_handshakes ?
+				p->listeners[i]->handshakes : p->listeners[i]->accepted));
+		if (r->balance.total)
+			printf("; skew %.2f (the largest share over an even one), cv %.3f",
+			       r->balance.skew, r->balance.cv);
+		printf("; %u stalled\n", r->balance.stalled);
+	}
 	print_spread(stdout, "Accepted: ", p->conns, p->nconns, false);
 	print_spread(stdout, "Held now: ", p->conns, p->nconns, true);
 	n = snprintf(answer, sizeof(answer), "Does one socket serve all clients?  No: ");

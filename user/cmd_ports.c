@@ -177,6 +177,8 @@ static int print_table(const struct fanout *f, const struct fan_filter *flt, boo
 		printf("# stray segments: %llu (in the namespaces shown; no socket, not a SYN: for connections already gone)\n",
 		       (unsigned long long)query_strays(f, flt));
 	print_listen_counters(f, flt);
+	for (i = 0; i < n; i++)
+		render_row_balance_text(f, flt, &rows[i]);
 	for (i = 0; hist && i < n; i++)
 		render_row_hist_text(&rows[i]);
 	free(rows);

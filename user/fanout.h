@@ -62,6 +62,27 @@ struct fan_listener {
 	__u32 pid;		/* task that called listen() */
 	char comm[SOCKFAN_COMM_LEN];
 	const struct cgroup_info *cgroup;	/* @pid's; NULL: not known */
+	/*
+	 * What the kernel counted for this very socket since the capture
+	 * began (with @kstats_known, FAN_COUNTS_MEMBERS): the handshakes
+	 * handed to it (the member a SO_REUSEPORT group's hash chose), their
+	 * accepts, closes and times (fanout_snap_listener_stats())
+	 */
+	struct sockfan_port_stats kstats;
+	bool kstats_known;
+	/*
+	 * Handshakes completed through it since the capture began: the
+	 * connections the kernel handed to this member of its port
+	 * (FAN_COUNTS_MEMBERS; from @kstats, or the module's count)
+	 */
+	__u64 handshakes;
+	/*
+	 * How long it has accepted nothing, as far as a view watched it
+	 * (0: not watched), and whether it is stalled: connections wait in
+	 * its queue all that time (set by the view, which keeps time)
+	 */
+	__u64 idle_ns;
+	bool stalled;
 };
 
 /* counters that outlive the sockets they count */
@@ -146,6 +167,11 @@ struct fanout {
  * connections still queued (fanout_snap_port_stats())
  */
 #define FAN_COUNTS_ACCEPT_WAITS		(1U << 5)
+/*
+ * handshakes per listener (fan_listener.handshakes): which member of a
+ * SO_REUSEPORT group each one went to, counted since the capture began
+ */
+#define FAN_COUNTS_MEMBERS		(1U << 6)
 
 int fanout_init(struct fanout *f);
 void fanout_free(struct fanout *f);
@@ -199,6 +225,16 @@ void fanout_port_stats_add(struct sockfan_port_stats *sum,
  */
 int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
 			   const struct sockfan_port_stats *st, bool totals);
+
+/*
+ * What the kernel aggregated for the listener with @cookie since the
+ * capture began (its handshakes, accepts, closes, times); a listener
+ * the model does not have is left out.  With @totals they are also its
+ * accepted: counted where a hook sees accept(), else its handshakes
+ * less its queue now (never ahead of the truth).
+ */
+void fanout_snap_listener_stats(struct fanout *f, __u64 cookie,
+				const struct sockfan_port_stats *st, bool totals);
 
 /*
  * The cgroups of the listeners' tasks and (with @conns) of the tasks

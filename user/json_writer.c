@@ -115,6 +115,13 @@ void jsonw_uint(struct json_writer *w, __u64 v)
 	fprintf(w->out, "%llu", (unsigned long long)v);
 }
 
+/* a ratio, to four decimals (JSON has no NaN: the caller writes null then) */
+void jsonw_ratio(struct json_writer *w, double v)
+{
+	jsonw_sep(w);
+	fprintf(w->out, "%.4f", v);
+}
+
 void jsonw_bool(struct json_writer *w, bool v)
 {
 	jsonw_sep(w);

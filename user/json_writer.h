@@ -40,6 +40,7 @@ void jsonw_string(struct json_writer *w, const char *s);
 /* at most @len bytes of @s (a comm that may lack its NUL) */
 void jsonw_string_n(struct json_writer *w, const char *s, size_t len);
 void jsonw_uint(struct json_writer *w, __u64 v);
+void jsonw_ratio(struct json_writer *w, double v);
 void jsonw_bool(struct json_writer *w, bool v);
 void jsonw_null(struct json_writer *w);
 

@@ -348,6 +348,130 @@ static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
 	return max + 1;
 }
 
+/* is @l on a port among @rows (the ones kept, not folded), and counted per listener? */
+static bool listener_exported(const struct fan_listener *l, const struct fan_filter *flt,
+			      const struct fan_row *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (rows[i].netns == l->key.netns && rows[i].port == l->key.lport)
+			return query_listener_on(flt, l, rows[i].netns, rows[i].port);
+	return false;
+}
+
+/*
+ * Per listener, where the kernel counts per listener (FAN_COUNTS_MEMBERS):
+ * what each member of a SO_REUSEPORT group was handed and accepted, and
+ * its queue.  Labelled by netns, port and listener (its socket cookie, as
+ * ss -e prints it in hex), which sockfan_listener_info joins to its
+ * address, owner and cgroup.  Listeners are few: one per worker at most.
+ */
+static void prom_listeners(FILE *out, enum prom_format fmt, const struct fanout *f,
+			   const struct fan_filter *flt, const struct fan_row *rows, size_t n)
+{
+	static const struct {
+		const char *name, *type, *help;
+	} fams[] = {
+		{ "sockfan_listener_info", "gauge",
+		  "A listening socket: its address, and the process that listened, its cgroup, container and pod." },
+		{ "sockfan_listener_handshakes_total", "counter",
+		  "Passive handshakes completed on this listener: the connections the kernel handed to this member of its port." },
+		{ "sockfan_listener_accepted_total", "counter",
+		  "Connections accept() took from this listener (without an accept hook: its handshakes less its queue)." },
+		{ "sockfan_listener_closed_total", "counter",
+		  "Connections from this listener that reached CLOSE." },
+		{ "sockfan_listener_accept_queue_sockets", "gauge",
+		  "Connections waiting in this listener's accept queue now." },
+		{ "sockfan_listener_stalled", "gauge",
+		  "1 while this listener holds queued connections and accepted none for 5 s or more: its task stopped taking its share." },
+	};
+	char addr[FMT_ADDR_LEN], comm[SOCKFAN_COMM_LEN + 1];
+	size_t i, k;
+
+	if (!(f->counts & FAN_COUNTS_MEMBERS))
+		return;
+	for (k = 0; k < ARRAY_SIZE(fams); k++) {
+		prom_family(out, fmt, fams[k].name, fams[k].type, fams[k].help);
+		for (i = 0; i < f->nlisteners; i++) {
+			const struct fan_listener *l = &f->listeners[i];
+			__u64 v;
+
+			if (!listener_exported(l, flt, rows, n))
+				continue;
+			/* the module counts no closes per listener */
+			if (k == 3 && !l->kstats_known)
+				continue;
+			fprintf(out, "%s{netns=\"%u\",port=\"%u\",listener=\"%llu\"", fams[k].name,
+				l->key.netns, l->key.lport, (unsigned long long)l->cookie);
+			switch (k) {
+			case 0:
+				fprintf(out, ",address=");
+				fput_prom_label(out, fmt_addr(addr, sizeof(addr), &l->key, 0));
+				if (l->pid) {
+					snprintf(comm, sizeof(comm), "%.*s", SOCKFAN_COMM_LEN,
+						 l->comm);
+					fprintf(out, ",pid=\"%u\",comm=", l->pid);
+					fput_prom_label(out, comm);
+				}
+				prom_cgroup_labels(out, l->cgroup);
+				v = 1;
+				break;
+			case 1:
+				v = l->handshakes;
+				break;
+			case 2:
+				v = l->accepted;
+				break;
+			case 3:
+				v = l->kstats.closed;
+				break;
+			case 4:
+				v = l->qlen;
+				break;
+			default:
+				v = l->stalled;
+				break;
+			}
+			fprintf(out, "} %llu\n", (unsigned long long)v);
+		}
+	}
+}
+
+/* how each port's SO_REUSEPORT group shares its load (ports with one) */
+static void prom_balance(FILE *out, enum prom_format fmt, const struct fan_row *rows, size_t n)
+{
+	static const char * const names[] = { "sockfan_reuseport_members",
+					      "sockfan_reuseport_skew",
+					      "sockfan_reuseport_cv",
+					      "sockfan_reuseport_stalled_members" };
+	static const char * const helps[] = {
+		"Listening sockets in the port's SO_REUSEPORT group (bound to one address).",
+		"The largest member's share of the group's connections since sockfan started, over an even share (1: even).",
+		"Coefficient of variation of the connections per member since sockfan started.",
+		"Members holding queued connections that accepted none for 5 s or more.",
+	};
+	char lb[64];
+	size_t i, k;
+
+	for (k = 0; k < ARRAY_SIZE(names); k++) {
+		prom_family(out, fmt, names[k], "gauge", helps[k]);
+		for (i = 0; i < n; i++) {
+			const struct fan_balance *b = &rows[i].balance;
+
+			/* no group, or nothing to share yet: no sample */
+			if (!b->members || (!b->total && (k == 1 || k == 2)))
+				continue;
+			row_labels(lb, sizeof(lb), &rows[i]);
+			if (k == 0 || k == 3)
+				fprintf(out, "%s{%s} %u\n", names[k], lb,
+					k ? b->stalled : b->members);
+			else
+				fprintf(out, "%s{%s} %.4f\n", names[k], lb, k == 1 ? b->skew : b->cv);
+		}
+	}
+}
+
 int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter *flt,
 		     const struct ports_meta *m)
 {
@@ -390,6 +514,8 @@ int ports_print_prom(FILE *out, const struct fanout *f, const struct fan_filter 
 	prom_netns(out, fmt, f, flt);
 	prom_connection_states(out, fmt, rows, n);
 	prom_queues(out, fmt, rows, n);
+	prom_listeners(out, fmt, f, flt, rows, n);
+	prom_balance(out, fmt, rows, n);
 	/* the owner is a label set of its own, so counters keep stable labels */
 	prom_family(out, fmt, "sockfan_port_owner_info", "gauge",
 		    "The process that owns the port's oldest listener, its cgroup, container and pod.");

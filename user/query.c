@@ -5,6 +5,7 @@
  * changes it; a NULL filter selects everything.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -292,6 +293,84 @@ static void rows_add_ports(struct row_set *rs, const struct fanout *f,
 	}
 }
 
+/* are @a and @b bound to the same address (members of one group)? */
+static bool same_bind(const struct sockfan_key *a, const struct sockfan_key *b)
+{
+	return a->netns == b->netns && a->lport == b->lport && a->family == b->family &&
+	       !memcmp(a->laddr, b->laddr, sizeof(a->laddr));
+}
+
+/* what listener @l was handed, as @by_handshakes says it is counted */
+static __u64 member_share(const struct fan_listener *l, bool by_handshakes)
+{
+	return by_handshakes ? l->handshakes : l->accepted;
+}
+
+/* is @l a member of @r's group, whose members are bound where @lead is? */
+static bool in_group(const struct fan_listener *l, const struct fan_filter *flt,
+		     const struct fan_row *r, const struct fan_listener *lead)
+{
+	return query_listener_on(flt, l, r->netns, r->port) && same_bind(&l->key, &lead->key);
+}
+
+/*
+ * Row @r's group: the largest set of its listeners on one address (the
+ * kernel spreads a SYN over the sockets bound where it is going).
+ */
+static void row_balance(struct fan_row *r, const struct fanout *f,
+			const struct fan_filter *flt)
+{
+	struct fan_balance *b = &r->balance;
+	const struct fan_listener *lead = NULL;
+	double mean, var = 0;
+	size_t i, j, n, best = 0;
+
+	for (i = 0; i < f->nlisteners; i++) {
+		if (!query_listener_on(flt, &f->listeners[i], r->netns, r->port))
+			continue;
+		for (j = 0, n = 0; j < f->nlisteners; j++)
+			n += in_group(&f->listeners[j], flt, r, &f->listeners[i]);
+		if (n > best) {
+			best = n;
+			lead = &f->listeners[i];
+		}
+	}
+	memset(b, 0, sizeof(*b));
+	if (best < 2)
+		return;
+	b->members = best;
+	b->by_handshakes = f->counts & FAN_COUNTS_MEMBERS;
+	b->min = ~0ULL;
+	for (i = 0; i < f->nlisteners; i++) {
+		const struct fan_listener *l = &f->listeners[i];
+		__u64 v;
+
+		if (!in_group(l, flt, r, lead))
+			continue;
+		b->stalled += l->stalled;
+		v = member_share(l, b->by_handshakes);
+		b->total += v;
+		if (v > b->max)
+			b->max = v;
+		if (v < b->min)
+			b->min = v;
+	}
+	if (!b->total)
+		return;
+	mean = (double)b->total / best;
+	for (i = 0; i < f->nlisteners; i++) {
+		const struct fan_listener *l = &f->listeners[i];
+		double d;
+
+		if (!in_group(l, flt, r, lead))
+			continue;
+		d = member_share(l, b->by_handshakes) - mean;
+		var += d * d;
+	}
+	b->skew = b->max / mean;
+	b->cv = sqrt(var / best) / mean;
+}
+
 /*
  * A port gets a row while it has a listener or live passive connections,
  * or counted something (accepts, closes, refused SYNs) in the window.
@@ -301,6 +380,7 @@ int query_rows(const struct fanout *f, const struct fan_filter *flt,
 {
 	struct peer_vec pv = { .filter = flt };
 	struct row_set rs = { .max = f->nlisteners + f->nports + 1 };
+	size_t i;
 
 	pv.v = malloc((f->nconns + 1) * sizeof(*pv.v));
 	rs.v = calloc(rs.max, sizeof(*rs.v));
@@ -314,6 +394,8 @@ int query_rows(const struct fanout *f, const struct fan_filter *flt,
 	rows_add_listeners(&rs, f, flt);
 	rows_add_conns(&rs, &pv);
 	rows_add_ports(&rs, f, flt);
+	for (i = 0; i < rs.n; i++)
+		row_balance(&rs.v[i], f, flt);
 	free(pv.v);
 	qsort(rs.v, rs.n, sizeof(*rs.v), query_row_by_port);
 	*rowsp = rs.v;

@@ -15,6 +15,23 @@
 #include "format.h"
 
 /* one line of `sockfan ports` */
+/*
+ * How a port's SO_REUSEPORT group (its largest set of listeners bound to
+ * one address, two or more) shares the connections: per member, what the
+ * kernel handed it (handshakes, where it counts per listener), else what
+ * accept() took from it
+ */
+struct fan_balance {
+	__u32 members;		/* 0: no group of two or more on the port */
+	__u32 stalled;		/* members with a queue that accept nothing */
+	__u64 total;		/* connections counted over the members */
+	__u64 max;		/* ... the largest member's */
+	__u64 min;
+	double skew;		/* max over an even share: 1 is even */
+	double cv;		/* coefficient of variation (stddev / mean) */
+	bool by_handshakes;	/* counted by the kernel per member, else by accepts */
+};
+
 struct fan_row {
 	__u32 netns;
 	__u16 port;
@@ -41,6 +58,7 @@ struct fan_row {
 	__u32 owner_pid;
 	char owner_comm[SOCKFAN_COMM_LEN];
 	const struct cgroup_info *owner_cgroup;	/* NULL: not known */
+	struct fan_balance balance;
 };
 
 /*

@@ -64,6 +64,8 @@ static void json_tuple(struct json_writer *w, const struct sockfan_key *k)
 	jsonw_uint_field(w, "remote_port", k->rport);
 }
 
+static void json_kstats(struct json_writer *w, const struct sockfan_port_stats *st);
+
 void render_listener_json(struct json_writer *w, const struct fanout *f,
 			  const struct fan_listener *l)
 {
@@ -79,8 +81,14 @@ void render_listener_json(struct json_writer *w, const struct fanout *f,
 	jsonw_count_field(w, "accepted", l->accepted, f->counts & FAN_COUNTS_TOTALS);
 	jsonw_count_field(w, "overflows", l->overflows, f->counts & FAN_COUNTS_OVERFLOWS);
 	jsonw_count_field(w, "hits", l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
+	/* handed to this member of its port (reuseport group), since the capture began */
+	jsonw_count_field(w, "handshakes", l->handshakes, f->counts & FAN_COUNTS_MEMBERS);
+	jsonw_bool_field(w, "stalled", l->stalled);
+	jsonw_count_field(w, "idle_ns", l->idle_ns, f->counts & FAN_COUNTS_TOTALS);
 	json_thread(w, "owner", l->pid, 0, l->comm);
 	json_cgroup(w, "cgroup", l->cgroup);
+	if (l->kstats_known)
+		json_kstats(w, &l->kstats);
 	jsonw_end_object(w);
 }
 
@@ -114,19 +122,27 @@ static void json_states(struct json_writer *w, const struct fan_row *r)
 	jsonw_end_object(w);
 }
 
-/* the port's listening and connection sockets that @flt selects */
-static int json_sockets(struct json_writer *w, const struct fanout *f,
-			const struct fan_filter *flt, const struct fan_row *r)
+/* the port's listening sockets that @flt selects */
+static void json_listeners(struct json_writer *w, const struct fanout *f,
+			   const struct fan_filter *flt, const struct fan_row *r)
 {
-	const struct fan_conn **conns;
-	size_t i, n;
-	int err;
+	size_t i;
 
 	jsonw_start_array_field(w, "listening_sockets");
 	for (i = 0; i < f->nlisteners; i++)
 		if (query_listener_on(flt, &f->listeners[i], r->netns, r->port))
 			render_listener_json(w, f, &f->listeners[i]);
 	jsonw_end_array(w);
+}
+
+/* ... and its connection sockets */
+static int json_conns(struct json_writer *w, const struct fanout *f,
+		      const struct fan_filter *flt, const struct fan_row *r)
+{
+	const struct fan_conn **conns;
+	size_t i, n;
+	int err;
+
 	jsonw_start_array_field(w, "connection_sockets");
 	err = query_port_conns(f, flt, r->netns, r->port, &conns, &n);
 	if (!err) {
@@ -206,8 +222,35 @@ int render_row_json(struct json_writer *w, const struct fanout *f, const struct 
 	json_cgroup(w, "owner_cgroup", r->owner_cgroup);
 	if (r->kstats_known)
 		json_kstats(w, &r->kstats);
+	/* "reuseport":{"members":4,"by":"handshakes","total":N,...}, or null */
+	if (r->balance.members) {
+		jsonw_start_object_field(w, "reuseport");
+		jsonw_uint_field(w, "members", r->balance.members);
+		jsonw_string_field(w, "by", r->balance.by_handshakes ? "handshakes" : "accepted");
+		jsonw_uint_field(w, "total", r->balance.total);
+		jsonw_uint_field(w, "max", r->balance.max);
+		jsonw_uint_field(w, "min", r->balance.min);
+		jsonw_name(w, "skew");
+		if (r->balance.total)
+			jsonw_ratio(w, r->balance.skew);
+		else
+			jsonw_null(w);
+		jsonw_name(w, "cv");
+		if (r->balance.total)
+			jsonw_ratio(w, r->balance.cv);
+		else
+			jsonw_null(w);
+		jsonw_uint_field(w, "stalled", r->balance.stalled);
+		jsonw_end_object(w);
+	} else {
+		jsonw_name(w, "reuseport");
+		jsonw_null(w);
+	}
+	/* a port's members and what each was handed, where the kernel counts it */
+	if (sockets || (f->counts & FAN_COUNTS_MEMBERS))
+		json_listeners(w, f, flt, r);
 	if (sockets)
-		err = json_sockets(w, f, flt, r);
+		err = json_conns(w, f, flt, r);
 	jsonw_end_object(w);
 	return err;
 }

@@ -10,15 +10,44 @@
 
 void render_listener_text(const struct fanout *f, const struct fan_listener *l)
 {
-	char ep[FMT_ADDR_LEN], task[48], hits[24], acc[24], ovf[24], cg[4200];
+	char ep[FMT_ADDR_LEN], task[48], hits[24], acc[24], ovf[24], hs[24], cg[4200];
 
 	fmt_count(hits, sizeof(hits), l->hits, f->counts & FAN_COUNTS_LISTENER_HITS);
 	fmt_count(acc, sizeof(acc), l->accepted, f->counts & FAN_COUNTS_TOTALS);
 	fmt_count(ovf, sizeof(ovf), l->overflows, f->counts & FAN_COUNTS_OVERFLOWS);
-	printf("  %-10s %-24s %-24s backlog %-5u qlen %-5u overflows %-5s sk_drops %-5u accepted %-6s hits %-6s owner %s cookie %llu cgroup %s\n",
+	fmt_count(hs, sizeof(hs), l->handshakes, f->counts & FAN_COUNTS_MEMBERS);
+	printf("  %-10s %-24s %-24s backlog %-5u qlen %-5u overflows %-5s sk_drops %-5u handshakes %-6s accepted %-6s hits %-6s owner %s cookie %llu cgroup %s\n",
 	       "LISTEN", fmt_endpoint(ep, sizeof(ep), &l->key, 0), "", l->backlog, l->qlen, ovf,
-	       l->drops, acc, hits, fmt_task(task, sizeof(task), l->pid, l->comm),
+	       l->drops, hs, acc, hits, fmt_task(task, sizeof(task), l->pid, l->comm),
 	       (unsigned long long)l->cookie, fmt_cgroup(cg, sizeof(cg), l->cgroup));
+	if (l->stalled)
+		printf("  %-10s %llu connections in its queue, none accepted for %llu s: its task stopped taking its share\n",
+		       "STALLED", (unsigned long long)l->qlen,
+		       (unsigned long long)(l->idle_ns / 1000000000));
+}
+
+void render_row_balance_text(const struct fanout *f, const struct fan_filter *flt,
+			     const struct fan_row *r)
+{
+	const struct fan_balance *b = &r->balance;
+	size_t i;
+
+	if (!b->members)
+		return;
+	printf("# port %u reuseport group: %u members, %s", r->port, b->members,
+	       b->by_handshakes ? "handshakes" : "accepted");
+	for (i = 0; i < f->nlisteners; i++) {
+		const struct fan_listener *l = &f->listeners[i];
+
+		if (query_listener_on(flt, l, r->netns, r->port))
+			printf(" %llu", (unsigned long long)(b->by_handshakes ? l->handshakes :
+							       l->accepted));
+	}
+	if (b->total)
+		printf(" (skew %.2f: the largest share over an even one; cv %.3f)", b->skew, b->cv);
+	else
+		printf(" (none yet)");
+	printf(", %u stalled\n", b->stalled);
 }
 
 void render_conn_text(const struct fan_conn *c)

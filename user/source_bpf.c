@@ -20,6 +20,7 @@
 
 #include "sockfan.skel.h"
 #include "cli.h"
+#include "netns.h"
 #include "source_bpf.h"
 #include "loop.h"
 
@@ -308,6 +309,8 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 		for (i = 0; i < MAX_GROUP_PROGS && groups[g].progs[i] && (load & G(g)); i++)
 			bpf_program__set_autoload(bpf_object__find_program_by_name(s->skel->obj,
 						  groups[g].progs[i]), true);
+	/* listeners older than the programs are tagged where tp_btf tags new ones */
+	bpf_program__set_autoload(s->skel->progs.tag_listeners, !!(load & G(G_STATE_BTF)));
 	err = sockfan_bpf__load(s->skel);
 	for (g = 0; !err && g < G_COUNT; g++) {
 		if (!(required & G(g)))
@@ -595,6 +598,58 @@ static int load_first_plan(struct bpf_source *s, int only, bool log_libbpf)
 	return err;
 }
 
+/*
+ * Read the iterator tag_listeners in the namespace the caller is in
+ * now, up to its first socket that is no listener ('E'): the listening
+ * hash comes first, and the rest of the walk is not needed.
+ */
+static int tag_netns(__u32 netns, void *arg)
+{
+	struct bpf_source *s = arg;
+	struct bpf_link *link;
+	char buf[256];
+	ssize_t n = 0;
+	int fd, err = 0;
+
+	(void)netns;
+	link = bpf_program__attach_iter(s->skel->progs.tag_listeners, NULL);
+	if (!link)
+		return -errno ?: -EINVAL;
+	fd = bpf_iter_create(bpf_link__fd(link));
+	if (fd < 0)
+		err = -errno;
+	while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+		if (memchr(buf, 'E', n))
+			break;
+	if (fd >= 0 && n < 0)
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	bpf_link__destroy(link);
+	return err;
+}
+
+/*
+ * After attaching: the listeners that were there before are tagged as a
+ * new one is at LISTEN, so that their children from now on are counted
+ * per listener too (FAN_COUNTS_MEMBERS).  Without tp_btf, nothing is.
+ */
+static int tag_older_listeners(struct bpf_source *s)
+{
+	int err;
+
+	if (bpf_program__fd(s->skel->progs.tag_listeners) < 0)
+		return 0;
+	err = netns_each(s->netns, tag_netns, s);
+	if (err) {
+		fprintf(stderr, "sockfan: cannot walk the listeners with a BPF iterator (iter/tcp): %s; run as root on a kernel with BPF iterators\n",
+			strerror(-err));
+		return err;
+	}
+	s->counts |= FAN_COUNTS_MEMBERS;
+	return 0;
+}
+
 int bpf_source_open(struct bpf_source **sp, const struct capture_sink *sink, __u32 netns,
 		    unsigned int flags)
 {
@@ -637,6 +692,8 @@ int bpf_source_open(struct bpf_source **sp, const struct capture_sink *sink, __u
 		}
 	}
 	err = load_first_plan(s, only, log_libbpf);
+	if (!err)
+		err = tag_older_listeners(s);
 	if (err) {
 		bpf_source_close(s);
 		return err;
@@ -659,7 +716,9 @@ const char *bpf_source_hooks(const struct bpf_source *s)
 
 static int follow_one(const struct fan_conn *c, void *arg)
 {
-	struct sockfan_born unknown = { .netns = c->key.netns, .port = c->key.lport };
+	struct sockfan_born unknown = {
+		.netns = c->key.netns, .port = c->key.lport, .listener = c->listener,
+	};
 	int fd = *(int *)arg;
 
 	if ((c->flags & FAN_SEEDED) && c->cookie)
@@ -770,34 +829,82 @@ void bpf_source_conn_records(struct bpf_source *s, bool on)
 }
 
 /* @a += @b, the whole struct: every member is a __u64 count or sum */
+/*
+ * Each entry of per-CPU stats map @fd (keys of @key_size bytes), summed
+ * over the CPUs, to @fn(key, sum, @arg) until it returns non-zero
+ */
+static int stats_each(int fd, size_t key_size,
+		      int (*fn)(const void *key, const struct sockfan_port_stats *st, void *arg),
+		      void *arg)
+{
+	int ncpu = libbpf_num_possible_cpus(), err = 0, i;
+	struct sockfan_port_stats *vals, sum;
+	__u64 key[2], next[2];
+	void *prev = NULL;
+
+	if (ncpu <= 0 || key_size > sizeof(key))
+		return -EINVAL;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return -ENOMEM;
+	while (!err && !bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, key_size);
+		prev = key;
+		/* gone since (a listener closed), skip it */
+		if (bpf_map_lookup_elem(fd, key, vals))
+			continue;
+		memset(&sum, 0, sizeof(sum));
+		for (i = 0; i < ncpu; i++)
+			fanout_port_stats_add(&sum, &vals[i]);
+		err = fn(key, &sum, arg);
+	}
+	free(vals);
+	return err;
+}
+
+struct port_stats_fn {
+	int (*fn)(const struct sockfan_port_key *k, const struct sockfan_port_stats *st,
+		  void *arg);
+	int (*listener_fn)(__u64 cookie, const struct sockfan_port_stats *st, void *arg);
+	void *arg;
+};
+
+static int port_stats_one(const void *key, const struct sockfan_port_stats *st, void *arg)
+{
+	const struct port_stats_fn *c = arg;
+
+	return c->fn(key, st, c->arg);
+}
+
+static int listener_stats_one(const void *key, const struct sockfan_port_stats *st, void *arg)
+{
+	const struct port_stats_fn *c = arg;
+
+	return c->listener_fn(*(const __u64 *)key, st, c->arg);
+}
+
 int bpf_source_port_stats(const struct bpf_source *s,
 			  int (*fn)(const struct sockfan_port_key *k,
 				    const struct sockfan_port_stats *st, void *arg),
 			  void *arg)
 {
-	int fd = bpf_map__fd(s->skel->maps.port_stats), ncpu = libbpf_num_possible_cpus();
-	struct sockfan_port_key key, next, *prev = NULL;
-	struct sockfan_port_stats *vals, sum;
-	int err = 0, i;
+	struct port_stats_fn c = { .fn = fn, .arg = arg };
 
-	if (ncpu <= 0)
-		return -EINVAL;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
-	while (!err && !bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		/* gone since (never: ports are not deleted), skip it */
-		if (bpf_map_lookup_elem(fd, &key, vals))
-			continue;
-		memset(&sum, 0, sizeof(sum));
-		for (i = 0; i < ncpu; i++)
-			fanout_port_stats_add(&sum, &vals[i]);
-		err = fn(&key, &sum, arg);
-	}
-	free(vals);
-	return err;
+	return stats_each(bpf_map__fd(s->skel->maps.port_stats), sizeof(struct sockfan_port_key),
+			  port_stats_one, &c);
+}
+
+int bpf_source_listener_stats(const struct bpf_source *s,
+			      int (*fn)(__u64 cookie, const struct sockfan_port_stats *st,
+					void *arg),
+			      void *arg)
+{
+	struct port_stats_fn c = { .listener_fn = fn, .arg = arg };
+
+	if (!(s->counts & FAN_COUNTS_MEMBERS))
+		return 0;
+	return stats_each(bpf_map__fd(s->skel->maps.listener_stats), sizeof(__u64),
+			  listener_stats_one, &c);
 }
 
 __u64 bpf_source_records(const struct bpf_source *s)

@@ -124,6 +124,15 @@ int bpf_source_port_stats(const struct bpf_source *s,
 				    const struct sockfan_port_stats *st, void *arg),
 			  void *arg);
 
+/*
+ * The same per listener (FAN_COUNTS_MEMBERS), for the listeners alive
+ * now: @fn(cookie, stats, @arg) for each.
+ */
+int bpf_source_listener_stats(const struct bpf_source *s,
+			      int (*fn)(__u64 cookie, const struct sockfan_port_stats *st,
+					void *arg),
+			      void *arg);
+
 /* records read from the ring (a snapshot's seed is none of them) */
 __u64 bpf_source_records(const struct bpf_source *s);
 

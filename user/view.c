@@ -496,6 +496,42 @@ static int snap_port_stats(const struct sockfan_port_key *k, const struct sockfa
 	return fanout_snap_port_stats(&v->f, k->netns, k->port, st, false);
 }
 
+static int snap_listener_stats(__u64 cookie, const struct sockfan_port_stats *st, void *arg)
+{
+	struct view *v = arg;
+
+	fanout_snap_listener_stats(&v->f, cookie, st, false);
+	return 0;
+}
+
+/* the kernel's per-listener aggregates as read, before they are applied */
+struct listener_stats_vec {
+	struct listener_stats_entry {
+		__u64 cookie;
+		struct sockfan_port_stats st;
+	} *v;
+	size_t n, cap;
+};
+
+static int collect_listener_stats(__u64 cookie, const struct sockfan_port_stats *st, void *arg)
+{
+	struct listener_stats_vec *lv = arg;
+	struct listener_stats_entry *e;
+
+	if (lv->n == lv->cap) {
+		size_t cap = lv->cap ? 2 * lv->cap : 16;
+
+		e = realloc(lv->v, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		lv->v = e;
+		lv->cap = cap;
+	}
+	lv->v[lv->n].cookie = cookie;
+	lv->v[lv->n++].st = *st;
+	return 0;
+}
+
 /* the kernel's per-port aggregates as read, before they are applied */
 struct port_stats_vec {
 	struct port_stats_entry {
@@ -586,12 +622,15 @@ static __u64 accepted_shown(const struct view *v, __u32 netns, __u16 port)
 static int bpf_snapshot(struct view *v, bool walk)
 {
 	unsigned int counts = v->f.counts;
+	struct listener_stats_vec lv = { 0 };
 	struct port_stats_vec sv = { 0 };
 	struct fan_port *p;
 	size_t i;
 	int err;
 
 	err = bpf_source_port_stats(v->src, collect_port_stats, &sv);
+	if (!err)
+		err = bpf_source_listener_stats(v->src, collect_listener_stats, &lv);
 	if (walk) {
 		fanout_free(&v->f);
 		if (!err && fanout_init(&v->f))
@@ -615,6 +654,9 @@ static int bpf_snapshot(struct view *v, bool walk)
 				p->accepted = accepted_shown(v, e->k.netns, e->k.port);
 		}
 	}
+	for (i = 0; !err && i < lv.n; i++)
+		fanout_snap_listener_stats(&v->f, lv.v[i].cookie, &lv.v[i].st, true);
+	free(lv.v);
 	free(sv.v);
 	if (err == -ENOMEM)
 		fprintf(stderr, "%s: out of memory\n", prog_name);
@@ -637,6 +679,8 @@ static int bpf_refresh(struct view *v, bool states)
 		err = states ? bpf_refresh_states(v) : 0;
 		if (!err)
 			err = bpf_source_port_stats(v->src, snap_port_stats, v);
+		if (!err)
+			err = bpf_source_listener_stats(v->src, snap_listener_stats, v);
 	}
 	if (err)
 		return err;
@@ -689,7 +733,7 @@ static int open_bpf(struct view *v)
 		 * come with records; refused SYNs and strays are counted
 		 */
 		bpf_source_conn_records(v->src, false);
-		v->f.counts &= FAN_COUNTS_MISSES | FAN_COUNTS_ACCEPT_WAITS;
+		v->f.counts &= FAN_COUNTS_MISSES | FAN_COUNTS_ACCEPT_WAITS | FAN_COUNTS_MEMBERS;
 		v->f.counts |= FAN_COUNTS_TOTALS;
 	}
 	/*
@@ -746,12 +790,63 @@ static int read_proc(struct view *v)
 	return err;
 }
 
+/*
+ * A member that has connections waiting in its queue and accepted none
+ * for this long is stalled: the task behind it stopped taking its share
+ * (a worker blocked or stopped), while the kernel's reuseport hash goes
+ * on handing it one connection in N.
+ */
+#define STALL_NS	(5ULL * 1000000000)
+
+/*
+ * Time, which the model does not keep: how long each listener has
+ * accepted nothing as far as this view watched it, and whether that
+ * makes it stalled.  Its accepts since the window began count where the
+ * source counts them (FAN_COUNTS_TOTALS): else nothing is said.
+ */
+static int view_watch_members(struct view *v)
+{
+	struct member_watch *w, *old = v->watches;
+	size_t i, j, nold = v->nwatches;
+	__u64 now = mono_ns();
+
+	if (!(v->f.counts & FAN_COUNTS_TOTALS))
+		return 0;
+	w = calloc(v->f.nlisteners + 1, sizeof(*w));
+	if (!w) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return -ENOMEM;
+	}
+	for (i = 0; i < v->f.nlisteners; i++) {
+		struct fan_listener *l = &v->f.listeners[i];
+
+		w[i] = (struct member_watch){ l->cookie, l->accepted, v->open_ns };
+		for (j = 0; j < nold; j++)
+			if (old[j].cookie == l->cookie)
+				break;
+		if (j < nold && old[j].accepted == l->accepted)
+			w[i].since_ns = old[j].since_ns;
+		else if (j < nold)
+			w[i].since_ns = now;
+		/* first seen now, with accepts in the window: it did take some */
+		else if (l->accepted)
+			w[i].since_ns = now;
+		l->idle_ns = now - w[i].since_ns;
+		l->stalled = l->qlen && l->idle_ns >= STALL_NS;
+	}
+	free(old);
+	v->watches = w;
+	v->nwatches = v->f.nlisteners;
+	return 0;
+}
+
 int view_open(struct view *v, const struct view_opts *o)
 {
 	int err;
 
 	memset(v, 0, sizeof(*v));
 	v->o = o;
+	v->open_ns = mono_ns();
 	err = view_check_targets(o->cmd, o);
 	if (err)
 		return err;
@@ -769,7 +864,7 @@ int view_open(struct view *v, const struct view_opts *o)
 		v->meta.proc_dir = o->proc_dir ? o->proc_dir : SOCKFAN_PROC_PATH;
 		err = read_proc(v);
 	}
-	return err ?: view_cgroups(v);
+	return err ?: view_cgroups(v) ?: view_watch_members(v);
 }
 
 int view_wait(struct view *v, unsigned long ms, int fd)
@@ -806,7 +901,7 @@ int view_refresh_counts(struct view *v)
 {
 	if (!v->src || !v->o->aggregate)
 		return view_refresh(v);
-	return bpf_refresh(v, false);
+	return bpf_refresh(v, false) ?: view_watch_members(v);
 }
 
 int view_refresh(struct view *v)
@@ -817,7 +912,7 @@ int view_refresh(struct view *v)
 		err = bpf_refresh(v, true);
 	else	/* diag is one snapshot, taken at open: it refuses looking again */
 		err = v->o->source == VIEW_DIAG ? 0 : read_proc(v);
-	return err ?: view_cgroups(v);
+	return err ?: view_cgroups(v) ?: view_watch_members(v);
 }
 
 /*
@@ -887,6 +982,9 @@ void view_close(struct view *v)
 	v->src = NULL;
 	free(v->floors);
 	v->floors = NULL;
+	free(v->watches);
+	v->watches = NULL;
+	v->nwatches = 0;
 	fanout_free(&v->f);
 	cgroup_cache_free(v->cgroups);
 	v->cgroups = NULL;

@@ -130,6 +130,14 @@ struct view {
 	struct cgroup_cache *cgroups;	/* the tasks' cgroups (view.c) */
 	struct iter_source *iter;	/* the socket iterator, if the kernel has one */
 	bool iter_tried;
+	/* each listener's accepts as last seen, and since when (view_watch_members()) */
+	struct member_watch {
+		__u64 cookie;
+		__u64 accepted;
+		__u64 since_ns;
+	} *watches;
+	size_t nwatches;
+	__u64 open_ns;			/* CLOCK_MONOTONIC when the view opened */
 };
 
 /*

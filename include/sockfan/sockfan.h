@@ -18,7 +18,7 @@
 #include <linux/types.h>
 #endif
 
-#define SOCKFAN_ABI_VERSION	4
+#define SOCKFAN_ABI_VERSION	5
 #define SOCKFAN_COMM_LEN	16
 
 /* /proc/net/sockfan/<file>, one directory per network namespace */
@@ -233,6 +233,12 @@ enum sockfan_hist {
 	SOCKFAN_NR_HISTS,
 };
 
+/*
+ * The same counters and histograms are kept per listener (the BPF
+ * programs' map "listener_stats", keyed by the listener's cookie): what
+ * each member of a SO_REUSEPORT group was handed, accepted and closed.
+ * @refused and @strays have no listener and stay 0 there.
+ */
 struct sockfan_port_key {
 	__u32 netns;		/* inode of the namespace */
 	__u16 port;		/* local port, host order */
@@ -267,6 +273,7 @@ struct sockfan_born {
 	__u32 netns;
 	__u16 port;
 	__u16 __pad;
+	__u64 listener;		/* cookie of the listener it came from, 0: unknown */
 };
 
 /*
@@ -348,7 +355,7 @@ static inline __u32 sockfan_hist_slot(__u64 ns)
 SOCKFAN_ASSERT_SIZE(struct sockfan_key, SOCKFAN_KEY_SIZE);
 SOCKFAN_ASSERT_SIZE(struct sockfan_event, SOCKFAN_EVENT_SIZE);
 SOCKFAN_ASSERT_SIZE(struct sockfan_port_key, 8);
-SOCKFAN_ASSERT_SIZE(struct sockfan_born, 16);
+SOCKFAN_ASSERT_SIZE(struct sockfan_born, 24);
 SOCKFAN_ASSERT_SIZE(struct sockfan_port_stats, SOCKFAN_PORT_STATS_SIZE);
 SOCKFAN_ASSERT_SIZE(struct sockfan_iter_sock, 24);
 SOCKFAN_ASSERT_SIZE(struct sockfan_iter_listener, 48);

@@ -1,0 +1,129 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# balance.sh bpf|proc: how a SO_REUSEPORT group shares its load.
+# nginx with 4 workers and "listen PORT reuseport" has 4 listening
+# sockets on one port; the kernel hands each new connection to one of
+# them by a hash of its four-tuple.  N short connections later, the
+# members' shares must lie within what a uniform hash gives (5 standard
+# deviations of a binomial), and add up to the N connections made (nstat's
+# passive opens can count a few children more: ones cloned and dropped
+# when two CPUs finish the same handshake).  Then one worker is stopped (SIGSTOP, Cloudflare's worst
+# case): its listener's queue fills while the others go on, and sockfan
+# must flag that member, and no other, as stalled, both when its first
+# look came before the burst and when sockfan started after it; the member's
+# overflows must be the namespace's ListenOverflows rise, where a hook
+# counts them.
+source "$(dirname "$0")/lib.sh"
+
+PORT=8080
+WORKERS=4
+N=${SOCKFAN_BALANCE_CONNS:-10000}
+BURST=400
+BACKLOG=64
+
+require_scenario_tools
+require_nginx
+source_setup "${1:?usage: balance.sh bpf|proc}"
+
+tap_plan 11
+
+netns_new NS sfbal
+nginx_start "$NS" $PORT workers=$WORKERS listen="$PORT reuseport backlog=$BACKLOG" ||
+	exit $KSFT_FAIL
+
+# --- N connections, opened and closed at once --------------------------
+opens0=$(netns_mib "$NS" TcpPassiveOpens)
+view_begin "$NS" $PORT "$TMP/spread" $VIEW_MAX || exit $KSFT_FAIL
+start=$SECONDS
+# shellcheck disable=SC2016 # the program is Python's
+in_ns "$NS" "$PY" -c '
+import socket, sys
+n, port = int(sys.argv[1]), int(sys.argv[2])
+for i in range(n):
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (2 + i % 4), 0))
+    s.connect(("127.0.0.1", port))
+    s.close()
+' "$N" $PORT
+diag "$N connections in $((SECONDS - start)) s"
+wait_for 10 accept_queue_empty "$NS" $PORT
+view_end "$NS" $PORT "$TMP/spread" >/dev/null
+check "sockfan ports --source $SOURCE exits 0" $? 0
+opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens0))
+diag "nstat: TcpPassiveOpens +$opens"
+
+# the reuseport object: members, what it counted by, total, skew, cv
+"$PY" - "$TMP/spread" $PORT >"$TMP/spread.txt" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+row = [r for r in doc["ports"] if r["port"] == int(sys.argv[2])][0]
+b = row["reuseport"] or {}
+shares = [l["handshakes"] if b.get("by") == "handshakes" else l["accepted"]
+          for l in row["listening_sockets"]]
+print(b.get("members"), b.get("by"), b.get("total"), "%.4f" % b.get("skew", 0),
+      "%.4f" % b.get("cv", 0), " ".join(map(str, shares)))
+PY
+read -r members by total skew cv shares <"$TMP/spread.txt"
+diag "reuseport: $members members by $by, total $total, skew $skew, cv $cv: $shares"
+check "a reuseport group of $WORKERS members" "$members" $WORKERS
+check "the members' connections add up to the $N made" "$total" "$N"
+# a member's count is binomial (N, 1/4): 5 sigma either way
+read -r lo hi <<<"$("$PY" -c 'import math, sys
+n, k = int(sys.argv[1]), int(sys.argv[2])
+m, s = n / k, math.sqrt(n * (1 / k) * (1 - 1 / k))
+print(int(m - 5 * s), int(m + 5 * s))' "$N" $WORKERS)"
+check "every member's share is within 5 sigma of an even one ($lo..$hi)" \
+	"$(for v in $shares; do [ "$v" -ge "$lo" ] && [ "$v" -le "$hi" ] && echo ok ||
+		echo "$v"; done | sort -u | tr '\n' ' ')" "ok "
+check "skew = largest share over the even share" \
+	"$skew" "$("$PY" -c 'import sys
+print("%.4f" % (int(sys.argv[1]) * int(sys.argv[3]) / int(sys.argv[2])))' \
+		"$(tr ' ' '\n' <<<"$shares" | sort -n | tail -n 1)" "$total" $WORKERS)"
+# --- one worker stopped ---------------------------------------------------
+mapfile -t ids < <(ss_listener_ids "$NS" $PORT)
+mapfile -t pids < <(ip netns pids "$NS")
+read -r cookie ino <<<"${ids[0]}"
+victim=$(epoll_watchers "$ino" "${pids[@]}")
+diag "stopping worker $victim, which polls listener $cookie"
+kill -STOP "$victim"
+over0=$(netns_mib "$NS" TcpExtListenOverflows)
+# a look now and one 10 s later: a stall is seen over time (the module's
+# counts run since it was loaded, the programs' since they attached)
+sockfan_view "$NS" $PORT "$TMP/stall" --interval 10 --count 2 &
+viewer=$!
+wait_for 30 grep -q '^{' "$TMP/stall"
+# the stopped member's share finds its queue full: SYNs dropped and
+# retried, given up after 8 s; the others' are accepted and held
+clients_start "$NS" 127.0.0.1 $PORT $BURST 127.0.0.6,127.0.0.7 $CLIENT_HOLD 8
+diag "connected $CLIENTS_UP of $BURST"
+wait "$viewer"
+check "sockfan ports --interval 10 --count 2 exits 0" $? 0
+over=$(($(netns_mib "$NS" TcpExtListenOverflows) - over0))
+# started after: two looks 6 s apart at the stopped member's full queue
+sockfan_view "$NS" $PORT "$TMP/after" --interval 6 --count 2
+diag "nstat: ListenOverflows +$over; the listeners' Recv-Q/Send-Q per ss: $(ss_listen_queue "$NS" $PORT | tr '\n' ' ')"
+stalled() {
+	"$PY" - "$1" <<-'PY'
+	import json, sys
+	doc = json.loads(open(sys.argv[1]).read().splitlines()[-1])
+	print(" ".join(str(l["cookie"]) for r in doc["ports"]
+	               for l in r["listening_sockets"] if l["stalled"]) or "none")
+	PY
+}
+check "all running: no member stalled" "$(stalled "$TMP/spread")" none
+check "looked before the burst: the stopped worker's listener, and only it, is stalled" \
+	"$(stalled "$TMP/stall")" "$cookie"
+check "started after: the stopped worker's listener, and only it, is stalled" \
+	"$(stalled "$TMP/after")" "$cookie"
+if grep -q 'overflow=none' "$TMP/stall.err" "$TMP/stall" 2>/dev/null; then
+	tap_skip "the stalled member's overflows = the ListenOverflows rise" \
+		"no hook for overflows here: $(grep -oh -m 1 'overflow=none([^)]*)' "$TMP/stall.err" "$TMP/stall" | head -n 1)"
+else
+	tail -n 1 "$TMP/stall" >"$TMP/stall.last"
+	check "the stalled member's overflows = the ListenOverflows rise" \
+		"$(sockfan_listener_field "$TMP/stall.last" "$cookie" overflows)" "$over"
+fi
+kill -CONT "$victim"
+check "resumed: its queue drains" "$(wait_for 10 accept_queue_empty "$NS" $PORT && echo empty)" empty
+tap_exit
