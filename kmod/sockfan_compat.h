@@ -97,6 +97,24 @@ static inline const struct sk_buff *sockfan_syn_recv_skb(struct pt_regs *regs)
 }
 
 /*
+ * tcp_child_process(parent, child, skb): the handshake's last ACK goes
+ * from the listener the SYN's lookup chose to the child cloned from it,
+ * which then becomes ESTABLISHED, on this CPU, in this call.  The same
+ * arguments on all three kernels.
+ */
+#define SOCKFAN_CHILD_SYMBOL	"tcp_child_process"
+
+static inline struct sock *sockfan_child_parent(struct pt_regs *regs)
+{
+	return (struct sock *)regs_get_kernel_argument(regs, 0);
+}
+
+static inline struct sock *sockfan_child_child(struct pt_regs *regs)
+{
+	return (struct sock *)regs_get_kernel_argument(regs, 1);
+}
+
+/*
  * Every segment @sk dropped (sk_drops): for a listener, accept-queue
  * overflows and other drops alike, e.g. TCP_DEFER_ACCEPT's bare ACKs
  */

@@ -30,6 +30,28 @@
 
 static struct tracepoint *state_tp;
 
+/*
+ * The child tcp_child_process() is about to make ESTABLISHED on this
+ * CPU, and the listener it was cloned from (child_pre()): the state
+ * hook, which fires inside that call, takes the listener from here.
+ * Both run in the softirq that handles the handshake's last ACK, so
+ * nothing comes between; a child made ESTABLISHED later (from its
+ * owner's backlog) finds another child here and no listener.
+ */
+struct child_slot {
+	const struct sock *child;
+	const struct sock *parent;
+};
+
+static DEFINE_PER_CPU(struct child_slot, child_slot);
+
+static const struct sock *child_listener(const struct sock *sk)
+{
+	struct child_slot *slot = this_cpu_ptr(&child_slot);
+
+	return slot->child == sk ? slot->parent : NULL;
+}
+
 static void probe_state(void *data, const struct sock *csk,
 			const int oldstate, const int newstate)
 {
@@ -44,7 +66,7 @@ static void probe_state(void *data, const struct sock *csk,
 		sockfan_listen(sk);
 		break;
 	case SOCKFAN_EV_ESTABLISHED:
-		sockfan_established(sk);
+		sockfan_established(sk, child_listener(sk));
 		break;
 	case SOCKFAN_EV_CLOSE:
 		if (oldstate == TCP_LISTEN)
@@ -148,6 +170,22 @@ static const char * const overflow_symbols[] = {
 static struct kprobe overflow_probes[ARRAY_SIZE(overflow_symbols)];
 static bool overflow_on[ARRAY_SIZE(overflow_probes)];
 
+static int child_pre(struct kprobe *kp, struct pt_regs *regs)
+{
+	struct child_slot *slot = this_cpu_ptr(&child_slot);
+
+	slot->child = sockfan_child_child(regs);
+	slot->parent = sockfan_child_parent(regs);
+	return 0;
+}
+
+static struct kprobe child_probe = {
+	.symbol_name	= SOCKFAN_CHILD_SYMBOL,
+	.pre_handler	= child_pre,
+};
+
+static bool child_on;
+
 static void overflow_check(const struct sock *sk)
 {
 	if (sk && sk->sk_protocol == IPPROTO_TCP && sk_acceptq_is_full(sk))
@@ -214,6 +252,11 @@ static void lookup_hooks_init(void)
 			pr_warn("no miss counts from %s (kprobe: %d)\n",
 				reset_symbols[i], err);
 	}
+	err = register_kprobe(&child_probe);
+	child_on = !err;
+	if (err)
+		pr_warn("no handshake counts per listener from %s (kprobe: %d)\n",
+			SOCKFAN_CHILD_SYMBOL, err);
 	for (i = 0; i < ARRAY_SIZE(overflow_probes); i++) {
 		overflow_probes[i].symbol_name = overflow_symbols[i];
 		overflow_probes[i].pre_handler = i ? overflow_ack_pre : overflow_syn_pre;
@@ -238,6 +281,8 @@ static void lookup_hooks_exit(void)
 	for (i = 0; i < ARRAY_SIZE(overflow_probes); i++)
 		if (overflow_on[i])
 			unregister_kprobe(&overflow_probes[i]);
+	if (child_on)
+		unregister_kprobe(&child_probe);
 }
 
 int sockfan_hooks_init(void)

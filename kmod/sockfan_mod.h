@@ -71,6 +71,11 @@ struct sockfan_listener {
 	u64 cookie;
 	u64 born_ns;
 	u64 accepted;			/* accept() calls that returned a child */
+	/*
+	 * Handshakes completed through it: the connections the kernel handed
+	 * to this member of its port (its reuseport group's hash chose it)
+	 */
+	atomic64_t handshakes;
 	atomic64_t hits;		/* listener lookups that chose it */
 	atomic64_t overflows;		/* segments dropped: its queue was full */
 	u32 pid;			/* the task that called listen() */
@@ -139,7 +144,8 @@ u64 sockfan_sk_cookie(struct sock *sk);
 /* hook entry points: @sk changed state, or accept() returned @child */
 void sockfan_listen(struct sock *sk);
 void sockfan_listen_close(struct sock *sk);
-void sockfan_established(struct sock *sk);
+/* @listener: the socket it was cloned from, NULL if not known */
+void sockfan_established(struct sock *sk, const struct sock *listener);
 void sockfan_close(struct sock *sk);
 void sockfan_accepted(struct sock *listener, struct sock *child);
 void sockfan_listener_hit(const struct sock *listener);

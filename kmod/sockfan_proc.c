@@ -209,16 +209,16 @@ static int listeners_show(struct seq_file *m, void *v)
 	struct sockfan_listener *l = v;
 
 	if (v == SEQ_START_TOKEN) {
-		seq_puts(m, "cookie family laddr lport backlog qlen overflows drops accepted hits pid comm\n");
+		seq_puts(m, "cookie family laddr lport backlog qlen overflows drops handshakes accepted hits pid comm\n");
 		return 0;
 	}
 	seq_printf(m, "%llu %s ", l->cookie, family_name(&l->key));
 	seq_addr(m, &l->key, l->key.laddr);
 	/* the live queue, read as inet_diag does for ss -l */
-	seq_printf(m, " %u %u %u %llu %u %llu %llu ", l->key.lport,
+	seq_printf(m, " %u %u %u %llu %u %llu %llu %llu ", l->key.lport,
 		   READ_ONCE(l->sk->sk_max_ack_backlog), READ_ONCE(l->sk->sk_ack_backlog),
 		   (u64)atomic64_read(&l->overflows), sockfan_sk_drops(l->sk),
-		   READ_ONCE(l->accepted),
+		   (u64)atomic64_read(&l->handshakes), READ_ONCE(l->accepted),
 		   (u64)atomic64_read(&l->hits));
 	/* a listener found at load gets its pid after its comm */
 	seq_task(m, it->tasks, smp_load_acquire(&l->pid), l->comm);

@@ -476,19 +476,26 @@ out:
  * a grafted one was either accept()ed already (tracked then) or opened
  * simultaneously from both ends (an active open: not fan-out).
  */
-void sockfan_established(struct sock *sk)
+static struct sockfan_listener *listener_of(const struct sock *sk);
+
+void sockfan_established(struct sock *sk, const struct sock *listener)
 {
 	/* the child's first RTT sample: SYN-ACK sent to its ACK (srtt_us is 8x) */
 	u64 ns = (u64)(READ_ONCE(tcp_sk(sk)->srtt_us) >> 3) * NSEC_PER_USEC;
+	struct sockfan_listener *l = NULL;
 	struct sockfan_net *sn;
 	struct sockfan_port *p;
 	unsigned long flags;
 
 	if (READ_ONCE(sk->sk_socket))
 		return;
-	conn_track(sk, 0, TRACK_COUNT_DROP);
-	/* counted even when the table had no room for its record */
 	rcu_read_lock();
+	if (listener)
+		l = listener_of(listener);
+	/* counted even when the table had no room for its record */
+	if (l)
+		atomic64_inc(&l->handshakes);
+	conn_track(sk, l ? l->cookie : 0, TRACK_COUNT_DROP);
 	sn = sockfan_net(sock_net(sk));
 	raw_spin_lock_irqsave(&sn->lock, flags);
 	p = port_get(sn, sk->sk_num);

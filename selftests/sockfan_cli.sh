@@ -94,14 +94,14 @@ expect "ports --hist without time: exit 2" 2 'needs time for the programs to cou
 # the /proc reader against files that break the spec
 mkdir -p "$TMP/proc"
 good_hdrs() {
-	echo "cookie family laddr lport backlog qlen overflows drops accepted hits pid comm" >"$TMP/proc/listeners"
+	echo "cookie family laddr lport backlog qlen overflows drops handshakes accepted hits pid comm" >"$TMP/proc/listeners"
 	echo "cookie family laddr lport raddr rport listener pid comm age_ms segs_in state" >"$TMP/proc/conns"
 	echo "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm" >"$TMP/proc/ports"
 	printf 'name value\nconns 2\nstrays 4\n' >"$TMP/proc/stats"
 	echo "port hist count sum_us slots" >"$TMP/proc/hist"
 }
 good_hdrs
-echo "7 inet 0.0.0.0 80 511 0 0 0 2 5 100 nginx" >>"$TMP/proc/listeners"
+echo "7 inet 0.0.0.0 80 511 0 0 0 2 2 5 100 nginx" >>"$TMP/proc/listeners"
 echo "9 inet 10.0.0.1 80 10.0.0.2 5555 7 101 nginx 10 4 ESTAB" >>"$TMP/proc/conns"
 echo "11 inet 10.0.0.1 80 10.0.0.3 5556 7 0 - 5 1 ESTAB" >>"$TMP/proc/conns"
 echo "80 1 2 5 3 2 3000 500 200 0 100 nginx" >>"$TMP/proc/ports"

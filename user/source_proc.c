@@ -23,7 +23,7 @@
 #define MAX_FIELDS	16
 #define PROC_LINE_MAX	1024	/* far above any record the module prints */
 
-static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen overflows drops accepted hits pid comm";
+static const char LISTENERS_HDR[] = "cookie family laddr lport backlog qlen overflows drops handshakes accepted hits pid comm";
 static const char CONNS_HDR[] = "cookie family laddr lport raddr rport listener pid comm age_ms segs_in state";
 static const char STATS_HDR[] = "name value";
 static const char PORTS_HDR[] = "port listeners established accepted closed peers lifetime_sum_us wait_sum_us wait_max_us refused owner_pid owner_comm";
@@ -101,21 +101,23 @@ static int split(struct proc_file *pf, char *line)
 
 static int read_listener(struct fanout *f, struct proc_file *pf)
 {
-	__u64 cookie, port, backlog, qlen, overflows, drops, accepted, hits, pid;
+	__u64 cookie, port, backlog, qlen, overflows, drops, handshakes, accepted, hits, pid;
 	struct sockfan_key k = { .netns = pf->netns };
 	struct fan_listener *l;
 
 	if (field_u64(pf, 0, ~0ULL, &cookie) || field_addr(pf, 1, 2, &k, k.laddr) ||
 	    field_u64(pf, 3, 65535, &port) || field_u64(pf, 4, ~0U, &backlog) ||
 	    field_u64(pf, 5, ~0U, &qlen) || field_u64(pf, 6, ~0ULL, &overflows) ||
-	    field_u64(pf, 7, ~0U, &drops) || field_u64(pf, 8, ~0ULL, &accepted) ||
-	    field_u64(pf, 9, ~0ULL, &hits) || field_u64(pf, 10, ~0U, &pid))
+	    field_u64(pf, 7, ~0U, &drops) || field_u64(pf, 8, ~0ULL, &handshakes) ||
+	    field_u64(pf, 9, ~0ULL, &accepted) || field_u64(pf, 10, ~0ULL, &hits) ||
+	    field_u64(pf, 11, ~0U, &pid))
 		return -EPROTO;
 	k.lport = port;
 	l = fanout_snap_listener(f, &k, cookie, backlog);
 	if (!l)
 		return -ENOMEM;
 	/* what the module counted since it was loaded */
+	l->handshakes = handshakes;
 	l->accepted = accepted;
 	l->qlen = qlen;
 	l->overflows = overflows;
@@ -123,7 +125,7 @@ static int read_listener(struct fanout *f, struct proc_file *pf)
 	l->hits = hits;
 	if (pid) {
 		l->pid = pid;
-		field_comm(pf, 11, l->comm);
+		field_comm(pf, 12, l->comm);
 	}
 	return 0;
 }
@@ -274,7 +276,7 @@ static const struct proc_format {
 	int (*fn)(struct fanout *f, struct proc_file *pf);
 } formats[] = {
 	{ "conns", CONNS_HDR, 12, read_conn },
-	{ "listeners", LISTENERS_HDR, 12, read_listener },
+	{ "listeners", LISTENERS_HDR, 13, read_listener },
 	{ "ports", PORTS_HDR, 12, read_port },
 	{ "hist", HIST_HDR, 5, read_hist },
 	{ "stats", STATS_HDR, 2, read_stat },

@@ -776,7 +776,8 @@ static int read_proc(struct view *v)
 	err = proc_source_read(&v->f, v->meta.proc_dir);
 	/* the module's probes count both (or log why one is missing) */
 	v->f.counts = FAN_COUNTS_LISTENER_HITS | FAN_COUNTS_MISSES | FAN_COUNTS_TOTALS |
-		      FAN_COUNTS_OVERFLOWS | FAN_COUNTS_HISTS | FAN_COUNTS_ACCEPT_WAITS;
+		      FAN_COUNTS_OVERFLOWS | FAN_COUNTS_HISTS | FAN_COUNTS_ACCEPT_WAITS |
+		      FAN_COUNTS_MEMBERS;
 	/*
 	 * What the module's files lack (holders, and with details segs_in
 	 * as tcp_info has it), of this namespace only, like the files: a
