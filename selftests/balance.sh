@@ -31,6 +31,8 @@ tap_plan 11
 netns_new NS sfbal
 nginx_start "$NS" $PORT workers=$WORKERS listen="$PORT reuseport backlog=$BACKLOG" ||
 	exit $KSFT_FAIL
+# nginx_start returns at the first listener: all of them
+wait_for 10 [ "$(ss_listeners "$NS" $PORT)" = $WORKERS ]
 
 # --- N connections, opened and closed at once --------------------------
 opens0=$(netns_mib "$NS" TcpPassiveOpens)
@@ -54,7 +56,7 @@ opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens0))
 diag "nstat: TcpPassiveOpens +$opens"
 
 # the reuseport object: members, what it counted by, total, skew, cv
-"$PY" - "$TMP/spread" $PORT >"$TMP/spread.txt" <<'PY'
+"$PY" - "$TMP/spread" $PORT >"$TMP/spread.txt" 2>"$TMP/spread.diag" <<'PY'
 import json, sys
 doc = json.load(open(sys.argv[1]))
 row = [r for r in doc["ports"] if r["port"] == int(sys.argv[2])][0]
@@ -63,8 +65,14 @@ shares = [l["handshakes"] if b.get("by") == "handshakes" else l["accepted"]
           for l in row["listening_sockets"]]
 print(b.get("members"), b.get("by"), b.get("total"), "%.4f" % b.get("skew", 0),
       "%.4f" % b.get("cv", 0), " ".join(map(str, shares)))
+for l in row["listening_sockets"]:
+    print("# listener %s: handshakes %s accepted %s qlen %s owner %s" % (
+        l["cookie"], l["handshakes"], l["accepted"], l["qlen"], l["owner"]), file=sys.stderr)
+print("# lost %s, counts lost %s, hooks %s" % (doc.get("lost"), doc.get("counts_lost"),
+      doc.get("hooks")), file=sys.stderr)
 PY
 read -r members by total skew cv shares <"$TMP/spread.txt"
+cat "$TMP/spread.diag"
 diag "reuseport: $members members by $by, total $total, skew $skew, cv $cv: $shares"
 check "a reuseport group of $WORKERS members" "$members" $WORKERS
 check "the members' connections add up to the $N made" "$total" "$N"
@@ -88,18 +96,31 @@ victim=$(epoll_watchers "$ino" "${pids[@]}")
 diag "stopping worker $victim, which polls listener $cookie"
 kill -STOP "$victim"
 over0=$(netns_mib "$NS" TcpExtListenOverflows)
-# a look now and one 10 s later: a stall is seen over time (the module's
-# counts run since it was loaded, the programs' since they attached)
-sockfan_view "$NS" $PORT "$TMP/stall" --interval 10 --count 2 &
-viewer=$!
-wait_for 30 grep -q '^{' "$TMP/stall"
+# watching from before the burst: the programs follow it (a look when it
+# is over); the module's counts run since it was loaded, so a stall shows
+# between two looks, one now and one 10 s later
+if [ "$SOURCE" = bpf ]; then
+	view_begin "$NS" $PORT "$TMP/stall" $VIEW_MAX || exit $KSFT_FAIL
+else
+	sockfan_view "$NS" $PORT "$TMP/stall" --interval 10 --count 2 &
+	viewer=$!
+	wait_for 30 grep -q '^{' "$TMP/stall"
+fi
 # the stopped member's share finds its queue full: SYNs dropped and
 # retried, given up after 8 s; the others' are accepted and held
 clients_start "$NS" 127.0.0.1 $PORT $BURST 127.0.0.6,127.0.0.7 $CLIENT_HOLD 8
 diag "connected $CLIENTS_UP of $BURST"
-wait "$viewer"
-check "sockfan ports --interval 10 --count 2 exits 0" $? 0
+# no SYN of the burst is left: the rise is final
 over=$(($(netns_mib "$NS" TcpExtListenOverflows) - over0))
+if [ "$SOURCE" = bpf ]; then
+	view_end "$NS" $PORT "$TMP/stall" >/dev/null
+	check "sockfan ports, started before the burst, exits 0" $? 0
+	cp "$TMP/stall" "$TMP/stall.counts"
+else
+	wait "$viewer"
+	check "sockfan ports --interval 10 --count 2 exits 0" $? 0
+	sockfan_view "$NS" $PORT "$TMP/stall.counts"
+fi
 # started after: two looks 6 s apart at the stopped member's full queue
 sockfan_view "$NS" $PORT "$TMP/after" --interval 6 --count 2
 diag "nstat: ListenOverflows +$over; the listeners' Recv-Q/Send-Q per ss: $(ss_listen_queue "$NS" $PORT | tr '\n' ' ')"
@@ -112,7 +133,7 @@ stalled() {
 	PY
 }
 check "all running: no member stalled" "$(stalled "$TMP/spread")" none
-check "looked before the burst: the stopped worker's listener, and only it, is stalled" \
+check "watched from before the burst: the stopped worker's listener, and only it, is stalled" \
 	"$(stalled "$TMP/stall")" "$cookie"
 check "started after: the stopped worker's listener, and only it, is stalled" \
 	"$(stalled "$TMP/after")" "$cookie"
@@ -120,7 +141,7 @@ if grep -q 'overflow=none' "$TMP/stall.err" "$TMP/stall" 2>/dev/null; then
 	tap_skip "the stalled member's overflows = the ListenOverflows rise" \
 		"no hook for overflows here: $(grep -oh -m 1 'overflow=none([^)]*)' "$TMP/stall.err" "$TMP/stall" | head -n 1)"
 else
-	tail -n 1 "$TMP/stall" >"$TMP/stall.last"
+	tail -n 1 "$TMP/stall.counts" >"$TMP/stall.last"
 	check "the stalled member's overflows = the ListenOverflows rise" \
 		"$(sockfan_listener_field "$TMP/stall.last" "$cookie" overflows)" "$over"
 fi

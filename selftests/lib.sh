@@ -296,6 +296,19 @@ sockfan_view() {
 		--netns "$(netns_inode "$ns")" "$@" >"$out" 2>"$out.err"
 }
 
+# expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
+expect() {
+	local name=$1 rc=$2 pattern=$3 got
+	shift 3
+	"$@" >"$TMP/out" 2>"$TMP/err"
+	got=$?
+	if [ $got = "$rc" ] && grep -qE -e "$pattern" "$TMP/err"; then
+		check "$name" ok ok
+	else
+		check "$name" "rc=$got: $(head -c 300 "$TMP/err" | tr '\n' ' ')" "rc=$rc, stderr ~ /$pattern/"
+	fi
+}
+
 # serve_start ADDR:PORT [ARGS...]: `sockfan serve` in the background on
 # ADDR:PORT (the caller's namespace) until it serves; SERVE_PID is its
 # pid (in PIDS too).  1, with its messages, if it does not within 30 s.

@@ -10,19 +10,6 @@ source "$(dirname "$0")/lib.sh"
 
 tap_plan 50
 
-# expect NAME RC PATTERN CMD...: exit code RC and stderr matching PATTERN
-expect() {
-	local name=$1 rc=$2 pattern=$3 got
-	shift 3
-	"$@" >"$TMP/out" 2>"$TMP/err"
-	got=$?
-	if [ $got = "$rc" ] && grep -qE -e "$pattern" "$TMP/err"; then
-		check "$name" ok ok
-	else
-		check "$name" "rc=$got: $(head -c 300 "$TMP/err" | tr '\n' ' ')" "rc=$rc, stderr ~ /$pattern/"
-	fi
-}
-
 expect "no command: usage, exit 2" 2 'no command given' "$SOCKFAN"
 expect "unknown command: exit 2" 2 "unknown command 'frobnicate'" "$SOCKFAN" frobnicate
 expect "bad --source: exit 2" 2 "--source wants auto, bpf, proc or diag, not 'carrier-pigeon'" \

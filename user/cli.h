@@ -22,6 +22,7 @@ int cmd_ports(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 int cmd_explain(int argc, char **argv);
+int cmd_lookup(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 
 /* parse a whole decimal number in [min, max]; false if @s is not one */

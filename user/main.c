@@ -20,6 +20,7 @@ static const struct command {
 	{ "top", cmd_top, "live per-port view sorted by fan-out, with rates (q quits)" },
 	{ "trace", cmd_trace, "event stream: listen, handshake, accept, close, lookup miss" },
 	{ "explain", cmd_explain, "one port's listener(s) and every connection socket (--dot)" },
+	{ "lookup", cmd_lookup, "which socket the kernel picks for a four-tuple (--json, --dot)" },
 	{ "serve", cmd_serve, "Prometheus /metrics of the fan-out, until stopped" },
 };
 

@@ -36,6 +36,8 @@ void render_event_text_header(void);
 void render_event_text(const struct sockfan_event *e, __u64 start_ns);
 
 /* JSON: one object each */
+/* "local":A,"local_port":P,"remote":A,"remote_port":P of @k */
+void render_tuple_json(struct json_writer *w, const struct sockfan_key *k);
 void render_listener_json(struct json_writer *w, const struct fanout *f,
 			  const struct fan_listener *l);
 void render_conn_json(struct json_writer *w, const struct fan_conn *c);

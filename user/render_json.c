@@ -53,8 +53,7 @@ static void json_cgroup(struct json_writer *w, const char *name, const struct cg
 	jsonw_end_object(w);
 }
 
-/* "local", "local_port", "remote", "remote_port" of @k */
-static void json_tuple(struct json_writer *w, const struct sockfan_key *k)
+void render_tuple_json(struct json_writer *w, const struct sockfan_key *k)
 {
 	char addr[FMT_ADDR_LEN];
 
@@ -98,7 +97,7 @@ void render_conn_json(struct json_writer *w, const struct fan_conn *c)
 
 	jsonw_start_object(w);
 	jsonw_uint_field(w, "cookie", c->cookie);
-	json_tuple(w, &c->key);
+	render_tuple_json(w, &c->key);
 	jsonw_string_field(w, "state", fmt_state(c->state));
 	jsonw_uint_field(w, "listener", c->listener);
 	jsonw_uint_field(w, "segs_in", c->segs_in);
@@ -263,7 +262,7 @@ void render_event_json(struct json_writer *w, const struct sockfan_event *e, __u
 	jsonw_uint_field(w, "netns", e->key.netns);
 	jsonw_string_field(w, "family", e->key.family == AF_INET ? "inet" : "inet6");
 	jsonw_uint_field(w, "cookie", e->cookie);
-	json_tuple(w, &e->key);
+	render_tuple_json(w, &e->key);
 	if (e->flags & SOCKFAN_F_TASK) {
 		jsonw_uint_field(w, "pid", e->pid);
 		jsonw_uint_field(w, "tid", e->tid);

@@ -640,7 +640,14 @@ static int tag_older_listeners(struct bpf_source *s)
 
 	if (bpf_program__fd(s->skel->progs.tag_listeners) < 0)
 		return 0;
+	/*
+	 * Twice: a listen() under way while the programs attached may have
+	 * passed LISTEN (the hook's tag) before them and be hashed (where
+	 * the walk finds it) only after the first walk went by
+	 */
 	err = netns_each(s->netns, tag_netns, s);
+	if (!err)
+		err = netns_each(s->netns, tag_netns, s);
 	if (err) {
 		fprintf(stderr, "sockfan: cannot walk the listeners with a BPF iterator (iter/tcp): %s; run as root on a kernel with BPF iterators\n",
 			strerror(-err));

@@ -308,6 +308,34 @@ struct sockfan_iter_listener {
 };
 
 /*
+ * `sockfan lookup`'s answer (bpf/sockfan_lookup.bpf.c): the socket the
+ * kernel's own lookup (bpf_skc_lookup_tcp(), run once through
+ * BPF_PROG_TEST_RUN in the namespace asked about) finds for a TCP
+ * segment from the remote end to the local one, as the receive path's
+ * demultiplexing does: the established hash first (a connection, a
+ * TIME_WAIT socket, a handshake's request socket), then the listeners,
+ * with a SO_REUSEPORT group's member chosen by the four-tuple's hash.
+ */
+struct sockfan_lookup_answer {
+	__u64 cookie;		/* of the socket found, 0: none made yet */
+	__u64 listener;		/* a request socket's listener (cookie) */
+	__u8 found;		/* 0: no socket, the segment would get a RST */
+	__u8 state;		/* TCP state (TIME_WAIT 6, LISTEN 10, NEW_SYN_RECV 12, ...) */
+	__u16 family;		/* of the socket found */
+	__u16 lport;		/* its local port */
+	__u16 rport;		/* its remote port (0: a listener) */
+	__u8 laddr[16];		/* its local address (v4 mapped) */
+	__u8 raddr[16];
+	__u32 inode;		/* of its socket file, 0: none (queued, TIME_WAIT) */
+	__u32 netns;		/* the namespace the lookup ran in */
+	/* a listener's SO_REUSEPORT group: members, and which one it is */
+	__u16 reuse_members;	/* 0: not in a group */
+	__u16 reuse_index;
+	__u8 reuse_prog;	/* the group has a BPF program, whose choice was not run */
+	__u8 __pad[11];
+};
+
+/*
  * The slot of a time of @ns nanoseconds: floor(log2(us)), clamped.  No
  * loop and no division by a variable: the BPF programs run it per
  * connection.
@@ -359,5 +387,6 @@ SOCKFAN_ASSERT_SIZE(struct sockfan_born, 24);
 SOCKFAN_ASSERT_SIZE(struct sockfan_port_stats, SOCKFAN_PORT_STATS_SIZE);
 SOCKFAN_ASSERT_SIZE(struct sockfan_iter_sock, 24);
 SOCKFAN_ASSERT_SIZE(struct sockfan_iter_listener, 48);
+SOCKFAN_ASSERT_SIZE(struct sockfan_lookup_answer, 80);
 
 #endif /* _SOCKFAN_SOCKFAN_H */

@@ -1,0 +1,105 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "source_lookup.h"
+#include "sockfan_lookup.skel.h"
+#include "netns.h"
+
+struct lookup_ctx {
+	const struct sockfan_key *key;
+	size_t n;
+	struct lookup_result *r;
+};
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	return 0;
+}
+
+/* the segment's four-tuple as the helper takes it: the remote end is its source */
+static __u32 tuple_fill(struct bpf_sock_tuple *t, const struct sockfan_key *k)
+{
+	if (k->family == AF_INET) {
+		memcpy(&t->ipv4.saddr, k->raddr + 12, 4);
+		memcpy(&t->ipv4.daddr, k->laddr + 12, 4);
+		t->ipv4.sport = htons(k->rport);
+		t->ipv4.dport = htons(k->lport);
+		return sizeof(t->ipv4);
+	}
+	memcpy(t->ipv6.saddr, k->raddr, 16);
+	memcpy(t->ipv6.daddr, k->laddr, 16);
+	t->ipv6.sport = htons(k->rport);
+	t->ipv6.dport = htons(k->lport);
+	return sizeof(t->ipv6);
+}
+
+/* sk_lookup programs attached to the namespace the caller is in, -1: not known */
+static int sk_lookup_progs(void)
+{
+	__u32 cnt = 0, flags = 0;
+	int fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0)
+		return -1;
+	err = bpf_prog_query(fd, BPF_SK_LOOKUP, 0, &flags, NULL, &cnt);
+	close(fd);
+	return err ? -1 : (int)cnt;
+}
+
+/* in the namespace the caller is in now (netns_each() entered it) */
+static int lookup_here(__u32 netns, void *arg)
+{
+	/* never read: an Ethernet header's room, which the test run wants */
+	unsigned char pkt[64] = { [12] = 0x08 };
+	libbpf_print_fn_t old = libbpf_set_print(quiet);
+	struct lookup_ctx *ctx = arg;
+	struct sockfan_lookup_bpf *skel;
+	int err, progs;
+	size_t i;
+
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = sizeof(pkt),
+		    .repeat = 1);
+
+	(void)netns;
+	skel = sockfan_lookup_bpf__open_and_load();
+	libbpf_set_print(old);
+	if (!skel) {
+		err = -errno ?: -EINVAL;
+		fprintf(stderr, "sockfan lookup: cannot load the lookup program (%s): it needs root (CAP_BPF and CAP_NET_ADMIN) and a kernel with BTF and bpf_skc_lookup_tcp() (5.2+)\n",
+			strerror(-err));
+		return err;
+	}
+	progs = sk_lookup_progs();
+	for (i = 0, err = 0; !err && i < ctx->n; i++) {
+		memset(&skel->bss->answer, 0, sizeof(skel->bss->answer));
+		skel->bss->tuple_len = tuple_fill(&skel->bss->tuple, &ctx->key[i]);
+		err = bpf_prog_test_run_opts(bpf_program__fd(skel->progs.sockfan_lookup), &opts);
+		if (err) {
+			err = -errno ?: -EINVAL;
+			fprintf(stderr, "sockfan lookup: BPF_PROG_TEST_RUN of the lookup program failed: %s\n",
+				strerror(-err));
+			break;
+		}
+		ctx->r[i].answer = skel->bss->answer;
+		ctx->r[i].sk_lookup_progs = progs;
+	}
+	sockfan_lookup_bpf__destroy(skel);
+	return err;
+}
+
+int lookup_run(__u32 netns, const struct sockfan_key *k, size_t n, struct lookup_result *r)
+{
+	struct lookup_ctx ctx = { k, n, r };
+
+	memset(r, 0, n * sizeof(*r));
+	if (!netns)
+		return lookup_here(0, &ctx);
+	return netns_each(netns, lookup_here, &ctx);
+}
