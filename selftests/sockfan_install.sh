@@ -63,8 +63,10 @@ complete_line() {
 	bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _sockfan
 		echo "${COMPREPLY[*]}"' _ "$ROOT/usr/share/bash-completion/completions/sockfan" "$@"
 }
+# every command sockfan --help lists, and the global options
 check "bash completion: commands" "$(complete_line sockfan '')" \
-	"ports top trace explain serve --verbose --help --version"
+	"$("$ROOT/usr/sbin/sockfan" --help | awk '/^Commands:/ { on = 1; next } /^$/ { on = 0 }
+		on { printf "%s ", $1 }')--verbose --help --version"
 check "bash completion: an option and its values" \
 	"$(complete_line sockfan explain 80 --d) / $(complete_line sockfan top --source '')" \
 	"--dst --duration --dot / auto bpf proc diag"
