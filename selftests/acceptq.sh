@@ -12,7 +12,9 @@
 # listener sets TCP_DEFER_ACCEPT, and 3 clients connect and send a byte.
 # Each handshake's bare ACK is dropped (TCPDeferAcceptDrop) and counted
 # in the listener's sk_drops, with no accept-queue overflow: sockfan's
-# namespace line must say so as nstat does.
+# namespace line must say so as nstat does.  Then SYN cookies: with
+# net.ipv4.tcp_syncookies=2 the namespace answers every SYN with a cookie,
+# and 3 connections must show as cookies sent and validated, as nstat.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8080
@@ -26,7 +28,7 @@ command -v nstat >/dev/null || skip_all "nstat (iproute2) not installed: it read
 [ -x "$LISTEN" ] || skip_all "sockfan_listen not built (make -C selftests)"
 source_setup "${1:?usage: acceptq.sh bpf|proc}"
 
-tap_plan 16
+tap_plan 17
 
 netns_new NS sfaq
 # bounded: gone after 600 s even if cleanup never runs (the debug kernel
@@ -116,4 +118,21 @@ check "TCP_DEFER_ACCEPT: listener sk_drops = TCPDeferAcceptDrop, no new overflow
 check "the namespace's ListenOverflows and TCPDeferAcceptDrop as nstat" \
 	"$(sockfan_json "$TMP/defer" netns listen_overflows defer_accept_drops)" \
 	"$over $deferred"
+
+# --- SYN cookies --------------------------------------------------------
+CPORT=$((PORT + 2))
+# /proc/sys/net is the namespace's own (no sysctl binary in the VM image)
+in_ns "$NS" sh -c 'echo 2 >/proc/sys/net/ipv4/tcp_syncookies'
+ip netns exec "$NS" "$LISTEN" -a 127.0.0.1 -p $CPORT -b 16 -t 600 >"$TMP/cookie.out" 2>&1 &
+PIDS+=($!)
+wait_for 10 ss_has_listener "$NS" $CPORT ||
+	{ diag "sockfan_listen did not listen: $(cat "$TMP/cookie.out")"; exit $KSFT_FAIL; }
+sent0=$(netns_mib "$NS" TcpExtSyncookiesSent)
+clients_start "$NS" 127.0.0.1 $CPORT 3 "" $CLIENT_HOLD || exit $KSFT_FAIL
+sockfan_view "$NS" $CPORT "$TMP/cookie"
+sent=$(netns_mib "$NS" TcpExtSyncookiesSent)
+diag "nstat: SyncookiesSent $sent0 -> $sent, SyncookiesRecv $(netns_mib "$NS" TcpExtSyncookiesRecv)"
+check "SYN cookies sent, validated and failed as nstat (3 connections through cookies)" \
+	"$(sockfan_json "$TMP/cookie" netns syncookies_sent syncookies_recv syncookies_failed) $((sent - sent0))" \
+	"$sent $(netns_mib "$NS" TcpExtSyncookiesRecv) $(netns_mib "$NS" TcpExtSyncookiesFailed) 3"
 tap_exit

@@ -155,10 +155,13 @@ static void print_listen_counters(const struct fanout *f, const struct fan_filte
 
 		if (!n->listen_known || !query_netns_shown(flt, n->netns))
 			continue;
-		printf("# netns %u listen queues (nstat, since the namespace was created): ListenOverflows %llu, ListenDrops %llu, TCPDeferAcceptDrop %llu\n",
+		printf("# netns %u listen queues (nstat, since the namespace was created): ListenOverflows %llu, ListenDrops %llu, TCPDeferAcceptDrop %llu; SYN cookies sent %llu, validated %llu, failed %llu\n",
 		       n->netns, (unsigned long long)n->listen_overflows,
 		       (unsigned long long)n->listen_drops,
-		       (unsigned long long)n->defer_accept_drops);
+		       (unsigned long long)n->defer_accept_drops,
+		       (unsigned long long)n->syncookies_sent,
+		       (unsigned long long)n->syncookies_recv,
+		       (unsigned long long)n->syncookies_failed);
 	}
 }
 

@@ -125,6 +125,9 @@ struct fan_netns {
 	__u64 listen_overflows;		/* ListenOverflows */
 	__u64 listen_drops;		/* ListenDrops */
 	__u64 defer_accept_drops;	/* TCPDeferAcceptDrop */
+	__u64 syncookies_sent;		/* SyncookiesSent */
+	__u64 syncookies_recv;		/* SyncookiesRecv: validated */
+	__u64 syncookies_failed;	/* SyncookiesFailed */
 	bool listen_known;
 };
 

@@ -23,6 +23,9 @@ static const struct {
 	{ "ListenOverflows", offsetof(struct netstat_listen, overflows) },
 	{ "ListenDrops", offsetof(struct netstat_listen, drops) },
 	{ "TCPDeferAcceptDrop", offsetof(struct netstat_listen, defer_accept) },
+	{ "SyncookiesSent", offsetof(struct netstat_listen, syncookies_sent) },
+	{ "SyncookiesRecv", offsetof(struct netstat_listen, syncookies_recv) },
+	{ "SyncookiesFailed", offsetof(struct netstat_listen, syncookies_failed) },
 };
 
 #define NWANTED	ARRAY_SIZE(wanted)

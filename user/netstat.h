@@ -13,6 +13,15 @@ struct netstat_listen {
 	__u64 overflows;	/* ListenOverflows: accept queue full */
 	__u64 drops;		/* ListenDrops: every SYN or ACK a listener dropped */
 	__u64 defer_accept;	/* TCPDeferAcceptDrop: TCP_DEFER_ACCEPT's bare ACKs */
+	/*
+	 * SYN cookies: sent (SyncookiesSent: a SYN answered without a request
+	 * socket, the SYN queue being full or net.ipv4.tcp_syncookies=2),
+	 * validated by the handshake's last ACK (SyncookiesRecv), and ACKs
+	 * whose cookie did not check (SyncookiesFailed)
+	 */
+	__u64 syncookies_sent;
+	__u64 syncookies_recv;
+	__u64 syncookies_failed;
 };
 
 /*

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,26 @@ static void read_comm(__u32 pid, char *comm)
 	if (fgets(comm, SOCKFAN_COMM_LEN, fp))
 		comm[strcspn(comm, "\n")] = '\0';
 	fclose(fp);
+}
+
+int wanted_alloc(struct wanted *w, size_t n)
+{
+	memset(w, 0, sizeof(*w));
+	w->inode = calloc(n + 1, sizeof(*w->inode));
+	w->found = calloc(n + 1, sizeof(*w->found));
+	if (!w->inode || !w->found) {
+		wanted_free(w);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void wanted_free(struct wanted *w)
+{
+	free(w->inode);
+	free(w->found);
+	w->inode = NULL;
+	w->found = NULL;
 }
 
 int owners_inode_cmp(const void *a, const void *b)

@@ -36,6 +36,10 @@ struct owners {
 	size_t n, cap;
 };
 
+/* room for @n inodes in @w, zeroed: 0, or -ENOMEM with nothing held */
+int wanted_alloc(struct wanted *w, size_t n);
+void wanted_free(struct wanted *w);
+
 /* qsort() order of inodes (__u32) */
 int owners_inode_cmp(const void *a, const void *b);
 

@@ -55,6 +55,9 @@ static void json_netns(struct json_writer *w, const struct fanout *f,
 		jsonw_count_field(w, "listen_drops", n->listen_drops, n->listen_known);
 		jsonw_count_field(w, "defer_accept_drops", n->defer_accept_drops,
 				  n->listen_known);
+		jsonw_count_field(w, "syncookies_sent", n->syncookies_sent, n->listen_known);
+		jsonw_count_field(w, "syncookies_recv", n->syncookies_recv, n->listen_known);
+		jsonw_count_field(w, "syncookies_failed", n->syncookies_failed, n->listen_known);
 		jsonw_end_object(w);
 	}
 	jsonw_end_array(w);

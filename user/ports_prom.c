@@ -282,6 +282,15 @@ static const struct netns_family {
 	{ "sockfan_defer_accept_drops_total",
 	  "The kernel's TCPDeferAcceptDrop: bare ACKs a TCP_DEFER_ACCEPT listener waited past.",
 	  offsetof(struct fan_netns, defer_accept_drops), true },
+	{ "sockfan_syncookies_sent_total",
+	  "The kernel's SyncookiesSent: SYNs answered with a SYN cookie instead of a request socket (SYN queue full, or tcp_syncookies=2).",
+	  offsetof(struct fan_netns, syncookies_sent), true },
+	{ "sockfan_syncookies_validated_total",
+	  "The kernel's SyncookiesRecv: handshakes completed by an ACK whose SYN cookie checked.",
+	  offsetof(struct fan_netns, syncookies_recv), true },
+	{ "sockfan_syncookies_failed_total",
+	  "The kernel's SyncookiesFailed: ACKs whose SYN cookie did not check.",
+	  offsetof(struct fan_netns, syncookies_failed), true },
 };
 
 /*

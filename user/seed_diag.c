@@ -409,6 +409,9 @@ int seed_listen_counters(struct fanout *f, __u32 netns)
 	n->listen_overflows = ls.overflows;
 	n->listen_drops = ls.drops;
 	n->defer_accept_drops = ls.defer_accept;
+	n->syncookies_sent = ls.syncookies_sent;
+	n->syncookies_recv = ls.syncookies_recv;
+	n->syncookies_failed = ls.syncookies_failed;
 	n->listen_known = true;
 	return 0;
 }
@@ -445,9 +448,7 @@ static int wanted_build(const struct seed_ctx *ctx, struct wanted *w)
 	__u64 *ports;
 
 	ports = calloc(dv->n + 1, sizeof(*ports));
-	w->inode = calloc(dv->n + 1, sizeof(*w->inode));
-	w->found = calloc(dv->n + 1, sizeof(*w->found));
-	if (!ports || !w->inode || !w->found) {
+	if (!ports || wanted_alloc(w, dv->n)) {
 		free(ports);
 		return -ENOMEM;
 	}
@@ -563,13 +564,8 @@ static int refresh_holders(const struct diag_vec *dv, struct fan_conn **conn)
 	const struct owner *ow;
 	size_t i;
 
-	w.inode = calloc(dv->n + 1, sizeof(*w.inode));
-	w.found = calloc(dv->n + 1, sizeof(*w.found));
-	if (!w.inode || !w.found) {
-		free(w.inode);
-		free(w.found);
+	if (wanted_alloc(&w, dv->n))
 		return -ENOMEM;
-	}
 	for (i = 0; i < dv->n; i++)
 		if (dv->v[i].inode && conn[i])
 			w.inode[w.n++] = dv->v[i].inode;
@@ -580,8 +576,7 @@ static int refresh_holders(const struct diag_vec *dv, struct fan_conn **conn)
 		if (ow)
 			fanout_conn_holder(conn[i], ow->pid, ow->comm);
 	}
-	free(w.inode);
-	free(w.found);
+	wanted_free(&w);
 	free(o.v);
 	return 0;
 }
@@ -713,8 +708,7 @@ int seed_diag(struct fanout *f, __u32 netns, bool details)
 				if ((ctx.dv.v[i].state == TCP_LISTEN) == (pass == 0))
 					apply_sock(&ctx, &ctx.dv.v[i]);
 	}
-	free(w.inode);
-	free(w.found);
+	wanted_free(&w);
 	free(ctx.owners.v);
 	free(ctx.dv.v);
 	return err;

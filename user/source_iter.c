@@ -336,13 +336,8 @@ static int set_owners(struct iter_ctx *ctx)
 	struct fan_listener *l;
 	size_t i;
 
-	w.inode = calloc(ctx->nls + 1, sizeof(*w.inode));
-	w.found = calloc(ctx->nls + 1, sizeof(*w.found));
-	if (!w.inode || !w.found) {
-		free(w.inode);
-		free(w.found);
+	if (wanted_alloc(&w, ctx->nls))
 		return -ENOMEM;
-	}
 	for (i = 0; i < ctx->nls; i++)
 		w.inode[w.n++] = ctx->ls[i].inode;
 	qsort(w.inode, w.n, sizeof(*w.inode), owners_inode_cmp);
@@ -356,8 +351,7 @@ static int set_owners(struct iter_ctx *ctx)
 		}
 	}
 	free(o.v);
-	free(w.inode);
-	free(w.found);
+	wanted_free(&w);
 	return 0;
 }
 
