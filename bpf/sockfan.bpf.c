@@ -236,6 +236,26 @@ static __always_inline void hist_add(struct sockfan_port_stats *st, int h, __u64
 }
 
 /*
+ * A connection's handshake, accept or close in @st, a port's or a
+ * listener's aggregates (NULL: none kept): @h is the histogram of its
+ * time and names the counter; the time goes in with @timed only.
+ */
+static __always_inline void count_conn(struct sockfan_port_stats *st, int h, __u64 ns,
+				       bool timed)
+{
+	if (!st)
+		return;
+	if (h == SOCKFAN_HIST_HANDSHAKE)
+		st->handshakes += 1;
+	else if (h == SOCKFAN_HIST_ACCEPT_WAIT)
+		st->accepted += 1;
+	else
+		st->closed += 1;
+	if (timed)
+		hist_add(st, h, ns);
+}
+
+/*
  * Wake the reader only once a batch has piled up: a wakeup per record
  * costs the reader more than the record (a context switch on a busy
  * server's CPU).  The reader also drains on its own every 100 ms, so a
@@ -455,7 +475,6 @@ static __always_inline void lifetime_begin(__u64 sk, __u32 netns, __u16 port, __
 static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u64 cookie,
 					int oldstate, bool btf)
 {
-	struct sockfan_port_stats *st;
 	struct conn_slot *slot;
 	struct net *net;
 	struct sk_head h;
@@ -473,20 +492,11 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u
 		return;
 	slot = conn_slot_of(skaddr);
 	if (slot && slot->sk == skaddr) {
-		__u64 est_ns = slot->est_ns;
+		__u64 life = bpf_ktime_get_ns() - slot->est_ns;
 
-		__u64 life = bpf_ktime_get_ns() - est_ns;
-
-		st = port_stats_of(slot->netns, slot->port);
-		if (st) {
-			st->closed += 1;
-			hist_add(st, SOCKFAN_HIST_LIFETIME, life);
-		}
-		st = listener_stats_of(slot->listener);
-		if (st) {
-			st->closed += 1;
-			hist_add(st, SOCKFAN_HIST_LIFETIME, life);
-		}
+		count_conn(port_stats_of(slot->netns, slot->port), SOCKFAN_HIST_LIFETIME, life,
+			   true);
+		count_conn(listener_stats_of(slot->listener), SOCKFAN_HIST_LIFETIME, life, true);
 		slot->sk = 0;
 		return;
 	}
@@ -513,9 +523,7 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u
 	}
 	if (!netns_wanted(netns))
 		return;
-	st = port_stats_of(netns, port);
-	if (st)
-		st->closed += 1;
+	count_conn(port_stats_of(netns, port), SOCKFAN_HIST_LIFETIME, 0, false);
 	/* the seed filed the older ones by cookie: forgotten now */
 	if (cookie && born_find(cookie, sk, &key))
 		bpf_map_delete_elem(&born, &key);
@@ -525,7 +533,6 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 				    int oldstate, int newstate, __u64 cookie, __u64 listener,
 				    bool btf)
 {
-	struct sockfan_port_stats *st;
 	const struct sock_common *skc;
 	struct sockfan_born *bornp = NULL;
 	struct sockfan_event *e;
@@ -552,21 +559,14 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 		if (!bornp && !seeded_maybe)
 			return 0;
 		if (bornp) {
+			__u64 life;
+
 			born_ns = bornp->est_ns;
-			st = port_stats_of(bornp->netns, bornp->port);
-			if (st) {
-				st->closed += 1;
-				if (born_ns)
-					hist_add(st, SOCKFAN_HIST_LIFETIME,
-						 bpf_ktime_get_ns() - born_ns);
-			}
-			st = listener_stats_of(bornp->listener);
-			if (st) {
-				st->closed += 1;
-				if (born_ns)
-					hist_add(st, SOCKFAN_HIST_LIFETIME,
-						 bpf_ktime_get_ns() - born_ns);
-			}
+			life = born_ns ? bpf_ktime_get_ns() - born_ns : 0;
+			count_conn(port_stats_of(bornp->netns, bornp->port),
+				   SOCKFAN_HIST_LIFETIME, life, born_ns);
+			count_conn(listener_stats_of(bornp->listener), SOCKFAN_HIST_LIFETIME,
+				   life, born_ns);
 			/* forgotten even if the record finds no room below */
 			bpf_map_delete_elem(&born, &key);
 		}
@@ -605,16 +605,8 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 			lifetime_begin(skaddr, netns, val.port, listener);
 		}
 		now = handshake_ns(sk);
-		st = port_stats_of(netns, val.port);
-		if (st) {
-			st->handshakes += 1;
-			hist_add(st, SOCKFAN_HIST_HANDSHAKE, now);
-		}
-		st = listener_stats_of(listener);
-		if (st) {
-			st->handshakes += 1;
-			hist_add(st, SOCKFAN_HIST_HANDSHAKE, now);
-		}
+		count_conn(port_stats_of(netns, val.port), SOCKFAN_HIST_HANDSHAKE, now, true);
+		count_conn(listener_stats_of(listener), SOCKFAN_HIST_HANDSHAKE, now, true);
 		if (!conn_records)
 			return 0;
 	}
@@ -781,7 +773,6 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 static __always_inline void accept_aggregate(const struct sock *child, __u64 listener)
 {
 	__u64 est_ns, now = bpf_ktime_get_ns();
-	struct sockfan_port_stats *st;
 	struct sk_head h;
 
 	if (!sk_head_wanted(&h, child))
@@ -793,18 +784,9 @@ static __always_inline void accept_aggregate(const struct sock *child, __u64 lis
 	 */
 	if (est_ns > now)
 		est_ns = 0;
-	st = port_stats_of(h.netns, head_skc(&h)->skc_num);
-	if (st) {
-		st->accepted += 1;
-		if (est_ns)
-			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, now - est_ns);
-	}
-	st = listener_stats_of(listener);
-	if (st) {
-		st->accepted += 1;
-		if (est_ns)
-			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, now - est_ns);
-	}
+	count_conn(port_stats_of(h.netns, head_skc(&h)->skc_num), SOCKFAN_HIST_ACCEPT_WAIT,
+		   now - est_ns, est_ns);
+	count_conn(listener_stats_of(listener), SOCKFAN_HIST_ACCEPT_WAIT, now - est_ns, est_ns);
 }
 
 /*
@@ -816,7 +798,6 @@ static __always_inline void accept_aggregate(const struct sock *child, __u64 lis
 static __always_inline bool accept_count(const struct sock *child, __u64 listener,
 					 __u64 *cookie, struct sockfan_born **bornp, __u64 *key)
 {
-	struct sockfan_port_stats *st;
 	struct sockfan_born *b;
 	__u64 wait = 0;
 
@@ -839,18 +820,8 @@ static __always_inline bool accept_count(const struct sock *child, __u64 listene
 	}
 	if (b->est_ns)
 		wait = bpf_ktime_get_ns() - b->est_ns;
-	st = port_stats_of(b->netns, b->port);
-	if (st) {
-		st->accepted += 1;
-		if (wait)
-			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, wait);
-	}
-	st = listener_stats_of(listener);
-	if (st) {
-		st->accepted += 1;
-		if (wait)
-			hist_add(st, SOCKFAN_HIST_ACCEPT_WAIT, wait);
-	}
+	count_conn(port_stats_of(b->netns, b->port), SOCKFAN_HIST_ACCEPT_WAIT, wait, wait);
+	count_conn(listener_stats_of(listener), SOCKFAN_HIST_ACCEPT_WAIT, wait, wait);
 	return !conn_records;
 }
 
@@ -863,7 +834,6 @@ static __always_inline void on_accept(const struct sock *listener, const struct 
 				      __u64 listener_cookie, __u64 cookie,
 				      const struct sockfan_born *bornp)
 {
-	struct sockfan_port_stats *st;
 	struct sockfan_event *e;
 	struct sk_head h;
 	__u64 key;
@@ -880,9 +850,8 @@ static __always_inline void on_accept(const struct sock *listener, const struct 
 			.netns = h.netns, .port = head_skc(&h)->skc_num,
 		};
 
-		st = port_stats_of(unknown.netns, unknown.port);
-		if (st)
-			st->accepted += 1;
+		count_conn(port_stats_of(unknown.netns, unknown.port), SOCKFAN_HIST_ACCEPT_WAIT, 0,
+			   false);
 		key = born_key(cookie, child);
 		bpf_map_update_elem(&born, &key, &unknown, BPF_NOEXIST);
 		if (!cookie)
