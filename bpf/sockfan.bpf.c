@@ -332,6 +332,21 @@ static __always_inline int sk_head_read(struct sk_head *h, const struct sock *sk
 }
 
 /*
+ * The local port of @sk, its common part read from @skc (a copy, or the
+ * socket itself).  CLOSE is traced after inet_put_port() has zeroed the
+ * bound port (inet_sk_state_store() runs last in tcp_set_state()); the
+ * source port field keeps it.  At LISTEN it is the other way round for
+ * a socket that was never bind()ed: skc_num first.
+ */
+static __always_inline __u16 local_port(const struct sock_common *skc, const struct sock *sk)
+{
+	/* a read, not a load: @sk may be a plain pointer */
+	const struct inet_sock *inet = (const struct inet_sock *)sk;
+
+	return skc->skc_num ?: bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
+}
+
+/*
  * Key of socket @sk in namespace @netns, as the kernel demultiplexes it,
  * its common part read from @skc: a copy (sk_head_read()), or the socket
  * itself where the hook has a BTF pointer (direct loads, no helper).
@@ -351,19 +366,7 @@ static __always_inline int fill_key(struct sockfan_key *k, const struct sock_com
 		return -1;
 	}
 	k->family = family;
-	/*
-	 * CLOSE is traced after inet_put_port() has zeroed the bound port
-	 * (inet_sk_state_store() runs last in tcp_set_state()); the source
-	 * port field keeps it.  At LISTEN it is the other way round for a
-	 * socket that was never bind()ed: skc_num first.
-	 */
-	k->lport = skc->skc_num;
-	if (!k->lport) {
-		/* a read, not a load: @sk may be a plain pointer */
-		const struct inet_sock *inet = (const struct inet_sock *)sk;
-
-		k->lport = bpf_ntohs(BPF_CORE_READ(inet, inet_sport));
-	}
+	k->lport = local_port(skc, sk);
 	k->rport = bpf_ntohs(skc->skc_dport);
 	k->netns = netns;
 	return 0;
@@ -514,12 +517,12 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u
 		if (!net)
 			return;
 		netns = net->ns.inum;
-		port = sk->__sk_common.skc_num;
+		port = local_port(&sk->__sk_common, sk);
 	} else {
 		if (sk_head_read(&h, sk))
 			return;
 		netns = h.netns;
-		port = head_skc(&h)->skc_num;
+		port = local_port(head_skc(&h), sk);
 	}
 	if (!netns_wanted(netns))
 		return;

@@ -20,7 +20,7 @@ require_nginx
 command -v prometheus >/dev/null || skip_all "prometheus not installed (make deps; not in the VM image)"
 command -v promtool >/dev/null || skip_all "promtool not installed (make deps; not in the VM image)"
 
-tap_plan 15
+tap_plan 16
 
 netns_new NS sfserve
 nginx_start "$NS" $PORT
@@ -189,6 +189,18 @@ diag "started during churn: accepted_total $accepted; TcpPassiveOpens +$opens fr
 check "started during churn: ESTAB as ss (the held ones); churn seen, no more than nstat counted" \
 	"$(sed -n "s/^sockfan_connection_sockets{netns=\"$ino\",port=\"$PORT\",state=\"ESTAB\"} //p" "$TMP/late.metrics") $([ "${accepted:-0}" -gt 0 ] && [ "${accepted:-0}" -le "$opens" ] && echo seen)" \
 	"$(ss_established "$NS" $PORT) seen"
+# the held ones, older than this serve, close now: their closes count on
+# their port, read from the socket (the programs never saw them begin)
+late_closed() {
+	get "http://127.0.0.1:$((SPORT + 2))/metrics" |
+		sed -n "s/^sockfan_closed_total{netns=\"$ino\",port=\"$PORT\"} //p"
+}
+closed0=$(late_closed)
+kill "$CLIENTS_PID"
+wait_for 20 [ "$(ss_established "$NS" $PORT)" = 0 ]
+wait_for 10 [ "$(late_closed)" = "$((${closed0:-0} + 10))" ]
+check "started after: the 10 connections older than serve count in closed_total when they close" \
+	"$(($(late_closed) - ${closed0:-0}))" 10
 kill -TERM "$late"
 wait "$late"
 
