@@ -15,6 +15,7 @@
 #include "format.h"
 #include "spread.h"
 #include "loop.h"
+#include "render.h"
 #include "cli.h"
 #include "view.h"
 
@@ -159,7 +160,8 @@ static void print_states(const struct fan_row *r)
 		printf(")");
 }
 
-static void print_port(const struct fanout *f, const struct explain_port *p, __u64 now)
+static void print_port(const struct fanout *f, const struct fan_filter *flt,
+		       const struct explain_port *p, __u64 now)
 {
 	const struct fan_row *r = p->row;
 	char ep[FMT_ADDR_LEN], task[48], hits[24], refused[24], acc[24], ovf[24], hs[24];
@@ -206,17 +208,7 @@ static void print_port(const struct fanout *f, const struct explain_port *p, __u
 		printf("\n");
 	}
 	/* a reuseport group's balance, and where a master's accepts went */
-	if (r->balance.members) {
-		printf("Reuseport group: %u members, %s", r->balance.members,
-		       r->balance.by_handshakes ? "handed (handshakes)" : "accepted");
-		for (i = 0; i < p->nlisteners; i++)
-			printf(" %llu", (unsigned long long)(r->balance.by_handshakes ?
-				p->listeners[i]->handshakes : p->listeners[i]->accepted));
-		if (r->balance.total)
-			printf("; skew %.2f (the largest share over an even one), cv %.3f",
-			       r->balance.skew, r->balance.cv);
-		printf("; %u stalled\n", r->balance.stalled);
-	}
+	render_row_balance_text("", f, flt, r);
 	print_spread(stdout, "Accepted: ", p->conns, p->nconns, false);
 	print_spread(stdout, "Held now: ", p->conns, p->nconns, true);
 	n = snprintf(answer, sizeof(answer), "Does one socket serve all clients?  No: ");
@@ -280,7 +272,7 @@ int cmd_explain(int argc, char **argv)
 			       o.filter.port, filter_by_socket(&o.filter) ?
 			       " that the filters select" : "");
 		for (i = 0; i < n; i++)
-			print_port(&v.f, &ports[i], now);
+			print_port(&v.f, &o.filter, &ports[i], now);
 	}
 	if (err == -ENOMEM)
 		fprintf(stderr, "%s: out of memory\n", prog_name);

@@ -181,7 +181,7 @@ static int print_table(const struct fanout *f, const struct fan_filter *flt, boo
 		       (unsigned long long)query_strays(f, flt));
 	print_listen_counters(f, flt);
 	for (i = 0; i < n; i++)
-		render_row_balance_text(f, flt, &rows[i]);
+		render_row_balance_text("# ", f, flt, &rows[i]);
 	for (i = 0; hist && i < n; i++)
 		render_row_hist_text(&rows[i]);
 	free(rows);

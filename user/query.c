@@ -300,17 +300,22 @@ static bool same_bind(const struct sockfan_key *a, const struct sockfan_key *b)
 	       !memcmp(a->laddr, b->laddr, sizeof(a->laddr));
 }
 
-/* what listener @l was handed, as @by_handshakes says it is counted */
-static __u64 member_share(const struct fan_listener *l, bool by_handshakes)
+/* is @l bound where @lead is, on @r's port, and selected by @flt? */
+static bool bound_with(const struct fan_listener *l, const struct fan_filter *flt,
+		       const struct fan_row *r, const struct sockfan_key *lead)
 {
-	return by_handshakes ? l->handshakes : l->accepted;
+	return query_listener_on(flt, l, r->netns, r->port) && same_bind(&l->key, lead);
 }
 
-/* is @l a member of @r's group, whose members are bound where @lead is? */
-static bool in_group(const struct fan_listener *l, const struct fan_filter *flt,
-		     const struct fan_row *r, const struct fan_listener *lead)
+bool query_in_group(const struct fan_filter *flt, const struct fan_listener *l,
+		    const struct fan_row *r)
 {
-	return query_listener_on(flt, l, r->netns, r->port) && same_bind(&l->key, &lead->key);
+	return r->balance.members && bound_with(l, flt, r, &r->balance.bind);
+}
+
+__u64 query_member_share(const struct fan_row *r, const struct fan_listener *l)
+{
+	return r->balance.by_handshakes ? l->handshakes : l->accepted;
 }
 
 /*
@@ -321,21 +326,20 @@ static void row_balance(struct fan_row *r, const struct fanout *f,
 			const struct fan_filter *flt)
 {
 	struct fan_balance *b = &r->balance;
-	const struct fan_listener *lead = NULL;
 	double mean, var = 0;
 	size_t i, j, n, best = 0;
 
+	memset(b, 0, sizeof(*b));
 	for (i = 0; i < f->nlisteners; i++) {
 		if (!query_listener_on(flt, &f->listeners[i], r->netns, r->port))
 			continue;
 		for (j = 0, n = 0; j < f->nlisteners; j++)
-			n += in_group(&f->listeners[j], flt, r, &f->listeners[i]);
+			n += bound_with(&f->listeners[j], flt, r, &f->listeners[i].key);
 		if (n > best) {
 			best = n;
-			lead = &f->listeners[i];
+			b->bind = f->listeners[i].key;
 		}
 	}
-	memset(b, 0, sizeof(*b));
 	if (best < 2)
 		return;
 	b->members = best;
@@ -345,10 +349,10 @@ static void row_balance(struct fan_row *r, const struct fanout *f,
 		const struct fan_listener *l = &f->listeners[i];
 		__u64 v;
 
-		if (!in_group(l, flt, r, lead))
+		if (!query_in_group(flt, l, r))
 			continue;
 		b->stalled += l->stalled;
-		v = member_share(l, b->by_handshakes);
+		v = query_member_share(r, l);
 		b->total += v;
 		if (v > b->max)
 			b->max = v;
@@ -362,9 +366,9 @@ static void row_balance(struct fan_row *r, const struct fanout *f,
 		const struct fan_listener *l = &f->listeners[i];
 		double d;
 
-		if (!in_group(l, flt, r, lead))
+		if (!query_in_group(flt, l, r))
 			continue;
-		d = member_share(l, b->by_handshakes) - mean;
+		d = query_member_share(r, l) - mean;
 		var += d * d;
 	}
 	b->skew = b->max / mean;

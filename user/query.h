@@ -30,6 +30,7 @@ struct fan_balance {
 	double skew;		/* max over an even share: 1 is even */
 	double cv;		/* coefficient of variation (stddev / mean) */
 	bool by_handshakes;	/* counted by the kernel per member, else by accepts */
+	struct sockfan_key bind;	/* where the members are bound (port, address) */
 };
 
 struct fan_row {
@@ -71,6 +72,13 @@ int query_row_by_busy(const void *a, const void *b);
 
 /* is namespace @netns among those @flt selects? */
 bool query_netns_shown(const struct fan_filter *flt, __u32 netns);
+
+/* is @l a member of @r's SO_REUSEPORT group (r->balance), as @flt selects? */
+bool query_in_group(const struct fan_filter *flt, const struct fan_listener *l,
+		    const struct fan_row *r);
+
+/* member @l's share of @r's group: its handshakes, or its accepts (r->balance.by_handshakes) */
+__u64 query_member_share(const struct fan_row *r, const struct fan_listener *l);
 
 /* is @l among the sockets @flt selects? */
 bool query_listener_shown(const struct fan_filter *flt, const struct fan_listener *l);

@@ -24,12 +24,12 @@ void render_row_text(const struct fanout *f, const struct fan_row *r);
  * libbpf-tools print theirs: log2 buckets of microseconds with bars
  */
 /*
- * "# port 8080 reuseport group: 4 members, handshakes 2496 2511 2480 2513
- * (skew 1.01, cv 0.005), 1 stalled": how the port's group shares its
- * load, if it has one
+ * "@lead port 8080 reuseport group: 4 members, handshakes 2496 2511 2480
+ * 2513 (skew 1.01 ...; cv 0.005), 1 stalled": how the port's group shares
+ * its load, if it has one (ports, explain)
  */
-void render_row_balance_text(const struct fanout *f, const struct fan_filter *flt,
-			     const struct fan_row *r);
+void render_row_balance_text(const char *lead, const struct fanout *f,
+			     const struct fan_filter *flt, const struct fan_row *r);
 void render_row_hist_text(const struct fan_row *r);
 void render_event_text_header(void);
 /* @start_ns: the time shown as 0 */

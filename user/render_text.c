@@ -26,23 +26,20 @@ void render_listener_text(const struct fanout *f, const struct fan_listener *l)
 		       (unsigned long long)(l->idle_ns / 1000000000));
 }
 
-void render_row_balance_text(const struct fanout *f, const struct fan_filter *flt,
-			     const struct fan_row *r)
+void render_row_balance_text(const char *lead, const struct fanout *f,
+			     const struct fan_filter *flt, const struct fan_row *r)
 {
 	const struct fan_balance *b = &r->balance;
 	size_t i;
 
 	if (!b->members)
 		return;
-	printf("# port %u reuseport group: %u members, %s", r->port, b->members,
+	printf("%sport %u reuseport group: %u members, %s", lead, r->port, b->members,
 	       b->by_handshakes ? "handshakes" : "accepted");
-	for (i = 0; i < f->nlisteners; i++) {
-		const struct fan_listener *l = &f->listeners[i];
-
-		if (query_listener_on(flt, l, r->netns, r->port))
-			printf(" %llu", (unsigned long long)(b->by_handshakes ? l->handshakes :
-							       l->accepted));
-	}
+	for (i = 0; i < f->nlisteners; i++)
+		if (query_in_group(flt, &f->listeners[i], r))
+			printf(" %llu",
+			       (unsigned long long)query_member_share(r, &f->listeners[i]));
 	if (b->total)
 		printf(" (skew %.2f: the largest share over an even one; cv %.3f)", b->skew, b->cv);
 	else
