@@ -504,60 +504,57 @@ static int snap_listener_stats(__u64 cookie, const struct sockfan_port_stats *st
 	return 0;
 }
 
-/* the kernel's per-listener aggregates as read, before they are applied */
-struct listener_stats_vec {
-	struct listener_stats_entry {
+/*
+ * The kernel's aggregates as read, before they are applied: a port's
+ * (@k) or a listener's (@cookie)
+ */
+struct stats_vec {
+	struct stats_entry {
+		struct sockfan_port_key k;
 		__u64 cookie;
 		struct sockfan_port_stats st;
 	} *v;
 	size_t n, cap;
 };
 
-static int collect_listener_stats(__u64 cookie, const struct sockfan_port_stats *st, void *arg)
+/* room for one more entry of @sv, NULL: out of memory */
+static struct stats_entry *stats_push(struct stats_vec *sv, const struct sockfan_port_stats *st)
 {
-	struct listener_stats_vec *lv = arg;
-	struct listener_stats_entry *e;
-
-	if (lv->n == lv->cap) {
-		size_t cap = lv->cap ? 2 * lv->cap : 16;
-
-		e = realloc(lv->v, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		lv->v = e;
-		lv->cap = cap;
-	}
-	lv->v[lv->n].cookie = cookie;
-	lv->v[lv->n++].st = *st;
-	return 0;
-}
-
-/* the kernel's per-port aggregates as read, before they are applied */
-struct port_stats_vec {
-	struct port_stats_entry {
-		struct sockfan_port_key k;
-		struct sockfan_port_stats st;
-	} *v;
-	size_t n, cap;
-};
-
-static int collect_port_stats(const struct sockfan_port_key *k,
-			      const struct sockfan_port_stats *st, void *arg)
-{
-	struct port_stats_vec *sv = arg;
-	struct port_stats_entry *e;
+	struct stats_entry *e;
 
 	if (sv->n == sv->cap) {
 		size_t cap = sv->cap ? 2 * sv->cap : 64;
 
 		e = realloc(sv->v, cap * sizeof(*e));
 		if (!e)
-			return -ENOMEM;
+			return NULL;
 		sv->v = e;
 		sv->cap = cap;
 	}
-	sv->v[sv->n].k = *k;
-	sv->v[sv->n++].st = *st;
+	e = &sv->v[sv->n++];
+	memset(e, 0, sizeof(*e));
+	e->st = *st;
+	return e;
+}
+
+static int collect_port_stats(const struct sockfan_port_key *k,
+			      const struct sockfan_port_stats *st, void *arg)
+{
+	struct stats_entry *e = stats_push(arg, st);
+
+	if (!e)
+		return -ENOMEM;
+	e->k = *k;
+	return 0;
+}
+
+static int collect_listener_stats(__u64 cookie, const struct sockfan_port_stats *st, void *arg)
+{
+	struct stats_entry *e = stats_push(arg, st);
+
+	if (!e)
+		return -ENOMEM;
+	e->cookie = cookie;
 	return 0;
 }
 
@@ -622,8 +619,7 @@ static __u64 accepted_shown(const struct view *v, __u32 netns, __u16 port)
 static int bpf_snapshot(struct view *v, bool walk)
 {
 	unsigned int counts = v->f.counts;
-	struct listener_stats_vec lv = { 0 };
-	struct port_stats_vec sv = { 0 };
+	struct stats_vec sv = { 0 }, lv = { 0 };
 	struct fan_port *p;
 	size_t i;
 	int err;
@@ -640,7 +636,7 @@ static int bpf_snapshot(struct view *v, bool walk)
 			err = view_snapshot(v);
 	}
 	for (i = 0; !err && i < sv.n; i++) {
-		const struct port_stats_entry *e = &sv.v[i];
+		const struct stats_entry *e = &sv.v[i];
 
 		v->kernel_handshakes += e->st.handshakes;
 		err = fanout_snap_port_stats(&v->f, e->k.netns, e->k.port, &e->st, true);
