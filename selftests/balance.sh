@@ -137,14 +137,9 @@ check "watched from before the burst: the stopped worker's listener, and only it
 	"$(stalled "$TMP/stall")" "$cookie"
 check "started after: the stopped worker's listener, and only it, is stalled" \
 	"$(stalled "$TMP/after")" "$cookie"
-if grep -q 'overflow=none' "$TMP/stall.err" "$TMP/stall" 2>/dev/null; then
-	tap_skip "the stalled member's overflows = the ListenOverflows rise" \
-		"no hook for overflows here: $(grep -oh -m 1 'overflow=none([^)]*)' "$TMP/stall.err" "$TMP/stall" | head -n 1)"
-else
-	tail -n 1 "$TMP/stall.counts" >"$TMP/stall.last"
-	check "the stalled member's overflows = the ListenOverflows rise" \
-		"$(sockfan_listener_field "$TMP/stall.last" "$cookie" overflows)" "$over"
-fi
+tail -n 1 "$TMP/stall.counts" >"$TMP/stall.last"
+check_overflows "the stalled member's overflows = the ListenOverflows rise" "$TMP/stall" \
+	"$TMP/stall.last" "$cookie" "$over"
 kill -CONT "$victim"
 check "resumed: its queue drains" "$(wait_for 10 accept_queue_empty "$NS" $PORT && echo empty)" empty
 tap_exit

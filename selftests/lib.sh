@@ -666,6 +666,20 @@ sockfan_listener_field() {
 	sockfan_json "$1" listener "$2" "$3"
 }
 
+# check_overflows NAME OUT JSON SEL WANT: the overflows of listener SEL
+# in JSON (sockfan ports) are WANT; a skip that names why where OUT or
+# OUT.err (that run's output) says no overflow hook attached
+check_overflows() {
+	local name=$1 out=$2 json=$3 sel=$4 want=$5
+
+	if grep -q 'overflow=none' "$out.err" "$out" 2>/dev/null; then
+		tap_skip "$name" "no hook for overflows here: $(grep -oh -m 1 'overflow=none([^)]*)' \
+			"$out.err" "$out" | head -n 1)"
+	else
+		check "$name" "$(sockfan_listener_field "$json" "$sel" overflows)" "$want"
+	fi
+}
+
 # sockfan_conns FILE accepted|queued [STATE]: how many connections (of
 # STATE, default any) accept() returned, or are still in the queue
 sockfan_conns() {
