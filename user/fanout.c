@@ -280,22 +280,23 @@ int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
 	return 0;
 }
 
-void fanout_snap_listener_stats(struct fanout *f, __u64 cookie,
-				const struct sockfan_port_stats *st, bool totals)
+struct fan_listener *fanout_snap_listener_stats(struct fanout *f, __u64 cookie,
+						const struct sockfan_port_stats *st, bool totals)
 {
 	struct fan_listener *l = fanout_listener(f, cookie);
 
 	if (!l)
-		return;
+		return NULL;
 	l->kstats = *st;
 	l->kstats_known = true;
 	l->handshakes = st->handshakes;
 	if (!totals)
-		return;
+		return l;
 	if (f->counts & FAN_COUNTS_ACCEPT_WAITS)
 		l->accepted = st->accepted;
 	else
 		l->accepted = st->handshakes > l->qlen ? st->handshakes - l->qlen : 0;
+	return l;
 }
 
 static struct fan_listener *listener_find(struct fanout *f,

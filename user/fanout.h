@@ -234,10 +234,11 @@ int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
  * capture began (its handshakes, accepts, closes, times); a listener
  * the model does not have is left out.  With @totals they are also its
  * accepted: counted where a hook sees accept(), else its handshakes
- * less its queue now (never ahead of the truth).
+ * less its queue now (never ahead of the truth).  Returns the listener,
+ * NULL when the model does not have it.
  */
-void fanout_snap_listener_stats(struct fanout *f, __u64 cookie,
-				const struct sockfan_port_stats *st, bool totals);
+struct fan_listener *fanout_snap_listener_stats(struct fanout *f, __u64 cookie,
+						const struct sockfan_port_stats *st, bool totals);
 
 /*
  * The cgroups of the listeners' tasks and (with @conns) of the tasks

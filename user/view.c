@@ -598,6 +598,21 @@ static int accepted_derived(struct view *v, __u32 netns, __u16 port, __u64 hands
 	return 0;
 }
 
+/*
+ * A listener's accepted derived the same way (fanout_snap_listener_stats())
+ * is kept from falling below what the last look showed, as a port's:
+ * handshakes read before the walk, a queue that grew meanwhile.  The
+ * last look's value is the listener's watch (view_watch_members()).
+ */
+static void accepted_floor_listener(const struct view *v, struct fan_listener *l)
+{
+	size_t i;
+
+	for (i = 0; i < v->nwatches; i++)
+		if (v->watches[i].cookie == l->cookie && l->accepted < v->watches[i].accepted)
+			l->accepted = v->watches[i].accepted;
+}
+
 /* the accepted last shown for a port without an accept hook (0: none yet) */
 static __u64 accepted_shown(const struct view *v, __u32 netns, __u16 port)
 {
@@ -650,8 +665,13 @@ static int bpf_snapshot(struct view *v, bool walk)
 				p->accepted = accepted_shown(v, e->k.netns, e->k.port);
 		}
 	}
-	for (i = 0; !err && i < lv.n; i++)
-		fanout_snap_listener_stats(&v->f, lv.v[i].cookie, &lv.v[i].st, true);
+	for (i = 0; !err && i < lv.n; i++) {
+		struct fan_listener *l;
+
+		l = fanout_snap_listener_stats(&v->f, lv.v[i].cookie, &lv.v[i].st, true);
+		if (l && !(counts & FAN_COUNTS_ACCEPT_WAITS))
+			accepted_floor_listener(v, l);
+	}
 	free(lv.v);
 	free(sv.v);
 	if (err == -ENOMEM)
