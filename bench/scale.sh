@@ -33,6 +33,7 @@ unlimited) per_proc=18000 ;;
 esac
 [ "$per_proc" -ge 1000 ] || { echo "scale: descriptor hard limit $hard too low" >&2; exit 1; }
 nr_open=$(cat /proc/sys/fs/nr_open)
+child_ehash=$(cat /proc/sys/net/ipv4/tcp_child_ehash_entries)
 out=$top/build/bench
 sockfan=$top/build/sockfan
 connect=$top/selftests/sockfan_connect
@@ -54,6 +55,7 @@ result=$out/scale-$(hostname)-$(date +%Y%m%d-%H%M%S).txt
 
 cleanup() {
 	sysctl -qw fs.nr_open="$nr_open" 2>/dev/null
+	sysctl -qw net.ipv4.tcp_child_ehash_entries="$child_ehash" 2>/dev/null
 	ip netns pids "$ns" 2>/dev/null | xargs -r kill 2>/dev/null
 	ip netns pids "$cns" 2>/dev/null | xargs -r kill 2>/dev/null
 	sleep 1
@@ -64,6 +66,18 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
+
+# a namespace's established hash: its own, or the host's shared one
+# (tcp_ehash_entries reads negative then)
+ehash_of() {
+	local e
+
+	e=$(ip netns exec "$1" cat /proc/sys/net/ipv4/tcp_ehash_entries)
+	case $e in
+	-*) echo "shared ${e#-} buckets" ;;
+	*) echo "own $e buckets" ;;
+	esac
+}
 
 # seconds of a command's wall time, its output discarded
 walltime() {
@@ -89,7 +103,14 @@ for n in "${sizes[@]}"; do
 	cleanup 2>/dev/null
 	tmp=$(mktemp -d)
 	ip netns add "$ns" && ip -n "$ns" link set lo up || die "cannot make a namespace"
+	# the clients get an established hash of their own, as they would on
+	# other hosts: in the shared one, every walk of the server's sockets
+	# would also step over the clients' million (tcp_child_ehash_entries,
+	# read when a namespace is made; 0 again at once for anything else)
+	sysctl -qw net.ipv4.tcp_child_ehash_entries="$n" 2>/dev/null
 	ip netns add "$cns" && ip -n "$cns" link set lo up || die "cannot make a namespace"
+	sysctl -qw net.ipv4.tcp_child_ehash_entries="$child_ehash"
+	cehash=$(ehash_of "$cns")
 	ip link add sfscale0 netns "$ns" type veth peer name sfscale1 netns "$cns" ||
 		die "cannot make a veth pair"
 	ip -n "$ns" addr add $srv/16 dev sfscale0 && ip -n "$ns" link set sfscale0 up &&
@@ -175,7 +196,8 @@ for n in "${sizes[@]}"; do
 		"${lost:-?}" "$ports_s" "$diag_s" "$bpf_s" "$port_s" "$ss_s" "$ssp_s" "$scrape_s" \
 		"${serve_mb:-?}" "$slab" |
 		tee -a "$result"
-	echo "#   $n: sockfan ports shows ESTAB ${estab:-?} on port $port" | tee -a "$result"
+	echo "#   $n: sockfan ports shows ESTAB ${estab:-?} on port $port;" \
+		"established hash: server $(ehash_of "$ns"), clients $cehash" | tee -a "$result"
 done
 echo "# *_S: wall seconds (PORTS: auto = a snapshot counted by the BPF socket iterator; DIAG: the same listed by sock_diag (SOCKFAN_SNAPSHOT=diag); BPF: --source bpf; PORT: --port, every socket with its owner; SS_P: ss -tnp; SCRAPE: one /metrics of sockfan serve); SERVE_MB: its resident memory; SLAB_MB: kernel slab growth with the connections" | tee -a "$result"
 echo "scale: results in $result"
