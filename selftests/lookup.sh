@@ -9,8 +9,11 @@
 # port nobody listens on must show as 3 refused SYNs, the 3 RSTs nstat
 # counts (TcpOutRsts); and 3 bare ACKs to another closed port (segments
 # for a connection that is gone) as 3 stray segments, which make no port
-# row.  Listener hits need tracing programs (fexit) on the BPF path; a
-# kernel that refuses them says so and that check skips.
+# row.  Listener hits per listener need fexit or kretprobe on the BPF
+# path; without, an sk_lookup program counts them per port, and a
+# kernel with neither says so and that check skips.  sockfan lookup's
+# questions to the kernel meanwhile are no traffic and are not counted.
+# A sockfan started next to the running server counts the new ones.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8080
@@ -23,7 +26,7 @@ require_scenario_tools
 require_nginx
 source_setup "${1:?usage: lookup.sh bpf|proc}"
 
-tap_plan 8
+tap_plan 9
 
 # "raddr:rport segs_in" of the established sockets on PORT, per ss -ti
 ss_segs_in() {
@@ -51,6 +54,11 @@ opens=$(netns_mib "$NS" TcpPassiveOpens)
 view_begin "$NS" $PORT "$TMP/conns" $VIEW_MAX || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 $CLIENT_HOLD || exit $KSFT_FAIL
 wait_for 10 accept_queue_empty "$NS" $PORT
+# the kernel asked by sockfan lookup meanwhile: no traffic, and not counted
+ASKED=3
+[ "$SOURCE" = bpf ] &&
+	in_ns "$NS" "$SOCKFAN" lookup 127.0.0.1:$PORT 127.0.0.3:40000 127.0.0.3:40001 \
+		127.0.0.3:40002 >/dev/null
 view_end "$NS" $PORT "$TMP/conns"
 check "sockfan ports --source $SOURCE exits 0" $? 0
 opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))
@@ -59,6 +67,10 @@ hits=$(sockfan_listener_field "$TMP/conns" all hits)
 if grep -q 'lookup=none' "$TMP/conns"; then
 	tap_skip "listener hits = passive opens (nstat)" \
 		"no hook for listener lookups here: $(grep -o 'lookup=none([^)]*)' "$TMP/conns")"
+elif grep -q 'lookup=sk_lookup' "$TMP/conns"; then
+	# per port: the program sees the address looked up, not the listener
+	check "listener lookups of the port (sk_lookup) = passive opens (nstat), sockfan lookup's $ASKED not among them" \
+		"$(sockfan_col "$TMP/conns" $PORT LOOKUP_HITS)" "$opens"
 else
 	check "listener hits = passive opens (nstat)" "$hits" "$opens"
 fi
@@ -70,6 +82,30 @@ ss_segs_in "$NS" $PORT | sed 's/^/# ss:      /'
 sockfan_view "$NS" $PORT "$TMP/late"
 check "started after: segs_in of each connection as ss -ti" \
 	"$(sockfan_segs_in "$TMP/late" | md5sum)" "$(ss_segs_in "$NS" $PORT | md5sum)"
+
+# started next to the server and its open connections: lookups count
+# from the start, whatever came before (the module's since it was loaded)
+if [ "$SOURCE" = bpf ]; then
+	late=$(netns_mib "$NS" TcpPassiveOpens)
+	view_begin "$NS" $PORT "$TMP/late2" $VIEW_MAX || exit $KSFT_FAIL
+	clients_start "$NS" 127.0.0.1 $PORT 2 127.0.0.4 $CLIENT_HOLD || exit $KSFT_FAIL
+	wait_for 10 accept_queue_empty "$NS" $PORT
+	view_end "$NS" $PORT "$TMP/late2"
+	late=$(($(netns_mib "$NS" TcpPassiveOpens) - late))
+	if grep -q 'lookup=none' "$TMP/late2"; then
+		tap_skip "started after $N connections: listener lookups = the $late new passive opens" \
+			"no hook for listener lookups here"
+	elif grep -q 'lookup=sk_lookup' "$TMP/late2"; then
+		check "started after $N connections: listener lookups = the $late new passive opens" \
+			"$(sockfan_col "$TMP/late2" $PORT LOOKUP_HITS)" "$late"
+	else
+		check "started after $N connections: listener lookups = the $late new passive opens" \
+			"$(sockfan_listener_field "$TMP/late2" all hits | sum_lines)" "$late"
+	fi
+else
+	tap_skip "started after: listener lookups = the new passive opens" \
+		"the module counts since it was loaded (before the connections)"
+fi
 
 rsts=$(netns_mib "$NS" TcpOutRsts)
 # send_acks NS PORT N: N bare ACKs from 127.0.0.1:40000 to PORT (raw

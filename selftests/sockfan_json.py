@@ -10,7 +10,9 @@ the source cannot count (null), PID/COMM for a task, ADDR:PORT or
 
   row PORT NAME...        the named columns of PORT's row: LISTEN ESTAB
                           CLOSE-WAIT OTHER ACCEPTED CLOSED PEERS REFUSED
-                          OWNER ("?" for another name); nothing if no row
+                          OWNER, and LOOKUP_HITS (listener lookups counted
+                          per port by sk_lookup) ("?" for another name);
+                          nothing if no row
   listener SEL KEY        KEY (backlog, qlen, sk_drops, overflows, accepted,
                           hits, owner, cookie) of each listener SEL names
                           (ADDR:PORT, a cookie, or all), one a line
@@ -46,6 +48,7 @@ ROW = {
     "CLOSED": lambda r: r["closed"],
     "PEERS": lambda r: r["peers"],
     "REFUSED": lambda r: r["refused"],
+    "LOOKUP_HITS": lambda r: r["lookup_hits"],
     "OWNER": lambda r: task(r["owner"]),
 }
 

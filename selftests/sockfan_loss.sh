@@ -86,7 +86,8 @@ lost=$(summary lost)
 # if no SYN was dropped there or sent again (nstat says how many were)
 lookups=0
 hooked=
-grep -q '^# attached:.* lookup=none' "$TMP/trace.err" || { hooked=1; lookups=$opens; }
+# (sk_lookup counts per port and writes no record)
+grep -q '^# attached:.* lookup=\(none\|sk_lookup\)' "$TMP/trace.err" || { hooked=1; lookups=$opens; }
 want=$((2 * opens + lookups))
 diag "kernel: $opens handshakes + $N accepts + $lookups listener lookups = $want records to write"
 diag "sockfan: ${records:-?} received + ${lost:-?} lost; nstat: $drops listen drops, $retrans SYNs sent again"

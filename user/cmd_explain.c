@@ -229,9 +229,16 @@ static void print_port(const struct fanout *f, const struct fan_filter *flt,
 		snprintf(answer + n, sizeof(answer) - n,
 			 "No connection socket shares local port %u now.", r->port);
 	print_wrapped(answer);
+	/* where no hook sees which listener, sk_lookup counts them per port */
+	if (!known_hits && (f->counts & FAN_COUNTS_PORT_HITS)) {
+		lhits = r->lookup_hits;
+		known_hits = true;
+	}
 	snprintf(answer, sizeof(answer),
-		 "Lookups of incoming segments: %llu found one of the %zu connection sockets open now (closed ones took their counts along); in the window, %s found a listener and %s SYNs found no socket (refused with RST).",
+		 "Lookups of incoming segments: %llu found one of the %zu connection sockets open now (closed ones took their counts along); in the window, %s found a listener%s and %s SYNs found no socket (refused with RST).",
 		 (unsigned long long)segs, p->nconns, fmt_count(hits, sizeof(hits), lhits, known_hits),
+		 f->counts & FAN_COUNTS_LISTENER_HITS ? "" :
+		 f->counts & FAN_COUNTS_PORT_HITS ? " (counted per port by sk_lookup)" : "",
 		 fmt_count(refused, sizeof(refused), r->refused, f->counts & FAN_COUNTS_MISSES));
 	print_wrapped(answer);
 }

@@ -111,6 +111,12 @@ struct fan_port {
 	__u64 live_states[FMT_TCP_STATES];
 	__u64 live_peers;
 	bool live_known;
+	/*
+	 * Listener lookups on the port that a listener answered, counted
+	 * per port where no hook sees which listener (FAN_COUNTS_PORT_HITS:
+	 * sk_lookup); per listener, fan_listener.hits
+	 */
+	__u64 lookup_hits;
 };
 
 /* what a network namespace counts as a whole, not per port */
@@ -175,6 +181,11 @@ struct fanout {
  * SO_REUSEPORT group each one went to, counted since the capture began
  */
 #define FAN_COUNTS_MEMBERS		(1U << 6)
+/*
+ * listener lookups per port (fan_port.lookup_hits), not per listener:
+ * an sk_lookup program sees the address looked up, not the socket found
+ */
+#define FAN_COUNTS_PORT_HITS		(1U << 7)
 
 int fanout_init(struct fanout *f);
 void fanout_free(struct fanout *f);
@@ -228,6 +239,16 @@ void fanout_port_stats_add(struct sockfan_port_stats *sum,
  */
 int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
 			   const struct sockfan_port_stats *st, bool totals);
+
+/*
+ * Listener lookups per port (FAN_COUNTS_PORT_HITS), totals since the
+ * capture began: fanout_clear_lookup_hits(), then for each address and
+ * port looked up, fanout_add_lookups().  Lookups a listener of the
+ * model covers (its address, or a wildcard that takes the family) are
+ * hits; the others found nothing, and the hooks on resets count those.
+ */
+void fanout_clear_lookup_hits(struct fanout *f);
+int fanout_add_lookups(struct fanout *f, const struct sockfan_lookup_key *k, __u64 n);
 
 /*
  * What the kernel aggregated for the listener with @cookie since the

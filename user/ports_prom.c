@@ -51,6 +51,7 @@ static __u64 accepted(const struct fan_row *r) { return r->accepted; }
 static __u64 closed(const struct fan_row *r) { return r->closed; }
 static __u64 peers(const struct fan_row *r) { return r->peers; }
 static __u64 refused(const struct fan_row *r) { return r->refused; }
+static __u64 lookup_hits(const struct fan_row *r) { return r->lookup_hits; }
 static __u64 lifetimes(const struct fan_row *r) { return r->lifetimes; }
 static __u64 lifetime_ns(const struct fan_row *r) { return r->lifetime_sum_ns; }
 static __u64 waits(const struct fan_row *r) { return r->waits; }
@@ -86,6 +87,9 @@ static const struct prom_family families[] = {
 	FAMILY("sockfan_refused_syns_total", COUNTER,
 	       "SYNs to the port that found no socket: connections refused with RST.", refused,
 	       .needs = FAN_COUNTS_MISSES),
+	FAMILY("sockfan_lookup_hits_total", COUNTER,
+	       "Listener lookups on the port that found a listener (counted per port by sk_lookup).",
+	       lookup_hits, .needs = FAN_COUNTS_PORT_HITS),
 };
 
 static const char * const kind_names[] = { "gauge", "counter", "summary" };
@@ -350,6 +354,7 @@ static size_t fold_rows(struct fan_row *rows, size_t n, size_t max)
 		other.wait_sum_ns += r->wait_sum_ns;
 		other.waits += r->waits;
 		other.refused += r->refused;
+		other.lookup_hits += r->lookup_hits;
 		fanout_port_stats_add(&other.kstats, &r->kstats);
 	}
 	qsort(rows, max, sizeof(*rows), query_row_by_port);

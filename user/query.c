@@ -286,6 +286,7 @@ static void rows_add_ports(struct row_set *rs, const struct fanout *f,
 		r->wait_sum_ns = p->wait_ns;
 		r->waits = p->waits;
 		r->refused = p->refused;
+		r->lookup_hits = p->lookup_hits;
 		if (p->kstats) {
 			r->kstats = *p->kstats;
 			r->kstats_known = true;

@@ -53,6 +53,8 @@ struct fan_row {
 	__u64 wait_sum_ns;	/* over waits accepted connections */
 	__u64 waits;
 	__u64 refused;
+	/* listener lookups a listener answered, per port (FAN_COUNTS_PORT_HITS) */
+	__u64 lookup_hits;
 	/* the kernel's aggregates (histograms of times), with kstats_known */
 	struct sockfan_port_stats kstats;
 	bool kstats_known;

@@ -217,6 +217,8 @@ int render_row_json(struct json_writer *w, const struct fanout *f, const struct 
 	jsonw_count_field(w, "accept_wait_avg_ns", r->wait_avg_ns, r->waits);
 	jsonw_count_field(w, "accept_wait_max_ns", r->wait_max_ns, r->waits);
 	jsonw_count_field(w, "refused", r->refused, f->counts & FAN_COUNTS_MISSES);
+	/* per port where sk_lookup counts them; per listener, "hits" */
+	jsonw_count_field(w, "lookup_hits", r->lookup_hits, f->counts & FAN_COUNTS_PORT_HITS);
 	json_thread(w, "owner", r->owner_pid, 0, r->owner_comm);
 	json_cgroup(w, "owner_cgroup", r->owner_cgroup);
 	if (r->kstats_known)

@@ -22,6 +22,7 @@
 #include "cli.h"
 #include "netns.h"
 #include "source_bpf.h"
+#include "source_sklookup.h"
 #include "loop.h"
 
 #define MAX_LINKS	HOOK_COST_MAX
@@ -45,6 +46,8 @@ struct bpf_source {
 	int stats_fd;			/* BPF_ENABLE_STATS, -1: not asked */
 	__u64 empty_run_ns;		/* time_empty_run(); 0: not known */
 	int budget;			/* records one poll may still apply */
+	/* listener lookups per port where no hook sees them; NULL: none */
+	struct sklookup_counter *sklookup;
 };
 
 /*
@@ -274,6 +277,24 @@ static void detach_all(struct bpf_source *s)
 		bpf_link__destroy(s->links[--s->nlinks]);
 }
 
+/*
+ * No hook on the listener lookup: an sk_lookup program in each namespace
+ * counts them per port (no records).  Returns the role's name, NULL
+ * where it does not attach either.
+ */
+static const char *lookups_by_sklookup(struct bpf_source *s)
+{
+	int err = sklookup_open(&s->sklookup, s->netns);
+
+	if (err) {
+		if (verbose_libbpf)
+			fprintf(stderr, "sockfan: optional hooks sk_lookup: %s\n", strerror(-err));
+		return NULL;
+	}
+	s->counts |= FAN_COUNTS_PORT_HITS;
+	return "sk_lookup(per port, each namespace; no records)";
+}
+
 /* @refused: groups the kernel is known to refuse, not even loaded */
 static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const struct btf *btf,
 		    unsigned int refused)
@@ -351,6 +372,8 @@ static int try_plan(struct bpf_source *s, const struct hook_plan *plan, const st
 				break;
 			}
 		}
+		if (g == G_COUNT && (optional_roles[r].groups & LOOKUP_ANY) && !s->ports_only)
+			name = lookups_by_sklookup(s) ?: name;
 		len += snprintf(s->hooks + len, sizeof(s->hooks) - len, " %s=%s",
 				optional_roles[r].role, name);
 	}
@@ -822,7 +845,15 @@ __u64 bpf_source_lost(const struct bpf_source *s)
 
 __u64 bpf_source_counts_lost(const struct bpf_source *s)
 {
-	return lost_read(s, 1);		/* LOST_COUNTS */
+	/* LOST_COUNTS, and lookups the sk_lookup map had no room for */
+	return lost_read(s, 1) + (s->sklookup ? sklookup_lost(s->sklookup) : 0);
+}
+
+int bpf_source_lookup_counts(const struct bpf_source *s,
+			     int (*fn)(const struct sockfan_lookup_key *k, __u64 n, void *arg),
+			     void *arg)
+{
+	return s->sklookup ? sklookup_each(s->sklookup, fn, arg) : 0;
 }
 
 __u64 bpf_source_times_lost(const struct bpf_source *s)
@@ -956,6 +987,7 @@ void bpf_source_close(struct bpf_source *s)
 	if (s->stats_fd >= 0)
 		close(s->stats_fd);
 	detach_all(s);
+	sklookup_close(s->sklookup);
 	sockfan_bpf__destroy(s->skel);
 	free(s);
 }

@@ -133,6 +133,16 @@ int bpf_source_listener_stats(const struct bpf_source *s,
 					void *arg),
 			      void *arg);
 
+/*
+ * Listener lookups per port where they are counted by sk_lookup
+ * (FAN_COUNTS_PORT_HITS): @fn(key, lookups since attached, @arg) per
+ * address and port looked up, after attaching to namespaces made since.
+ * 0 at once without; else as @fn returns, or a negative errno.
+ */
+int bpf_source_lookup_counts(const struct bpf_source *s,
+			     int (*fn)(const struct sockfan_lookup_key *k, __u64 n, void *arg),
+			     void *arg);
+
 /* records read from the ring (a snapshot's seed is none of them) */
 __u64 bpf_source_records(const struct bpf_source *s);
 

@@ -504,6 +504,12 @@ static int snap_listener_stats(__u64 cookie, const struct sockfan_port_stats *st
 	return 0;
 }
 
+/* sk_lookup's counts per address and port looked up into the model */
+static int snap_lookups(const struct sockfan_lookup_key *k, __u64 n, void *arg)
+{
+	return fanout_add_lookups(arg, k, n);
+}
+
 /*
  * The kernel's aggregates as read, before they are applied: a port's
  * (@k) or a listener's (@cookie)
@@ -697,6 +703,11 @@ static int bpf_refresh(struct view *v, bool states)
 			err = bpf_source_port_stats(v->src, snap_port_stats, v);
 		if (!err)
 			err = bpf_source_listener_stats(v->src, snap_listener_stats, v);
+	}
+	/* after the listeners: they tell a lookup's hits from its misses */
+	if (!err && (v->f.counts & FAN_COUNTS_PORT_HITS)) {
+		fanout_clear_lookup_hits(&v->f);
+		err = bpf_source_lookup_counts(v->src, snap_lookups, &v->f);
 	}
 	if (err)
 		return err;

@@ -262,6 +262,28 @@ struct sockfan_port_stats {
 };
 
 /*
+ * Listener lookups counted by the sk_lookup program
+ * (bpf/sockfan_sklookup.bpf.c, map "listener_lookups", a __u64 count
+ * per CPU): where a segment that missed the established hash looked for
+ * a listener.  The program sees the address and port looked up, not
+ * the socket the kernel then picks: user space tells hits from misses
+ * by the listeners it knows.
+ */
+/*
+ * The name `sockfan lookup` gives its thread while the kernel answers
+ * (BPF_PROG_TEST_RUN): the sk_lookup program does not count lookups
+ * made by a task of that name.  15 characters at most.
+ */
+#define SOCKFAN_LOOKUP_COMM	"sockfan-lookup"
+
+struct sockfan_lookup_key {
+	__u8 laddr[16];		/* local address looked up (v4 mapped) */
+	__u32 netns;		/* inode of the namespace */
+	__u16 port;		/* local port, host order */
+	__u16 family;		/* AF_INET or AF_INET6 */
+};
+
+/*
  * The BPF path's entry for a passive connection it follows (its map
  * "born", keyed by the socket's cookie or address): when the handshake
  * completed (0: not seen, the connection is older than the programs)
