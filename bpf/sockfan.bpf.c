@@ -20,6 +20,7 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
 #include <sockfan/sockfan.h>
+#include "asked_by_sockfan.h"
 
 #define AF_INET		2
 #define AF_INET6	10
@@ -990,7 +991,7 @@ static __always_inline void on_listener_hit(const struct sock *sk)
 
 	struct sockfan_port_stats *st;
 
-	if (!sk || !sk_head_wanted(&h, sk))
+	if (!sk || !sk_head_wanted(&h, sk) || asked_by_sockfan())
 		return;
 	st = port_stats_of(h.netns, head_skc(&h)->skc_num);
 	if (st)

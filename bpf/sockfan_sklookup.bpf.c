@@ -16,6 +16,7 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_core_read.h>
 #include <sockfan/sockfan.h>
+#include "asked_by_sockfan.h"
 
 #define AF_INET		2
 #define AF_INET6	10
@@ -35,27 +36,6 @@ struct {
 
 /* lookups not counted: the map was full */
 __u64 lookups_lost;
-
-/*
- * Is the current task `sockfan lookup` asking the kernel (its test runs
- * of bpf_skc_lookup_tcp() reach this program too, and they are no
- * traffic)?  It names itself SOCKFAN_LOOKUP_COMM while it asks.  Real
- * segments are looked up in softirq, in whatever task it interrupted,
- * or in ksoftirqd: never in that one, which sends nothing.  (Telling
- * softirq from task by preempt_count() needs the per-CPU variable's
- * address, which kernels without CONFIG_KALLSYMS_ALL do not give BPF.)
- */
-static __always_inline bool asked_by_sockfan(void)
-{
-	const struct task_struct *t = (const void *)bpf_get_current_task();
-	static const char asker[TASK_COMM_LEN] = SOCKFAN_LOOKUP_COMM;
-	char comm[TASK_COMM_LEN];
-	const __u64 *a = (const __u64 *)asker, *c = (const __u64 *)comm;
-
-	if (BPF_CORE_READ_INTO(&comm, t, comm))
-		return false;
-	return c[0] == a[0] && c[1] == a[1];
-}
 
 SEC("sk_lookup")
 int count_lookup(struct bpf_sk_lookup *ctx)

@@ -127,8 +127,13 @@ static int lookup_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	const struct sock *sk = (const struct sock *)regs_return_value(regs);
 
-	/* DCCP shares the function; ERR_PTR never comes back from it */
-	if (sk && sk->sk_protocol == IPPROTO_TCP)
+	/*
+	 * DCCP shares the function; ERR_PTR never comes back from it.
+	 * `sockfan lookup` asking the kernel (BPF test runs, in a task of
+	 * that name; segments are looked up in softirq) is no traffic.
+	 */
+	if (sk && sk->sk_protocol == IPPROTO_TCP &&
+	    strncmp(current->comm, SOCKFAN_LOOKUP_COMM, TASK_COMM_LEN))
 		sockfan_listener_hit(sk);
 	return 0;
 }

@@ -56,9 +56,8 @@ clients_start "$NS" 127.0.0.1 $PORT $N 127.0.0.2 $CLIENT_HOLD || exit $KSFT_FAIL
 wait_for 10 accept_queue_empty "$NS" $PORT
 # the kernel asked by sockfan lookup meanwhile: no traffic, and not counted
 ASKED=3
-[ "$SOURCE" = bpf ] &&
-	in_ns "$NS" "$SOCKFAN" lookup 127.0.0.1:$PORT 127.0.0.3:40000 127.0.0.3:40001 \
-		127.0.0.3:40002 >/dev/null
+in_ns "$NS" "$SOCKFAN" lookup 127.0.0.1:$PORT 127.0.0.3:40000 127.0.0.3:40001 \
+	127.0.0.3:40002 >/dev/null
 view_end "$NS" $PORT "$TMP/conns"
 check "sockfan ports --source $SOURCE exits 0" $? 0
 opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))
@@ -72,7 +71,8 @@ elif grep -q 'lookup=sk_lookup' "$TMP/conns"; then
 	check "listener lookups of the port (sk_lookup) = passive opens (nstat), sockfan lookup's $ASKED not among them" \
 		"$(sockfan_col "$TMP/conns" $PORT LOOKUP_HITS)" "$opens"
 else
-	check "listener hits = passive opens (nstat)" "$hits" "$opens"
+	check "listener hits = passive opens (nstat), sockfan lookup's $ASKED not among them" \
+		"$hits" "$opens"
 fi
 check "established hits (segs_in) of each connection match ss -ti" \
 	"$(sockfan_segs_in "$TMP/conns" | md5sum)" "$(ss_segs_in "$NS" $PORT | md5sum)"
@@ -156,5 +156,9 @@ else
 		"$(sockfan_json "$TMP/misses" strays) $(sockfan_refused "$TMP/misses" $STRAY_PORT)" \
 		"$strays "
 fi
-check "no refused SYNs on the listening port" "$(sockfan_refused "$TMP/conns" $PORT)" 0
+if grep -q 'miss=none' "$TMP/conns"; then
+	tap_skip "no refused SYNs on the listening port" "no hook for misses here"
+else
+	check "no refused SYNs on the listening port" "$(sockfan_refused "$TMP/conns" $PORT)" 0
+fi
 tap_exit

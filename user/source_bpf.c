@@ -957,7 +957,8 @@ __u64 bpf_source_malformed(const struct bpf_source *s)
 
 int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc)
 {
-	size_t i;
+	__u64 runs, ns;
+	size_t i, n;
 	int err;
 
 	for (i = 0; i < s->nlinks; i++) {
@@ -970,7 +971,22 @@ int bpf_source_hook_cost(const struct bpf_source *s, struct hook_cost *hc)
 		}
 		snprintf(hc[i].prog, sizeof(hc[i].prog), "%s", bpf_program__name(s->link_progs[i]));
 	}
-	return s->nlinks;
+	if (!s->sklookup || i == HOOK_COST_MAX)
+		return i;
+	/* the sk_lookup counter: one program per namespace, summed */
+	memset(&hc[i], 0, sizeof(hc[i]));
+	snprintf(hc[i].prog, sizeof(hc[i].prog), "count_lookup");
+	for (n = 0; n < sklookup_netns(s->sklookup); n++) {
+		err = prog_run_stats(sklookup_prog_fd(s->sklookup, n), &runs, &ns);
+		if (err) {
+			fprintf(stderr, "sockfan: cannot read the run time of BPF program count_lookup (BPF_OBJ_GET_INFO_BY_FD): %s; rerun without --hook-cost\n",
+				strerror(-err));
+			return err;
+		}
+		hc[i].runs += runs;
+		hc[i].run_ns += ns;
+	}
+	return i + 1;
 }
 
 __u64 bpf_source_empty_run_ns(const struct bpf_source *s)

@@ -146,6 +146,11 @@ size_t sklookup_netns(const struct sklookup_counter *c)
 	return c->n;
 }
 
+int sklookup_prog_fd(const struct sklookup_counter *c, size_t i)
+{
+	return bpf_program__fd(c->inst[i].skel->progs.count_lookup);
+}
+
 __u64 sklookup_lost(const struct sklookup_counter *c)
 {
 	__u64 lost = 0;

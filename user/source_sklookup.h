@@ -31,6 +31,9 @@ int sklookup_each(struct sklookup_counter *c,
 /* namespaces counted now */
 size_t sklookup_netns(const struct sklookup_counter *c);
 
+/* the program of the @i-th namespace (i < sklookup_netns()) */
+int sklookup_prog_fd(const struct sklookup_counter *c, size_t i);
+
 /* lookups not counted: the map was full */
 __u64 sklookup_lost(const struct sklookup_counter *c);
 
