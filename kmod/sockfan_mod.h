@@ -32,15 +32,29 @@
 #include <sockfan/sockfan.h>
 
 /*
- * 112 bytes, one per tracked connection, so that with its share of the
- * hash (8 to 16 bytes) a connection costs at most 128: what can be read
+ * 128 bytes, one per tracked connection, so that with its share of the
+ * hashes (10 to 20 bytes) a connection costs at most 148: what can be read
  * from the held socket (its cookie) is not copied, an accepted connection
  * is told by the process that accepted it (NULL: still queued), and that
  * process's name is looked up when read, as ss -p does.
  */
 struct sockfan_conn {
 	struct hlist_node node;		/* in sockfan_table's conn hash */
-	struct rcu_head rcu;
+	union {
+		/*
+		 * While in the table: its peer (namespace, local port,
+		 * remote address), for the port's distinct peers
+		 * (sockfan_table.c).  A peer's first connection is its
+		 * leader, the one in the peer hash by @peer_node (unhashed
+		 * for the others); all of the peer's are on @peer_ring.
+		 */
+		struct {
+			struct hlist_node peer_node;
+			struct list_head peer_ring;
+		};
+		/* once out of the table and off its ring: nobody links to it */
+		struct rcu_head rcu;
+	};
 	/*
 	 * Held until CLOSE (dropped after a grace period): its identity
 	 * (pointer, cookie) and segs_in, the segments the kernel's lookup
@@ -57,7 +71,7 @@ struct sockfan_conn {
 	struct pid *pid;
 };
 
-static_assert(sizeof(struct sockfan_conn) <= 112);
+static_assert(sizeof(struct sockfan_conn) <= 128);
 
 struct sockfan_listener {
 	struct list_head node;		/* in its namespace's listeners */
@@ -88,6 +102,7 @@ struct sockfan_port {
 	u16 port;
 	u32 listeners;			/* live */
 	u32 established;		/* live connections */
+	u32 peers;			/* their distinct remote addresses */
 	u64 accepted;			/* totals since the module loaded */
 	u64 closed;
 	u64 lifetime_ns;		/* sum over the closed connections */

@@ -10,6 +10,14 @@
  * and share its lock (struct sockfan_net), taken inside a bucket's when
  * both are.  Readers walk under RCU; nothing is freed before a grace
  * period.
+ *
+ * Each port's distinct peers are kept as connections come and go, so
+ * that the ports file reads counters, not the connections: a second
+ * hash links every connection by (namespace, local port, remote
+ * address).  A connection whose peer has none there yet makes one more
+ * peer of its port; the last one to leave, one less.  A peer bucket's
+ * lock is taken inside the connection bucket's, never the other way,
+ * so that a connection is in both hashes or in neither.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -20,6 +28,7 @@
 #include <linux/minmax.h>
 #include <linux/mm.h>
 #include <linux/pid.h>
+#include <linux/random.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/sock_diag.h>
@@ -44,6 +53,8 @@ struct sockfan_bucket {
 };
 
 static struct sockfan_bucket *conn_hash;
+static struct sockfan_bucket *peer_hash;	/* a quarter as many buckets */
+static u32 peer_seed;				/* peers cannot aim at one bucket */
 static unsigned int conn_hash_bits;
 static atomic_t conn_count = ATOMIC_INIT(0);
 static struct sockfan_pool conn_pool;
@@ -140,6 +151,71 @@ static struct sockfan_bucket *conn_bucket(const struct sockfan_key *key)
 {
 	return &conn_hash[jhash2((const u32 *)key, sizeof(*key) / sizeof(u32), 0) &
 			  ((1U << conn_hash_bits) - 1)];
+}
+
+static struct sockfan_bucket *peer_bucket(const struct sockfan_key *key)
+{
+	u32 h = jhash(key->raddr, sizeof(key->raddr),
+		      peer_seed ^ key->netns ^ ((u32)key->lport << 16));
+
+	return &peer_hash[hash_32(h, conn_hash_bits - 2)];
+}
+
+static bool same_peer(const struct sockfan_key *a, const struct sockfan_key *b)
+{
+	return a->netns == b->netns && a->lport == b->lport &&
+	       !memcmp(a->raddr, b->raddr, sizeof(a->raddr));
+}
+
+/*
+ * @c enters the table (under its connection bucket's lock): true when
+ * its peer is new to its port.  The peer hash holds one connection per
+ * peer, so a lookup walks the distinct peers of a bucket, never the
+ * connections of a busy one.
+ */
+static bool peer_add(struct sockfan_conn *c)
+{
+	struct sockfan_bucket *b = peer_bucket(&c->key);
+	struct sockfan_conn *leader;
+
+	INIT_HLIST_NODE(&c->peer_node);
+	raw_spin_lock(&b->lock);
+	hlist_for_each_entry(leader, &b->head, peer_node) {
+		if (same_peer(&leader->key, &c->key)) {
+			list_add(&c->peer_ring, &leader->peer_ring);
+			raw_spin_unlock(&b->lock);
+			return false;
+		}
+	}
+	INIT_LIST_HEAD(&c->peer_ring);
+	hlist_add_head(&c->peer_node, &b->head);
+	raw_spin_unlock(&b->lock);
+	return true;
+}
+
+/*
+ * @c leaves the table (under its connection bucket's lock): true when
+ * it was its peer's last connection on its port.  A leader that leaves
+ * hands its place in the hash to the next one of the ring.
+ */
+static bool peer_del(struct sockfan_conn *c)
+{
+	struct sockfan_bucket *b = peer_bucket(&c->key);
+	struct sockfan_conn *next;
+	bool last;
+
+	raw_spin_lock(&b->lock);
+	last = list_empty(&c->peer_ring);
+	if (!hlist_unhashed(&c->peer_node)) {
+		if (!last) {
+			next = list_first_entry(&c->peer_ring, struct sockfan_conn, peer_ring);
+			hlist_add_before(&next->peer_node, &c->peer_node);
+		}
+		hlist_del_init(&c->peer_node);
+	}
+	list_del_init(&c->peer_ring);
+	raw_spin_unlock(&b->lock);
+	return last;
 }
 
 static struct hlist_head *port_bucket(struct sockfan_net *sn, u16 port)
@@ -358,10 +434,12 @@ static struct sockfan_conn *conn_new(struct sockfan_net *sn, struct sock *sk,
  */
 static enum conn_insert_result conn_insert(struct sockfan_bucket *b, struct sockfan_net *sn,
 					   struct sockfan_port *p, struct sockfan_conn *c,
-					   struct sock *sk, bool accepted, u64 *wait)
+					   struct sock *sk, bool accepted, u64 *wait,
+					   bool *new_peer)
 {
 	struct sockfan_conn *old, *dup = NULL;
 	struct hlist_node *tmp;
+	bool last;
 
 	hlist_for_each_entry_safe(old, tmp, &b->head, node) {
 		if (!key_eq(&old->key, &c->key))
@@ -370,11 +448,14 @@ static enum conn_insert_result conn_insert(struct sockfan_bucket *b, struct sock
 			dup = old;
 		} else if (READ_ONCE(old->sk->sk_state) == TCP_CLOSE) {
 			hlist_del_rcu(&old->node);
+			last = peer_del(old);
 			atomic_dec(&conn_count);
 			call_rcu(&old->rcu, conn_free_rcu);
 			raw_spin_lock(&sn->lock);
 			if (p->established)
 				p->established--;
+			if (last && p->peers)
+				p->peers--;
 			raw_spin_unlock(&sn->lock);
 		}
 		/* else another live socket with this four-tuple (VRF): keep both */
@@ -396,18 +477,20 @@ static enum conn_insert_result conn_insert(struct sockfan_bucket *b, struct sock
 	if (accepted)
 		c->pid = current_process();
 	hlist_add_head_rcu(&c->node, &b->head);
+	*new_peer = peer_add(c);
 	return CONN_ADDED;
 }
 
 /* the port's counters for what conn_insert() did */
 static void conn_account(struct sockfan_net *sn, struct sockfan_port *p,
-			 enum conn_insert_result r, unsigned int how, u64 wait)
+			 enum conn_insert_result r, unsigned int how, u64 wait, bool new_peer)
 {
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&sn->lock, flags);
 	if (r == CONN_ADDED) {
 		p->established++;
+		p->peers += new_peer;
 		if (how & TRACK_SEEDED)
 			p->seeded_conns++;
 	}
@@ -437,6 +520,7 @@ static bool conn_track(struct sock *sk, u64 listener, unsigned int how)
 	struct sockfan_bucket *b;
 	struct sockfan_port *p;
 	struct sockfan_conn *c;
+	bool new_peer = false;
 	unsigned long flags;
 	u64 wait = 0;
 
@@ -456,10 +540,10 @@ static bool conn_track(struct sock *sk, u64 listener, unsigned int how)
 	if (p) {
 		b = conn_bucket(&c->key);
 		raw_spin_lock_irqsave(&b->lock, flags);
-		r = conn_insert(b, sn, p, c, sk, how & TRACK_ACCEPTED, &wait);
+		r = conn_insert(b, sn, p, c, sk, how & TRACK_ACCEPTED, &wait, &new_peer);
 		raw_spin_unlock_irqrestore(&b->lock, flags);
 		if (r == CONN_ADDED || r == CONN_ACCEPTED)
-			conn_account(sn, p, r, how, wait);
+			conn_account(sn, p, r, how, wait, new_peer);
 	}
 	if (r != CONN_ADDED)
 		sockfan_pool_put(&conn_pool, c);
@@ -515,6 +599,7 @@ void sockfan_close(struct sock *sk)
 	struct sockfan_key key;
 	struct sockfan_bucket *b;
 	struct sockfan_port *p;
+	bool last = false;
 	unsigned long flags;
 	int pass;
 	u64 life;
@@ -535,8 +620,10 @@ void sockfan_close(struct sock *sk)
 		b = conn_bucket(&key);
 		raw_spin_lock_irqsave(&b->lock, flags);
 		c = conn_find(b, &key, sk);
-		if (c)
+		if (c) {
 			hlist_del_rcu(&c->node);
+			last = peer_del(c);
+		}
 		raw_spin_unlock_irqrestore(&b->lock, flags);
 	}
 	if (!c)
@@ -549,6 +636,8 @@ void sockfan_close(struct sock *sk)
 		life = ktime_get_ns() - c->born_ns;
 		if (p->established)
 			p->established--;
+		if (last && p->peers)
+			p->peers--;
 		p->closed++;
 		p->lifetime_ns += life;
 		port_hist_add(p, SOCKFAN_HIST_LIFETIME, life);
@@ -907,20 +996,6 @@ struct sockfan_listener *sockfan_listener_at(const struct net *net, loff_t pos)
 	return NULL;
 }
 
-struct peer {
-	u16 port;
-	u8 addr[16];
-};
-
-static int peer_cmp(const void *a, const void *b)
-{
-	const struct peer *x = a, *y = b;
-
-	if (x->port != y->port)
-		return x->port < y->port ? -1 : 1;
-	return memcmp(x->addr, y->addr, 16);
-}
-
 static int row_cmp(const void *a, const void *b)
 {
 	const struct sockfan_port_row *x = a, *y = b;
@@ -953,7 +1028,7 @@ void sockfan_ports_each(const struct net *net,
 	rcu_read_unlock();
 }
 
-/* @p's line of the ports file but its peers; under RCU */
+/* @p's line of the ports file; under RCU */
 static void port_row(struct sockfan_port_row *row, struct sockfan_net *sn,
 		     const struct sockfan_port *p)
 {
@@ -963,6 +1038,7 @@ static void port_row(struct sockfan_port_row *row, struct sockfan_net *sn,
 	row->port = p->port;
 	row->listeners = READ_ONCE(p->listeners);
 	row->established = READ_ONCE(p->established);
+	row->peers = READ_ONCE(p->peers);
 	row->accepted = READ_ONCE(p->accepted);
 	row->closed = READ_ONCE(p->closed);
 	row->lifetime_ns = READ_ONCE(p->lifetime_ns);
@@ -978,68 +1054,36 @@ static void port_row(struct sockfan_port_row *row, struct sockfan_net *sn,
 
 /*
  * The ports of @net, sorted, into a kvmalloc()ed array at *@rows
- * (the caller kvfree()s it); returns how many or -ENOMEM.  Distinct peers
- * are counted from a sorted snapshot of (port, remote address) pairs:
- * one pass over the table per read, nothing kept per peer.
+ * (the caller kvfree()s it); returns how many or -ENOMEM.  Counters
+ * only: as many ports as there are, whatever the connections.
  */
 int sockfan_ports_snapshot(const struct net *net, struct sockfan_port_row **rows)
 {
-	struct sockfan_conn_cursor cur = { .netns = net->ns.inum };
-	u32 nrows = 0, npeers = 0, maxpeers = 0, maxports = 0, i, j, k;
 	struct sockfan_net *sn = sockfan_net(net);
-	struct sockfan_port_row *row;
+	u32 nrows = 0, maxports = 0, i;
 	struct sockfan_port *p;
-	struct sockfan_conn *c;
-	struct peer *peers;
 
 	/*
-	 * This namespace's sizes, plus room for what arrives meanwhile.
+	 * This namespace's size, plus room for what arrives meanwhile.
 	 * @sn lives as long as @net, which the reader's open file holds.
 	 */
 	rcu_read_lock();
 	for (i = 0; i < ARRAY_SIZE(sn->ports); i++)
 		hlist_for_each_entry_rcu(p, &sn->ports[i], node)
 			maxports++;
-	while (sockfan_conn_next(&cur))
-		maxpeers++;
 	rcu_read_unlock();
-	memset(&cur, 0, sizeof(cur));
-	cur.netns = net->ns.inum;
 	maxports += 64;
-	maxpeers += 64;
-	peers = kvmalloc_array(maxpeers, sizeof(*peers), GFP_KERNEL);
 	*rows = kvmalloc_array(maxports, sizeof(**rows), GFP_KERNEL);
-	if (!peers || !*rows) {
-		kvfree(peers);
-		kvfree(*rows);
-		*rows = NULL;
+	if (!*rows)
 		return -ENOMEM;
-	}
 
 	rcu_read_lock();
-	while (npeers < maxpeers && (c = sockfan_conn_next(&cur))) {
-		peers[npeers].port = c->key.lport;
-		memcpy(peers[npeers].addr, c->key.raddr, 16);
-		npeers++;
-	}
 	for (i = 0; i < ARRAY_SIZE(sn->ports); i++)
 		hlist_for_each_entry_rcu(p, &sn->ports[i], node)
 			if (nrows < maxports)
 				port_row(&(*rows)[nrows++], sn, p);
 	rcu_read_unlock();
-	sort(peers, npeers, sizeof(*peers), peer_cmp, NULL);
 	sort(*rows, nrows, sizeof(**rows), row_cmp, NULL);
-
-	for (i = 0, j = 0; i < nrows; i++) {
-		row = &(*rows)[i];
-		while (j < npeers && peers[j].port < row->port)
-			j++;
-		for (k = j; k < npeers && peers[k].port == row->port; k++)
-			if (k == j || memcmp(peers[k].addr, peers[k - 1].addr, 16))
-				row->peers++;
-		j = k;
-	}
-	kvfree(peers);
 	return nrows;
 }
 
@@ -1069,6 +1113,7 @@ void sockfan_stats_read(const struct net *net, struct sockfan_stats *st)
 	st->events = atomic64_read(&events);
 	st->conn_bytes = kmem_cache_size(conn_pool.cache);
 	st->table_bytes = (u64)sizeof(*conn_hash) << conn_hash_bits;
+	st->table_bytes += (u64)sizeof(*peer_hash) << (conn_hash_bits - 2);
 }
 
 /* a network namespace comes: before any of its sockets */
@@ -1108,6 +1153,7 @@ void sockfan_table_net_exit(struct sockfan_net *sn)
 		hlist_for_each_entry_safe(c, tmp, &conn_hash[i].head, node) {
 			if (c->key.netns == sn->inum) {
 				hlist_del_rcu(&c->node);
+				peer_del(c);
 				atomic_dec(&conn_count);
 				call_rcu(&c->rcu, conn_free_rcu);
 			}
@@ -1139,11 +1185,25 @@ int sockfan_table_init(void)
 	n = roundup_pow_of_two(clamp(sockfan_max_conns / 2, 1024U, 1U << 22));
 	conn_hash_bits = ilog2(n);
 	conn_hash = kvcalloc(n, sizeof(*conn_hash), GFP_KERNEL);
-	if (!conn_hash)
+	/*
+	 * Peers are fewer than connections (a client holds many): at the
+	 * bound, with every connection from a peer of its own, about eight
+	 * peers a bucket
+	 */
+	peer_hash = kvcalloc(n / 4, sizeof(*peer_hash), GFP_KERNEL);
+	peer_seed = get_random_u32();
+	if (!conn_hash || !peer_hash) {
+		kvfree(conn_hash);
+		kvfree(peer_hash);
 		return -ENOMEM;
+	}
 	for (i = 0; i < n; i++) {
 		INIT_HLIST_HEAD(&conn_hash[i].head);
 		raw_spin_lock_init(&conn_hash[i].lock);
+	}
+	for (i = 0; i < n / 4; i++) {
+		INIT_HLIST_HEAD(&peer_hash[i].head);
+		raw_spin_lock_init(&peer_hash[i].lock);
 	}
 	/* enough free objects for a burst between two refills */
 	err = sockfan_pool_init(&conn_pool, "sockfan_conn", sizeof(struct sockfan_conn),
@@ -1165,6 +1225,7 @@ out_conn:
 	sockfan_pool_exit(&conn_pool);
 out_hash:
 	kvfree(conn_hash);
+	kvfree(peer_hash);
 	return err;
 }
 
@@ -1194,6 +1255,7 @@ void sockfan_table_exit(void)
 	listeners_held = sockfan_pool_exit(&listener_pool);
 	conns = sockfan_pool_exit(&conn_pool);
 	kvfree(conn_hash);
+	kvfree(peer_hash);
 	/* the selftests read this line: every record, and so every socket
 	 * and pid reference a record holds, was given back
 	 */

@@ -29,7 +29,7 @@ python)
 esac
 source_setup "${1:?usage: fanout.sh bpf|proc}"
 
-tap_plan 13
+tap_plan 15
 
 netns_new NS sfsrv
 if [ "$SERVER" = nginx ]; then
@@ -56,6 +56,46 @@ sockfan_view "$NS" $PORT "$TMP/seeded"
 read -r listen estab accepted closed peers <<<"$(sockfan_row "$TMP/seeded" $PORT)"
 check "restarted sockfan shows older connections (seed), accepts of its window only" \
 	"$listen $estab $accepted $peers" "1 $N $([ "$SOURCE" = proc ] && echo $N || echo 0) 3"
+# the module keeps each port's distinct peers as connections come and go
+raw_peers() {
+	in_ns "$NS" awk -v p=$PORT '$1 == p { print $3, $6 }' /proc/net/sockfan/ports
+}
+# kill_tuples REMOTE...: end those connections of PORT (sock_diag destroy)
+kill_tuples() {
+	local peer
+
+	for peer in "$@"; do
+		in_ns "$NS" ss -K -Htn state established dst "$peer" src "127.0.0.1:$PORT" \
+			>/dev/null 2>&1
+	done
+}
+# established_is N: ss shows N connections on PORT
+established_is() {
+	[ "$(ss_established "$NS" $PORT)" = "$1" ]
+}
+# from_4_is N: N of them from 127.0.0.4
+from_4_is() {
+	[ "$(ss_tuples "$NS" $PORT | grep -c ' 127\.0\.0\.4:')" = "$1" ]
+}
+if [ "$SOURCE" = proc ]; then
+	# one connection of each address leaves, then all but one of
+	# 127.0.0.4's: a peer's first connection (the one its count hangs
+	# on) leaves in one of them or both, and the others hold on
+	# shellcheck disable=SC2046 # one remote end a word
+	kill_tuples $(ss_tuples "$NS" $PORT | awk '{ print $2 }' | sort -t: -k1,1 -u)
+	wait_for 10 established_is $((N - 3))
+	check "raw ports file: established and peers as ss, after one connection of each peer left" \
+		"$(raw_peers)" "$(ss_established "$NS" $PORT) $(ss_peers "$NS" $PORT)"
+	# shellcheck disable=SC2046 # one remote end a word
+	kill_tuples $(ss_tuples "$NS" $PORT | awk '{ print $2 }' | grep '^127\.0\.0\.4:' | tail -n +2)
+	wait_for 10 from_4_is 1
+	check "raw ports file: a peer with one connection left still counts" \
+		"$(raw_peers)" "$(ss_established "$NS" $PORT) $(ss_peers "$NS" $PORT)"
+else
+	tap_skip "raw ports file: established and peers as ss, after one connection of each peer left" \
+		"proc source only"
+	tap_skip "raw ports file: a peer with one connection left still counts" "proc source only"
+fi
 
 # the clients leave: live state must follow
 view_begin "$NS" $PORT "$TMP/after" $VIEW_MAX
@@ -94,8 +134,8 @@ else
 fi
 if [ "$SOURCE" = proc ]; then
 	check "raw /proc/net/sockfan/ports in the namespace" \
-		"$(in_ns "$NS" awk -v p=$PORT '$1 == p { print $2, $3, $4, $5 }' /proc/net/sockfan/ports)" \
-		"1 0 $N $N"
+		"$(in_ns "$NS" awk -v p=$PORT '$1 == p { print $2, $3, $4, $5, $6 }' /proc/net/sockfan/ports)" \
+		"1 0 $N $N 0"
 	check "the root namespace's /proc/net/sockfan/ports does not show it" \
 		"$(awk -v p=$PORT '$1 == p' /proc/net/sockfan/ports | wc -l)" 0
 else
