@@ -127,7 +127,8 @@ vm_suite() {
 #  - 6.1-rt: what PREEMPT_RT changes is the module's locking: its life
 #    cycle, faults (a full table), seeding, a fanout scenario and the
 #    torture, and one BPF scenario; the module's other scenarios take the
-#    same locks, and run on 6.1 and 6.12;
+#    same locks, and run on 6.1 and 6.12; and the lookup command's
+#    reuseport prediction, which must hold on every kernel;
 #  - each of these three: the torture test last, for
 #    SOCKFAN_TORTURE_SECONDS (45 s): it loads and unloads the module
 #    under readers, namespace churn and a storm;
@@ -225,7 +226,7 @@ torture_job 6.1-debug
 if [ $stress = 0 ]; then
 	# the shortest last, so that neither lane idles long at the end
 	vm_tests vm-6.1-rt 6.1-rt "sockfan_fanout_proc.sh sockfan_kmod_lifecycle.sh \
-sockfan_kmod_faults.sh sockfan_kmod_seed.sh sockfan_fanout_bpf.sh"
+sockfan_kmod_faults.sh sockfan_kmod_seed.sh sockfan_fanout_bpf.sh sockfan_lookup_cmd.sh"
 else
 	torture_job 6.1
 	torture_job 6.12

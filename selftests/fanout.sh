@@ -60,37 +60,37 @@ check "restarted sockfan shows older connections (seed), accepts of its window o
 raw_peers() {
 	in_ns "$NS" awk -v p=$PORT '$1 == p { print $3, $6 }' /proc/net/sockfan/ports
 }
-# kill_tuples REMOTE...: end those connections of PORT (sock_diag destroy)
+# "ESTABLISHED PEERS" of PORT per ss, from one dump (ss is slow on the
+# debug kernel)
+ss_estab_peers() {
+	in_ns "$NS" ss -Htn state established "sport = :$PORT" |
+		awk '{ a = $4; sub(/:[0-9]+$/, "", a); n++; if (!(a in p)) { p[a]; k++ } }
+		     END { print n + 0, k + 0 }'
+}
+# kill_tuples REMOTE...: end those connections of PORT at once (sock_diag
+# destroy: the server's socket is gone when ss returns)
 kill_tuples() {
-	local peer
+	local f= peer
 
 	for peer in "$@"; do
-		in_ns "$NS" ss -K -Htn state established dst "$peer" src "127.0.0.1:$PORT" \
-			>/dev/null 2>&1
+		f="$f${f:+ or }dst $peer"
 	done
-}
-# established_is N: ss shows N connections on PORT
-established_is() {
-	[ "$(ss_established "$NS" $PORT)" = "$1" ]
-}
-# from_4_is N: N of them from 127.0.0.4
-from_4_is() {
-	[ "$(ss_tuples "$NS" $PORT | grep -c ' 127\.0\.0\.4:')" = "$1" ]
+	in_ns "$NS" ss -K -Htn state established src "127.0.0.1:$PORT" "( $f )" >/dev/null
 }
 if [ "$SOURCE" = proc ]; then
 	# one connection of each address leaves, then all but one of
 	# 127.0.0.4's: a peer's first connection (the one its count hangs
 	# on) leaves in one of them or both, and the others hold on
+	remotes=$(ss_tuples "$NS" $PORT | awk '{ print $2 }')
 	# shellcheck disable=SC2046 # one remote end a word
-	kill_tuples $(ss_tuples "$NS" $PORT | awk '{ print $2 }' | sort -t: -k1,1 -u)
-	wait_for 10 established_is $((N - 3))
+	kill_tuples $(sort -t: -k1,1 -u <<<"$remotes")
 	check "raw ports file: established and peers as ss, after one connection of each peer left" \
-		"$(raw_peers)" "$(ss_established "$NS" $PORT) $(ss_peers "$NS" $PORT)"
+		"$(raw_peers)" "$(ss_estab_peers)"
+	remotes=$(ss_tuples "$NS" $PORT | awk '{ print $2 }')
 	# shellcheck disable=SC2046 # one remote end a word
-	kill_tuples $(ss_tuples "$NS" $PORT | awk '{ print $2 }' | grep '^127\.0\.0\.4:' | tail -n +2)
-	wait_for 10 from_4_is 1
+	kill_tuples $(grep '^127\.0\.0\.4:' <<<"$remotes" | tail -n +2)
 	check "raw ports file: a peer with one connection left still counts" \
-		"$(raw_peers)" "$(ss_established "$NS" $PORT) $(ss_peers "$NS" $PORT)"
+		"$(raw_peers)" "$(ss_estab_peers)"
 else
 	tap_skip "raw ports file: established and peers as ss, after one connection of each peer left" \
 		"proc source only"
