@@ -35,6 +35,7 @@ struct sklookup_counter {
 	size_t n, cap;
 	__u32 only;		/* 0: every namespace */
 	int map_fd;		/* the first instance's listener_lookups */
+	int err;		/* the first namespace that refused, if any */
 };
 
 static bool attached(const struct sklookup_counter *c, __u32 netns)
@@ -92,6 +93,22 @@ static int attach_here(__u32 netns, void *arg)
 	return 0;
 }
 
+/*
+ * A namespace that refuses (another user namespace's, one going away)
+ * is left out, not the others: its lookups are not counted
+ */
+static int attach_or_skip(__u32 netns, void *arg)
+{
+	struct sklookup_counter *c = arg;
+	int err = attach_here(netns, c);
+
+	if (err == -ENOMEM)
+		return err;
+	if (err && !c->err)
+		c->err = err;
+	return 0;
+}
+
 int sklookup_open(struct sklookup_counter **cp, __u32 netns)
 {
 	struct sklookup_counter *c = calloc(1, sizeof(*c));
@@ -101,9 +118,9 @@ int sklookup_open(struct sklookup_counter **cp, __u32 netns)
 		return -ENOMEM;
 	c->only = netns;
 	c->map_fd = -1;
-	err = netns_each(netns, attach_here, c);
+	err = netns_each(netns, attach_or_skip, c);
 	if (!err && !c->n)
-		err = -ENOENT;
+		err = c->err ?: -ENOENT;
 	if (err) {
 		sklookup_close(c);
 		return err;
@@ -120,9 +137,9 @@ int sklookup_each(struct sklookup_counter *c,
 	__u64 *vals, sum;
 	int i, err = 0;
 
-	/* a namespace that cannot take one more is counted no further, not fatal */
+	/* namespaces made since the last look */
 	if (!c->only)
-		netns_each(0, attach_here, c);
+		netns_each(0, attach_or_skip, c);
 	if (ncpus <= 0)
 		return ncpus ?: -EINVAL;
 	vals = calloc(ncpus, sizeof(*vals));
