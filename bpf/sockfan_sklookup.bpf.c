@@ -9,6 +9,8 @@
  * The context says which address and port are looked up, not in which
  * namespace: user space loads one instance per namespace, each with its
  * inode in .rodata, all counting into one map (bpf_map__reuse_fd()).
+ * User space reads what each key counted since its last look and
+ * deletes the keys no listener covers: the map holds the listeners'.
  * Nor does it say which socket the kernel then picks: a count is a hit
  * where a listener covers the address, which user space decides.
  */
@@ -34,14 +36,20 @@ struct {
 	__type(value, __u64);
 } listener_lookups SEC(".maps");
 
-/* lookups not counted: the map was full */
-__u64 lookups_lost;
+/* lookups not counted: the map was full (one slot; shared like the map) */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} lookups_lost SEC(".maps");
 
 SEC("sk_lookup")
 int count_lookup(struct bpf_sk_lookup *ctx)
 {
 	struct sockfan_lookup_key k = {};
 	__u64 one = 1, *cnt;
+	__u32 zero = 0;
 	__u32 *a = (__u32 *)k.laddr;
 
 	if (ctx->protocol != IPPROTO_TCP)
@@ -66,9 +74,9 @@ int count_lookup(struct bpf_sk_lookup *ctx)
 	/* another CPU made the entry first: count in this CPU's share */
 	if (!cnt)
 		cnt = bpf_map_lookup_elem(&listener_lookups, &k);
+	if (!cnt)
+		cnt = bpf_map_lookup_elem(&lookups_lost, &zero);
 	if (cnt)
 		*cnt += 1;
-	else
-		__sync_fetch_and_add(&lookups_lost, 1);
 	return SK_PASS;
 }

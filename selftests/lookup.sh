@@ -57,9 +57,11 @@ wait_for 10 accept_queue_empty "$NS" $PORT
 # the kernel asked by sockfan lookup meanwhile: no traffic, and not counted
 ASKED=3
 in_ns "$NS" "$SOCKFAN" lookup 127.0.0.1:$PORT 127.0.0.3:40000 127.0.0.3:40001 \
-	127.0.0.3:40002 >/dev/null
+	127.0.0.3:40002 >"$TMP/asked"
+asked=$(grep -c '^  2\. listeners: LISTEN' "$TMP/asked")
 view_end "$NS" $PORT "$TMP/conns"
 check "sockfan ports --source $SOURCE exits 0" $? 0
+[ "$asked" = $ASKED ] || diag "sockfan lookup answered $asked of $ASKED: $(cat "$TMP/asked")"
 opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))
 
 hits=$(sockfan_listener_field "$TMP/conns" all hits)
@@ -69,10 +71,10 @@ if grep -q 'lookup=none' "$TMP/conns"; then
 elif grep -q 'lookup=sk_lookup' "$TMP/conns"; then
 	# per port: the program sees the address looked up, not the listener
 	check "listener lookups of the port (sk_lookup) = passive opens (nstat), sockfan lookup's $ASKED not among them" \
-		"$(sockfan_col "$TMP/conns" $PORT LOOKUP_HITS)" "$opens"
+		"$(sockfan_col "$TMP/conns" $PORT LOOKUP_HITS) $asked" "$opens $ASKED"
 else
 	check "listener hits = passive opens (nstat), sockfan lookup's $ASKED not among them" \
-		"$hits" "$opens"
+		"$hits $asked" "$opens $ASKED"
 fi
 check "established hits (segs_in) of each connection match ss -ti" \
 	"$(sockfan_segs_in "$TMP/conns" | md5sum)" "$(ss_segs_in "$NS" $PORT | md5sum)"

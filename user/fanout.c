@@ -280,14 +280,6 @@ int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
 	return 0;
 }
 
-void fanout_clear_lookup_hits(struct fanout *f)
-{
-	size_t i;
-
-	for (i = 0; i < f->nports; i++)
-		f->ports[i].lookup_hits = 0;
-}
-
 static bool addr_any(const __u8 *a, __u16 family)
 {
 	static const __u8 v4_any[16] = { [10] = 0xff, [11] = 0xff };
@@ -308,8 +300,9 @@ static bool listener_covers(const struct fan_listener *l, const struct sockfan_l
 		return false;
 	if (l->key.family == k->family)
 		return addr_any(l->key.laddr, l->key.family) || !memcmp(l->key.laddr, k->laddr, 16);
+	/* a v6 socket on [::] or on [::ffff:a.b.c.d] takes IPv4 too */
 	return l->key.family == AF_INET6 && k->family == AF_INET &&
-	       addr_any(l->key.laddr, AF_INET6);
+	       (addr_any(l->key.laddr, AF_INET6) || !memcmp(l->key.laddr, k->laddr, 16));
 }
 
 int fanout_add_lookups(struct fanout *f, const struct sockfan_lookup_key *k, __u64 n)
@@ -321,7 +314,7 @@ int fanout_add_lookups(struct fanout *f, const struct sockfan_lookup_key *k, __u
 		if (listener_covers(&f->listeners[i], k))
 			break;
 	if (i == f->nlisteners)
-		return 0;
+		return 1;
 	p = fanout_port(f, k->netns, k->port);
 	if (!p)
 		return -ENOMEM;

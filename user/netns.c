@@ -64,7 +64,7 @@ static bool denied_said;
 
 /* enter the namespace at @path if it is new and wanted, run @fn there */
 static int visit(const char *path, struct ns_seen *seen, __u32 only,
-		 int (*fn)(__u32, void *), void *arg, int home)
+		 bool (*skip)(__u32, void *), int (*fn)(__u32, void *), void *arg, int home)
 {
 	struct stat st;
 	int fd, err;
@@ -76,6 +76,8 @@ static int visit(const char *path, struct ns_seen *seen, __u32 only,
 	err = seen_add(seen, (__u32)st.st_ino);
 	if (err <= 0)
 		return err;
+	if (skip && skip((__u32)st.st_ino, arg))
+		return 0;
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
@@ -102,6 +104,12 @@ static int visit(const char *path, struct ns_seen *seen, __u32 only,
 
 int netns_each(__u32 only, int (*fn)(__u32 netns, void *arg), void *arg)
 {
+	return netns_each_but(only, NULL, fn, arg);
+}
+
+int netns_each_but(__u32 only, bool (*skip)(__u32 netns, void *arg),
+		   int (*fn)(__u32 netns, void *arg), void *arg)
+{
 	struct ns_seen seen = { 0 };
 	char path[512];
 	struct dirent *d;
@@ -114,14 +122,15 @@ int netns_each(__u32 only, int (*fn)(__u32 netns, void *arg), void *arg)
 	/* own namespace first: the common case, and it needs no setns */
 	if (!only || only == netns_self()) {
 		seen_add(&seen, netns_self());
-		err = fn(netns_self(), arg);
+		if (!skip || !skip(netns_self(), arg))
+			err = fn(netns_self(), arg);
 	}
 	dir = opendir("/run/netns");
 	while (!err && dir && (d = readdir(dir))) {
 		if (d->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/run/netns/%s", d->d_name);
-		err = visit(path, &seen, only, fn, arg, home);
+		err = visit(path, &seen, only, skip, fn, arg, home);
 	}
 	if (dir)
 		closedir(dir);
@@ -130,7 +139,7 @@ int netns_each(__u32 only, int (*fn)(__u32 netns, void *arg), void *arg)
 		if (d->d_name[0] < '1' || d->d_name[0] > '9')
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/ns/net", d->d_name);
-		err = visit(path, &seen, only, fn, arg, home);
+		err = visit(path, &seen, only, skip, fn, arg, home);
 	}
 	if (dir)
 		closedir(dir);

@@ -19,6 +19,10 @@ __u32 netns_self(void);
  */
 int netns_each(__u32 only, int (*fn)(__u32 netns, void *arg), void *arg);
 
+/* the same, but namespaces @skip(netns_inode, @arg) names are not entered */
+int netns_each_but(__u32 only, bool (*skip)(__u32 netns, void *arg),
+		   int (*fn)(__u32 netns, void *arg), void *arg);
+
 /* 0 if a network namespace with inode @ino is in use here, else -ENOENT */
 int netns_find(__u32 ino);
 

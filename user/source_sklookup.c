@@ -3,7 +3,14 @@
  * Listener lookups per port through sk_lookup (bpf/sockfan_sklookup.bpf.c).
  * The program's context does not name its namespace, so each namespace
  * gets an instance of its own, with its inode in .rodata; the first
- * instance's map is the one all of them count into.
+ * instance's maps are the ones all of them count into.  Once attached,
+ * an instance is its link and its program's descriptor only (for
+ * --hook-cost): its object is closed, so that a host with many
+ * namespaces does not run out of descriptors.
+ *
+ * The counts are read as what each key (namespace, port, address)
+ * counted since the last look; keys the caller says no listener covers
+ * are deleted then, so that a port scan does not fill the map.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -19,94 +26,139 @@
 #include "source_sklookup.h"
 
 /*
- * Instances at most: one program and one link each (a host with
- * thousands of containers counts its first 4096 namespaces)
+ * Namespaces counted at most: two descriptors each (the link and the
+ * program), within the usual limit of 1024 descriptors
  */
-#define SKLOOKUP_MAX_NETNS	4096
+#define SKLOOKUP_MAX_NETNS	256
 
 struct sklookup_instance {
-	struct sockfan_sklookup_bpf *skel;
 	struct bpf_link *link;
+	int prog_fd;
 	__u32 netns;
 };
 
-struct sklookup_counter {
-	struct sklookup_instance *inst;
-	size_t n, cap;
-	__u32 only;		/* 0: every namespace */
-	int map_fd;		/* the first instance's listener_lookups */
-	int err;		/* the first namespace that refused, if any */
+/* a key's count at the last look */
+struct seen_count {
+	struct sockfan_lookup_key k;
+	__u64 n;
 };
 
-static bool attached(const struct sklookup_counter *c, __u32 netns)
+struct sklookup_counter {
+	struct sklookup_instance inst[SKLOOKUP_MAX_NETNS];
+	size_t n;
+	__u32 refused[SKLOOKUP_MAX_NETNS];	/* namespaces that refused, not tried again */
+	size_t nrefused;
+	__u32 only;		/* 0: every namespace */
+	int map_fd;		/* listener_lookups, of all instances */
+	int lost_fd;		/* lookups_lost, of all instances */
+	struct seen_count *seen;	/* sorted by key */
+	size_t nseen;
+};
+
+static bool known_netns(__u32 netns, void *arg)
 {
+	const struct sklookup_counter *c = arg;
 	size_t i;
 
 	for (i = 0; i < c->n; i++)
 		if (c->inst[i].netns == netns)
 			return true;
-	return false;
+	for (i = 0; i < c->nrefused; i++)
+		if (c->refused[i] == netns)
+			return true;
+	return c->n == SKLOOKUP_MAX_NETNS;
 }
 
 /* an instance for the namespace the caller is in now, inode @netns */
 static int attach_here(__u32 netns, void *arg)
 {
 	struct sklookup_counter *c = arg;
-	struct sklookup_instance in = { .netns = netns };
-	int fd, err;
+	struct sklookup_instance in = { .netns = netns, .prog_fd = -1 };
+	struct sockfan_sklookup_bpf *skel;
+	int fd, err = 0;
 
-	if (attached(c, netns) || c->n >= SKLOOKUP_MAX_NETNS)
-		return 0;
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 16;
-		struct sklookup_instance *p = realloc(c->inst, cap * sizeof(*p));
-
-		if (!p)
-			return -ENOMEM;
-		c->inst = p;
-		c->cap = cap;
-	}
-	in.skel = sockfan_sklookup_bpf__open();
-	if (!in.skel)
+	skel = sockfan_sklookup_bpf__open();
+	if (!skel)
 		return -errno ?: -ENOMEM;
-	in.skel->rodata->netns_ino = netns;
-	err = c->map_fd >= 0 ? bpf_map__reuse_fd(in.skel->maps.listener_lookups, c->map_fd) : 0;
+	skel->rodata->netns_ino = netns;
+	if (c->map_fd >= 0)
+		err = bpf_map__reuse_fd(skel->maps.listener_lookups, c->map_fd) ?:
+		      bpf_map__reuse_fd(skel->maps.lookups_lost, c->lost_fd);
 	if (!err)
-		err = sockfan_sklookup_bpf__load(in.skel);
+		err = sockfan_sklookup_bpf__load(skel);
 	fd = err ? -1 : open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (!err && fd < 0)
 		err = -errno;
 	if (!err) {
-		in.link = bpf_program__attach_netns(in.skel->progs.count_lookup, fd);
+		in.link = bpf_program__attach_netns(skel->progs.count_lookup, fd);
 		if (!in.link)
 			err = -errno ?: -EINVAL;
 	}
 	if (fd >= 0)
 		close(fd);
+	if (!err) {
+		in.prog_fd = fcntl(bpf_program__fd(skel->progs.count_lookup), F_DUPFD_CLOEXEC, 0);
+		if (in.prog_fd < 0)
+			err = -errno;
+	}
+	if (!err && c->map_fd < 0) {
+		c->map_fd = fcntl(bpf_map__fd(skel->maps.listener_lookups), F_DUPFD_CLOEXEC, 0);
+		c->lost_fd = fcntl(bpf_map__fd(skel->maps.lookups_lost), F_DUPFD_CLOEXEC, 0);
+		if (c->map_fd < 0 || c->lost_fd < 0)
+			err = -errno;
+	}
+	/* the link holds the program, the program its maps */
+	sockfan_sklookup_bpf__destroy(skel);
 	if (err) {
-		sockfan_sklookup_bpf__destroy(in.skel);
+		bpf_link__destroy(in.link);
+		if (in.prog_fd >= 0)
+			close(in.prog_fd);
 		return err;
 	}
-	if (c->map_fd < 0)
-		c->map_fd = bpf_map__fd(in.skel->maps.listener_lookups);
 	c->inst[c->n++] = in;
 	return 0;
 }
 
 /*
- * A namespace that refuses (another user namespace's, one going away)
- * is left out, not the others: its lookups are not counted
+ * A namespace that refuses (another user namespace's, one with its 64
+ * sk_lookup programs) is left out, not the others, and not tried again
  */
 static int attach_or_skip(__u32 netns, void *arg)
 {
 	struct sklookup_counter *c = arg;
 	int err = attach_here(netns, c);
 
-	if (err == -ENOMEM)
+	if (err == -ENOMEM || err == -EMFILE)
 		return err;
-	if (err && !c->err)
-		c->err = err;
+	if (err && c->nrefused < SKLOOKUP_MAX_NETNS)
+		c->refused[c->nrefused++] = netns;
 	return 0;
+}
+
+/* a namespace that went away detached its link; its inode may come back */
+static void drop_gone(struct sklookup_counter *c)
+{
+	struct bpf_link_info info;
+	__u32 len;
+	size_t i;
+
+	for (i = 0; i < c->n;) {
+		memset(&info, 0, sizeof(info));
+		len = sizeof(info);
+		if (bpf_obj_get_info_by_fd(bpf_link__fd(c->inst[i].link), &info, &len) ||
+		    info.netns.netns_ino) {
+			i++;
+			continue;
+		}
+		bpf_link__destroy(c->inst[i].link);
+		close(c->inst[i].prog_fd);
+		c->inst[i] = c->inst[--c->n];
+	}
+}
+
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct sockfan_lookup_key));
 }
 
 int sklookup_open(struct sklookup_counter **cp, __u32 netns)
@@ -118,9 +170,10 @@ int sklookup_open(struct sklookup_counter **cp, __u32 netns)
 		return -ENOMEM;
 	c->only = netns;
 	c->map_fd = -1;
-	err = netns_each(netns, attach_or_skip, c);
+	c->lost_fd = -1;
+	err = netns_each_but(netns, known_netns, attach_or_skip, c);
 	if (!err && !c->n)
-		err = c->err ?: -ENOENT;
+		err = -ENOENT;
 	if (err) {
 		sklookup_close(c);
 		return err;
@@ -129,17 +182,43 @@ int sklookup_open(struct sklookup_counter **cp, __u32 netns)
 	return 0;
 }
 
+/* the count of @k at the last look, 0 for a new key */
+static __u64 seen_before(const struct sklookup_counter *c, const struct sockfan_lookup_key *k)
+{
+	const struct seen_count *s = bsearch(k, c->seen, c->nseen, sizeof(*s), key_cmp);
+
+	return s ? s->n : 0;
+}
+
+/* room for one more of @n elements of @size at *@v (capacity *@cap) */
+static int room(void **v, size_t n, size_t *cap, size_t size)
+{
+	void *p;
+
+	if (n < *cap)
+		return 0;
+	p = realloc(*v, (*cap ? 2 * *cap : 256) * size);
+	if (!p)
+		return -ENOMEM;
+	*v = p;
+	*cap = *cap ? 2 * *cap : 256;
+	return 0;
+}
+
 int sklookup_each(struct sklookup_counter *c,
 		  int (*fn)(const struct sockfan_lookup_key *k, __u64 n, void *arg), void *arg)
 {
-	struct sockfan_lookup_key k, next, *prev = NULL;
+	struct sockfan_lookup_key k, next, *prev = NULL, *gone = NULL;
+	size_t ngone = 0, gone_cap = 0, nnow = 0, now_cap = 0, j;
 	int ncpus = libbpf_num_possible_cpus();
+	struct seen_count *now = NULL;
 	__u64 *vals, sum;
-	int i, err = 0;
+	int i, r, err = 0;
 
-	/* namespaces made since the last look */
+	/* namespaces made since the last look, and gone since */
+	drop_gone(c);
 	if (!c->only)
-		netns_each(0, attach_or_skip, c);
+		netns_each_but(0, known_netns, attach_or_skip, c);
 	if (ncpus <= 0)
 		return ncpus ?: -EINVAL;
 	vals = calloc(ncpus, sizeof(*vals));
@@ -152,10 +231,33 @@ int sklookup_each(struct sklookup_counter *c,
 			continue;	/* gone meanwhile */
 		for (i = 0, sum = 0; i < ncpus; i++)
 			sum += vals[i];
-		err = fn(&k, sum, arg);
+		r = fn(&k, sum - seen_before(c, &k), arg);
+		if (r < 0) {
+			err = r;
+		} else if (r) {
+			err = room((void **)&gone, ngone, &gone_cap, sizeof(*gone));
+			if (!err)
+				gone[ngone++] = k;
+		} else {
+			err = room((void **)&now, nnow, &now_cap, sizeof(*now));
+			if (!err)
+				now[nnow++] = (struct seen_count){ .k = k, .n = sum };
+		}
 	}
+	/* after the walk: a deleted key would restart it */
+	for (j = 0; !err && j < ngone; j++)
+		bpf_map_delete_elem(c->map_fd, &gone[j]);
+	free(gone);
 	free(vals);
-	return err;
+	if (err) {
+		free(now);
+		return err;
+	}
+	qsort(now, nnow, sizeof(*now), key_cmp);
+	free(c->seen);
+	c->seen = now;
+	c->nseen = nnow;
+	return 0;
 }
 
 size_t sklookup_netns(const struct sklookup_counter *c)
@@ -165,16 +267,22 @@ size_t sklookup_netns(const struct sklookup_counter *c)
 
 int sklookup_prog_fd(const struct sklookup_counter *c, size_t i)
 {
-	return bpf_program__fd(c->inst[i].skel->progs.count_lookup);
+	return c->inst[i].prog_fd;
 }
 
 __u64 sklookup_lost(const struct sklookup_counter *c)
 {
-	__u64 lost = 0;
-	size_t i;
+	int ncpus = libbpf_num_possible_cpus(), i;
+	__u64 *vals, lost = 0;
+	__u32 zero = 0;
 
-	for (i = 0; i < c->n; i++)
-		lost += c->inst[i].skel->bss->lookups_lost;
+	if (ncpus <= 0 || c->lost_fd < 0)
+		return 0;
+	vals = calloc(ncpus, sizeof(*vals));
+	if (vals && !bpf_map_lookup_elem(c->lost_fd, &zero, vals))
+		for (i = 0; i < ncpus; i++)
+			lost += vals[i];
+	free(vals);
 	return lost;
 }
 
@@ -186,8 +294,12 @@ void sklookup_close(struct sklookup_counter *c)
 		return;
 	for (i = 0; i < c->n; i++) {
 		bpf_link__destroy(c->inst[i].link);
-		sockfan_sklookup_bpf__destroy(c->inst[i].skel);
+		close(c->inst[i].prog_fd);
 	}
-	free(c->inst);
+	if (c->map_fd >= 0)
+		close(c->map_fd);
+	if (c->lost_fd >= 0)
+		close(c->lost_fd);
+	free(c->seen);
 	free(c);
 }

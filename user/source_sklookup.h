@@ -22,8 +22,10 @@ int sklookup_open(struct sklookup_counter **cp, __u32 netns);
 
 /*
  * Attach to namespaces made since (with @netns 0 at open: all), then
- * @fn(key, lookups since attached, @arg) for each address and port
- * looked up, until @fn returns non-zero, which is returned.
+ * @fn(key, lookups since the last call, @arg) for each address and port
+ * looked up.  @fn returns 0 to keep the key, 1 to forget it (deleted
+ * from the map: no listener covers it), or a negative errno, which
+ * stops the walk and is returned.
  */
 int sklookup_each(struct sklookup_counter *c,
 		  int (*fn)(const struct sockfan_lookup_key *k, __u64 n, void *arg), void *arg);
