@@ -434,12 +434,11 @@ static struct sockfan_conn *conn_new(struct sockfan_net *sn, struct sock *sk,
  */
 static enum conn_insert_result conn_insert(struct sockfan_bucket *b, struct sockfan_net *sn,
 					   struct sockfan_port *p, struct sockfan_conn *c,
-					   struct sock *sk, bool accepted, u64 *wait,
-					   bool *new_peer)
+					   struct sock *sk, bool accepted, u64 *wait)
 {
 	struct sockfan_conn *old, *dup = NULL;
 	struct hlist_node *tmp;
-	bool last;
+	bool last, new_peer;
 
 	hlist_for_each_entry_safe(old, tmp, &b->head, node) {
 		if (!key_eq(&old->key, &c->key))
@@ -477,23 +476,29 @@ static enum conn_insert_result conn_insert(struct sockfan_bucket *b, struct sock
 	if (accepted)
 		c->pid = current_process();
 	hlist_add_head_rcu(&c->node, &b->head);
-	*new_peer = peer_add(c);
+	new_peer = peer_add(c);
+	/*
+	 * Counted before the bucket is let go: a CLOSE of @c on another
+	 * CPU (a reset racing accept()) takes it first, and then finds
+	 * the counts it takes back
+	 */
+	raw_spin_lock(&sn->lock);
+	p->established++;
+	p->peers += new_peer;
+	raw_spin_unlock(&sn->lock);
 	return CONN_ADDED;
 }
 
 /* the port's counters for what conn_insert() did */
 static void conn_account(struct sockfan_net *sn, struct sockfan_port *p,
-			 enum conn_insert_result r, unsigned int how, u64 wait, bool new_peer)
+			 enum conn_insert_result r, unsigned int how, u64 wait)
 {
 	unsigned long flags;
 
 	raw_spin_lock_irqsave(&sn->lock, flags);
-	if (r == CONN_ADDED) {
-		p->established++;
-		p->peers += new_peer;
-		if (how & TRACK_SEEDED)
-			p->seeded_conns++;
-	}
+	/* established and peers: conn_insert(), under the bucket */
+	if (r == CONN_ADDED && (how & TRACK_SEEDED))
+		p->seeded_conns++;
 	if (how & TRACK_ACCEPTED)
 		p->accepted++;
 	if (r == CONN_ACCEPTED) {
@@ -520,7 +525,6 @@ static bool conn_track(struct sock *sk, u64 listener, unsigned int how)
 	struct sockfan_bucket *b;
 	struct sockfan_port *p;
 	struct sockfan_conn *c;
-	bool new_peer = false;
 	unsigned long flags;
 	u64 wait = 0;
 
@@ -540,10 +544,10 @@ static bool conn_track(struct sock *sk, u64 listener, unsigned int how)
 	if (p) {
 		b = conn_bucket(&c->key);
 		raw_spin_lock_irqsave(&b->lock, flags);
-		r = conn_insert(b, sn, p, c, sk, how & TRACK_ACCEPTED, &wait, &new_peer);
+		r = conn_insert(b, sn, p, c, sk, how & TRACK_ACCEPTED, &wait);
 		raw_spin_unlock_irqrestore(&b->lock, flags);
 		if (r == CONN_ADDED || r == CONN_ACCEPTED)
-			conn_account(sn, p, r, how, wait, new_peer);
+			conn_account(sn, p, r, how, wait);
 	}
 	if (r != CONN_ADDED)
 		sockfan_pool_put(&conn_pool, c);
