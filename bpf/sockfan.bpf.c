@@ -185,6 +185,29 @@ struct {
 	__type(value, struct member);
 } members SEC(".maps");
 
+/*
+ * Where the live listeners are bound (listen_addrs.h), for the
+ * sk_lookup counter: counted with listener_stats' entry (a tagged
+ * listener) and taken back at its CLOSE, which finds its address by
+ * cookie in listen_keys.  An address whose last listener left keeps a
+ * zero entry: at most as many as addresses ever listened on.
+ */
+#include "listen_addrs.h"
+
+struct listen_key {
+	struct sockfan_lookup_key k;
+	__u32 dual;
+	__u32 __pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 4096);
+	__type(key, __u64);
+	__type(value, struct listen_key);
+} listen_keys SEC(".maps");
+
 static __always_inline void lost_add(__u32 what)
 {
 	__u64 *cnt = bpf_map_lookup_elem(&lost, &what);
@@ -650,9 +673,62 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 	return 0;
 }
 
+/* add @n (1 or -1) listeners on @lk's address */
+static __always_inline void listen_count(const struct listen_key *lk, int n)
+{
+	struct sockfan_listen_count one = { 1, lk->dual }, *c;
+
+	c = bpf_map_lookup_elem(&listen_addrs, &lk->k);
+	if (!c && n > 0 && !bpf_map_update_elem(&listen_addrs, &lk->k, &one, BPF_NOEXIST))
+		return;
+	if (!c)
+		c = bpf_map_lookup_elem(&listen_addrs, &lk->k);
+	if (!c) {
+		lost_add(LOST_COUNTS);
+		return;
+	}
+	__sync_fetch_and_add(&c->listeners, n);
+	if (lk->dual)
+		__sync_fetch_and_add(&c->dual, n);
+}
+
+/* listener @sk (@cookie), tagged just now for the first time: where it is bound */
+static __always_inline void listen_add(struct sock *sk, __u64 cookie, __u32 netns)
+{
+	const struct sock_common *skc = &sk->__sk_common;
+	struct listen_key lk = {};
+
+	lk.k.netns = netns;
+	lk.k.port = local_port(skc, sk);
+	lk.k.family = skc->skc_family;
+	if (lk.k.family == AF_INET) {
+		sockfan_addr_v4mapped(lk.k.laddr, skc->skc_rcv_saddr);
+	} else {
+		__builtin_memcpy(lk.k.laddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+		lk.dual = !BPF_CORE_READ_BITFIELD_PROBED(skc, skc_ipv6only);
+	}
+	if (!bpf_map_update_elem(&listen_keys, &cookie, &lk, BPF_NOEXIST))
+		listen_count(&lk, 1);
+}
+
+/* listener @cookie closed */
+static __always_inline void listen_del(__u64 cookie)
+{
+	struct listen_key *lk = bpf_map_lookup_elem(&listen_keys, &cookie);
+	struct listen_key copy;
+
+	if (!lk)
+		return;
+	copy = *lk;
+	if (!bpf_map_delete_elem(&listen_keys, &cookie))
+		listen_count(&copy, -1);
+}
+
 /*
  * Listener @sk (@cookie) of namespace @netns: its children will carry
- * its cookie (members), and its aggregates are made.
+ * its cookie (members), its aggregates are made, and its address is
+ * counted among the bound ones (once: the LISTEN hook and the walks
+ * may both see it)
  */
 static __always_inline void member_tag(struct sock *sk, __u64 cookie, __u32 netns)
 {
@@ -664,8 +740,9 @@ static __always_inline void member_tag(struct sock *sk, __u64 cookie, __u32 netn
 	if (!m)
 		return;
 	m->listener = cookie;
-	if (bpf_map_update_elem(&listener_stats, &cookie, &zero_stats, BPF_NOEXIST) &&
-	    !bpf_map_lookup_elem(&listener_stats, &cookie))
+	if (!bpf_map_update_elem(&listener_stats, &cookie, &zero_stats, BPF_NOEXIST))
+		listen_add(sk, cookie, netns);
+	else if (!bpf_map_lookup_elem(&listener_stats, &cookie))
 		lost_add(LOST_COUNTS);
 }
 
@@ -721,8 +798,9 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 		listener = member_take((struct sock *)sk);
 	else if (kind == SOCKFAN_EV_LISTEN)
 		member_tag((struct sock *)sk, cookie, btf_netns(sk));
-	else if (kind == SOCKFAN_EV_CLOSE && oldstate == TCP_LISTEN)
-		bpf_map_delete_elem(&listener_stats, &cookie);
+	else if (kind == SOCKFAN_EV_CLOSE && oldstate == TCP_LISTEN &&
+		 !bpf_map_delete_elem(&listener_stats, &cookie))
+		listen_del(cookie);
 	return on_state(sk, skaddr, kind, oldstate, newstate, cookie, listener, true);
 }
 

@@ -9,10 +9,10 @@
  * The context says which address and port are looked up, not in which
  * namespace: user space loads one instance per namespace, each with its
  * inode in .rodata, all counting into one map (bpf_map__reuse_fd()).
- * User space reads what each key counted since its last look and
- * deletes the keys no listener covers: the map holds the listeners'.
- * Nor does it say which socket the kernel then picks: a count is a hit
- * where a listener covers the address, which user space decides.
+ * Nor does it say which socket the kernel then picks: a lookup counts
+ * as a hit when a live listener covers its address, by the addresses
+ * bpf/sockfan.bpf.c keeps (listen_addrs, shared); misses make no key,
+ * and the hooks on resets count them.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -36,6 +36,9 @@ struct {
 	__type(value, __u64);
 } listener_lookups SEC(".maps");
 
+/* the live listeners' addresses: bpf/sockfan.bpf.c's map, shared */
+#include "listen_addrs.h"
+
 /* lookups not counted: the map was full (one slot; shared like the map) */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -43,6 +46,40 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } lookups_lost SEC(".maps");
+
+/* listeners bound at @k's address; @dual: those that take IPv4 too */
+static __always_inline bool bound(const struct sockfan_lookup_key *k, bool dual)
+{
+	const struct sockfan_listen_count *c = bpf_map_lookup_elem(&listen_addrs, k);
+
+	return c && (dual ? c->dual : c->listeners);
+}
+
+/*
+ * Does a listener cover lookup @k, as the kernel's compute_score() would
+ * find it: bound to the address or to its family's wildcard, or for
+ * IPv4 an IPv6 socket on the v4-mapped address or on [::] without
+ * IPV6_V6ONLY?  (SO_BINDTODEVICE is not looked at.)
+ */
+static __always_inline bool covered(const struct sockfan_lookup_key *k)
+{
+	struct sockfan_lookup_key any = *k, v6 = *k;
+
+	__builtin_memset(any.laddr, 0, sizeof(any.laddr));
+	if (k->family == AF_INET) {
+		any.laddr[10] = 0xff;
+		any.laddr[11] = 0xff;
+	}
+	if (bound(k, false) || bound(&any, false))
+		return true;
+	if (k->family != AF_INET)
+		return false;
+	/* IPv6 sockets: the v4-mapped address as it is (v6), or [::] */
+	v6.family = AF_INET6;
+	__builtin_memset(any.laddr, 0, sizeof(any.laddr));
+	any.family = AF_INET6;
+	return bound(&v6, false) || bound(&any, true);
+}
 
 SEC("sk_lookup")
 int count_lookup(struct bpf_sk_lookup *ctx)
@@ -68,6 +105,9 @@ int count_lookup(struct bpf_sk_lookup *ctx)
 		a[2] = ctx->local_ip6[2];
 		a[3] = ctx->local_ip6[3];
 	}
+	/* a miss: the hooks on resets count it, and it makes no key */
+	if (!covered(&k))
+		return SK_PASS;
 	cnt = bpf_map_lookup_elem(&listener_lookups, &k);
 	if (!cnt && !bpf_map_update_elem(&listener_lookups, &k, &one, BPF_NOEXIST))
 		return SK_PASS;

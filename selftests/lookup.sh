@@ -26,7 +26,7 @@ require_scenario_tools
 require_nginx
 source_setup "${1:?usage: lookup.sh bpf|proc}"
 
-tap_plan 9
+tap_plan 10
 
 # "raddr:rport segs_in" of the established sockets on PORT, per ss -ti
 ss_segs_in() {
@@ -142,6 +142,20 @@ done
 rsts=$(($(netns_mib "$NS" TcpOutRsts) - rsts))
 strays=$(netns_mib "$NS" TcpOutRsts)
 send_acks "$NS" $STRAY_PORT $MISSES
+# then a server opens the closed port for one client and goes: its one
+# lookup is a hit, the refused ones before it stay misses, and the hit
+# stays counted after the listener is gone
+in_ns "$NS" "$PY" -c 'import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(4)
+print("listening", flush=True)
+s.accept()[0].close()' $CLOSED >"$TMP/late_server" 2>&1 &
+late_server=$!
+wait_for 10 grep -q listening "$TMP/late_server"
+in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$CLOSED" 2>/dev/null
+wait $late_server
 view_end "$NS" $CLOSED "$TMP/misses"
 strays=$(($(netns_mib "$NS" TcpOutRsts) - strays))
 check "$MISSES connects to a closed port refused, $MISSES RSTs (nstat)" "$refused $rsts" \
@@ -162,5 +176,19 @@ if grep -q 'miss=none' "$TMP/conns"; then
 	tap_skip "no refused SYNs on the listening port" "no hook for misses here"
 else
 	check "no refused SYNs on the listening port" "$(sockfan_refused "$TMP/conns" $PORT)" 0
+fi
+if grep -q 'lookup=none' "$TMP/misses"; then
+	tap_skip "a port that opens for one client and closes: 1 listener lookup, kept" \
+		"no hook for listener lookups here"
+elif grep -q 'lookup=sk_lookup' "$TMP/misses"; then
+	check "a port that opens for one client and closes: 1 listener lookup, kept (sk_lookup)" \
+		"$(sockfan_col "$TMP/misses" $CLOSED LOOKUP_HITS)" 1
+elif [ "$SOURCE" = proc ]; then
+	tap_skip "a port that opens for one client and closes: 1 listener lookup, kept" \
+		"the module counts lookups per listener, and the listener is gone"
+else
+	# its listener is gone: the programs' count for the port
+	check "a port that opens for one client and closes: 1 listener lookup, kept" \
+		"$(sockfan_json "$TMP/misses" kernel_hits $CLOSED)" 1
 fi
 tap_exit

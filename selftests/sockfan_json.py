@@ -29,6 +29,8 @@ the source cannot count (null), PID/COMM for a task, ADDR:PORT or
   ports                   the ports that have a row, one a line
   hists PORT              the counts of PORT's handshake, accept-wait and
                           lifetime histograms the kernel keeps ("-": none)
+  kernel_hits PORT        listener lookup hits the programs counted for
+                          PORT (fexit/kretprobe), "-" when not kept
   lost                    records the ring buffer lost (bpf)
   strays                  segments that found no socket and were no SYN
   netns FIELD...          fields of the (first) namespace's entry:
@@ -125,6 +127,10 @@ def main(path, query, *args):
                 h = r.get("kernel", {}).get("histograms")
                 print(" ".join(str(h[k]["count"]) if h else "-"
                                for k in ("handshake", "accept_wait", "lifetime")))
+    elif query == "kernel_hits":
+        for r in doc["ports"]:
+            if r["port"] == int(args[0]):
+                print(text(r.get("kernel", {}).get("listener_hits")))
     elif query == "ports":
         for r in doc["ports"]:
             print(r["port"])

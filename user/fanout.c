@@ -280,42 +280,18 @@ int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
 	return 0;
 }
 
-static bool addr_any(const __u8 *a, __u16 family)
+void fanout_clear_lookup_hits(struct fanout *f)
 {
-	static const __u8 v4_any[16] = { [10] = 0xff, [11] = 0xff };
-	static const __u8 v6_any[16];
+	size_t i;
 
-	return !memcmp(a, family == AF_INET ? v4_any : v6_any, 16);
-}
-
-/*
- * Would a lookup of @k find @l, as the kernel's compute_score() sees
- * it: same namespace and port, and the address it is bound to or a
- * wildcard.  A v6 wildcard takes v4 too (IPV6_V6ONLY is not in the
- * model; bindv6only is 0 unless set).
- */
-static bool listener_covers(const struct fan_listener *l, const struct sockfan_lookup_key *k)
-{
-	if (l->key.netns != k->netns || l->key.lport != k->port)
-		return false;
-	if (l->key.family == k->family)
-		return addr_any(l->key.laddr, l->key.family) || !memcmp(l->key.laddr, k->laddr, 16);
-	/* a v6 socket on [::] or on [::ffff:a.b.c.d] takes IPv4 too */
-	return l->key.family == AF_INET6 && k->family == AF_INET &&
-	       (addr_any(l->key.laddr, AF_INET6) || !memcmp(l->key.laddr, k->laddr, 16));
+	for (i = 0; i < f->nports; i++)
+		f->ports[i].lookup_hits = 0;
 }
 
 int fanout_add_lookups(struct fanout *f, const struct sockfan_lookup_key *k, __u64 n)
 {
-	struct fan_port *p;
-	size_t i;
+	struct fan_port *p = fanout_port(f, k->netns, k->port);
 
-	for (i = 0; i < f->nlisteners; i++)
-		if (listener_covers(&f->listeners[i], k))
-			break;
-	if (i == f->nlisteners)
-		return 1;
-	p = fanout_port(f, k->netns, k->port);
 	if (!p)
 		return -ENOMEM;
 	p->lookup_hits += n;

@@ -241,12 +241,11 @@ int fanout_snap_port_stats(struct fanout *f, __u32 netns, __u16 port,
 			   const struct sockfan_port_stats *st, bool totals);
 
 /*
- * Listener lookups per port (FAN_COUNTS_PORT_HITS): @n more lookups of
- * the address and port @k.  Lookups a listener of the model covers now
- * (its address, or a wildcard that takes the family) are hits, added
- * to the port's; returns 0 then, 1 for lookups that found nothing (the
- * hooks on resets count those), or -ENOMEM.
+ * Listener lookups per port (FAN_COUNTS_PORT_HITS), totals since the
+ * capture began: fanout_clear_lookup_hits(), then for each address and
+ * port a listener answered, fanout_add_lookups() (0 or -ENOMEM).
  */
+void fanout_clear_lookup_hits(struct fanout *f);
 int fanout_add_lookups(struct fanout *f, const struct sockfan_lookup_key *k, __u64 n);
 
 /*

@@ -284,7 +284,12 @@ static void detach_all(struct bpf_source *s)
  */
 static const char *lookups_by_sklookup(struct bpf_source *s)
 {
-	int err = sklookup_open(&s->sklookup, s->netns);
+	int err;
+
+	/* hits are the lookups a tagged listener covers: tp_btf tags them */
+	if (bpf_program__fd(s->skel->progs.tag_listeners) < 0)
+		return NULL;
+	err = sklookup_open(&s->sklookup, s->netns, bpf_map__fd(s->skel->maps.listen_addrs));
 
 	if (err) {
 		if (verbose_libbpf)

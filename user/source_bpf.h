@@ -135,10 +135,9 @@ int bpf_source_listener_stats(const struct bpf_source *s,
 
 /*
  * Listener lookups per port where they are counted by sk_lookup
- * (FAN_COUNTS_PORT_HITS), after attaching to namespaces made since:
- * @fn(key, lookups since the last call, @arg) per address and port
- * looked up, which returns 1 for a key to forget (sklookup_each()).
- * 0 at once without sk_lookup; else 0 or a negative errno.
+ * (FAN_COUNTS_PORT_HITS): @fn(key, hits since attached, @arg) per
+ * address and port a listener answered (sklookup_each()).  0 at once
+ * without sk_lookup; else as @fn returns, or a negative errno.
  */
 int bpf_source_lookup_counts(const struct bpf_source *s,
 			     int (*fn)(const struct sockfan_lookup_key *k, __u64 n, void *arg),

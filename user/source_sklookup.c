@@ -8,9 +8,10 @@
  * --hook-cost): its object is closed, so that a host with many
  * namespaces does not run out of descriptors.
  *
- * The counts are read as what each key (namespace, port, address)
- * counted since the last look; keys the caller says no listener covers
- * are deleted then, so that a port scan does not fill the map.
+ * The program counts hits only (a lookup a live listener covers, by
+ * the listeners' addresses the main programs keep in listen_addrs, which
+ * every instance shares): the keys are the listeners' addresses, and
+ * their counts only grow.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -37,12 +38,6 @@ struct sklookup_instance {
 	__u32 netns;
 };
 
-/* a key's count at the last look */
-struct seen_count {
-	struct sockfan_lookup_key k;
-	__u64 n;
-};
-
 struct sklookup_counter {
 	struct sklookup_instance inst[SKLOOKUP_MAX_NETNS];
 	size_t n;
@@ -51,8 +46,7 @@ struct sklookup_counter {
 	__u32 only;		/* 0: every namespace */
 	int map_fd;		/* listener_lookups, of all instances */
 	int lost_fd;		/* lookups_lost, of all instances */
-	struct seen_count *seen;	/* sorted by key */
-	size_t nseen;
+	int addrs_fd;		/* listen_addrs: the main programs' */
 };
 
 static bool known_netns(__u32 netns, void *arg)
@@ -81,7 +75,8 @@ static int attach_here(__u32 netns, void *arg)
 	if (!skel)
 		return -errno ?: -ENOMEM;
 	skel->rodata->netns_ino = netns;
-	if (c->map_fd >= 0)
+	err = bpf_map__reuse_fd(skel->maps.listen_addrs, c->addrs_fd);
+	if (!err && c->map_fd >= 0)
 		err = bpf_map__reuse_fd(skel->maps.listener_lookups, c->map_fd) ?:
 		      bpf_map__reuse_fd(skel->maps.lookups_lost, c->lost_fd);
 	if (!err)
@@ -156,12 +151,7 @@ static void drop_gone(struct sklookup_counter *c)
 	}
 }
 
-static int key_cmp(const void *a, const void *b)
-{
-	return memcmp(a, b, sizeof(struct sockfan_lookup_key));
-}
-
-int sklookup_open(struct sklookup_counter **cp, __u32 netns)
+int sklookup_open(struct sklookup_counter **cp, __u32 netns, int listen_addrs_fd)
 {
 	struct sklookup_counter *c = calloc(1, sizeof(*c));
 	int err;
@@ -169,6 +159,7 @@ int sklookup_open(struct sklookup_counter **cp, __u32 netns)
 	if (!c)
 		return -ENOMEM;
 	c->only = netns;
+	c->addrs_fd = listen_addrs_fd;
 	c->map_fd = -1;
 	c->lost_fd = -1;
 	err = netns_each_but(netns, known_netns, attach_or_skip, c);
@@ -182,38 +173,13 @@ int sklookup_open(struct sklookup_counter **cp, __u32 netns)
 	return 0;
 }
 
-/* the count of @k at the last look, 0 for a new key */
-static __u64 seen_before(const struct sklookup_counter *c, const struct sockfan_lookup_key *k)
-{
-	const struct seen_count *s = bsearch(k, c->seen, c->nseen, sizeof(*s), key_cmp);
-
-	return s ? s->n : 0;
-}
-
-/* room for one more of @n elements of @size at *@v (capacity *@cap) */
-static int room(void **v, size_t n, size_t *cap, size_t size)
-{
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	p = realloc(*v, (*cap ? 2 * *cap : 256) * size);
-	if (!p)
-		return -ENOMEM;
-	*v = p;
-	*cap = *cap ? 2 * *cap : 256;
-	return 0;
-}
-
 int sklookup_each(struct sklookup_counter *c,
 		  int (*fn)(const struct sockfan_lookup_key *k, __u64 n, void *arg), void *arg)
 {
-	struct sockfan_lookup_key k, next, *prev = NULL, *gone = NULL;
-	size_t ngone = 0, gone_cap = 0, nnow = 0, now_cap = 0, j;
+	struct sockfan_lookup_key k, next, *prev = NULL;
 	int ncpus = libbpf_num_possible_cpus();
-	struct seen_count *now = NULL;
 	__u64 *vals, sum;
-	int i, r, err = 0;
+	int i, err = 0;
 
 	/* namespaces made since the last look, and gone since */
 	drop_gone(c);
@@ -231,33 +197,10 @@ int sklookup_each(struct sklookup_counter *c,
 			continue;	/* gone meanwhile */
 		for (i = 0, sum = 0; i < ncpus; i++)
 			sum += vals[i];
-		r = fn(&k, sum - seen_before(c, &k), arg);
-		if (r < 0) {
-			err = r;
-		} else if (r) {
-			err = room((void **)&gone, ngone, &gone_cap, sizeof(*gone));
-			if (!err)
-				gone[ngone++] = k;
-		} else {
-			err = room((void **)&now, nnow, &now_cap, sizeof(*now));
-			if (!err)
-				now[nnow++] = (struct seen_count){ .k = k, .n = sum };
-		}
+		err = fn(&k, sum, arg);
 	}
-	/* after the walk: a deleted key would restart it */
-	for (j = 0; !err && j < ngone; j++)
-		bpf_map_delete_elem(c->map_fd, &gone[j]);
-	free(gone);
 	free(vals);
-	if (err) {
-		free(now);
-		return err;
-	}
-	qsort(now, nnow, sizeof(*now), key_cmp);
-	free(c->seen);
-	c->seen = now;
-	c->nseen = nnow;
-	return 0;
+	return err;
 }
 
 size_t sklookup_netns(const struct sklookup_counter *c)
@@ -300,6 +243,5 @@ void sklookup_close(struct sklookup_counter *c)
 		close(c->map_fd);
 	if (c->lost_fd >= 0)
 		close(c->lost_fd);
-	free(c->seen);
 	free(c);
 }

@@ -15,17 +15,18 @@ struct sklookup_counter;
 
 /*
  * Attach the counting program to each network namespace (@netns: an
- * inode; 0: all).  Returns 0 or a negative errno.  Nothing is printed
- * on failure: the caller says what it falls back to.
+ * inode; 0: all), counting the lookups the listeners in
+ * @listen_addrs_fd cover (bpf/sockfan.bpf.c's map listen_addrs, which
+ * must outlive the counter).  Returns 0 or a negative errno.  Nothing
+ * is printed on failure: the caller says what it falls back to.
  */
-int sklookup_open(struct sklookup_counter **cp, __u32 netns);
+int sklookup_open(struct sklookup_counter **cp, __u32 netns, int listen_addrs_fd);
 
 /*
- * Attach to namespaces made since (with @netns 0 at open: all), then
- * @fn(key, lookups since the last call, @arg) for each address and port
- * looked up.  @fn returns 0 to keep the key, 1 to forget it (deleted
- * from the map: no listener covers it), or a negative errno, which
- * stops the walk and is returned.
+ * Attach to namespaces made since (with @netns 0 at open: all), drop
+ * those gone, then @fn(key, hits since attached, @arg) for each address
+ * and port a listener answered, until @fn returns non-zero, which is
+ * returned.
  */
 int sklookup_each(struct sklookup_counter *c,
 		  int (*fn)(const struct sockfan_lookup_key *k, __u64 n, void *arg), void *arg);

@@ -504,7 +504,7 @@ static int snap_listener_stats(__u64 cookie, const struct sockfan_port_stats *st
 	return 0;
 }
 
-/* sk_lookup's counts per address and port since the last look into the model */
+/* sk_lookup's counts per address and port into the model */
 static int snap_lookups(const struct sockfan_lookup_key *k, __u64 n, void *arg)
 {
 	return fanout_add_lookups(arg, k, n);
@@ -704,12 +704,10 @@ static int bpf_refresh(struct view *v, bool states)
 		if (!err)
 			err = bpf_source_listener_stats(v->src, snap_listener_stats, v);
 	}
-	/*
-	 * After the listeners: they tell a lookup's hits from its misses,
-	 * as they are now; what was counted before this look is kept
-	 */
-	if (!err && (v->f.counts & FAN_COUNTS_PORT_HITS))
+	if (!err && (v->f.counts & FAN_COUNTS_PORT_HITS)) {
+		fanout_clear_lookup_hits(&v->f);
 		err = bpf_source_lookup_counts(v->src, snap_lookups, &v->f);
+	}
 	if (err)
 		return err;
 	v->meta.counts_lost = bpf_source_counts_lost(v->src);

@@ -264,10 +264,10 @@ struct sockfan_port_stats {
 /*
  * Listener lookups counted by the sk_lookup program
  * (bpf/sockfan_sklookup.bpf.c, map "listener_lookups", a __u64 count
- * per CPU): where a segment that missed the established hash looked for
- * a listener.  The program sees the address and port looked up, not
- * the socket the kernel then picks: user space tells hits from misses
- * by the listeners it knows.
+ * per CPU): where a segment that missed the established hash found a
+ * listener.  The program sees the address and port looked up, not the
+ * socket the kernel then picks: it counts the lookups that a live
+ * listener covers (map "listen_addrs", kept by bpf/sockfan.bpf.c).
  */
 /*
  * The name `sockfan lookup` gives its thread while the kernel answers
@@ -281,6 +281,16 @@ struct sockfan_lookup_key {
 	__u32 netns;		/* inode of the namespace */
 	__u16 port;		/* local port, host order */
 	__u16 family;		/* AF_INET or AF_INET6 */
+};
+
+/*
+ * Map "listen_addrs" (struct sockfan_lookup_key of a listener's bound
+ * address -> this): the live listeners bound there, and how many of
+ * them are IPv6 sockets that take IPv4 too ([::] without IPV6_V6ONLY)
+ */
+struct sockfan_listen_count {
+	__u32 listeners;
+	__u32 dual;
 };
 
 /*
