@@ -86,6 +86,15 @@ if [ "$SOURCE" = proc ]; then
 	remotes=$(ss_tuples "$NS" $PORT | awk '{ print $2 }')
 	# shellcheck disable=SC2046 # one remote end a word
 	kill_tuples $(sort -t: -k1,1 -u <<<"$remotes")
+fi
+if [ "$SOURCE" = proc ] && [ "$(ss_estab_peers)" = "$N 3" ]; then
+	# the debug kernel's config has no CONFIG_INET_DIAG_DESTROY (its
+	# KASAN run still sees leaders leave first when the clients close)
+	tap_skip "raw ports file: established and peers as ss, after one connection of each peer left" \
+		"ss -K ended no connection: this kernel cannot destroy sockets (CONFIG_INET_DIAG_DESTROY)"
+	tap_skip "raw ports file: a peer with one connection left still counts" \
+		"ss -K ended no connection"
+elif [ "$SOURCE" = proc ]; then
 	check "raw ports file: established and peers as ss, after one connection of each peer left" \
 		"$(raw_peers) / $(ss_estab_peers)" "$((N - 3)) 3 / $((N - 3)) 3"
 	remotes=$(ss_tuples "$NS" $PORT | awk '{ print $2 }')
