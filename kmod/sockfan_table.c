@@ -218,6 +218,15 @@ static bool peer_del(struct sockfan_conn *c)
 	return last;
 }
 
+/* a connection of @p left the table (under sn->lock); @last: its peer's last */
+static void port_conn_left(struct sockfan_port *p, bool last)
+{
+	if (p->established)
+		p->established--;
+	if (last && p->peers)
+		p->peers--;
+}
+
 static struct hlist_head *port_bucket(struct sockfan_net *sn, u16 port)
 {
 	return &sn->ports[hash_32(port, SOCKFAN_NET_PORT_BITS)];
@@ -451,10 +460,7 @@ static enum conn_insert_result conn_insert(struct sockfan_bucket *b, struct sock
 			atomic_dec(&conn_count);
 			call_rcu(&old->rcu, conn_free_rcu);
 			raw_spin_lock(&sn->lock);
-			if (p->established)
-				p->established--;
-			if (last && p->peers)
-				p->peers--;
+			port_conn_left(p, last);
 			raw_spin_unlock(&sn->lock);
 		}
 		/* else another live socket with this four-tuple (VRF): keep both */
@@ -638,10 +644,7 @@ void sockfan_close(struct sock *sk)
 	p = port_find(sn, key.lport);
 	if (p) {
 		life = ktime_get_ns() - c->born_ns;
-		if (p->established)
-			p->established--;
-		if (last && p->peers)
-			p->peers--;
+		port_conn_left(p, last);
 		p->closed++;
 		p->lifetime_ns += life;
 		port_hist_add(p, SOCKFAN_HIST_LIFETIME, life);
