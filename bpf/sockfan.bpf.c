@@ -697,16 +697,16 @@ static __always_inline void listen_add(struct sock *sk, __u64 cookie, __u32 netn
 {
 	const struct sock_common *skc = &sk->__sk_common;
 	struct listen_key lk = {};
+	struct sockfan_key key;
 
+	if (fill_key(&key, skc, sk, netns))
+		return;
+	__builtin_memcpy(lk.k.laddr, key.laddr, sizeof(lk.k.laddr));
 	lk.k.netns = netns;
-	lk.k.port = local_port(skc, sk);
-	lk.k.family = skc->skc_family;
-	if (lk.k.family == AF_INET) {
-		sockfan_addr_v4mapped(lk.k.laddr, skc->skc_rcv_saddr);
-	} else {
-		__builtin_memcpy(lk.k.laddr, skc->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+	lk.k.port = key.lport;
+	lk.k.family = key.family;
+	if (key.family == AF_INET6)
 		lk.dual = !BPF_CORE_READ_BITFIELD_PROBED(skc, skc_ipv6only);
-	}
 	if (!bpf_map_update_elem(&listen_keys, &cookie, &lk, BPF_NOEXIST))
 		listen_count(&lk, 1);
 }
