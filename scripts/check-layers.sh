@@ -20,7 +20,7 @@ layer_of() {
 		echo util ;;
 	fanout)
 		echo model ;;
-	source_bpf|source_proc|source_iter|source_lookup|source_sklookup|seed_diag|diag_reconcile|owners|capture)
+	source_bpf|source_proc|source_iter|source_lookup|source_sklookup|bpf_percpu|seed_diag|diag_reconcile|owners|capture)
 		echo capture ;;
 	query|spread|explain)
 		echo query ;;

@@ -19,6 +19,7 @@
 #include <bpf/libbpf.h>
 
 #include "sockfan.skel.h"
+#include "bpf_percpu.h"
 #include "cli.h"
 #include "netns.h"
 #include "source_bpf.h"
@@ -828,18 +829,10 @@ void bpf_source_drain(struct bpf_source *s)
 /* entry @what of the programs' "lost" counters, summed over the CPUs */
 static __u64 lost_read(const struct bpf_source *s, __u32 what)
 {
-	int ncpu = libbpf_num_possible_cpus(), i;
-	__u64 *vals, sum = 0;
+	__u64 sum;
 
-	if (ncpu <= 0)
-		return 0;
-	vals = calloc(ncpu, sizeof(*vals));
-	if (!vals)
-		return 0;
-	if (!bpf_map_lookup_elem(bpf_map__fd(s->skel->maps.lost), &what, vals))
-		for (i = 0; i < ncpu; i++)
-			sum += vals[i];
-	free(vals);
+	/* an array: the key is there; on error, nothing known lost */
+	bpf_percpu_u64_sum(bpf_map__fd(s->skel->maps.lost), &what, &sum);
 	return sum;
 }
 

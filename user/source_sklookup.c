@@ -23,6 +23,7 @@
 #include <bpf/libbpf.h>
 
 #include "sockfan_sklookup.skel.h"
+#include "bpf_percpu.h"
 #include "netns.h"
 #include "source_sklookup.h"
 
@@ -177,29 +178,24 @@ int sklookup_each(struct sklookup_counter *c,
 		  int (*fn)(const struct sockfan_lookup_key *k, __u64 n, void *arg), void *arg)
 {
 	struct sockfan_lookup_key k, next, *prev = NULL;
-	int ncpus = libbpf_num_possible_cpus();
-	__u64 *vals, sum;
-	int i, err = 0;
+	__u64 sum;
+	int err = 0;
 
 	/* namespaces made since the last look, and gone since */
 	drop_gone(c);
 	if (!c->only)
 		netns_each_but(0, known_netns, attach_or_skip, c);
-	if (ncpus <= 0)
-		return ncpus ?: -EINVAL;
-	vals = calloc(ncpus, sizeof(*vals));
-	if (!vals)
-		return -ENOMEM;
 	while (!err && !bpf_map_get_next_key(c->map_fd, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(c->map_fd, &k, vals))
-			continue;	/* gone meanwhile */
-		for (i = 0, sum = 0; i < ncpus; i++)
-			sum += vals[i];
-		err = fn(&k, sum, arg);
+		err = bpf_percpu_u64_sum(c->map_fd, &k, &sum);
+		if (err == -ENOENT) {
+			err = 0;	/* gone meanwhile */
+			continue;
+		}
+		if (!err)
+			err = fn(&k, sum, arg);
 	}
-	free(vals);
 	return err;
 }
 
@@ -215,17 +211,11 @@ int sklookup_prog_fd(const struct sklookup_counter *c, size_t i)
 
 __u64 sklookup_lost(const struct sklookup_counter *c)
 {
-	int ncpus = libbpf_num_possible_cpus(), i;
-	__u64 *vals, lost = 0;
 	__u32 zero = 0;
+	__u64 lost;
 
-	if (ncpus <= 0 || c->lost_fd < 0)
+	if (c->lost_fd < 0 || bpf_percpu_u64_sum(c->lost_fd, &zero, &lost))
 		return 0;
-	vals = calloc(ncpus, sizeof(*vals));
-	if (vals && !bpf_map_lookup_elem(c->lost_fd, &zero, vals))
-		for (i = 0; i < ncpus; i++)
-			lost += vals[i];
-	free(vals);
 	return lost;
 }
 
