@@ -2,6 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # seed_compare.py: sockfan.ko's /proc/net/sockfan/{listeners,conns,ports}
+# (listeners, established and distinct peers per port)
 # against the kernel's own /proc/net/tcp{,6}, in the caller's network
 # namespace, read at one moment (the kernel's files read again after
 # sockfan's, until both reads agree).
@@ -63,6 +64,11 @@ def table(path):
 
 def norm(a):
     return str(ipaddress.ip_address(a))
+
+
+def unmapped(a):
+    ip = ipaddress.ip_address(a)
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
 
 
 def holders():
@@ -136,16 +142,22 @@ def main():
         if pid not in held.get(k_listeners[k], set()):
             bad.append('listener %s %s:%d names pid %d, held by %s' %
                        (k + (pid, sorted(held.get(k_listeners[k], set())) or 'none')))
-    # ports: live counts per port, and an owner holding a listener of it
-    want = {}
+    # ports: live counts and distinct peers per port (an IPv4 peer of a
+    # dual-stack socket is the same address), and an owner holding a
+    # listener of it
+    want, peers = {}, {}
     for k in k_listeners:
-        want.setdefault(k[2], [0, 0])[0] += 1
+        want.setdefault(k[2], [0, 0, 0])[0] += 1
     for k in k_conns:
         want[k[2]][1] += 1
-    got = {int(v[0]): [int(v[1]), int(v[2])] for v in s_ports if v[1] != '0' or v[2] != '0'}
+        peers.setdefault(k[2], set()).add(unmapped(k[3]))
+    for port, p in peers.items():
+        want[port][2] = len(p)
+    got = {int(v[0]): [int(v[1]), int(v[2]), int(v[5])] for v in s_ports
+           if v[1] != '0' or v[2] != '0'}
     for port in sorted(set(want) | set(got)):
         if want.get(port) != got.get(port):
-            bad.append('port %d: sockfan has listeners/established %s, /proc/net/tcp %s' %
+            bad.append('port %d: sockfan has listeners/established/peers %s, /proc/net/tcp %s' %
                        (port, got.get(port), want.get(port)))
     for v in s_ports:
         port, owner = int(v[0]), int(v[10])
