@@ -61,7 +61,7 @@ ground_truth() {
 view_begin "$NS" $PORT "$TMP/before" $VIEW_MAX || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT 4 127.0.0.2 1 || exit $KSFT_FAIL
 clients_start "$NS" 127.0.0.1 $PORT 2 127.0.0.3 $CLIENT_HOLD || exit $KSFT_FAIL
-wait_for 10 test "$(ss_state_count close-wait)" = 4
+wait_for_output 10 4 ss_state_count close-wait
 view_end "$NS" $PORT "$TMP/before"
 sed 's/^/# before: /' "$TMP/before"
 check "ss: the leak formed (2 ESTAB, 4 CLOSE-WAIT)" \
@@ -99,7 +99,7 @@ check "ports without --port: ESTAB and CLOSE-WAIT as ss" \
 # the clients that stayed leave too: all 6 in CLOSE-WAIT
 kill "$CLIENTS_PID"
 wait "$CLIENTS_PID" 2>/dev/null
-wait_for 10 test "$(ss_state_count close-wait)" = 6
+wait_for_output 10 6 ss_state_count close-wait
 sockfan_view "$NS" $PORT "$TMP/all6"
 check "all clients gone: 0 ESTAB, 6 CLOSE-WAIT, as ss" \
 	"$(sockfan_col "$TMP/all6" $PORT ESTAB CLOSE-WAIT)" \

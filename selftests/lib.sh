@@ -173,6 +173,25 @@ wait_for() {
 	done
 }
 
+# wait_for_output SECS WANT CMD...: until CMD prints WANT, at most SECS
+# (CMD runs again each try: a "$(...)" argument to wait_for would not)
+wait_for_output() {
+	local tries=$(($1 * 10)) want=$2
+
+	shift 2
+	while [ "$("$@" 2>/dev/null)" != "$want" ]; do
+		tries=$((tries - 1))
+		[ $tries -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+# ss_port_state_count NS PORT STATE: TCP sockets of local port PORT in
+# STATE (ss's state names)
+ss_port_state_count() {
+	in_ns "$1" ss -Htn state "$3" "sport = :$2" | wc -l
+}
+
 # netns_try VAR PREFIX: a fresh namespace with lo up, its name in VAR; 1
 # if none can be made
 # (not printed: a command substitution's subshell would lose NETNS)
@@ -596,6 +615,12 @@ epoll_watchers() {
 	for pid; do
 		grep -qs "^tfd:.* ino:$ino sdev:" /proc/"$pid"/fdinfo/* && echo "$pid"
 	done
+}
+
+# ss_listen_drops NS PORT: the listener's sk_drops as the kernel shows it
+# (the d of ss -m's skmem)
+ss_listen_drops() {
+	in_ns "$1" ss -Hltnm "sport = :$2" | grep -o 'skmem:([^)]*' | grep -o ',d[0-9]*' | tr -d ',d'
 }
 
 # netns_mib NS NAME: a MIB counter of the namespace, e.g.

@@ -45,6 +45,11 @@ running() {
 	[ -e "$TMP/run" ] && [ $SECONDS -lt $hard_end ]
 }
 
+# "LISTENERS CONNS" the module holds now
+module_stats_live() {
+	echo "$(module_stat listeners) $(module_stat conns)"
+}
+
 # --- the initial namespace: nginx, held connections, a storm -------------
 nginx_start "" $PORT workers=2 || exit $KSFT_FAIL
 clients_start "" 127.0.0.1 $PORT $HELD 127.0.0.4 $((SECS + CLIENT_HOLD)) ||
@@ -150,9 +155,9 @@ if insmod "$SOCKFAN_KO" max_conns=$MAX_CONNS; then
 	for p in "${PIDS[@]}"; do
 		kill "$p" 2>/dev/null
 	done
-	wait_for 20 test "$(module_stat listeners)$(module_stat conns)" = 00
+	wait_for_output 20 "0 0" module_stats_live
 	check "quiet again: no listener, no connection left in the module" \
-		"$(module_stat listeners) $(module_stat conns)" "0 0"
+		"$(module_stats_live)" "0 0"
 	rmmod sockfan && LOADED_KO=0
 else
 	check "insmod once quiet" "failed" "loaded"
