@@ -32,7 +32,7 @@ netns_new NS sfbal
 nginx_start "$NS" $PORT workers=$WORKERS listen="$PORT reuseport backlog=$BACKLOG" ||
 	exit $KSFT_FAIL
 # nginx_start returns at the first listener: all of them
-wait_for 10 [ "$(ss_listeners "$NS" $PORT)" = $WORKERS ]
+wait_for_output 10 "$WORKERS" ss_listeners "$NS" $PORT
 
 # --- N connections, opened and closed at once --------------------------
 opens0=$(netns_mib "$NS" TcpPassiveOpens)

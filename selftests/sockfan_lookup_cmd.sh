@@ -51,7 +51,7 @@ PY
 in_ns "$NS" "$PY" "$TMP/server.py" $PORT $MEMBERS 120 >"$TMP/server.out" 2>&1 &
 PIDS+=($!)
 wait_for 10 grep -q listening "$TMP/server.out"
-wait_for 10 [ "$(ss_listeners "$NS" $PORT)" = $MEMBERS ]
+wait_for_output 10 "$MEMBERS" ss_listeners "$NS" $PORT
 
 remotes=()
 for i in $(seq 0 $((N - 1))); do

@@ -197,8 +197,8 @@ late_closed() {
 }
 closed0=$(late_closed)
 kill "$CLIENTS_PID"
-wait_for 20 [ "$(ss_established "$NS" $PORT)" = 0 ]
-wait_for 10 [ "$(late_closed)" = "$((${closed0:-0} + 10))" ]
+wait_for_output 20 0 ss_established "$NS" $PORT
+wait_for_output 10 "$((${closed0:-0} + 10))" late_closed
 check "started after: the 10 connections older than serve count in closed_total when they close" \
 	"$(($(late_closed) - ${closed0:-0}))" 10
 kill -TERM "$late"
