@@ -68,8 +68,10 @@ bool addr_followed;
  * Records of connections (ESTABLISHED, ACCEPT and CLOSE of a connection,
  * lookups, overflows) go to the ring only while someone asks for them:
  * user space flips this at run time (the skeleton's mapped .data), no
- * reload.  Without them the programs keep the per-port aggregates below
- * and nothing else; LISTEN and a listener's CLOSE are always written.
+ * reload.  The aggregates below are kept the same way either way, so a
+ * flip leaves them exact; records add the born map, which follows each
+ * connection for its records, and which user space empties when it
+ * turns records off.  LISTEN and a listener's CLOSE are always written.
  */
 bool conn_records = true;
 
@@ -89,9 +91,9 @@ struct {
 } lost SEC(".maps");
 
 /*
- * Passive connections we follow, by born_key().  It filters CLOSE down
- * to sockets that matter, gives accept wait and lifetime, and the port
- * an accept or a CLOSE counts for without reading the socket.
+ * While records are on, the passive connections we follow, by
+ * born_key(): it filters CLOSE records down to sockets that matter, and
+ * gives the records their accept wait and lifetime.  Empty while off.
  */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -101,9 +103,9 @@ struct {
 } born SEC(".maps");
 
 /*
- * Without records, the passive connections, for their lifetime: a slot
- * per socket, indexed by a hash of its address, written at ESTABLISHED
- * and read at CLOSE.  An array map: no lock and no allocation.  Both run
+ * The passive connections, for their lifetime: a slot per socket,
+ * indexed by a hash of its address, written at ESTABLISHED and read at
+ * CLOSE, with records or without.  An array map: no lock and no allocation.  Both run
  * on the CPU that receives the connection's segments, and under churn
  * the allocator hands out the sockets just freed, whose slots are still
  * in that CPU's cache.  (The born map's update, lookup and delete cost
@@ -495,19 +497,18 @@ static __always_inline void lifetime_begin(__u64 sk, __u32 netns, __u16 port, __
 }
 
 /*
- * Without records, the CLOSE of a passive connection: closed and its
+ * The CLOSE of a passive connection in the aggregates: closed and its
  * lifetime, from its slot; one whose slot was taken over, or older than
  * the programs, closed only.
  */
-static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u64 cookie,
-					int oldstate, bool btf)
+static __always_inline void close_count(const struct sock *sk, __u64 skaddr, int oldstate,
+					bool btf)
 {
 	struct conn_slot *slot;
 	struct net *net;
 	struct sk_head h;
 	__u32 netns;
 	__u16 port;
-	__u64 key;
 
 	/*
 	 * A child socket is a copy of its listener, listen() backlog
@@ -551,9 +552,6 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, __u
 	if (!netns_wanted(netns))
 		return;
 	count_conn(port_stats_of(netns, port), SOCKFAN_HIST_LIFETIME, 0, false);
-	/* the seed filed the older ones by cookie: forgotten now */
-	if (cookie && born_find(cookie, sk, &key))
-		bpf_map_delete_elem(&born, &key);
 }
 
 static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 kind,
@@ -570,14 +568,13 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 	bool seeded_maybe;
 	__u32 netns;
 
-	if (!conn_records && kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
-		close_count(sk, skaddr, cookie, oldstate, btf);
-		return 0;
-	}
-	/* only listeners and passive connections we follow */
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
+		close_count(sk, skaddr, oldstate, btf);
+		if (!conn_records)
+			return 0;
 		/*
-		 * Read before born: user space ends seeding only after the
+		 * A record only for a passive connection we follow.  Read
+		 * before born: user space ends seeding only after the
 		 * seeded cookies are in born, so a close that finds it
 		 * ended finds them there (x86 does not reorder loads).
 		 */
@@ -586,22 +583,13 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 		if (!bornp && !seeded_maybe)
 			return 0;
 		if (bornp) {
-			__u64 life;
-
 			born_ns = bornp->est_ns;
-			life = born_ns ? bpf_ktime_get_ns() - born_ns : 0;
-			count_conn(port_stats_of(bornp->netns, bornp->port),
-				   SOCKFAN_HIST_LIFETIME, life, born_ns);
-			count_conn(listener_stats_of(bornp->listener), SOCKFAN_HIST_LIFETIME,
-				   life, born_ns);
 			/* forgotten even if the record finds no room below */
 			bpf_map_delete_elem(&born, &key);
 		}
 		/* and under its cookie, if the seed filed it there too */
 		if (born_by_addr && cookie && key != cookie)
 			bpf_map_delete_elem(&born, &cookie);
-		if (!conn_records)
-			return 0;
 	}
 	if (btf) {
 		skc = &sk->__sk_common;
@@ -620,22 +608,18 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 		return 0;
 	if (kind == SOCKFAN_EV_ESTABLISHED) {
 		/* the child is hashed: its port is bound (skc_num) */
-		if (conn_records)
-			val.est_ns = bpf_ktime_get_ns();
 		val.netns = netns;
 		val.port = skc->skc_num;
 		val.listener = listener;
-		if (conn_records) {
-			key = born_key(cookie, sk);
-			bpf_map_update_elem(&born, &key, &val, BPF_ANY);
-		} else {
-			lifetime_begin(skaddr, netns, val.port, listener);
-		}
+		lifetime_begin(skaddr, netns, val.port, listener);
 		now = handshake_ns(sk);
 		count_conn(port_stats_of(netns, val.port), SOCKFAN_HIST_HANDSHAKE, now, true);
 		count_conn(listener_stats_of(listener), SOCKFAN_HIST_HANDSHAKE, now, true);
 		if (!conn_records)
 			return 0;
+		val.est_ns = bpf_ktime_get_ns();
+		key = born_key(cookie, sk);
+		bpf_map_update_elem(&born, &key, &val, BPF_ANY);
 	}
 	e = event_reserve(kind);
 	if (!e)
@@ -845,9 +829,9 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 }
 
 /*
- * Without records, accept(2) handed @child to the current task: counted
- * in its port, with its wait.  The
- * handshake's time is in the socket: tcp_init_transfer() stamps
+ * accept(2) handed @child to the current task: counted in its port,
+ * with its wait, the same with records or without.  The handshake's
+ * time is in the socket: tcp_init_transfer() stamps
  * rcvq_space.time (tcp_mstamp, CLOCK_MONOTONIC us) just before
  * ESTABLISHED, and only tcp_rcv_space_adjust(), from recvmsg(), which
  * needs the accepted socket, moves it on.  No map entry per handshake.
@@ -873,44 +857,28 @@ static __always_inline void accept_aggregate(const struct sock *child, __u64 lis
 
 /*
  * accept(2) handed @child to the current task from the listener with
- * cookie @listener: counted in its port's and its listener's aggregates
- * when it is followed (found in born, *@bornp).  True when that is all
- * there is to do: no record is asked for.
+ * cookie @listener: counted in its port's and its listener's
+ * aggregates.  True when that is all there is to do: no record is asked
+ * for.  Else *@bornp is the connection as followed, or NULL: one older
+ * than the programs, or one whose ESTABLISHED has not run yet (the
+ * child is in the accept queue a moment before it, and accept() can win
+ * that race: on RT kernels it does).
  */
 static __always_inline bool accept_count(const struct sock *child, __u64 listener,
 					 __u64 *cookie, struct sockfan_born **bornp, __u64 *key)
 {
-	struct sockfan_born *b;
-	__u64 wait = 0;
-
-	if (!conn_records) {
-		accept_aggregate(child, listener);
+	accept_aggregate(child, listener);
+	if (!conn_records)
 		return true;
-	}
 	*cookie = read_cookie(child);
-	b = born_find(*cookie, child, key);
-	*bornp = b;
-	/*
-	 * Not followed yet: the child is in the accept queue a moment
-	 * before its ESTABLISHED, and accept() can win that race (on RT
-	 * kernels it does).  Counted all the same, its wait if the socket
-	 * has its stamp already; the record below tells user space.
-	 */
-	if (!b) {
-		accept_aggregate(child, listener);
-		return false;
-	}
-	if (b->est_ns)
-		wait = bpf_ktime_get_ns() - b->est_ns;
-	count_conn(port_stats_of(b->netns, b->port), SOCKFAN_HIST_ACCEPT_WAIT, wait, wait);
-	count_conn(listener_stats_of(listener), SOCKFAN_HIST_ACCEPT_WAIT, wait, wait);
-	return !conn_records;
+	*bornp = born_find(*cookie, child, key);
+	return false;
 }
 
 /*
  * ... and the rest: the record, with @listener (the socket @child was
- * dequeued from), and a connection older than the programs, which
- * accept_count() did not find, counted and followed from here.
+ * dequeued from), and a connection accept_count() did not find,
+ * followed from here.
  */
 static __always_inline void on_accept(const struct sock *listener, const struct sock *child,
 				      __u64 listener_cookie, __u64 cookie,
@@ -923,23 +891,19 @@ static __always_inline void on_accept(const struct sock *listener, const struct 
 	if (!sk_head_wanted(&h, child))
 		return;
 	/*
-	 * A connection that reached ESTABLISHED before the programs were
-	 * attached: counted now, and its close followed too (by address
-	 * while it has no cookie), or it would show for good.
+	 * A connection that reached ESTABLISHED before the records were
+	 * asked for: its close followed from here (by address while it has
+	 * no cookie), or it would show for good.
 	 */
 	if (!bornp) {
 		struct sockfan_born unknown = {
 			.netns = h.netns, .port = head_skc(&h)->skc_num,
 		};
 
-		count_conn(port_stats_of(unknown.netns, unknown.port), SOCKFAN_HIST_ACCEPT_WAIT, 0,
-			   false);
 		key = born_key(cookie, child);
 		bpf_map_update_elem(&born, &key, &unknown, BPF_NOEXIST);
 		if (!cookie)
 			addr_followed = true;
-		if (!conn_records)
-			return;
 	}
 	e = event_reserve(SOCKFAN_EV_ACCEPT);
 	if (!e)

@@ -10,9 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fanout.h"
 #include "loop.h"
-#include "seed_diag.h"
 #include "render.h"
 #include "cli.h"
 #include "source_bpf.h"
@@ -103,27 +101,6 @@ static int parse_opts(int argc, char **argv, struct trace_opts *o)
 	return view_parse(argc, argv, &cmd, &o->v, o) < 0 ? -1 : 0;
 }
 
-/*
- * Connections older than the trace close too: a sock_diag snapshot names
- * them, and the programs follow their close.  The snapshot is not kept:
- * records go to the printer only.
- */
-static int follow_older(struct bpf_source *src, __u32 netns)
-{
-	struct fanout older;
-	int err;
-
-	if (fanout_init(&older)) {
-		fprintf(stderr, "%s: out of memory\n", prog_name);
-		return -ENOMEM;
-	}
-	err = seed_diag(&older, netns, false);
-	if (!err)
-		err = bpf_source_follow_seeded(src, &older);
-	fanout_free(&older);
-	return err;
-}
-
 int cmd_trace(int argc, char **argv)
 {
 	struct trace_opts o = { 0 };
@@ -148,7 +125,8 @@ int cmd_trace(int argc, char **argv)
 		cgroup_cache_free(o.cgroups);
 		return 1;
 	}
-	if (follow_older(src, o.v.filter.netns)) {
+	/* connections older than the trace close too */
+	if (bpf_source_follow_open(src, o.v.filter.netns)) {
 		bpf_source_close(src);
 		cgroup_cache_free(o.cgroups);
 		return 1;

@@ -22,6 +22,7 @@
 #include "bpf_percpu.h"
 #include "cli.h"
 #include "netns.h"
+#include "seed_diag.h"
 #include "source_bpf.h"
 #include "source_sklookup.h"
 #include "loop.h"
@@ -862,6 +863,63 @@ __u64 bpf_source_times_lost(const struct bpf_source *s)
 void bpf_source_conn_records(struct bpf_source *s, bool on)
 {
 	__atomic_store_n(&s->skel->data->conn_records, on, __ATOMIC_SEQ_CST);
+}
+
+int bpf_source_follow_open(struct bpf_source *s, __u32 netns)
+{
+	struct fanout open;
+	int err;
+
+	if (fanout_init(&open)) {
+		fprintf(stderr, "%s: out of memory\n", prog_name);
+		return -ENOMEM;
+	}
+	bpf_source_seed_begin(s);
+	err = seed_diag(&open, netns, false);
+	/* ends the seeding even if the dump failed */
+	err = bpf_source_follow_seeded(s, &open) ?: err;
+	fanout_free(&open);
+	return err;
+}
+
+int bpf_source_records_on(struct bpf_source *s, __u32 netns)
+{
+	int err;
+
+	if (s->skel->data->conn_records)
+		return 0;
+	bpf_source_conn_records(s, true);
+	err = bpf_source_follow_open(s, netns);
+	if (err)
+		bpf_source_records_off(s);
+	return err;
+}
+
+void bpf_source_records_off(struct bpf_source *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.born);
+	__u64 key, next;
+
+	bpf_source_conn_records(s, false);
+	/*
+	 * What followed the connections for their records: a record of a
+	 * later phase must not find an entry of a socket that closed
+	 * meanwhile (by address, a new socket may have its place).  A
+	 * program that read the switch on just before may still add one:
+	 * followed by cookie, which no other socket has, or by address,
+	 * until the map's LRU takes it back.
+	 */
+	while (!bpf_map_get_next_key(fd, NULL, &next)) {
+		key = next;
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+	}
+	__atomic_store_n(&s->skel->bss->addr_followed, false, __ATOMIC_SEQ_CST);
+}
+
+bool bpf_source_records_are_on(const struct bpf_source *s)
+{
+	return s->skel->data->conn_records;
 }
 
 /* @a += @b, the whole struct: every member is a __u64 count or sum */

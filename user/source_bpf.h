@@ -115,6 +115,25 @@ __u64 bpf_source_times_lost(const struct bpf_source *s);
 void bpf_source_conn_records(struct bpf_source *s, bool on);
 
 /*
+ * Follow the close of the connections open now (a sock_diag dump of
+ * @netns, 0: all), so that their CLOSE records are written too: 0 or a
+ * negative errno (printed).
+ */
+int bpf_source_follow_open(struct bpf_source *s, __u32 netns);
+
+/*
+ * Records on at run time, for the connections open now (@netns, 0: all;
+ * bpf_source_follow_open()) and those to come: 0, or a negative errno
+ * (printed) and records off.  The aggregates go on as they were.
+ */
+int bpf_source_records_on(struct bpf_source *s, __u32 netns);
+
+/* records off at run time, and what followed connections for them emptied */
+void bpf_source_records_off(struct bpf_source *s);
+
+bool bpf_source_records_are_on(const struct bpf_source *s);
+
+/*
  * The per-port aggregates the programs keep (struct sockfan_port_stats,
  * since they were attached), summed over the CPUs: @fn per port, until
  * it returns non-zero, which is returned.  0 or a negative errno.
