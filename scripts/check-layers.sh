@@ -26,7 +26,7 @@ layer_of() {
 		echo query ;;
 	render|render_json|render_text|ports_json|ports_prom|ports_out|explain_dot|explain_text)
 		echo render ;;
-	main|view|cmd_*)
+	main|view|cmd_*|serve_*)
 		echo cmd ;;
 	*)
 		echo unknown ;;

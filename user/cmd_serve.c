@@ -9,6 +9,8 @@
  *   /metrics  the Prometheus text exposition format (0.0.4), or
  *             OpenMetrics 1.0.0 for a scraper that asks for it (Accept)
  *   /healthz  "ok"
+ *   /records  a connection's records as they come, for a while
+ *             (serve_records.c): the programs write them only then
  * SIGTERM or SIGINT stops it.
  */
 #define _GNU_SOURCE
@@ -23,6 +25,8 @@
 
 #include "cli.h"
 #include "loop.h"
+#include "serve_records.h"
+#include "source_bpf.h"
 #include "view.h"
 
 #define SERVE_DEFAULT_LISTEN	"127.0.0.1:9477"
@@ -41,6 +45,7 @@ struct serve {
 	 */
 	unsigned long snapshot_age_ms;
 	__u64 walked_ns;		/* when they were last walked */
+	struct records_hub *records;	/* /records streams (bpf) */
 };
 
 static void serve_usage(FILE *out)
@@ -49,7 +54,10 @@ static void serve_usage(FILE *out)
 		"Usage: %s serve [OPTIONS]\n\n"
 		"Serve the per-port fan-out as Prometheus metrics until stopped (SIGTERM):\n"
 		"/metrics (text exposition format 0.0.4) and /healthz.  Counters run since\n"
-		"serve started (bpf) or since the module was loaded (proc).\n\n"
+		"serve started (bpf) or since the module was loaded (proc).\n"
+		"/records?port=P&netns=N&seconds=S streams a connection's records (trace\n"
+		"--json's lines) for S seconds (default %d): the BPF programs write them\n"
+		"only while such a stream is open.\n\n"
 		"  -l, --listen ADDR:PORT  where to serve; default %s (loopback:\n"
 		"                          give 0.0.0.0:9477 or [::]:9477 for a scraper\n"
 		"                          on another host)\n"
@@ -71,7 +79,7 @@ static void serve_usage(FILE *out)
 		"      --hook-cost         also what the BPF programs cost, as the kernel\n"
 		"                          counts it (sockfan_bpf_prog_run_seconds): the\n"
 		"                          count itself adds two clock reads to every run\n",
-		prog_name, SERVE_DEFAULT_LISTEN, SERVE_DEFAULT_SERIES);
+		prog_name, RECORDS_DEFAULT_SECONDS, SERVE_DEFAULT_LISTEN, SERVE_DEFAULT_SERIES);
 	view_usage_untimed(out);
 }
 
@@ -218,7 +226,11 @@ static int metrics(struct serve *s, enum prom_format fmt, char **buf, size_t *le
 	s->scrapes++;
 	fprintf(out, "sockfan_scrapes_total %llu\n", (unsigned long long)s->scrapes);
 	if (s->v.src) {
-		/* serve asks for no record per connection: listeners' only */
+		/* listeners' records; a connection's only while /records streams */
+		prom_family(out, fmt, "sockfan_records_total", "counter",
+			    "Records read from the BPF ring buffer.");
+		fprintf(out, "sockfan_records_total %llu\n",
+			(unsigned long long)bpf_source_records(s->v.src));
 		prom_family(out, fmt, "sockfan_lost_records_total", "counter",
 			    "Records the BPF ring buffer had no room for.");
 		fprintf(out, "sockfan_lost_records_total %llu\n",
@@ -231,6 +243,9 @@ static int metrics(struct serve *s, enum prom_format fmt, char **buf, size_t *le
 			    "Lifetimes lost: the BPF programs' slot of a live connection was taken by a newer one.");
 		fprintf(out, "sockfan_lost_lifetimes_total %llu\n",
 			(unsigned long long)s->v.meta.times_lost);
+		prom_family(out, fmt, "sockfan_records_streams", "gauge",
+			    "/records streams open now: while there is one, the BPF programs write a record per connection.");
+		fprintf(out, "sockfan_records_streams %u\n", records_streams(s->records));
 	}
 	s->v.meta.max_series = s->max_series;
 	s->v.meta.format = fmt;
@@ -294,6 +309,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	static const char text[] = "text/plain; charset=utf-8";
 	struct serve *s = cls;
 	enum prom_format fmt;
+	unsigned int status;
+	const char *why;
 	size_t len;
 	char *buf;
 
@@ -302,8 +319,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 			     MHD_RESPMEM_PERSISTENT);
 	if (!strcmp(url, "/healthz"))
 		return reply(c, MHD_HTTP_OK, text, "ok\n", 3, MHD_RESPMEM_PERSISTENT);
+	if (!strcmp(url, "/records")) {
+		status = records_request(s->records, c, &why);
+		return status ? reply(c, status, text, (char *)why, strlen(why),
+				      MHD_RESPMEM_PERSISTENT) : MHD_YES;
+	}
 	if (strcmp(url, "/metrics"))
-		return reply(c, MHD_HTTP_NOT_FOUND, text, "not found: /metrics or /healthz\n", 32,
+		return reply(c, MHD_HTTP_NOT_FOUND, text,
+			     "not found: /metrics, /healthz or /records\n", 42,
 			     MHD_RESPMEM_PERSISTENT);
 	fmt = negotiate(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT));
 	if (metrics(s, fmt, &buf, &len))
@@ -348,6 +371,13 @@ int cmd_serve(int argc, char **argv)
 	stop_on_signals();
 	err = view_open(&s.v, &s.o);
 	s.walked_ns = mono_ns();
+	if (!err) {
+		s.records = records_hub_new(&s.v);
+		if (!s.records) {
+			fprintf(stderr, "%s serve: out of memory\n", prog_name);
+			err = -ENOMEM;
+		}
+	}
 	d = err ? NULL : http_start(&s);
 	info = d ? MHD_get_daemon_info(d, MHD_DAEMON_INFO_EPOLL_FD) : NULL;
 	if (d && !info) {
@@ -357,9 +387,14 @@ int cmd_serve(int argc, char **argv)
 	if (d && info) {
 		fprintf(stderr, "# serving http://%s/metrics\n",
 			s.listen ? s.listen : SERVE_DEFAULT_LISTEN);
-		/* records between requests; a request as soon as it comes */
+		/*
+		 * Records between requests; a request as soon as it comes;
+		 * while a /records stream is open, a turn at least every
+		 * 100 ms, which hands it what came
+		 */
 		while (!err && !stop_requested()) {
-			err = view_wait(&s.v, 1000, info->epoll_fd);
+			err = view_wait(&s.v, records_streams(s.records) ? 100 : 1000,
+					info->epoll_fd);
 			if (err >= 0)
 				err = MHD_run(d) == MHD_YES ? 0 : -EIO;
 			/*
@@ -374,6 +409,7 @@ int cmd_serve(int argc, char **argv)
 	}
 	if (d)
 		MHD_stop_daemon(d);
+	records_hub_free(s.records);
 	view_close(&s.v);
 	return err || !d ? 1 : 0;
 }

@@ -728,16 +728,28 @@ static int bpf_refresh(struct view *v, bool states)
 	return 0;
 }
 
-/* the views' sink: every record into the model */
+/*
+ * The views' sink: every record to the tap, if any, and into the model;
+ * per port only (aggregate), the model keeps no connection, and takes
+ * the listeners' records, which come either way, not the connections'
+ * ones that come while records are on for the tap (serve's /records)
+ */
 static void view_apply(const struct sockfan_event *e, void *arg)
 {
-	fanout_apply(arg, e);
+	struct view *v = arg;
+
+	if (v->tap)
+		v->tap(e, v->tap_arg);
+	if (v->o->aggregate && e->kind != SOCKFAN_EV_LISTEN &&
+	    !(e->kind == SOCKFAN_EV_CLOSE && (e->flags & SOCKFAN_F_LISTENER)))
+		return;
+	fanout_apply(&v->f, e);
 }
 
 static int open_bpf(struct view *v)
 {
 	const struct view_opts *o = v->o;
-	struct capture_sink sink = { view_apply, &v->f };
+	struct capture_sink sink = { view_apply, v };
 	unsigned int flags;
 	int err;
 

@@ -138,6 +138,9 @@ struct view {
 	} *watches;
 	size_t nwatches;
 	__u64 open_ns;			/* CLOCK_MONOTONIC when the view opened */
+	/* every record as it arrives, before the model (serve's /records) */
+	void (*tap)(const struct sockfan_event *e, void *arg);
+	void *tap_arg;
 };
 
 /*
