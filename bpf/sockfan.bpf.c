@@ -554,9 +554,13 @@ static __always_inline void close_count(const struct sock *sk, __u64 skaddr, int
 	count_conn(port_stats_of(netns, port), SOCKFAN_HIST_LIFETIME, 0, false);
 }
 
+/*
+ * @records: conn_records as the hook read it, once (a flip between two
+ * reads would file a connection without the cookie its records need)
+ */
 static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 kind,
 				    int oldstate, int newstate, __u64 cookie, __u64 listener,
-				    bool btf)
+				    bool btf, bool records)
 {
 	const struct sock_common *skc;
 	struct sockfan_born *bornp = NULL;
@@ -570,7 +574,7 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN) {
 		close_count(sk, skaddr, oldstate, btf);
-		if (!conn_records)
+		if (!records)
 			return 0;
 		/*
 		 * A record only for a passive connection we follow.  Read
@@ -615,7 +619,7 @@ static __always_inline int on_state(const struct sock *sk, __u64 skaddr, __u16 k
 		now = handshake_ns(sk);
 		count_conn(port_stats_of(netns, val.port), SOCKFAN_HIST_HANDSHAKE, now, true);
 		count_conn(listener_stats_of(listener), SOCKFAN_HIST_HANDSHAKE, now, true);
-		if (!conn_records)
+		if (!records)
 			return 0;
 		val.est_ns = bpf_ktime_get_ns();
 		key = born_key(cookie, sk);
@@ -760,6 +764,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 {
 	__u16 kind = sockfan_state_kind(oldstate, newstate);
 	__u64 cookie, skaddr, listener = 0;
+	bool records = *(volatile bool *)&conn_records;
 
 	if (!kind || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
@@ -771,7 +776,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 	 */
 	if (kind == SOCKFAN_EV_CLOSE && oldstate != TCP_LISTEN)
 		cookie = sk->__sk_common.skc_cookie.counter;
-	else if (kind == SOCKFAN_EV_ESTABLISHED && !conn_records)
+	else if (kind == SOCKFAN_EV_ESTABLISHED && !records)
 		cookie = 0;
 	else
 		cookie = bpf_get_socket_cookie((void *)sk);
@@ -785,7 +790,7 @@ int BPF_PROG(state_btf, const struct sock *sk, const int oldstate,
 	else if (kind == SOCKFAN_EV_CLOSE && oldstate == TCP_LISTEN &&
 		 !bpf_map_delete_elem(&listener_stats, &cookie))
 		listen_del(cookie);
-	return on_state(sk, skaddr, kind, oldstate, newstate, cookie, listener, true);
+	return on_state(sk, skaddr, kind, oldstate, newstate, cookie, listener, true, records);
 }
 
 /*
@@ -825,7 +830,7 @@ int state_tp(struct trace_event_raw_inet_sock_set_state *ctx)
 	if (!kind || ctx->protocol != IPPROTO_TCP)
 		return 0;
 	return on_state(ctx->skaddr, (__u64)ctx->skaddr, kind, ctx->oldstate, ctx->newstate,
-			read_cookie(ctx->skaddr), 0, false);
+			read_cookie(ctx->skaddr), 0, false, *(volatile bool *)&conn_records);
 }
 
 /*

@@ -176,12 +176,12 @@ wait_for() {
 # wait_for_output SECS WANT CMD...: until CMD prints WANT, at most SECS
 # (CMD runs again each try: a "$(...)" argument to wait_for would not)
 wait_for_output() {
-	local tries=$(($1 * 10)) want=$2
+	local end=$((SECONDS + $1)) want=$2
 
 	shift 2
 	while [ "$("$@" 2>/dev/null)" != "$want" ]; do
-		tries=$((tries - 1))
-		[ $tries -gt 0 ] || return 1
+		# by the clock: CMD itself may take a while (a slow VM)
+		[ $SECONDS -lt $end ] || return 1
 		sleep 0.1
 	done
 }

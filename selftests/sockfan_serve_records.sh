@@ -4,28 +4,30 @@
 # sockfan serve's /records: a connection's records only while someone
 # asks, switched at run time.  nginx runs in two namespaces on the same
 # port, with 4 clients held open before serve starts.  serve (every
-# namespace) first writes no record for new connections; then two
-# streams are open at once, one for port 8080 of the first namespace,
-# one for all of the second: each gets exactly the connections of its
-# own namespace and port made meanwhile, and the close of 2 of the held
-# ones, older than serve and the stream (followed by their cookies from
-# a sock_diag dump when records went on).  The first stream goes on
-# alone after the second ends; once it ends too, records are off again.
-# Through the switches, the counters the programs keep in the kernel stay
-# exact: handshakes = nstat's passive opens, closes = opens + held at
-# start - live now (ss).
+# namespace) first writes no record for new connections (2 of them held
+# on); then two streams are open at once, one for port 8080 of the first
+# namespace, one for all of the second: each gets exactly the
+# connections of its own namespace and port made meanwhile, and the
+# close of 2 held ones older than serve and of the 2 held ones made while
+# records were off (followed by their cookies from a sock_diag dump when
+# records went on).  The first stream goes on alone after the second
+# ends; once it ends too, records are off again, and 2 connections held
+# since the stream close.  Through the switches, the counters the
+# programs keep in the kernel stay exact: handshakes = accepted = nstat's
+# passive opens, closes = opens + held at start - live now (ss), and a
+# lifetime for each close but the 2 older than serve.
 source "$(dirname "$0")/lib.sh"
 
 PORT=8080
 SPORT=9479
-SECS1=14
-SECS2=6
+SECS1=24
+SECS2=10
 
 require_scenario_tools
 require_btf
 require_nginx
 
-tap_plan 12
+tap_plan 13
 
 netns_new NS sfrec
 netns_new NS2 sfrec2
@@ -107,8 +109,11 @@ remotes() {
 # --- records off: new connections make none ---------------------------
 r0=$(metric sockfan_records_total)
 connect "$NS" 127.0.0.2 5
+clients_start "$NS" 127.0.0.9 $PORT 2 127.0.0.9 "$CLIENT_HOLD" || exit "$KSFT_FAIL"
+off_pid=$CLIENTS_PID
+off=$(ss_tuples "$NS" $PORT | grep -F ' 127.0.0.9:' | sort)
 sleep 1
-check "no stream: no record for 5 new connections (sockfan_records_total, streams 0)" \
+check "no stream: no record for 7 new connections (sockfan_records_total, streams 0)" \
 	"$(($(metric sockfan_records_total) - r0)) $(metric sockfan_records_streams)" "0 0"
 
 # --- two streams -------------------------------------------------------
@@ -119,27 +124,29 @@ s2_pid=$!
 wait_for_output 10 2 metric sockfan_records_streams
 connect "$NS" 127.0.0.4 3
 connect "$NS2" 127.0.0.6 2
-kill "$older_pid"
-wait "$older_pid" 2>/dev/null
+kill "$older_pid" "$off_pid"
+wait "$older_pid" "$off_pid" 2>/dev/null
 wait "$s2_pid"
+wait_for_output 10 1 metric sockfan_records_streams
 check "the second stream ended: one open" "$(metric sockfan_records_streams)" 1
 connect "$NS" 127.0.0.7 2
-wait_for 10 grep -q '"end"' "$TMP/s1"
+clients_start "$NS" 127.0.0.1 $PORT 2 127.0.0.10 "$CLIENT_HOLD" || exit "$KSFT_FAIL"
+on_pid=$CLIENTS_PID
 wait "$s1_pid"
 sed 's/^/# s1: /' "$TMP/s1.hdr" "$TMP/s1"
 sed 's/^/# s2: /' "$TMP/s2"
 
 check "stream 1 ($SECS1 s): only its namespace and port" "$(where "$TMP/s1")" "$ino $PORT"
-check "stream 1: established = the 5 connections made meanwhile, from both phases" \
-	"$(remotes "$TMP/s1" established)" "3 127.0.0.4 2 127.0.0.7 "
-check "stream 1: closed = those 5 and the 2 held ones older than serve, as ss showed them" \
+check "stream 1: established = the 7 connections made meanwhile, from both phases" \
+	"$(remotes "$TMP/s1" established)" "2 127.0.0.10 3 127.0.0.4 2 127.0.0.7 "
+check "stream 1: closed = 5 of those, and 4 held since before: 2 older than serve, 2 made while records were off, as ss showed them" \
 	"$(records "$TMP/s1" close | md5sum)" \
-	"$( (records "$TMP/s1" established; echo "$older" | awk '{ print $1, $2 }') | sort | md5sum)"
+	"$( (records "$TMP/s1" established | grep -vF ' 127.0.0.10:'; printf '%s\n' "$older" "$off" | awk '{ print $1, $2 }') | sort | md5sum)"
 if grep -qi '^X-Sockfan-Hooks: .*accept=none' "$TMP/s1.hdr"; then
-	tap_skip "stream 1: accepted = the 5 established" \
+	tap_skip "stream 1: accepted = the 7 established" \
 		"no accept hook here: $(grep -oi 'accept=none([^)]*)' "$TMP/s1.hdr")"
 else
-	check "stream 1: accepted = the 5 established" \
+	check "stream 1: accepted = the 7 established" \
 		"$(records "$TMP/s1" accept | md5sum)" "$(records "$TMP/s1" established | md5sum)"
 fi
 check "stream 1 ends with what it saw: records counted, none dropped or lost" \
@@ -151,19 +158,26 @@ check "stream 2 ($SECS2 s, all ports of the other namespace): its 2 connections 
 # --- records off again -------------------------------------------------
 r0=$(metric sockfan_records_total)
 connect "$NS" 127.0.0.8 5
+kill "$on_pid"
+wait "$on_pid" 2>/dev/null
 sleep 1
-check "no stream left: no record for 5 new connections again" \
+check "no stream left: no record for 5 new connections, nor the close of 2 made while on" \
 	"$(($(metric sockfan_records_total) - r0)) $(metric sockfan_records_streams)" "0 0"
 
 # --- the kernel's counters through both switches -----------------------
 opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens0))
 wait_for_output 10 "$opens" port_metric sockfan_handshakes_total
-check "handshakes_total = nstat's passive opens since serve started (15)" \
-	"$(port_metric sockfan_handshakes_total) $opens" "$opens 15"
+check "handshakes_total and accepted_total = nstat's passive opens since serve started (19)" \
+	"$(port_metric sockfan_handshakes_total) $(port_metric sockfan_accepted_total) $opens" \
+	"$opens $opens 19"
 live=$(ss_established "$NS" $PORT)
-wait_for_output 10 "$((opens + held0 - live))" port_metric sockfan_closed_total
-check "closed_total = opens + held at start ($held0) - live now ($live, ss)" \
-	"$(port_metric sockfan_closed_total)" "$((opens + held0 - live))"
+closed=$((opens + held0 - live))
+wait_for_output 10 "$closed" port_metric sockfan_closed_total
+lives=$(port_metric sockfan_connection_lifetime_seconds_count)
+lost=$(metric sockfan_lost_lifetimes_total)
+diag "closed_total $(port_metric sockfan_closed_total); lifetimes $lives, lost to a taken slot $lost"
+check "closed_total = opens + held at start ($held0) - live now ($live, ss); a lifetime for each but the 2 older than serve" \
+	"$(port_metric sockfan_closed_total) $((${lives:-0} + ${lost:-0}))" "$closed $((closed - 2))"
 
 check "/records with a bad argument: 400, nothing opened" \
 	"$("$PY" -c 'import sys, urllib.request, urllib.error
@@ -172,4 +186,10 @@ try:
 except urllib.error.HTTPError as e:
     print(e.code, e.read().decode().strip())' "$URL/records?port=0") $(metric sockfan_records_streams)" \
 	"400 /records takes port=1-65535, netns=INODE and seconds=1-3600 0"
+check "HEAD /records: 405, nothing opened" \
+	"$("$PY" -c 'import sys, urllib.request, urllib.error
+try:
+    urllib.request.urlopen(urllib.request.Request(sys.argv[1], method="HEAD"), timeout=5)
+except urllib.error.HTTPError as e:
+    print(e.code)' "$URL/records") $(metric sockfan_records_streams)" "405 0"
 tap_exit

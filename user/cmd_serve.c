@@ -320,6 +320,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (!strcmp(url, "/healthz"))
 		return reply(c, MHD_HTTP_OK, text, "ok\n", 3, MHD_RESPMEM_PERSISTENT);
 	if (!strcmp(url, "/records")) {
+		/* HEAD would switch records on for nothing */
+		if (strcmp(method, MHD_HTTP_METHOD_GET))
+			return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, "/records: GET only\n",
+				     18, MHD_RESPMEM_PERSISTENT);
 		status = records_request(s->records, c, &why);
 		return status ? reply(c, status, text, (char *)why, strlen(why),
 				      MHD_RESPMEM_PERSISTENT) : MHD_YES;
@@ -390,11 +394,12 @@ int cmd_serve(int argc, char **argv)
 		/*
 		 * Records between requests; a request as soon as it comes;
 		 * while a /records stream is open, a turn at least every
-		 * 100 ms, which hands it what came
+		 * 100 ms, which hands it what came, and every 10 ms while
+		 * one has more to send (libmicrohttpd takes a block a turn)
 		 */
 		while (!err && !stop_requested()) {
-			err = view_wait(&s.v, records_streams(s.records) ? 100 : 1000,
-					info->epoll_fd);
+			err = view_wait(&s.v, records_pending(s.records) ? 10 :
+					records_streams(s.records) ? 100 : 1000, info->epoll_fd);
 			if (err >= 0)
 				err = MHD_run(d) == MHD_YES ? 0 : -EIO;
 			/*

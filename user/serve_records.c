@@ -26,6 +26,8 @@
 
 /* what a stream may hold unsent: some 20 000 records */
 #define RECORDS_BUFFER	(4U << 20)
+/* what libmicrohttpd takes of a stream at a time */
+#define RECORDS_BLOCK	(64U << 10)
 
 struct records_stream {
 	struct records_hub *hub;
@@ -33,10 +35,13 @@ struct records_stream {
 	struct fan_filter filter;	/* port and netns */
 	unsigned long seconds;
 	__u64 start_ns, end_ns;
-	FILE *out;			/* open_memstream() over buf */
-	char *buf;
-	size_t len;			/* in buf, as of the last fflush() */
-	size_t sent;			/* of buf, handed to libmicrohttpd */
+	/* one record rendered (open_memstream()), then moved to data */
+	FILE *out;
+	char *line;
+	size_t line_len;
+	/* rendered, not yet sent: [head, tail) of data's cap bytes */
+	char *data;
+	size_t head, tail, cap;
 	struct json_writer w;
 	__u64 records, dropped, lost0;
 	bool ended;			/* the end line is written */
@@ -47,6 +52,39 @@ struct records_hub {
 	struct records_stream *streams;
 	unsigned int n;
 };
+
+/*
+ * What @st's writer rendered, moved to its unsent bytes; false, dropped,
+ * when that would pass RECORDS_BUFFER.  Sent bytes make room first.
+ */
+static bool stream_take(struct records_stream *st)
+{
+	size_t n, need;
+	char *p;
+
+	if (fflush(st->out))
+		return false;
+	n = st->line_len;
+	rewind(st->out);
+	if (st->tail - st->head + n > RECORDS_BUFFER)
+		return false;
+	if (st->tail + n > st->cap) {
+		memmove(st->data, st->data + st->head, st->tail - st->head);
+		st->tail -= st->head;
+		st->head = 0;
+	}
+	if (st->tail + n > st->cap) {
+		need = st->tail + n > 2 * st->cap ? st->tail + n : 2 * st->cap;
+		p = realloc(st->data, need);
+		if (!p)
+			return false;
+		st->data = p;
+		st->cap = need;
+	}
+	memcpy(st->data + st->tail, st->line, n);
+	st->tail += n;
+	return true;
+}
 
 static void records_tap(const struct sockfan_event *e, void *arg)
 {
@@ -60,13 +98,12 @@ static void records_tap(const struct sockfan_event *e, void *arg)
 		/* queued before the stream began (another's records) */
 		if (st->ended || e->ts_ns < st->start_ns || !filter_event(&st->filter, e))
 			continue;
-		if (ftello(st->out) - st->sent >= RECORDS_BUFFER) {
-			st->dropped++;
-			continue;
-		}
 		render_event_json(&st->w, e, st->start_ns);
 		jsonw_end_document(&st->w);
-		st->records++;
+		if (stream_take(st))
+			st->records++;
+		else
+			st->dropped++;
 	}
 }
 
@@ -86,7 +123,8 @@ static void stream_free(struct records_stream *st)
 {
 	if (st->out)
 		fclose(st->out);
-	free(st->buf);
+	free(st->line);
+	free(st->data);
 	free(st);
 }
 
@@ -109,7 +147,18 @@ unsigned int records_streams(const struct records_hub *h)
 	return h->n;
 }
 
-static void stream_end(struct records_stream *st)
+bool records_pending(const struct records_hub *h)
+{
+	const struct records_stream *st;
+
+	for (st = h->streams; st; st = st->next)
+		if (st->tail > st->head)
+			return true;
+	return false;
+}
+
+/* the end line; false if it found no room */
+static bool stream_end(struct records_stream *st)
 {
 	struct bpf_source *src = st->hub->v->src;
 
@@ -124,11 +173,12 @@ static void stream_end(struct records_stream *st)
 	jsonw_end_object(&st->w);
 	jsonw_end_document(&st->w);
 	st->ended = true;
+	return stream_take(st);
 }
 
 /*
- * libmicrohttpd asks for the next bytes: what the buffer holds, else 0
- * (it asks again at serve's next turn, within 100 ms while a stream is
+ * libmicrohttpd asks for the next bytes: what waits unsent, else 0 (it
+ * asks again at serve's next turn, within 100 ms while a stream is
  * open), and the end once the time is up and all is sent
  */
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
@@ -137,28 +187,21 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	size_t n;
 
 	(void)pos;
-	if (fflush(st->out))
-		return MHD_CONTENT_READER_END_WITH_ERROR;
-	if (st->sent == st->len) {
+	if (st->head == st->tail) {
 		if (st->ended)
 			return MHD_CONTENT_READER_END_OF_STREAM;
 		if (mono_ns() < st->end_ns)
 			return 0;
-		stream_end(st);
-		if (fflush(st->out))
+		if (!stream_end(st))
 			return MHD_CONTENT_READER_END_WITH_ERROR;
 	}
-	n = st->len - st->sent;
+	n = st->tail - st->head;
 	if (n > max)
 		n = max;
-	memcpy(buf, st->buf + st->sent, n);
-	st->sent += n;
-	/* all sent: the buffer is written again from its start */
-	if (st->sent == st->len) {
-		rewind(st->out);
-		st->sent = 0;
-		st->len = 0;
-	}
+	memcpy(buf, st->data + st->head, n);
+	st->head += n;
+	if (st->head == st->tail)
+		st->head = st->tail = 0;
 	return n;
 }
 
@@ -196,6 +239,7 @@ unsigned int records_request(struct records_hub *h, struct MHD_Connection *c, co
 	struct records_stream *st;
 	struct MHD_Response *r;
 	unsigned int status;
+	int err;
 
 	if (!h->v->src) {
 		*why = "/records needs the BPF source: the module's files have no records (serve --source bpf)\n";
@@ -207,13 +251,17 @@ unsigned int records_request(struct records_hub *h, struct MHD_Connection *c, co
 		*why = "/records takes port=1-65535, netns=INODE and seconds=1-3600\n";
 		return MHD_HTTP_BAD_REQUEST;
 	}
+	if (netns && h->v->o->filter.netns && netns != h->v->o->filter.netns) {
+		*why = "this serve watches one namespace (--netns): ask for that one, or none\n";
+		return MHD_HTTP_BAD_REQUEST;
+	}
 	if (h->n >= RECORDS_MAX_STREAMS) {
 		*why = "too many /records streams open: try again when one ends\n";
 		return MHD_HTTP_SERVICE_UNAVAILABLE;
 	}
 	st = calloc(1, sizeof(*st));
 	if (st)
-		st->out = open_memstream(&st->buf, &st->len);
+		st->out = open_memstream(&st->line, &st->line_len);
 	if (!st || !st->out) {
 		if (st)
 			free(st);
@@ -229,7 +277,13 @@ unsigned int records_request(struct records_hub *h, struct MHD_Connection *c, co
 	st->start_ns = mono_ns();
 	st->end_ns = st->start_ns + seconds * 1000000000ULL;
 	st->lost0 = bpf_source_lost(h->v->src);
-	if (!h->n && bpf_source_records_on(h->v->src, h->v->o->filter.netns)) {
+	/*
+	 * On for the first stream; for each, the connections open now in
+	 * its namespace followed, so that their close shows in it
+	 */
+	err = h->n ? bpf_source_follow_open(h->v->src, netns ?: h->v->o->filter.netns) :
+		     bpf_source_records_on(h->v->src, netns ?: h->v->o->filter.netns);
+	if (err) {
 		stream_free(st);
 		*why = "records could not be switched on: see serve's log\n";
 		return MHD_HTTP_INTERNAL_SERVER_ERROR;
@@ -238,7 +292,7 @@ unsigned int records_request(struct records_hub *h, struct MHD_Connection *c, co
 	h->streams = st;
 	h->n++;
 	/* from here stream_done() frees the stream, whatever happens */
-	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16384, stream_read, st,
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, RECORDS_BLOCK, stream_read, st,
 					      stream_done);
 	if (!r) {
 		stream_done(st);

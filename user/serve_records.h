@@ -39,4 +39,7 @@ unsigned int records_request(struct records_hub *h, struct MHD_Connection *c, co
 /* streams open now */
 unsigned int records_streams(const struct records_hub *h);
 
+/* some stream has records not sent yet */
+bool records_pending(const struct records_hub *h);
+
 #endif /* SOCKFAN_SERVE_RECORDS_H */

@@ -898,7 +898,8 @@ int bpf_source_records_on(struct bpf_source *s, __u32 netns)
 void bpf_source_records_off(struct bpf_source *s)
 {
 	int fd = bpf_map__fd(s->skel->maps.born);
-	__u64 key, next;
+	size_t n = 0, i;
+	__u64 *keys;
 
 	bpf_source_conn_records(s, false);
 	/*
@@ -907,12 +908,21 @@ void bpf_source_records_off(struct bpf_source *s)
 	 * meanwhile (by address, a new socket may have its place).  A
 	 * program that read the switch on just before may still add one:
 	 * followed by cookie, which no other socket has, or by address,
-	 * until the map's LRU takes it back.
+	 * until the map's LRU takes it back.  The keys are read first, in
+	 * one walk: a walk restarted after each delete would be quadratic.
+	 * A delete that finds nothing (a close took it) is no matter.
 	 */
-	while (!bpf_map_get_next_key(fd, NULL, &next)) {
-		key = next;
-		if (bpf_map_delete_elem(fd, &key))
-			break;
+	keys = calloc(s->born_entries, sizeof(*keys));
+	if (keys) {
+		while (n < s->born_entries &&
+		       !bpf_map_get_next_key(fd, n ? &keys[n - 1] : NULL, &keys[n]))
+			n++;
+		for (i = 0; i < n; i++)
+			bpf_map_delete_elem(fd, &keys[i]);
+		free(keys);
+	} else {
+		fprintf(stderr, "%s: out of memory: the connections followed for records stay until the map's LRU drops them\n",
+			prog_name);
 	}
 	__atomic_store_n(&s->skel->bss->addr_followed, false, __ATOMIC_SEQ_CST);
 }
