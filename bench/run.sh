@@ -11,7 +11,9 @@
 # all alike; the order turns from round to round): none, sockfan
 # (BPF, `sockfan ports --duration`: a record per connection), serve
 # (`sockfan serve`: counters and histograms kept in the kernel, no
-# record per connection), and a bpftrace counter on
+# record per connection), serve-records (the same with a /records
+# stream of the port open: its programs write a record per connection
+# while it is), and a bpftrace counter on
 # inet_sock_set_state as a peer; kmod (sockfan.ko loaded) where modules
 # load (bench/vm.sh runs this script in the VMs); on request
 # bpftrace-accept, a counter on the accept4 syscall tracepoint: the price
@@ -30,8 +32,8 @@
 # Prints the table and
 # writes it to build/bench/results-HOST-DATE.txt.  Not a test: numbers,
 # not verdicts.
-# Environment: BENCH_TRACERS (default "none sockfan serve bpftrace"; also kmod,
-# bpftrace-accept), SOCKFAN
+# Environment: BENCH_TRACERS (default "none sockfan serve serve-records
+# bpftrace"; also kmod, bpftrace-accept), SOCKFAN
 # (the CLI), SOCKFAN_KO (the module, for kmod), BENCH_OUT (results dir).
 set -uo pipefail
 
@@ -44,7 +46,7 @@ ns=sockfan-bench-$$
 out=${BENCH_OUT:-$top/build/bench}
 sockfan=${SOCKFAN:-$top/build/sockfan}
 ko=${SOCKFAN_KO:-}
-read -ra tracers <<<"${BENCH_TRACERS:-none sockfan serve bpftrace}"
+read -ra tracers <<<"${BENCH_TRACERS:-none sockfan serve serve-records bpftrace}"
 # extra arguments of the sockfan tracer (hook_cost adds --hook-cost)
 sockfan_args=()
 loads=(new-conn keepalive)
@@ -62,8 +64,8 @@ done
 [[ " ${tracers[*]} " == *" none "* ]] || die "BENCH_TRACERS must include none (the baseline)"
 for t in "${tracers[@]}"; do
 	case $t in
-	none | sockfan | serve | bpftrace | bpftrace-accept | kmod) ;;
-	*) die "BENCH_TRACERS: unknown tracer '$t' (none sockfan serve bpftrace bpftrace-accept kmod)" ;;
+	none | sockfan | serve | serve-records | bpftrace | bpftrace-accept | kmod) ;;
+	*) die "BENCH_TRACERS: unknown tracer '$t' (none sockfan serve serve-records bpftrace bpftrace-accept kmod)" ;;
 	esac
 done
 [ -x "$sockfan" ] || die "$sockfan not built (make)"
@@ -120,12 +122,25 @@ tracer_start() {
 			sleep 0.1
 		done
 		;;
-	serve)
+	serve | serve-records)
 		ip netns exec "$ns" "$sockfan" serve --source bpf --no-seed --listen 127.0.0.1:9479 \
 			"${sockfan_args[@]}" >"$tmp/serve.out" 2>"$tmp/serve.err" &
 		tracer_pid=$!
 		for _ in $(seq 100); do
 			grep -q '^# serving' "$tmp/serve.err" && break
+			sleep 0.1
+		done
+		[ "$1" = serve-records ] || return 0
+		# a stream of the port's records, read as they come, until
+		# serve stops (python: the VM image has no curl)
+		ip netns exec "$ns" python3 -c 'import sys, urllib.request
+r = urllib.request.urlopen(sys.argv[1], timeout=30)
+while r.read(65536):
+    pass' "http://127.0.0.1:9479/records?port=$port&seconds=3600" >/dev/null 2>&1 &
+		for _ in $(seq 100); do
+			ip netns exec "$ns" python3 -c 'import urllib.request
+print(urllib.request.urlopen("http://127.0.0.1:9479/metrics", timeout=5).read().decode())' \
+				2>/dev/null | grep -q '^sockfan_records_streams 1$' && break
 			sleep 0.1
 		done
 		;;
@@ -298,7 +313,7 @@ kernel_cost() {
 	e=$(sed -n 's/^# an empty program.s call counts \([0-9]*\) ns.*/\1/p' "$tmp/hooks")
 	was=$(sysctl -n kernel.bpf_stats_enabled)
 	for ((r = 1; r <= rounds; r++)); do
-		for t in sockfan serve bpftrace; do
+		for t in sockfan serve serve-records bpftrace; do
 			[[ " ${tracers[*]} " == *" $t "* ]] || continue
 			sysctl -qw kernel.bpf_stats_enabled=1
 			tracer_start "$t"
@@ -313,7 +328,7 @@ kernel_cost() {
 		done
 	done
 	echo "# BPF run time per passive handshake, new-conn, kernel.bpf_stats_enabled, beyond ${e:-0} ns an empty run counts (median of $rounds runs each, interleaved):"
-	for t in sockfan serve bpftrace; do
+	for t in sockfan serve serve-records bpftrace; do
 		[[ " ${tracers[*]} " == *" $t "* ]] || continue
 		awk -v t="$t" -v e="${e:-0}" '$1 == t && $6 > 0 {
 			runs = $4 - $2; ns = $5 - $3; net = ns - e * runs
@@ -322,7 +337,9 @@ kernel_cost() {
 			{ net[NR] = $1; all = all sprintf(" %.0f", $1); gross[NR] = $2; runs = $3 }
 			END {
 				what = t == "sockfan" ? "sockfan ports (a record per connection)" : \
-				       t == "serve" ? "sockfan serve (counts in the kernel)" : "bpftrace one-liner (a count per state change)"
+				       t == "serve" ? "sockfan serve (counts in the kernel)" : \
+				       t == "serve-records" ? "sockfan serve, a /records stream open" : \
+				       "bpftrace one-liner (a count per state change)"
 				if (!NR) { printf "#   %-46s not measured\n", what; exit }
 				m = NR % 2 ? net[(NR + 1) / 2] : (net[NR / 2] + net[NR / 2 + 1]) / 2
 				printf "#   %-46s %6.0f ns (runs:%s; %.1f program runs per handshake)\n", what, m, all, runs
