@@ -27,7 +27,7 @@ require_scenario_tools
 require_btf
 require_nginx
 
-tap_plan 13
+tap_plan 14
 
 netns_new NS sfrec
 netns_new NS2 sfrec2
@@ -186,6 +186,15 @@ try:
 except urllib.error.HTTPError as e:
     print(e.code, e.read().decode().strip())' "$URL/records?port=0") $(metric sockfan_records_streams)" \
 	"400 /records takes port=1-65535, netns=INODE and seconds=1-3600 0"
+# a client that hangs up: its stream ends then, not when its time is up
+stream "seconds=600" "$TMP/s3"
+s3_pid=$!
+wait_for_output 10 1 metric sockfan_records_streams
+kill "$s3_pid"
+wait "$s3_pid" 2>/dev/null
+wait_for_output 5 0 metric sockfan_records_streams
+check "a client that hangs up: its stream (600 s) ends within 5 s, records off" \
+	"$(metric sockfan_records_streams)" 0
 check "HEAD /records: 405, nothing opened" \
 	"$("$PY" -c 'import sys, urllib.request, urllib.error
 try:
