@@ -216,8 +216,7 @@ sockfan_cgroup.sh sockfan_iter.sh)"
 sockfan_acceptq_proc.sh" "$debug_cmdline"
 	vm_tests vm-6.1 6.1 "$(module_tests) sockfan_plans.sh sockfan_hook_cost.sh \
 sockfan_lookup_bpf.sh sockfan_reuseport_bpf.sh sockfan_acceptq_bpf.sh sockfan_fanout_bpf.sh \
-sockfan_iter.sh sockfan_balance_bpf.sh sockfan_lookup_cmd.sh sockfan_lookup_sklookup.sh \
-sockfan_serve_records.sh"
+sockfan_iter.sh sockfan_balance_bpf.sh sockfan_lookup_cmd.sh sockfan_lookup_sklookup.sh"
 	vm_job vm-6.1-debug-b 6.1-debug "sockfan_fanout_proc.sh sockfan_fanout6_proc.sh \
 sockfan_kmod_lifecycle.sh sockfan_kmod_faults.sh" "$debug_cmdline"
 	vm_job vm-6.1-debug-c 6.1-debug "sockfan_plans.sh sockfan_closewait_proc.sh" \

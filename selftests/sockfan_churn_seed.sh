@@ -22,6 +22,10 @@ CLIENTS=20
 # about 2 s of load per run here (-t ping is two tests of N requests)
 REQUESTS=${SOCKFAN_CHURN_REQUESTS:-15000}
 RUNS=${SOCKFAN_CHURN_RUNS:-20}
+# seconds the runs may take: 20 take about 110 s on the CI host beside
+# the VM lanes, but 3 times that when the shared host runs slow, and the
+# runner stops a test at 300 s; the runs left then skip, saying so
+BUDGET=${SOCKFAN_CHURN_BUDGET:-180}
 
 require_scenario_tools
 command -v redis-server >/dev/null || skip_all "redis-server not found (make deps installs it; the VM image has none)"
@@ -136,7 +140,14 @@ churn_run() {
 
 start=$SECONDS
 total=0
+done_runs=0
 for run in $(seq "$RUNS"); do
+	if [ $((SECONDS - start)) -ge "$BUDGET" ]; then
+		tap_skip "run $run: sockfan's connections are ss's" \
+			"time budget spent: $done_runs runs took $((SECONDS - start)) s (limit $BUDGET s), the host runs slow"
+		continue
+	fi
+	done_runs=$((done_runs + 1))
 	churn_run "run$run"
 	total=$((total + phantoms))
 	# a lost record leaves a close for the reconciliation to find
@@ -147,8 +158,8 @@ for run in $(seq "$RUNS"); do
 	check "run $run: sockfan's connections are ss's (seeded under load, phantoms, missing, reconciled)" \
 		"$under_load $phantoms $missing $reconciled" "yes 0 0 0"
 done
-diag "$RUNS runs in $((SECONDS - start)) s, $total phantoms in all"
-check "$RUNS runs: no phantom in all" "$total" 0
+diag "$done_runs runs in $((SECONDS - start)) s, $total phantoms in all"
+check "$done_runs runs: no phantom in all" "$total" 0
 
 churn_run lossy SOCKFAN_RING_KB=4
 # some records lost, their closes reconciled
