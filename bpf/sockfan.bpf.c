@@ -105,17 +105,17 @@ struct {
 /*
  * The passive connections, for their lifetime: a slot per socket,
  * indexed by a hash of its address, written at ESTABLISHED and read at
- * CLOSE, with records or without.  An array map: no lock and no allocation.  Both run
- * on the CPU that receives the connection's segments, and under churn
- * the allocator hands out the sockets just freed, whose slots are still
- * in that CPU's cache.  (The born map's update, lookup and delete cost
- * about 1.1 us per connection on the CI host, most of it moving entries
- * between the two CPUs of a connection; a slot written at accept() cost
- * 400 ns more, one indexed by the four-tuple's hash 500 ns more, a cache
- * miss each time: bench/README.md.)  A later connection whose address
- * lands on the same slot takes it over; the older one then closes
- * without a lifetime (LOST_TIMES).  User space sizes it (a power of
- * two) before load.
+ * CLOSE, with records or without.  An array map: no lock and no
+ * allocation.  Both run on the CPU that receives the connection's
+ * segments, and under churn the allocator hands out the sockets just
+ * freed, whose slots are still in that CPU's cache.  (The born map's
+ * update, lookup and delete cost about 1.1 us per connection on the CI
+ * host, most of it moving entries between the two CPUs of a connection;
+ * a slot written at accept() cost 400 ns more, one indexed by the
+ * four-tuple's hash 500 ns more, a cache miss each time:
+ * bench/README.md.)  A later connection whose address lands on the same
+ * slot takes it over; the older one then closes without a lifetime
+ * (LOST_TIMES).  User space sizes it (a power of two) before load.
  */
 struct conn_slot {
 	__u64 sk;		/* the socket's address, 0: free */

@@ -61,8 +61,6 @@ static void on_event(const struct sockfan_event *e, void *arg)
 {
 	struct trace_opts *o = arg;
 
-	if (e->kind == SOCKFAN_EV_LOOKUP && e->lookup.result == SOCKFAN_LOOKUP_LISTENER)
-		return;		/* hits: one per SYN, counted by `ports` */
 	if (!filter_event(&o->v.filter, e) || !event_in_cgroup(o, e))
 		return;
 	if (o->json) {

@@ -89,13 +89,20 @@ bool filter_cgroup(const struct fan_filter *f, const struct cgroup_info *cg)
 	return !f->cgroup || (cg && cgroup_under(cg->path, f->cgroup));
 }
 
+bool event_of_listener(const struct sockfan_event *e)
+{
+	return e->kind == SOCKFAN_EV_LISTEN ||
+	       (e->kind == SOCKFAN_EV_CLOSE && (e->flags & SOCKFAN_F_LISTENER));
+}
+
 bool filter_event(const struct fan_filter *f, const struct sockfan_event *e)
 {
 	/* with a task filter, an event that names no task is not shown */
 	__u32 pid = e->flags & SOCKFAN_F_TASK ? e->pid : 0;
 
-	if (e->kind == SOCKFAN_EV_LISTEN ||
-	    (e->kind == SOCKFAN_EV_CLOSE && (e->flags & SOCKFAN_F_LISTENER)))
+	if (e->kind == SOCKFAN_EV_LOOKUP && e->lookup.result == SOCKFAN_LOOKUP_LISTENER)
+		return false;
+	if (event_of_listener(e))
 		return filter_listener(f, &e->key, pid);
 	return filter_conn(f, &e->key, pid);
 }

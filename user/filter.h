@@ -62,7 +62,14 @@ bool filter_conn_tasks(const struct fan_filter *f, const struct sockfan_key *k,
  */
 bool filter_cgroup(const struct fan_filter *f, const struct cgroup_info *cg);
 
-/* one event of the stream (trace), by its key and task */
+/* a listener's record: its LISTEN, or its CLOSE */
+bool event_of_listener(const struct sockfan_event *e);
+
+/*
+ * One event of a stream (trace, serve's /records), by its key and task.
+ * A listener hit is never one: there is one per SYN, and the counts
+ * show them (ports).
+ */
 bool filter_event(const struct fan_filter *f, const struct sockfan_event *e);
 
 #endif /* SOCKFAN_FILTER_H */

@@ -91,9 +91,6 @@ static void records_tap(const struct sockfan_event *e, void *arg)
 	struct records_hub *h = arg;
 	struct records_stream *st;
 
-	/* a listener hit per SYN: counted by the aggregates, as trace skips it */
-	if (e->kind == SOCKFAN_EV_LOOKUP && e->lookup.result == SOCKFAN_LOOKUP_LISTENER)
-		return;
 	for (st = h->streams; st; st = st->next) {
 		/* queued before the stream began (another's records) */
 		if (st->ended || e->ts_ns < st->start_ns || !filter_event(&st->filter, e))
@@ -239,7 +236,6 @@ unsigned int records_request(struct records_hub *h, struct MHD_Connection *c, co
 	struct records_stream *st;
 	struct MHD_Response *r;
 	unsigned int status;
-	int err;
 
 	if (!h->v->src) {
 		*why = "/records needs the BPF source: the module's files have no records (serve --source bpf)\n";
@@ -278,12 +274,10 @@ unsigned int records_request(struct records_hub *h, struct MHD_Connection *c, co
 	st->end_ns = st->start_ns + seconds * 1000000000ULL;
 	st->lost0 = bpf_source_lost(h->v->src);
 	/*
-	 * On for the first stream; for each, the connections open now in
+	 * On with the first stream; for each, the connections open now in
 	 * its namespace followed, so that their close shows in it
 	 */
-	err = h->n ? bpf_source_follow_open(h->v->src, netns ?: h->v->o->filter.netns) :
-		     bpf_source_records_on(h->v->src, netns ?: h->v->o->filter.netns);
-	if (err) {
+	if (bpf_source_records_on(h->v->src, netns ?: h->v->o->filter.netns)) {
 		stream_free(st);
 		*why = "records could not be switched on: see serve's log\n";
 		return MHD_HTTP_INTERNAL_SERVER_ERROR;

@@ -884,13 +884,12 @@ int bpf_source_follow_open(struct bpf_source *s, __u32 netns)
 
 int bpf_source_records_on(struct bpf_source *s, __u32 netns)
 {
+	bool was = s->skel->data->conn_records;
 	int err;
 
-	if (s->skel->data->conn_records)
-		return 0;
 	bpf_source_conn_records(s, true);
 	err = bpf_source_follow_open(s, netns);
-	if (err)
+	if (err && !was)
 		bpf_source_records_off(s);
 	return err;
 }
@@ -925,11 +924,6 @@ void bpf_source_records_off(struct bpf_source *s)
 			prog_name);
 	}
 	__atomic_store_n(&s->skel->bss->addr_followed, false, __ATOMIC_SEQ_CST);
-}
-
-bool bpf_source_records_are_on(const struct bpf_source *s)
-{
-	return s->skel->data->conn_records;
 }
 
 /* @a += @b, the whole struct: every member is a __u64 count or sum */

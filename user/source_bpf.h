@@ -122,16 +122,15 @@ void bpf_source_conn_records(struct bpf_source *s, bool on);
 int bpf_source_follow_open(struct bpf_source *s, __u32 netns);
 
 /*
- * Records on at run time, for the connections open now (@netns, 0: all;
- * bpf_source_follow_open()) and those to come: 0, or a negative errno
- * (printed) and records off.  The aggregates go on as they were.
+ * Records on at run time (if they were not), for the connections open
+ * now in @netns (0: all; bpf_source_follow_open()) and those to come:
+ * 0, or a negative errno (printed) and records as they were.  The
+ * aggregates go on as they were.
  */
 int bpf_source_records_on(struct bpf_source *s, __u32 netns);
 
 /* records off at run time, and what followed connections for them emptied */
 void bpf_source_records_off(struct bpf_source *s);
-
-bool bpf_source_records_are_on(const struct bpf_source *s);
 
 /*
  * The per-port aggregates the programs keep (struct sockfan_port_stats,

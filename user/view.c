@@ -740,8 +740,7 @@ static void view_apply(const struct sockfan_event *e, void *arg)
 
 	if (v->tap)
 		v->tap(e, v->tap_arg);
-	if (v->o->aggregate && e->kind != SOCKFAN_EV_LISTEN &&
-	    !(e->kind == SOCKFAN_EV_CLOSE && (e->flags & SOCKFAN_F_LISTENER)))
+	if (v->o->aggregate && !event_of_listener(e))
 		return;
 	fanout_apply(&v->f, e);
 }
