@@ -114,7 +114,7 @@ for i in 1 2 3; do
 	in_ns "$NS" bash -c "exec 3<>/dev/tcp/127.0.0.1/$DPORT; sleep 0.2; echo x >&3; sleep 120" &
 	PIDS+=($!)
 done
-wait_for_output 10 3 ss_port_state_count "$NS" $DPORT established
+wait_for_output 10 3 ss_established "$NS" $DPORT
 sockfan_view "$NS" $DPORT "$TMP/defer"
 sed 's/^/# defer: /' "$TMP/defer"
 over=$(netns_mib "$NS" TcpExtListenOverflows)

@@ -38,7 +38,7 @@ wait_for 10 ss_has_listener "$NS" $PORT ||
 	{ diag "the server did not listen: $(cat "$TMP/server.log")"; exit $KSFT_FAIL; }
 
 ss_state_count() {
-	in_ns "$NS" ss -Htn state "$1" "sport = :$PORT" | wc -l
+	ss_port_state_count "$NS" $PORT "$1"
 }
 
 # "ESTAB CLOSE-WAIT" from the table, the --port lines, JSON and --prom

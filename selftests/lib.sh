@@ -186,12 +186,6 @@ wait_for_output() {
 	done
 }
 
-# ss_port_state_count NS PORT STATE: TCP sockets of local port PORT in
-# STATE (ss's state names)
-ss_port_state_count() {
-	in_ns "$1" ss -Htn state "$3" "sport = :$2" | wc -l
-}
-
 # netns_try VAR PREFIX: a fresh namespace with lo up, its name in VAR; 1
 # if none can be made
 # (not printed: a command substitution's subshell would lose NETNS)
@@ -426,11 +420,11 @@ view_end() {
 	return $rc
 }
 
-# storm_start NS PORT N SRCS SECONDS: rounds of N connections to PORT that
-# open and close at once, in the background until storm_stop or for
-# SECONDS at most (STORM_PID)
+# storm_start NS PORT N SRCS SECONDS [PAUSE]: rounds of N connections to
+# PORT that open and close at once, PAUSE seconds apart (default none),
+# in the background until storm_stop or for SECONDS at most (STORM_PID)
 storm_start() {
-	local ns=$1 port=$2 n=$3 srcs=$4 secs=$5
+	local ns=$1 port=$2 n=$3 srcs=$4 secs=$5 pause=${6:-0}
 
 	touch "$TMP/storm"
 	(
@@ -438,6 +432,7 @@ storm_start() {
 		while [ -e "$TMP/storm" ] && [ $SECONDS -lt $end ]; do
 			in_ns "$ns" "$CONNECT" -d 127.0.0.1 -p "$port" -n "$n" -s "$srcs" -t 0 \
 				>/dev/null 2>&1
+			[ "$pause" = 0 ] || sleep "$pause"
 		done
 	) &
 	STORM_PID=$!
@@ -517,8 +512,14 @@ ss_listeners() {
 	in_ns "$1" ss -Hltn "sport = :$2" | wc -l
 }
 
+# ss_port_state_count NS PORT STATE: TCP sockets of local port PORT in
+# STATE (ss's state names)
+ss_port_state_count() {
+	in_ns "$1" ss -Htn state "$3" "sport = :$2" | wc -l
+}
+
 ss_established() {
-	in_ns "$1" ss -Htn state established "sport = :$2" | wc -l
+	ss_port_state_count "$1" "$2" established
 }
 
 # accept-queue depth summed over the port's listeners (ss Recv-Q)
@@ -582,6 +583,12 @@ ss_listen_queue() {
 	in_ns "$1" ss -Hltn "sport = :$2" | awk '{ print $2, $3 }'
 }
 
+# ss_listen_drops NS PORT: the listener's sk_drops as the kernel shows it
+# (the d of ss -m's skmem)
+ss_listen_drops() {
+	in_ns "$1" ss -Hltnm "sport = :$2" | grep -o 'skmem:([^)]*' | grep -o ',d[0-9]*' | tr -d ',d'
+}
+
 # ss_listener_ids NS PORT: "cookie inode" of each listener; the cookie is
 # what ss -e prints as sk:HEX, in decimal as sockfan prints it
 ss_listener_ids() {
@@ -615,12 +622,6 @@ epoll_watchers() {
 	for pid; do
 		grep -qs "^tfd:.* ino:$ino sdev:" /proc/"$pid"/fdinfo/* && echo "$pid"
 	done
-}
-
-# ss_listen_drops NS PORT: the listener's sk_drops as the kernel shows it
-# (the d of ss -m's skmem)
-ss_listen_drops() {
-	in_ns "$1" ss -Hltnm "sport = :$2" | grep -o 'skmem:([^)]*' | grep -o ',d[0-9]*' | tr -d ',d'
 }
 
 # netns_mib NS NAME: a MIB counter of the namespace, e.g.
