@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # sockfan serve, scraped by a real Prometheus server (Debian's
-# prometheus, every second), both in a fresh namespace with nginx: the
+# prometheus, every second), both in a fresh namespace beside nginx's: the
 # counters Prometheus stored rise by the passive opens nstat counted
 # (accepted, and the handshakes the programs count in the kernel); the
 # kernel's histograms count every accept and give quantiles; /metrics
@@ -25,16 +25,20 @@ tap_plan 16
 netns_new NS sfserve
 nginx_start "$NS" $PORT
 ino=$(netns_inode "$NS")
+# serve and Prometheus talk in a namespace of their own: a scrape that
+# opens a new connection (one that timed out on a slow host) is then no
+# passive open of nginx's namespace, whose nstat counts are the truth
+netns_new PNS sfprom
 
-# get URL: the body (python: no curl in the VM image, and one HTTP client)
+# get NS URL: the body (python: no curl in the VM image, and one HTTP client)
 get() {
-	in_ns "$NS" "$PY" -c 'import sys, urllib.request
-print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end="")' "$1"
+	in_ns "$1" "$PY" -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode(), end="")' "$2"
 }
 
 # promql EXPR: the value of an instant query's first sample, or nothing
 promql() {
-	in_ns "$NS" "$PY" -c 'import json, sys, urllib.parse, urllib.request
+	in_ns "$PNS" "$PY" -c 'import json, sys, urllib.parse, urllib.request
 q = urllib.parse.urlencode({"query": sys.argv[2]})
 r = json.load(urllib.request.urlopen(sys.argv[1] + "/api/v1/query?" + q, timeout=5))
 v = r["data"]["result"]
@@ -59,20 +63,22 @@ none_but_held() {
 # --accept-waits: where fexit is refused, the accept-wait histogram (and
 # the dashboard's panels of it) need the syscall tracepoints; the later
 # serves here run without, as by default
-ip netns exec "$NS" "$SOCKFAN" serve --source bpf --netns "$ino" --listen 127.0.0.1:$SPORT \
+ip netns exec "$PNS" "$SOCKFAN" serve --source bpf --netns "$ino" --listen 127.0.0.1:$SPORT \
 	--accept-waits >"$TMP/serve.out" 2>"$TMP/serve.err" &
 serve_pid=$!
 PIDS+=("$serve_pid")
 wait_for 30 grep -q '^# serving' "$TMP/serve.err" ||
 	{ diag "sockfan serve did not start: $(cat "$TMP/serve.err")"; exit "$KSFT_FAIL"; }
-check "/healthz answers ok" "$(get "http://127.0.0.1:$SPORT/healthz")" ok
-get "http://127.0.0.1:$SPORT/metrics" >"$TMP/metrics"
+check "/healthz answers ok" "$(get "$PNS" "http://127.0.0.1:$SPORT/healthz")" ok
+get "$PNS" "http://127.0.0.1:$SPORT/metrics" >"$TMP/metrics"
 promtool check metrics <"$TMP/metrics" >"$TMP/promtool" 2>&1
 check "/metrics passes promtool check metrics" $? 0
 sed 's/^/# promtool: /' "$TMP/promtool"
+# one connection to nginx first: its histograms have a sample to show
+in_ns "$NS" "$CONNECT" -d 127.0.0.1 -p $PORT -n 1 -s 127.0.0.2 -t 0 >/dev/null 2>&1
 # what Prometheus asks for: OpenMetrics, which promtool does not check;
 # prometheus_client's parser of it is strict (families, # EOF)
-in_ns "$NS" "$PY" - "http://127.0.0.1:$SPORT/metrics" >"$TMP/om" 2>&1 <<-'PY'
+in_ns "$PNS" "$PY" - "http://127.0.0.1:$SPORT/metrics" >"$TMP/om" 2>&1 <<-'PY'
 	import sys, urllib.request
 	from prometheus_client.openmetrics.parser import text_string_to_metric_families
 	accept = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
@@ -98,7 +104,7 @@ cat >"$TMP/prom/prometheus.yml" <<-YML
 	      - targets: ["127.0.0.1:$SPORT"]
 YML
 # ip netns exec execs: $! is Prometheus itself
-ip netns exec "$NS" prometheus --config.file="$TMP/prom/prometheus.yml" \
+ip netns exec "$PNS" prometheus --config.file="$TMP/prom/prometheus.yml" \
 	--storage.tsdb.path="$TMP/prom/data" --web.listen-address=127.0.0.1:$PPORT \
 	>"$TMP/prom/log" 2>&1 &
 prom_pid=$!
@@ -182,7 +188,7 @@ sleep 1
 storm_stop
 opens=$(($(netns_mib "$NS" TcpPassiveOpens) - opens))
 wait_for 20 none_but_held
-get "http://127.0.0.1:$((SPORT + 2))/metrics" >"$TMP/late.metrics" 2>&1
+get "$NS" "http://127.0.0.1:$((SPORT + 2))/metrics" >"$TMP/late.metrics" 2>&1
 accepted=$(sed -n "s/^sockfan_accepted_total{netns=\"$ino\",port=\"$PORT\"} //p" "$TMP/late.metrics")
 diag "started during churn: accepted_total $accepted; TcpPassiveOpens +$opens from just before;" \
 	"$(sed -n 's/^# attached: //p' "$TMP/late.err")"
@@ -192,7 +198,7 @@ check "started during churn: ESTAB as ss (the held ones); churn seen, no more th
 # the held ones, older than this serve, close now: their closes count on
 # their port, read from the socket (the programs never saw them begin)
 late_closed() {
-	get "http://127.0.0.1:$((SPORT + 2))/metrics" |
+	get "$NS" "http://127.0.0.1:$((SPORT + 2))/metrics" |
 		sed -n "s/^sockfan_closed_total{netns=\"$ino\",port=\"$PORT\"} //p"
 }
 closed0=$(late_closed)
@@ -216,7 +222,7 @@ wait_for 30 grep -q '^# serving' "$TMP/aged.err"
 hs="sockfan_handshakes_total{netns=\"$ino\",port=\"$PORT\"}"
 est="sockfan_connection_sockets{netns=\"$ino\",port=\"$PORT\",state=\"ESTAB\"}"
 metric() {
-	get "http://127.0.0.1:$((SPORT + 3))/metrics" | awk -v m="$1" '$1 == m { print $2 }'
+	get "$NS" "http://127.0.0.1:$((SPORT + 3))/metrics" | awk -v m="$1" '$1 == m { print $2 }'
 }
 hs0=$(metric "$hs")
 est0=$(metric "$est")
@@ -243,7 +249,7 @@ if [ -n "$caps" ] && command -v setpriv >/dev/null; then
 	capped=$!
 	PIDS+=("$capped")
 	wait_for 30 grep -q '^# serving' "$TMP/capped.err"
-	get "http://127.0.0.1:$((SPORT + 1))/metrics" >"$TMP/capped.metrics" 2>&1
+	get "$NS" "http://127.0.0.1:$((SPORT + 1))/metrics" >"$TMP/capped.metrics" 2>&1
 	check "with only the unit's capabilities ($caps): serve answers" \
 		"$(grep -c '^sockfan_build_info' "$TMP/capped.metrics")" 1
 	# the listening ports here: nginx's, Prometheus', this serve's
